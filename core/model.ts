@@ -1,0 +1,235 @@
+/**
+ * The canonical model: what every source reader produces (users, conversations, messages) and what the
+ * planner writes for the posting side (a manifest plus one NDJSON plan per channel, in posting order).
+ * Plans are pure data: re-planning the same export with the same options yields byte-identical files.
+ */
+
+/** A person or bot of the source workspace. */
+export interface SourceUser {
+  /** The source platform's id (Slack `U...`/`W...`, or `B...` for bots known only by id). */
+  sourceId: string;
+  /** The handle (`name` in Slack). */
+  name: string;
+  /** What people saw next to the message: display name, else real name, else handle. */
+  displayName: string;
+  realName?: string;
+  email?: string;
+  isBot: boolean;
+  isDeleted: boolean;
+  /** Workspace admin or owner: such users become Teams owners where the migration adds owners. */
+  isAdmin: boolean;
+  /** IANA time zone, when the export has one. */
+  timeZone?: string;
+}
+
+/** Conversation kinds of the source: public channel, private channel, 1:1 DM, group DM. */
+export type ConversationKind = 'channel' | 'private' | 'dm' | 'groupDm';
+
+/** A conversation of the source workspace. */
+export interface SourceConversation {
+  sourceId: string;
+  /** The name as the source shows it (`general`, `mpdm-a--b-1`, ...). */
+  name: string;
+  kind: ConversationKind;
+  /** The workspace's default channel (Slack `is_general`): it becomes the Teams General channel. */
+  isGeneral: boolean;
+  isArchived: boolean;
+  topic: string;
+  purpose: string;
+  /** Source user ids of the members, as listed by the export. */
+  members: string[];
+  creatorId?: string;
+  /** Creation time, epoch milliseconds; undefined when the export does not say. */
+  createdMs?: number;
+}
+
+/** What a message is: written by a person, posted by an integration, or a system event. */
+export type MessageKind = 'user' | 'bot' | 'system';
+
+/** A file attached to a source message. */
+export interface SourceFile {
+  sourceId: string;
+  name: string;
+  title?: string;
+  mimeType?: string;
+  size?: number;
+  /** Where the source serves the bytes (may need the source's token). */
+  url?: string;
+  /** A human-facing page for the file in the source. */
+  permalink?: string;
+  /** The path of the bytes inside the export, when the export carries them. */
+  exportPath?: string;
+  isImage: boolean;
+}
+
+/** One reaction on a source message. */
+export interface SourceReaction {
+  /** The emoji name as the source spells it, skin tone suffix included (`+1::skin-tone-2`). */
+  name: string;
+  count: number;
+  users: string[];
+}
+
+/** One message of a source conversation, as read. */
+export interface SourceMessage {
+  /** Unique within its conversation; for Slack, the `ts` string. */
+  key: string;
+  conversationId: string;
+  /** The source timestamp as written, with its full precision (Slack: seconds with six decimals). */
+  ts: string;
+  /** The key of the thread's parent, when this message is a reply (Slack `thread_ts` != `ts`). */
+  threadKey?: string;
+  kind: MessageKind;
+  /** The source's subtype (`bot_message`, `channel_join`, `thread_broadcast`, ...). */
+  subtype?: string;
+  authorId?: string;
+  /** The author name the message itself carries (bot `username`, `user_profile`), when any. */
+  authorName?: string;
+  text: string;
+  /** The source's structured rich text (Slack `blocks`), kept raw for the converter. */
+  blocks?: unknown[];
+  /** Bot cards and link unfurls (Slack `attachments`), kept raw for the converter. */
+  attachments?: unknown[];
+  files: SourceFile[];
+  reactions: SourceReaction[];
+  editedTs?: string;
+  /** A tombstone: the parent of a thread that was deleted while its replies remain. */
+  deleted: boolean;
+  /** A reply also shown in the channel (Slack `thread_broadcast`). */
+  broadcast: boolean;
+}
+
+/** A problem found while reading or planning, with what to do about it. */
+export interface Problem {
+  severity: 'error' | 'warning' | 'info';
+  /** A stable code for scripts (`day-file-not-array`, `user-unmatched`, ...). */
+  code: string;
+  /** What broke, where, and what to do. */
+  message: string;
+  /** The export path or conversation it concerns, when there is one. */
+  where?: string;
+}
+
+/** An inline image to send as hosted content with its message. */
+export interface PlannedHostedContent {
+  /** The `@microsoft.graph.temporaryId` the body references (`../hostedContents/{id}/$value`). */
+  temporaryId: string;
+  contentType: string;
+  /** Where to read the bytes: a path inside the export, or a source URL to download. */
+  exportPath?: string;
+  url?: string;
+  size?: number;
+  name: string;
+}
+
+/** A file to upload to the channel's files folder and link from its message. */
+export interface PlannedFileLink {
+  /** The `<attachment id="...">` the body references; stable across re-plans. */
+  attachmentId: string;
+  name: string;
+  mimeType?: string;
+  size?: number;
+  exportPath?: string;
+  url?: string;
+  /** The source's page for the file, used as the link when the bytes cannot be had. */
+  permalink?: string;
+}
+
+/** One message the posting side sends, in posting order. One NDJSON line of a channel plan. */
+export interface PlannedMessage {
+  /** Position in the channel's posting order, from 0. */
+  seq: number;
+  /** Unique within the channel: the source key, with `#pN` for the N-th part of a split message. */
+  key: string;
+  /** For a reply: the `key` of the planned top-level message of its thread (always earlier in order). */
+  parentKey?: string;
+  /** The planned `createdDateTime`: ISO 8601 with milliseconds, unique per channel to the millisecond. */
+  createdDateTime: string;
+  /** The source author; the posting side maps it to an Entra user or the fallback user. */
+  author: { sourceUserId?: string; displayName: string; kind: MessageKind };
+  /** The final body HTML, sanitized, within the service's size limit. */
+  html: string;
+  hostedContents: PlannedHostedContent[];
+  files: PlannedFileLink[];
+  /** Set when a long source message was split: this part's index from 1, and the number of parts. */
+  part?: { index: number; of: number };
+}
+
+/** Why a source message is not posted. */
+export type SkipReason =
+  | 'system-event'
+  | 'filtered-by-date'
+  | 'empty'
+  | 'deleted'
+  | 'duplicate-ts'
+  | 'orphan-reply';
+
+/** What the plan does with a source conversation. */
+export type ConversationAction = 'import' | 'not-imported';
+
+/** One channel of the target team, as planned. */
+export interface PlannedChannel {
+  /** Stable key of the channel in this plan (the source conversation id). */
+  key: string;
+  sourceId: string;
+  sourceName: string;
+  /** The Teams channel name: valid and unique in the team ("General" for the general channel). */
+  teamsName: string;
+  description: string;
+  isGeneral: boolean;
+  /** The planned channel `createdDateTime`, not after its first message, not before the team's. */
+  createdDateTime: string;
+  /** The plan file, relative to the plan's root (`channels/<key>.ndjson`). */
+  planPath: string;
+  /** Top-level posts (parts of split messages count once each). */
+  posts: number;
+  replies: number;
+  /** Lines in the plan file (posts + replies). */
+  messages: number;
+  skipped: Partial<Record<SkipReason, number>>;
+  /** Source messages split into several parts, and the extra parts that made. */
+  split: number;
+  /** Collisions resolved by moving a message 1 ms later. */
+  timestampBumps: number;
+  files: number;
+  inlineImages: number;
+  /** Source user ids of the members. */
+  members: string[];
+  /** Source user id of the channel's creator, when known. */
+  creatorId?: string;
+}
+
+/** A source conversation that is not imported, and why. */
+export interface NotImportedConversation {
+  sourceId: string;
+  name: string;
+  kind: ConversationKind;
+  reason: string;
+  messages: number;
+}
+
+/** How a source user maps to the target tenant, as far as planning can tell (no tenant lookups). */
+export interface PlannedUser {
+  sourceId: string;
+  displayName: string;
+  email?: string;
+  isBot: boolean;
+  isDeleted: boolean;
+  isAdmin: boolean;
+  /** An Entra object id or UPN from the user map, when one names this user. */
+  mappedTo?: string;
+  /** How the posting side should resolve the user. */
+  resolution: 'map' | 'email' | 'fallback';
+}
+
+/** The manifest of a plan: everything the pipeline needs except the message lines. */
+export interface PlanManifest {
+  formatVersion: 1;
+  source: { kind: 'slack'; name: string };
+  team: { displayName: string; description: string; createdDateTime: string };
+  channels: PlannedChannel[];
+  notImported: NotImportedConversation[];
+  users: PlannedUser[];
+  problems: Problem[];
+  totals: { posts: number; replies: number; messages: number; skipped: number };
+}
