@@ -157,12 +157,7 @@ export interface PlannedMessage {
 
 /** Why a source message is not posted. */
 export type SkipReason =
-  | 'system-event'
-  | 'filtered-by-date'
-  | 'empty'
-  | 'deleted'
-  | 'duplicate-ts'
-  | 'orphan-reply';
+  'system-event' | 'filtered-by-date' | 'empty' | 'deleted' | 'duplicate-ts' | 'orphan-reply';
 
 /** What the plan does with a source conversation. */
 export type ConversationAction = 'import' | 'not-imported';

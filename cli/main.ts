@@ -1,0 +1,33 @@
+import { Command, CommanderError } from 'commander';
+
+/** Adds one subcommand to the program; its action reports the process exit code through `setExitCode`. */
+export type CommandRegistrar = (program: Command, setExitCode: (code: number) => void) => void;
+
+const registrars: CommandRegistrar[] = [];
+
+/** Builds the `teams-import` program with every subcommand. */
+export function buildProgram(setExitCode: (code: number) => void): Command {
+  const program = new Command('teams-import')
+    .description(
+      "Moves a team's chat history into Microsoft Teams through the Graph import API (Azure Durable Functions app, local host and sandbox included).",
+    )
+    .showHelpAfterError()
+    .exitOverride();
+  for (const register of registrars) register(program, setExitCode);
+  return program;
+}
+
+/** Runs the CLI on `argv` (as `process.argv`) and resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = buildProgram((c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    throw err;
+  }
+  return code;
+}

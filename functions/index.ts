@@ -1,0 +1,2 @@
+/** The Functions app's entry point (package.json `main`): importing it registers every function. */
+import './health';
