@@ -7,6 +7,10 @@ export const DEVSTORE_ACCOUNT = 'devstoreaccount1';
 const DEVSTORE_KEY =
   'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
+/** Runs Azurite's entry script in a child that exits as soon as its parent is gone, even after a SIGKILL. */
+const EXIT_WITH_PARENT =
+  "process.channel.unref(); process.on('disconnect', () => process.exit(0)); require(process.argv[1]);";
+
 /** A running Azurite: its endpoints, a connection string for the SDKs, and a way to stop it. */
 export interface AzuriteHandle {
   blobEndpoint: string;
@@ -39,6 +43,8 @@ export function azuriteConnectionString(blob: string, queue: string, table: stri
 export async function startAzurite(options: AzuriteOptions = {}): Promise<AzuriteHandle> {
   const script = require.resolve('azurite/dist/src/azurite.js');
   const args = [
+    '-e',
+    EXIT_WITH_PARENT,
     script,
     '--silent',
     '--skipApiVersionCheck',
@@ -62,7 +68,8 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   } else {
     args.push('--inMemoryPersistence');
   }
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  child.channel?.unref();
   const killOnExit = (): void => {
     if (child.exitCode === null) child.kill('SIGTERM');
   };

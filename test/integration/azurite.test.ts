@@ -34,3 +34,35 @@ describe('embedded Azurite', () => {
     await expect(fetch(other.blobEndpoint)).rejects.toThrow();
   });
 });
+
+describe('embedded Azurite after its parent is killed', () => {
+  it('exits with the parent, so a crashed run leaves no Azurite behind', async () => {
+    const { spawn } = await import('node:child_process');
+    const path = await import('node:path');
+    const parentScript = `
+      const { startAzurite } = require(${JSON.stringify(path.resolve(__dirname, '../../devhost/azurite.ts'))});
+      startAzurite().then((a) => console.log(a.blobEndpoint));
+    `;
+    const parent = spawn(
+      process.execPath,
+      ['-r', require.resolve('./support/swc-register'), '-e', parentScript],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const endpoint = await new Promise<string>((resolve) =>
+      parent.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())),
+    );
+    expect((await fetch(endpoint)).status).toBeGreaterThan(0);
+    parent.kill('SIGKILL');
+    let refused = false;
+    for (let i = 0; i < 50 && !refused; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      refused = await fetch(endpoint).then(
+        () => false,
+        () => true,
+      );
+    }
+    expect(refused).toBe(true);
+  });
+});
