@@ -6,16 +6,50 @@ const orchestratorBans = {
     { group: ['node:*'], message: 'Orchestrators are deterministic: no Node built-ins.' },
     { group: ['@azure/*', '!@azure/functions'], message: 'Orchestrators do no I/O: call an activity.' },
     { group: ['@microsoft/*'], message: 'Orchestrators do no I/O: call an activity.' },
-    { group: ['**/core/graph/*', '**/core/state/*', '**/activities/*'], message: 'Orchestrators import activity names and types only through activities/names.' },
+    {
+      group: [
+        '**/core/graph/*',
+        '**/core/state/*',
+        '**/core/sources/*',
+        '**/devhost/*',
+        '**/sandbox/*',
+        '**/cli/*',
+        '**/functions/*',
+        '**/activities/*',
+        '!**/activities/names',
+      ],
+      message: 'Orchestrators do no I/O: they import activity names and types only, from activities/names.',
+    },
   ],
-  paths: ['fs', 'path', 'os', 'http', 'https', 'net', 'crypto', 'child_process', 'stream', 'zlib', 'timers'].map((name) => ({
+  paths: [
+    'fs',
+    'path',
+    'os',
+    'http',
+    'https',
+    'net',
+    'crypto',
+    'child_process',
+    'stream',
+    'zlib',
+    'timers',
+  ].map((name) => ({
     name,
     message: 'Orchestrators are deterministic: no Node built-ins.',
   })),
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'samples/**', '.teams-import/**', 'test-artifacts/**', 'coverage/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'samples/**',
+      '.teams-import/**',
+      'test-artifacts/**',
+      'coverage/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -31,18 +65,41 @@ export default tseslint.config(
     files: ['orchestrators/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', orchestratorBans],
-      'no-restricted-globals': ['error', { name: 'process', message: 'Orchestrators read no environment: pass settings in the input.' }, { name: 'setTimeout', message: 'Use context.df.createTimer.' }, { name: 'fetch', message: 'Orchestrators do no I/O.' }],
+      'no-restricted-globals': [
+        'error',
+        { name: 'process', message: 'Orchestrators read no environment: pass settings in the input.' },
+        { name: 'setTimeout', message: 'Use context.df.createTimer.' },
+        { name: 'fetch', message: 'Orchestrators do no I/O.' },
+      ],
       'no-restricted-properties': [
         'error',
         { object: 'Date', property: 'now', message: 'Use context.df.currentUtcDateTime.' },
-        { object: 'Math', property: 'random', message: 'Orchestrators are deterministic: derive values from the input.' },
+        {
+          object: 'Math',
+          property: 'random',
+          message: 'Orchestrators are deterministic: derive values from the input.',
+        },
       ],
-      'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'Use context.df.currentUtcDateTime.' }],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'Use context.df.currentUtcDateTime.',
+        },
+      ],
     },
   },
   {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
-    languageOptions: { globals: { require: 'readonly', module: 'writable', process: 'readonly', __dirname: 'readonly', console: 'readonly' } },
+    languageOptions: {
+      globals: {
+        require: 'readonly',
+        module: 'writable',
+        process: 'readonly',
+        __dirname: 'readonly',
+        console: 'readonly',
+      },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

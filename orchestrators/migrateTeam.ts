@@ -1,0 +1,249 @@
+import * as df from 'durable-functions';
+import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
+import {
+  Activity,
+  Orchestrator,
+  type AddMembersInput,
+  type ChannelWork,
+  type CheckTeamOperationInput,
+  type CheckTeamOperationResult,
+  type CompleteChannelInput,
+  type CompleteTeamInput,
+  type EnsureChannelInput,
+  type EnsureChannelResult,
+  type EnsureTeamInput,
+  type EnsureTeamResult,
+  type MigrateChannelInput,
+  type MigrateChannelResult,
+  type MigrateTeamInput,
+  type MigrateTeamResult,
+  type MigrationPhase,
+  type MigrationStatus,
+  type ResolveUsersInput,
+  type ResolveUsersResult,
+  type StageSourceInput,
+  type StageSourceResult,
+  type WriteReportInput,
+  type WriteReportResult,
+} from '../activities/names';
+import type { Problem } from '../core/model';
+import { activityRetry } from './retry';
+
+/** The General channel when the plan has none: the team's primary channel still has to be completed. */
+const PRIMARY_CHANNEL: ChannelWork = {
+  key: 'primary-channel',
+  sourceName: '',
+  teamsName: 'General',
+  description: '',
+  isGeneral: true,
+  createdDateTime: '',
+  messages: 0,
+};
+
+/** The instance id of a channel's sub-orchestration: derived from its parent's, so a re-run finds it again. */
+export function channelInstanceId(parentInstanceId: string, channelKey: string): string {
+  return `${parentInstanceId}:channel:${channelKey}`;
+}
+
+/** Orders channels for the fan-out: largest first, so the tenant budget stays full until the tail. */
+export function channelOrder(channels: ChannelWork[]): ChannelWork[] {
+  return [...channels].sort((a, b) => b.messages - a.messages || a.key.localeCompare(b.key));
+}
+
+function problemsText(problems: Problem[]): string {
+  return problems
+    .filter((p) => p.severity === 'error')
+    .map((p) => `${p.where ? `${p.where}: ` : ''}${p.message}`)
+    .join('\n');
+}
+
+/**
+ * Migrates one team: stages the plan, resolves users, ensures the team (polling its creation with durable
+ * timers), imports the channels through at most `channelConcurrency` sub-orchestrations at once, then
+ * completes General last and the team, adds the members and writes the report. Nothing is completed while
+ * a message failed unless `completeOnErrors` says so: completion is final in Teams.
+ */
+export const migrateTeam: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const input = context.df.getInput<MigrateTeamInput>();
+  const { migrationId, options } = input;
+  const status: MigrationStatus = {
+    phase: 'staging',
+    channelsDone: 0,
+    channelsTotal: 0,
+    messagesPosted: 0,
+    messagesTotal: 0,
+    throttled: 0,
+    failed: 0,
+  };
+  const enter = (phase: MigrationPhase): void => {
+    status.phase = phase;
+    context.df.setCustomStatus({ ...status });
+  };
+  function fail(message: string): never {
+    status.lastError = message;
+    enter('failed');
+    throw new Error(message);
+  }
+
+  enter('staging');
+  const stage: StageSourceInput = {
+    migrationId,
+    source: input.source,
+    team: input.team,
+    options,
+    now: context.df.currentUtcDateTime.toISOString(),
+  };
+  const staged = (yield context.df.callActivityWithRetry(
+    Activity.stageSource,
+    activityRetry(),
+    stage,
+  )) as StageSourceResult;
+  if (!staged.ok)
+    fail(`The export cannot be imported; nothing was created in Teams.\n${problemsText(staged.problems)}`);
+  status.channelsTotal = staged.channels.length;
+  status.messagesTotal = staged.totalMessages;
+
+  enter('resolving-users');
+  const resolve: ResolveUsersInput = {
+    migrationId,
+    fallbackUser: options.fallbackUser,
+    userMapCsv: options.userMapCsv,
+  };
+  const users = (yield context.df.callActivityWithRetry(
+    Activity.resolveUsers,
+    activityRetry(),
+    resolve,
+  )) as ResolveUsersResult;
+  if (!users.ok)
+    fail(`Users cannot be resolved; nothing was created in Teams.\n${problemsText(users.problems)}`);
+
+  enter('creating-team');
+  const ensureTeam: EnsureTeamInput = { migrationId, ...staged.team };
+  const team = (yield context.df.callActivityWithRetry(
+    Activity.ensureTeam,
+    activityRetry(),
+    ensureTeam,
+  )) as EnsureTeamResult;
+  let operationUrl = team.operationUrl;
+  while (operationUrl) {
+    const due = new Date(context.df.currentUtcDateTime.getTime() + options.operationPollSeconds * 1000);
+    yield context.df.createTimer(due);
+    const check: CheckTeamOperationInput = { migrationId, teamId: team.teamId, operationUrl };
+    const op = (yield context.df.callActivityWithRetry(
+      Activity.checkTeamOperation,
+      activityRetry(),
+      check,
+    )) as CheckTeamOperationResult;
+    if (op.status === 'failed') fail(`Teams could not create the team: ${op.error ?? 'no reason given'}`);
+    if (op.status === 'succeeded') operationUrl = undefined;
+  }
+
+  enter('importing');
+  const results: MigrateChannelResult[] = [];
+  const channelErrors: string[] = [];
+  const running = new Map<Task, ChannelWork>();
+  const settle = (task: Task, channel: ChannelWork): void => {
+    running.delete(task);
+    status.channelsDone += 1;
+    if (task.isFaulted) {
+      const reason = task.result instanceof Error ? task.result.message : String(task.result);
+      channelErrors.push(`${channel.teamsName}: ${reason}`);
+      status.lastError = `${channel.teamsName}: ${reason}`;
+    } else {
+      const result = task.result as MigrateChannelResult;
+      results.push(result);
+      status.messagesPosted += result.posted;
+      status.failed += result.failed;
+      status.throttled += result.throttled;
+    }
+    context.df.setCustomStatus({ ...status });
+  };
+  for (const channel of channelOrder(staged.channels)) {
+    const child: MigrateChannelInput = {
+      migrationId,
+      teamId: team.teamId,
+      channel,
+      batchSeconds: options.batchSeconds,
+      batchesPerExecution: options.batchesPerExecution,
+      execution: 0,
+      throttled: 0,
+      completeOnErrors: options.completeOnErrors,
+    };
+    const task = context.df.callSubOrchestrator(
+      Orchestrator.migrateChannel,
+      child,
+      channelInstanceId(context.df.instanceId, channel.key),
+    );
+    running.set(task, channel);
+    if (running.size >= Math.max(1, options.channelConcurrency)) {
+      const done = (yield context.df.Task.any([...running.keys()])) as Task;
+      settle(done, running.get(done)!);
+    }
+  }
+  while (running.size > 0) {
+    const done = (yield context.df.Task.any([...running.keys()])) as Task;
+    settle(done, running.get(done)!);
+  }
+
+  const failed = status.failed + channelErrors.length;
+  const report = (phase: MigrationPhase): Task => {
+    const write: WriteReportInput = { migrationId, phase };
+    return context.df.callActivityWithRetry(Activity.writeReport, activityRetry(), write);
+  };
+  if (failed > 0 && !options.completeOnErrors) {
+    status.lastError ??= `${status.failed} message(s) failed`;
+    enter('needs-attention');
+    const written = (yield report('needs-attention')) as WriteReportResult;
+    const result: MigrateTeamResult = {
+      phase: 'needs-attention',
+      teamId: team.teamId,
+      planned: written.planned,
+      posted: written.posted,
+      failed: written.failed,
+      report: written,
+    };
+    return result;
+  }
+
+  enter('completing');
+  const general = results.find((r) => staged.channels.some((c) => c.key === r.key && c.isGeneral));
+  let generalId = general?.channelId;
+  if (!generalId) {
+    const ensure: EnsureChannelInput = { migrationId, teamId: team.teamId, channel: PRIMARY_CHANNEL };
+    generalId = (
+      (yield context.df.callActivityWithRetry(
+        Activity.ensureChannel,
+        activityRetry(),
+        ensure,
+      )) as EnsureChannelResult
+    ).channelId;
+  }
+  const completeGeneral: CompleteChannelInput = {
+    migrationId,
+    teamId: team.teamId,
+    channelId: generalId,
+    channelKey: general?.key ?? PRIMARY_CHANNEL.key,
+  };
+  yield context.df.callActivityWithRetry(Activity.completeChannel, activityRetry(), completeGeneral);
+  const completeTeam: CompleteTeamInput = { migrationId, teamId: team.teamId };
+  yield context.df.callActivityWithRetry(Activity.completeTeam, activityRetry(), completeTeam);
+
+  enter('adding-members');
+  const members: AddMembersInput = { migrationId, teamId: team.teamId };
+  yield context.df.callActivityWithRetry(Activity.addMembers, activityRetry(), members);
+
+  enter('reporting');
+  const written = (yield report('completed')) as WriteReportResult;
+  enter('completed');
+  const result: MigrateTeamResult = {
+    phase: 'completed',
+    teamId: team.teamId,
+    planned: written.planned,
+    posted: written.posted,
+    failed: written.failed,
+    report: written,
+  };
+  return result;
+};
+
+df.app.orchestration(Orchestrator.migrateTeam, migrateTeam);
