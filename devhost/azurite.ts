@@ -1,11 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-
-/** Azurite's fixed development account (public, documented by Microsoft; not a secret). */
-export const DEVSTORE_ACCOUNT = 'devstoreaccount1';
-const DEVSTORE_KEY =
-  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+import { devStorageConnectionString } from '../core/state/devStorage';
 
 /** Runs Azurite's entry script in a child that exits as soon as its parent is gone, even after a SIGKILL. */
 const EXIT_WITH_PARENT =
@@ -26,14 +22,6 @@ export interface AzuriteOptions {
   location?: string;
   /** How long to wait for the three services to listen, in ms. */
   startTimeoutMs?: number;
-}
-
-/** Builds the connection string for Azurite's development account at the given endpoints. */
-export function azuriteConnectionString(blob: string, queue: string, table: string): string {
-  return (
-    `DefaultEndpointsProtocol=http;AccountName=${DEVSTORE_ACCOUNT};AccountKey=${DEVSTORE_KEY};` +
-    `BlobEndpoint=${blob}/${DEVSTORE_ACCOUNT};QueueEndpoint=${queue}/${DEVSTORE_ACCOUNT};TableEndpoint=${table}/${DEVSTORE_ACCOUNT};`
-  );
 }
 
 /**
@@ -114,7 +102,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     blobEndpoint: endpoints.Blob,
     queueEndpoint: endpoints.Queue,
     tableEndpoint: endpoints.Table,
-    connectionString: azuriteConnectionString(endpoints.Blob, endpoints.Queue, endpoints.Table),
+    connectionString: devStorageConnectionString(endpoints.Blob, endpoints.Queue, endpoints.Table),
     stop: () => stopChild(child, killOnExit),
   };
 }

@@ -1,0 +1,53 @@
+import { readSettings } from '../../../functions/settings';
+
+describe('readSettings', () => {
+  it('applies the documented defaults and expands UseDevelopmentStorage', () => {
+    const s = readSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true' });
+    expect(s.storage).toEqual({
+      connectionString: expect.stringContaining('TableEndpoint=http://127.0.0.1:10002/devstoreaccount1'),
+    });
+    expect(s).toMatchObject({
+      graphUrl: 'https://graph.microsoft.com',
+      tablePrefix: 'ti',
+      container: 'teams-import',
+      ratePerChannel: 5,
+      rateGlobal: 50,
+      allowLocalPaths: false,
+    });
+    expect(s.staticToken).toBeUndefined();
+  });
+
+  it('uses a static token only for a loopback Graph unless one is set', () => {
+    expect(readSettings({ AzureWebJobsStorage: 'x', GRAPH_URL: 'http://127.0.0.1:4000/' })).toMatchObject({
+      graphUrl: 'http://127.0.0.1:4000',
+      staticToken: 'local',
+    });
+    expect(
+      readSettings({
+        AzureWebJobsStorage: 'x',
+        GRAPH_URL: 'https://graph.microsoft.us',
+        TEAMS_IMPORT_TOKEN: 't',
+      }).staticToken,
+    ).toBe('t');
+  });
+
+  it('prefers a managed-identity account when no connection string is set', () => {
+    expect(readSettings({ AzureWebJobsStorage__accountName: 'stprod' }).storage).toEqual({
+      accountName: 'stprod',
+    });
+  });
+
+  it('names every wrong or missing setting', () => {
+    expect(() => readSettings({})).toThrow(/AzureWebJobsStorage.*TEAMS_IMPORT_STORAGE_ACCOUNT/s);
+    expect(() =>
+      readSettings({
+        AzureWebJobsStorage: 'x',
+        TEAMS_IMPORT_RATE_PER_CHANNEL: '-1',
+        TEAMS_IMPORT_CONTAINER: 'Bad_Name',
+        GRAPH_URL: 'nope',
+      }),
+    ).toThrow(
+      /TEAMS_IMPORT_RATE_PER_CHANNEL must be greater than 0[\s\S]*TEAMS_IMPORT_CONTAINER[\s\S]*GRAPH_URL/,
+    );
+  });
+});
