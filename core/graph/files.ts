@@ -1,0 +1,158 @@
+import type { DriveItem, UploadSession } from '@microsoft/microsoft-graph-types';
+import { GraphNetworkError, graphErrorFromResponse } from './errors';
+import { backoffMs, retryAfterMs } from './middleware/retry';
+import { seg, type GraphCaller } from './request';
+
+/** Where a channel keeps its files: the drive and the folder item. */
+export interface FilesFolder {
+  driveId: string;
+  itemId: string;
+  webUrl?: string;
+}
+
+/** An uploaded file: its drive item id and the URL to link from a message. */
+export interface UploadedFile {
+  id: string;
+  name: string;
+  webUrl: string;
+}
+
+/** Files at or under this size go in one PUT; larger ones through an upload session. */
+export const SIMPLE_UPLOAD_LIMIT = 4 * 1024 * 1024;
+/** Upload-session chunks must be multiples of 320 KiB. */
+export const UPLOAD_CHUNK_UNIT = 320 * 1024;
+
+/** The channel's files folder (`GET /teams/{id}/channels/{id}/filesFolder`). */
+export async function getFilesFolder(
+  caller: GraphCaller,
+  teamId: string,
+  channelId: string,
+): Promise<FilesFolder> {
+  const { body } = await caller.call<DriveItem>(
+    'getFilesFolder',
+    'GET',
+    `/teams/${seg(teamId)}/channels/${seg(channelId)}/filesFolder`,
+  );
+  const driveId = body.parentReference?.driveId;
+  if (!body.id || !driveId)
+    throw new Error(
+      `getFilesFolder: the answer for channel ${channelId} has no item id or drive id; open the channel's Files tab once in Teams to provision the folder, then resume.`,
+    );
+  return { driveId, itemId: body.id, webUrl: body.webUrl ?? undefined };
+}
+
+/** Options of uploadFile. */
+export interface UploadOptions {
+  /** Session chunk size, a multiple of 320 KiB (default 10 x 320 KiB). */
+  chunkBytes?: number;
+  /** Fetch for the upload-session PUTs, which carry no Authorization header. */
+  fetch?: typeof fetch;
+}
+
+/**
+ * Uploads bytes as `name` under a folder, replacing a file of that name (so a resumed upload is harmless):
+ * one PUT up to 4 MiB, else an upload session whose chunk PUTs go to the session URL without a token.
+ */
+export async function uploadFile(
+  caller: GraphCaller,
+  driveId: string,
+  parentId: string,
+  name: string,
+  bytes: Buffer,
+  options: UploadOptions = {},
+): Promise<UploadedFile> {
+  const itemPath = `/drives/${seg(driveId)}/items/${seg(parentId)}:/${seg(name)}:`;
+  if (bytes.length <= SIMPLE_UPLOAD_LIMIT) {
+    const { body } = await caller.call<DriveItem>(
+      'uploadFile',
+      'PUT',
+      `${itemPath}/content?@microsoft.graph.conflictBehavior=replace`,
+      { body: bytes, headers: { 'Content-Type': 'application/octet-stream' } },
+    );
+    return toUploaded(body, name);
+  }
+  const chunkBytes = options.chunkBytes ?? 10 * UPLOAD_CHUNK_UNIT;
+  if (chunkBytes <= 0 || chunkBytes % UPLOAD_CHUNK_UNIT !== 0)
+    throw new RangeError(
+      `Upload chunk size ${chunkBytes} is not a positive multiple of 320 KiB (${UPLOAD_CHUNK_UNIT} bytes).`,
+    );
+  const { body: session } = await caller.call<UploadSession>(
+    'uploadFile',
+    'POST',
+    `${itemPath}/createUploadSession`,
+    {
+      body: { item: { '@microsoft.graph.conflictBehavior': 'replace', name } },
+      idempotent: true,
+    },
+  );
+  if (!session.uploadUrl) throw new Error(`uploadFile: the upload session for ${name} has no uploadUrl.`);
+  return toUploaded(
+    await sendChunks(caller, session.uploadUrl, bytes, chunkBytes, options.fetch ?? fetch),
+    name,
+  );
+}
+
+async function sendChunks(
+  caller: GraphCaller,
+  uploadUrl: string,
+  bytes: Buffer,
+  chunkBytes: number,
+  fetchImpl: typeof fetch,
+): Promise<DriveItem> {
+  const { retry, sleep } = caller.handle;
+  let offset = 0;
+  let failures = 0;
+  for (;;) {
+    const end = Math.min(offset + chunkBytes, bytes.length);
+    let response: Response;
+    try {
+      response = await fetchImpl(uploadUrl, {
+        method: 'PUT',
+        headers: {
+          'Content-Length': String(end - offset),
+          'Content-Range': `bytes ${offset}-${end - 1}/${bytes.length}`,
+        },
+        body: bytes.subarray(offset, end),
+      });
+    } catch (err) {
+      if (++failures > retry.maxRetries) throw new GraphNetworkError('PUT', 'uploadUrl', failures, err);
+      await sleep(backoffMs(retry, failures - 1, Math.random));
+      offset = await nextExpected(uploadUrl, fetchImpl, offset);
+      continue;
+    }
+    if (response.status === 200 || response.status === 201) return (await response.json()) as DriveItem;
+    if (response.status === 202) {
+      const ranges = ((await response.json()) as UploadSession).nextExpectedRanges ?? [];
+      offset = ranges.length > 0 ? parseInt(ranges[0], 10) : end;
+      failures = 0;
+      continue;
+    }
+    if ([429, 500, 502, 503, 504].includes(response.status) && ++failures <= retry.maxRetries) {
+      const asked = retryAfterMs(response.headers, Date.now());
+      await response.body?.cancel().catch(() => undefined);
+      await sleep(Math.min(asked ?? backoffMs(retry, failures - 1, Math.random), retry.maxDelayMs));
+      offset = await nextExpected(uploadUrl, fetchImpl, offset);
+      continue;
+    }
+    throw await graphErrorFromResponse(response, 'uploadFile');
+  }
+}
+
+async function nextExpected(uploadUrl: string, fetchImpl: typeof fetch, fallback: number): Promise<number> {
+  try {
+    const response = await fetchImpl(uploadUrl, { method: 'GET' });
+    if (!response.ok) return fallback;
+    const ranges = ((await response.json()) as UploadSession).nextExpectedRanges ?? [];
+    return ranges.length > 0 ? parseInt(ranges[0], 10) : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+function toUploaded(item: DriveItem, name: string): UploadedFile {
+  if (!item.id || !item.webUrl)
+    throw new Error(
+      `uploadFile: the service answered without an id or webUrl for ${name}; re-run the upload.`,
+    );
+  return { id: item.id, name: item.name ?? name, webUrl: item.webUrl };
+}
