@@ -157,7 +157,16 @@ export interface PlannedMessage {
 
 /** Why a source message is not posted. */
 export type SkipReason =
-  'system-event' | 'filtered-by-date' | 'empty' | 'deleted' | 'duplicate-ts' | 'orphan-reply';
+  | 'system-event'
+  | 'filtered-by-date'
+  | 'empty'
+  | 'deleted'
+  | 'duplicate-ts'
+  | 'orphan-reply'
+  /** An element of a day file that is not a readable message (reported as a problem). */
+  | 'unreadable'
+  /** Planned later than the `now` the plan was made for (re-plan later to include it). */
+  | 'in-future';
 
 /** What the plan does with a source conversation. */
 export type ConversationAction = 'import' | 'not-imported';
@@ -184,6 +193,15 @@ export interface PlannedChannel {
   skipped: Partial<Record<SkipReason, number>>;
   /** Source messages split into several parts, and the extra parts that made. */
   split: number;
+  /** Extra lines that splitting added (a message in 3 parts adds 2). */
+  splitExtraParts: number;
+  /**
+   * Messages read from the channel's day files. Accounting invariant:
+   * `sourceMessages = messages - splitExtraParts + sum(skipped)`.
+   */
+  sourceMessages: number;
+  /** Slack had archived the channel (noted in the description; imported like the others). */
+  isArchived: boolean;
   /** Collisions resolved by moving a message 1 ms later. */
   timestampBumps: number;
   files: number;
@@ -227,4 +245,6 @@ export interface PlanManifest {
   users: PlannedUser[];
   problems: Problem[];
   totals: { posts: number; replies: number; messages: number; skipped: number };
+  /** False when any problem has severity 'error': the plan should not be posted as it stands. */
+  importable: boolean;
 }

@@ -1,0 +1,204 @@
+import { createReadStream } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, join, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import * as yauzl from 'yauzl';
+import type { Problem } from '../model';
+
+/** Limits applied while reading an export; they bound memory and refuse ZIP bombs. */
+export interface ArchiveLimits {
+  /** Largest total expanded size of all entries (bytes). */
+  maxExpandedBytes: number;
+  /** Largest single entry read into memory (JSON files), in bytes. */
+  maxEntryBytes: number;
+}
+
+/** Defaults: 20 GiB expanded in total, 512 MiB for one JSON file. */
+export const DEFAULT_ARCHIVE_LIMITS: ArchiveLimits = {
+  maxExpandedBytes: 20 * 1024 ** 3,
+  maxEntryBytes: 512 * 1024 ** 2,
+};
+
+/** An export opened for reading (a ZIP or a folder): `/`-separated relative paths, entries read lazily. */
+export interface ExportArchive {
+  /** The file or folder name, for messages. */
+  readonly name: string;
+  /** Every readable file path, sorted; unsafe entries are left out and reported in `problems`. */
+  paths(): string[];
+  has(path: string): boolean;
+  /** Expanded size of an entry in bytes. */
+  size(path: string): number;
+  /** Reads one entry into memory; refuses entries over `maxEntryBytes`. */
+  read(path: string): Promise<Buffer>;
+  /** Streams one entry (file bytes for upload). */
+  stream(path: string): Promise<Readable>;
+  readonly problems: Problem[];
+  close(): Promise<void>;
+}
+
+/** An export that cannot be read at all (not a ZIP, corrupt, too large): the message says what to do. */
+export class ExportReadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExportReadError';
+  }
+}
+
+/** Why a relative path may not be used, or undefined when it is safe (no `..`, not absolute, no drive). */
+export function unsafePathReason(path: string): string | undefined {
+  if (path.includes('\\')) return 'contains a backslash';
+  if (path.startsWith('/') || /^[a-zA-Z]:/.test(path)) return 'is an absolute path';
+  if (path.split('/').includes('..')) return "contains a '..' segment";
+  if (path.includes('\0')) return 'contains a NUL character';
+  return undefined;
+}
+
+/** Opens a Slack export ZIP or extracted folder, choosing by what the path is. */
+export async function openExportArchive(
+  path: string,
+  limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
+): Promise<ExportArchive> {
+  const info = await stat(path).catch(() => {
+    throw new ExportReadError(`'${path}' does not exist: pass a Slack export ZIP or its extracted folder.`);
+  });
+  return info.isDirectory() ? openFolder(path, limits) : openZip(path, limits);
+}
+
+async function openFolder(root: string, limits: ArchiveLimits): Promise<ExportArchive> {
+  const sizes = new Map<string, number>();
+  const walk = async (rel: string): Promise<void> => {
+    const dirents = await readdir(join(root, rel), { withFileTypes: true });
+    for (const d of dirents) {
+      const child = rel ? `${rel}/${d.name}` : d.name;
+      if (d.isDirectory()) await walk(child);
+      else if (d.isFile()) sizes.set(child, (await stat(join(root, child))).size);
+    }
+  };
+  await walk('');
+  const sorted = [...sizes.keys()].sort();
+  const full = (p: string): string => {
+    if (!sizes.has(p)) throw new ExportReadError(`'${p}' is not in the export folder '${root}'.`);
+    return join(root, ...p.split('/'));
+  };
+  return {
+    name: basename(root.replace(new RegExp(`\\${sep}+$`), '')),
+    paths: () => sorted,
+    has: (p) => sizes.has(p),
+    size: (p) => sizes.get(p) ?? 0,
+    read: async (p) => {
+      checkEntrySize(p, sizes.get(p) ?? 0, limits);
+      return readFile(full(p));
+    },
+    stream: async (p) => createReadStream(full(p)),
+    problems: [],
+    close: async () => undefined,
+  };
+}
+
+function checkEntrySize(path: string, size: number, limits: ArchiveLimits): void {
+  if (size > limits.maxEntryBytes)
+    throw new ExportReadError(
+      `'${path}' expands to ${size} bytes, over the ${limits.maxEntryBytes}-byte limit for one file: ` +
+        'the export looks damaged; re-export it or raise the limit.',
+    );
+}
+
+async function openZip(path: string, limits: ArchiveLimits): Promise<ExportArchive> {
+  const zip = await yauzl
+    .openPromise(path, {
+      lazyEntries: true,
+      decodeStrings: false,
+      autoClose: false,
+      validateEntrySizes: true,
+    })
+    .catch((err: Error) => {
+      throw new ExportReadError(
+        `'${path}' is not a readable ZIP file (${err.message}): it may be truncated or not a ZIP; download the export again.`,
+      );
+    });
+  const entries = new Map<string, yauzl.Entry>();
+  const problems: Problem[] = [];
+  let expanded = 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      zip.on('error', reject);
+      zip.on('end', resolve);
+      zip.on('entry', (entry: yauzl.Entry) => {
+        const name = yauzl.getFileNameLowLevel(
+          entry.generalPurposeBitFlag,
+          entry.fileNameRaw,
+          entry.extraFields,
+          false,
+        );
+        const reason = unsafePathReason(name);
+        if (reason) {
+          problems.push({
+            severity: 'warning',
+            code: 'zip-unsafe-path',
+            message: `ZIP entry '${name}' ${reason}; it was skipped and nothing is written outside the target.`,
+            where: name,
+          });
+        } else if (!name.endsWith('/')) {
+          expanded += entry.uncompressedSize;
+          if (expanded > limits.maxExpandedBytes) {
+            reject(
+              new ExportReadError(
+                `'${path}' expands to more than ${limits.maxExpandedBytes} bytes (ZIP bomb limit): ` +
+                  'check the file, or raise the expanded-size limit if the export is really that large.',
+              ),
+            );
+            return;
+          }
+          entries.set(name, entry);
+        }
+        zip.readEntry();
+      });
+      zip.readEntry();
+    });
+  } catch (err) {
+    zip.close();
+    if (err instanceof ExportReadError) throw err;
+    throw new ExportReadError(
+      `'${path}' has a damaged ZIP directory (${(err as Error).message}): download the export again.`,
+    );
+  }
+  const sorted = [...entries.keys()].sort();
+  const entryOf = (p: string): yauzl.Entry => {
+    const e = entries.get(p);
+    if (!e) throw new ExportReadError(`'${p}' is not in the ZIP '${path}'.`);
+    return e;
+  };
+  const openStream = async (p: string): Promise<Readable> => {
+    try {
+      return await zip.openReadStreamPromise(entryOf(p));
+    } catch (err) {
+      throw damaged(path, p, err as Error);
+    }
+  };
+  return {
+    name: basename(path),
+    paths: () => sorted,
+    has: (p) => entries.has(p),
+    size: (p) => entries.get(p)?.uncompressedSize ?? 0,
+    read: async (p) => {
+      checkEntrySize(p, entryOf(p).uncompressedSize, limits);
+      const stream = await openStream(p);
+      const chunks: Buffer[] = [];
+      try {
+        for await (const chunk of stream) chunks.push(chunk as Buffer);
+      } catch (err) {
+        throw damaged(path, p, err as Error);
+      }
+      return Buffer.concat(chunks);
+    },
+    stream: openStream,
+    problems,
+    close: async () => zip.close(),
+  };
+}
+
+function damaged(zipPath: string, entry: string, err: Error): ExportReadError {
+  return new ExportReadError(
+    `'${entry}' in '${zipPath}' cannot be read (${err.message}): the ZIP is corrupt or truncated; download the export again.`,
+  );
+}

@@ -1,0 +1,199 @@
+import { renderEmoji, emojiFor } from './emoji';
+import { channelRef, decodeSlackEntities, escapeHtml, link, mention } from './html';
+
+/** What the converters need to name users and channels referenced in a message. */
+export interface RenderNames {
+  /** Display name of a Slack user id (`U...`), or undefined when unknown. */
+  user(id: string): string | undefined;
+  /** Teams name of a Slack channel id, or undefined when the channel is not in the plan. */
+  channel(id: string): string | undefined;
+}
+
+const TAGS: Record<string, string> = { '*': 'b', _: 'i', '~': 's' };
+const WORD = /[\p{L}\p{N}]/u;
+const EMOJI = /:([a-z0-9_+'-]+):(?::skin-tone-([2-6]):)?/y;
+const FENCE = '```';
+
+/**
+ * Converts Slack mrkdwn (as stored in exports: `&amp; &lt; &gt;` encoded) to a list of top-level HTML
+ * blocks (`<p>`, `<pre>`, `<blockquote>`, `<ul>`). Every character the user typed is escaped; only the
+ * converter's own tags are markup.
+ */
+export function mrkdwnToBlocks(text: string, names: RenderNames): string[] {
+  const blocks: string[] = [];
+  let rest = text;
+  while (rest.length > 0) {
+    const open = rest.indexOf(FENCE);
+    const close = open === -1 ? -1 : rest.indexOf(FENCE, open + FENCE.length);
+    if (open === -1 || close === -1) {
+      blocks.push(...lineBlocks(rest, names));
+      break;
+    }
+    blocks.push(...lineBlocks(rest.slice(0, open), names));
+    const code = rest.slice(open + FENCE.length, close).replace(/^\n/, '');
+    blocks.push(`<pre>${escapeHtml(decodeSlackEntities(replaceSpecials(code, plainSpecial(names))))}</pre>`);
+    rest = rest.slice(close + FENCE.length);
+  }
+  return blocks;
+}
+
+/** Converts one line or span of mrkdwn to inline HTML (no block structure). */
+export function mrkdwnInline(text: string, names: RenderNames): string {
+  return inline(text, names);
+}
+
+function lineBlocks(text: string, names: RenderNames): string[] {
+  const blocks: string[] = [];
+  const lines = text.split('\n');
+  let para: string[] = [];
+  let quote: string[] = [];
+  let list: string[] = [];
+  let quoteRest = false;
+  const flush = (): void => {
+    if (para.length) blocks.push(`<p>${para.join('<br>')}</p>`);
+    if (quote.length) blocks.push(`<blockquote>${quote.join('<br>')}</blockquote>`);
+    if (list.length) blocks.push(`<ul>${list.map((l) => `<li>${l}</li>`).join('')}</ul>`);
+    para = [];
+    quote = [];
+    list = [];
+  };
+  for (const line of lines) {
+    if (quoteRest) {
+      quote.push(inline(line, names));
+      continue;
+    }
+    if (line.startsWith('&gt;&gt;&gt;')) {
+      if (!quote.length) flush();
+      quoteRest = true;
+      quote.push(inline(line.slice(12).replace(/^ /, ''), names));
+    } else if (line.startsWith('&gt;')) {
+      if (!quote.length) flush();
+      quote.push(inline(line.slice(4).replace(/^ /, ''), names));
+    } else if (/^\s*[•◦▪] /.test(line)) {
+      if (!list.length) flush();
+      list.push(inline(line.replace(/^\s*[•◦▪] /, ''), names));
+    } else if (line.trim() === '') {
+      flush();
+    } else {
+      if (!para.length) flush();
+      para.push(inline(line, names));
+    }
+  }
+  flush();
+  return blocks;
+}
+
+function inline(s: string, names: RenderNames): string {
+  let out = '';
+  let start = 0;
+  const noClose: Record<string, number> = {};
+  const flushTo = (i: number): void => {
+    if (i > start) out += escapeHtml(decodeSlackEntities(s.slice(start, i)));
+  };
+  let i = 0;
+  while (i < s.length) {
+    const c = s[i];
+    if (c === '<') {
+      const j = s.indexOf('>', i + 1);
+      if (j > i + 1) {
+        flushTo(i);
+        out += special(s.slice(i + 1, j), names);
+        i = start = j + 1;
+        continue;
+      }
+    } else if (c === '`') {
+      const j = s.indexOf('`', i + 1);
+      if (j > i + 1) {
+        flushTo(i);
+        const code = decodeSlackEntities(replaceSpecials(s.slice(i + 1, j), plainSpecial(names)));
+        out += `<code>${escapeHtml(code)}</code>`;
+        i = start = j + 1;
+        continue;
+      }
+    } else if (c in TAGS && !(noClose[c] !== undefined && i < noClose[c]) && opens(s, i)) {
+      const j = findClose(s, i, c);
+      if (j > 0) {
+        flushTo(i);
+        out += `<${TAGS[c]}>${inline(s.slice(i + 1, j), names)}</${TAGS[c]}>`;
+        i = start = j + 1;
+        continue;
+      }
+      const nl = s.indexOf('\n', i);
+      noClose[c] = nl === -1 ? s.length : nl;
+    } else if (c === ':') {
+      EMOJI.lastIndex = i;
+      const m = EMOJI.exec(s);
+      if (m && emojiFor(m[1])) {
+        flushTo(i);
+        out += renderEmoji(m[1], m[2] ? Number(m[2]) : undefined);
+        i = start = i + m[0].length;
+        continue;
+      }
+    }
+    i++;
+  }
+  flushTo(s.length);
+  return out;
+}
+
+function opens(s: string, i: number): boolean {
+  const next = s[i + 1];
+  if (next === undefined || /\s/.test(next)) return false;
+  return i === 0 || !WORD.test(s[i - 1]);
+}
+
+function findClose(s: string, i: number, c: string): number {
+  for (let k = i + 2; k < s.length; k++) {
+    const ch = s[k];
+    if (ch === '\n') return -1;
+    if (ch === '<' || ch === '`') {
+      const end = s.indexOf(ch === '<' ? '>' : '`', k + 1);
+      if (end > k) {
+        k = end;
+        continue;
+      }
+    }
+    if (ch === c && !/\s/.test(s[k - 1]) && (k + 1 === s.length || !WORD.test(s[k + 1]))) return k;
+  }
+  return -1;
+}
+
+function replaceSpecials(text: string, render: (inner: string) => string): string {
+  return text.replace(/<([^<>\n]+)>/g, (_m, inner: string) => render(inner));
+}
+
+function plainSpecial(names: RenderNames): (inner: string) => string {
+  return (inner) => {
+    const [target, label] = splitLabel(inner);
+    if (target.startsWith('@')) return `@${names.user(target.slice(1)) ?? label ?? target.slice(1)}`;
+    if (target.startsWith('#')) return `#${names.channel(target.slice(1)) ?? label ?? target.slice(1)}`;
+    if (target.startsWith('!')) return label ?? `@${target.slice(1)}`;
+    return label ?? target;
+  };
+}
+
+function splitLabel(inner: string): [string, string | undefined] {
+  const bar = inner.indexOf('|');
+  return bar === -1 ? [inner, undefined] : [inner.slice(0, bar), inner.slice(bar + 1)];
+}
+
+function special(inner: string, names: RenderNames): string {
+  const [target, rawLabel] = splitLabel(inner);
+  const label = rawLabel === undefined ? undefined : decodeSlackEntities(rawLabel);
+  if (target.startsWith('@')) {
+    const id = target.slice(1);
+    return mention(names.user(id) ?? label?.replace(/^@/, '') ?? id);
+  }
+  if (target.startsWith('#')) {
+    const id = target.slice(1);
+    return channelRef(names.channel(id) ?? label ?? id);
+  }
+  if (target.startsWith('!')) {
+    const cmd = target.slice(1);
+    if (cmd === 'here' || cmd === 'channel' || cmd === 'everyone') return mention(cmd);
+    if (cmd.startsWith('subteam^')) return mention((label ?? cmd.slice(8)).replace(/^@/, ''));
+    return escapeHtml(label ?? cmd);
+  }
+  const url = decodeSlackEntities(target);
+  return link(url, escapeHtml(label ?? url));
+}

@@ -1,0 +1,451 @@
+import { Readable } from 'node:stream';
+import type {
+  NotImportedConversation,
+  PlanManifest,
+  PlannedChannel,
+  PlannedMessage,
+  SkipReason,
+  SourceMessage,
+  SourceUser,
+} from '../model';
+import type { ArchiveLimits } from '../sources/archive';
+import { openSlackExport, type SlackConversation, type SlackExport } from '../sources/slack/export';
+import type { ObjectStore } from '../state/objectStore';
+import { assignTeamsNames } from './channelNames';
+import type { RenderNames } from './mrkdwn';
+import { ProblemLog } from './problems';
+import { ORPHAN_NOTE_HTML, renderMessage, type RenderedMessage } from './render';
+import { BODY_BUDGET_BYTES, splitBlocks } from './split';
+import { parseSlackTs, planTimestamps, type TimedUnit } from './timestamps';
+import { parseUserMap, planUsers } from './users';
+
+/** What to plan and how. `now` is required: planning never reads the clock, so re-runs are identical. */
+export interface PlanOptions {
+  /** The instant nothing may be planned after (epoch ms or Date). */
+  now: number | Date;
+  /** Import only these channels (Slack names or ids). */
+  channels?: string[];
+  /** Leave these channels out (Slack names or ids). */
+  excludeChannels?: string[];
+  /** Only messages at or after this instant. */
+  since?: number | Date;
+  /** Only messages before this instant. */
+  until?: number | Date;
+  /** Render joins, topic changes, pins... as small notices instead of skipping them. */
+  includeSystemEvents?: boolean;
+  teamName?: string;
+  teamDescription?: string;
+  /** A Slack token the posting side will use to download files; planning only records the URLs. */
+  slackToken?: string;
+  /** User map CSV text and its name for messages. */
+  userMap?: { text: string; source: string };
+  limits?: ArchiveLimits;
+  bodyBudgetBytes?: number;
+}
+
+const MAX_DESCRIPTION = 1024;
+const toMs = (v: number | Date): number => (typeof v === 'number' ? v : v.getTime());
+const iso = (ms: number): string => new Date(ms).toISOString();
+const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Plans the import of a Slack export (ZIP or folder path, or an opened export): reads each public channel
+ * once, streaming, and writes `channels/<id>.ndjson` (one PlannedMessage per line, posting order) and
+ * `manifest.json` to `store` when one is given. Same input and options give byte-identical output.
+ */
+export async function planExport(
+  input: string | SlackExport,
+  options: PlanOptions,
+  store?: ObjectStore,
+): Promise<PlanManifest> {
+  const exp = typeof input === 'string' ? await openSlackExport(input, { limits: options.limits }) : input;
+  try {
+    return await planOpened(exp, options, store);
+  } finally {
+    if (typeof input === 'string') await exp.close();
+  }
+}
+
+interface Context {
+  exp: SlackExport;
+  options: PlanOptions;
+  now: number;
+  since?: number;
+  until?: number;
+  log: ProblemLog;
+  names: RenderNames;
+  users: Map<string, SourceUser>;
+  unknownAuthors: Map<string, string>;
+  learnedBots: Map<string, string>;
+  /** Names that messages carry (`user_profile`) for authors missing from users.json. */
+  profileNames: Map<string, string>;
+}
+
+async function planOpened(
+  exp: SlackExport,
+  options: PlanOptions,
+  store?: ObjectStore,
+): Promise<PlanManifest> {
+  const now = toMs(options.now);
+  if (!Number.isFinite(now)) throw new Error('planExport: options.now must be a valid time');
+  const log = new ProblemLog();
+  log.add(...exp.problems);
+  const users = new Map(exp.users.map((u) => [u.sourceId, u]));
+  const wanted = (c: SlackConversation, list?: string[]): boolean =>
+    !!list?.some((x) => x === c.name || x === c.sourceId || x === `#${c.name}`);
+  const selected: SlackConversation[] = [];
+  const notImported: Array<{ conv: SlackConversation; reason: string }> = [];
+  for (const c of exp.conversations) {
+    if (c.kind !== 'channel') notImported.push({ conv: c, reason: notImportedReason(c) });
+    else if (options.channels?.length && !wanted(c, options.channels))
+      notImported.push({ conv: c, reason: 'not among the channels selected for import' });
+    else if (wanted(c, options.excludeChannels)) notImported.push({ conv: c, reason: 'excluded by option' });
+    else selected.push(c);
+  }
+  for (const name of [...(options.channels ?? []), ...(options.excludeChannels ?? [])]) {
+    if (!exp.conversations.some((c) => wanted(c, [name])))
+      log.add({
+        severity: 'warning',
+        code: 'channel-not-found',
+        message: `channel '${name}' given in the options is not in the export.`,
+      });
+  }
+  const general =
+    selected.filter((c) => c.isGeneral).sort((a, b) => byString(a.sourceId, b.sourceId))[0] ??
+    selected.find((c) => c.name.toLowerCase() === 'general');
+  const naming = [...selected].sort(
+    (a, b) => (a.createdMs ?? Infinity) - (b.createdMs ?? Infinity) || byString(a.sourceId, b.sourceId),
+  );
+  const { names: teamsNames, problems: nameProblems } = assignTeamsNames(
+    naming.map((c) => ({ sourceId: c.sourceId, name: c.name, isGeneral: c === general })),
+  );
+  log.add(...nameProblems);
+  const slackNames = new Map(exp.conversations.map((c) => [c.sourceId, c.name]));
+  const profileNames = new Map<string, string>();
+  const ctx: Context = {
+    exp,
+    options,
+    now,
+    ...(options.since !== undefined ? { since: toMs(options.since) } : {}),
+    ...(options.until !== undefined ? { until: toMs(options.until) } : {}),
+    log,
+    users,
+    unknownAuthors: new Map(),
+    learnedBots: new Map(),
+    profileNames,
+    names: {
+      user: (id) => users.get(id)?.displayName ?? profileNames.get(id),
+      channel: (id) => teamsNames.get(id) ?? slackNames.get(id),
+    },
+  };
+  const ordered = [...selected].sort((a, b) =>
+    a === general
+      ? -1
+      : b === general
+        ? 1
+        : byString(teamsNames.get(a.sourceId)!.toLowerCase(), teamsNames.get(b.sourceId)!.toLowerCase()) ||
+          byString(a.sourceId, b.sourceId),
+  );
+  const channels: PlannedChannel[] = [];
+  for (const conv of ordered) {
+    const { channel, lines } = await planChannel(ctx, conv, teamsNames.get(conv.sourceId)!, conv === general);
+    channels.push(channel);
+    if (store) await store.put(channel.planPath, Readable.from(lines), 'application/x-ndjson');
+  }
+  const skippedConvs: NotImportedConversation[] = [];
+  for (const { conv, reason } of notImported) {
+    let messages = 0;
+    for await (const day of exp.days(conv)) messages += day.messages.length + day.unreadable;
+    skippedConvs.push({ sourceId: conv.sourceId, name: conv.name, kind: conv.kind, reason, messages });
+  }
+  if (channels.length === 0)
+    log.add({
+      severity: 'error',
+      code: 'nothing-to-import',
+      message: 'the export has no public channel to import (check channels.json and the channel options).',
+    });
+  const unknown: SourceUser[] = [...ctx.unknownAuthors].map(([id, name]) => ({
+    sourceId: id,
+    name: id,
+    displayName: name,
+    isBot: false,
+    isDeleted: false,
+    isAdmin: false,
+  }));
+  const userMap = options.userMap ? parseUserMap(options.userMap.text, options.userMap.source) : undefined;
+  if (userMap) log.add(...userMap.problems);
+  const plannedUsers = planUsers(
+    [...exp.users, ...unknown],
+    userMap?.map ?? new Map(),
+    options.userMap?.source,
+  );
+  log.add(...plannedUsers.problems);
+  const earliest = Math.min(now, ...channels.map((c) => Date.parse(c.createdDateTime)));
+  const teamName = options.teamName ?? exp.teamName ?? exp.name.replace(/\.zip$/i, '');
+  const totals = { posts: 0, replies: 0, messages: 0, skipped: 0 };
+  for (const c of channels) {
+    totals.posts += c.posts;
+    totals.replies += c.replies;
+    totals.messages += c.messages;
+    totals.skipped += Object.values(c.skipped).reduce((a, b) => a + (b ?? 0), 0);
+  }
+  const manifest: PlanManifest = {
+    formatVersion: 1,
+    source: { kind: 'slack', name: exp.name },
+    team: {
+      displayName: teamName,
+      description: options.teamDescription ?? `Imported from the Slack workspace ${teamName}`,
+      createdDateTime: iso(earliest - 1),
+    },
+    channels,
+    notImported: skippedConvs,
+    users: plannedUsers.users,
+    problems: log.list(),
+    totals,
+    importable: !log.hasErrors,
+  };
+  if (store) await store.put('manifest.json', JSON.stringify(manifest, null, 2) + '\n', 'application/json');
+  return manifest;
+}
+
+function notImportedReason(c: SlackConversation): string {
+  switch (c.kind) {
+    case 'private':
+      return 'private channel: not imported by default (only standard channels can be created in migration mode)';
+    case 'dm':
+      return 'direct message: chats are not imported by default';
+    case 'groupDm':
+      return 'group direct message: chats are not imported by default';
+    default:
+      return 'not imported';
+  }
+}
+
+interface Kept {
+  msg: SourceMessage;
+  rendered: RenderedMessage;
+  parts: string[];
+  parent?: number;
+  orphan: boolean;
+}
+
+async function planChannel(
+  ctx: Context,
+  conv: SlackConversation,
+  teamsName: string,
+  isGeneral: boolean,
+): Promise<{ channel: PlannedChannel; lines: string[] }> {
+  const { log, options } = ctx;
+  const skipped: Partial<Record<SkipReason, number>> = {};
+  const skip = (r: SkipReason, n = 1): void => {
+    if (n > 0) skipped[r] = (skipped[r] ?? 0) + n;
+  };
+  const seen = new Set<string>();
+  const candidates: SourceMessage[] = [];
+  let sourceMessages = 0;
+  for await (const day of ctx.exp.days(conv)) {
+    log.add(...day.problems);
+    sourceMessages += day.messages.length + day.unreadable;
+    skip('unreadable', day.unreadable);
+    for (const m of day.messages) {
+      if (seen.has(m.ts)) {
+        skip('duplicate-ts');
+        log.add({
+          severity: 'warning',
+          code: 'duplicate-ts',
+          message: `message ${m.ts} appears more than once in '${conv.name}' (again in '${day.path}'); the later copy is skipped.`,
+          where: day.path,
+        });
+        continue;
+      }
+      seen.add(m.ts);
+      if (m.subtype === 'bot_add') learnBot(ctx, m.text);
+      if (
+        m.kind !== 'bot' &&
+        m.authorId &&
+        m.authorName &&
+        !ctx.users.has(m.authorId) &&
+        !ctx.profileNames.has(m.authorId)
+      )
+        ctx.profileNames.set(m.authorId, m.authorName);
+      const ms = parseSlackTs(m.ts).ms;
+      if ((ctx.since !== undefined && ms < ctx.since) || (ctx.until !== undefined && ms >= ctx.until))
+        skip('filtered-by-date');
+      else if (m.kind === 'system' && !options.includeSystemEvents) skip('system-event');
+      else candidates.push(m);
+    }
+  }
+  const threadsWithReplies = new Set(candidates.filter((m) => m.threadKey).map((m) => m.threadKey!));
+  const renderOptions = { canDownloadFiles: !!options.slackToken, channelKey: conv.sourceId };
+  const kept: Kept[] = [];
+  const topLevel = new Map<string, number>();
+  for (const msg of candidates) {
+    if (msg.deleted && !threadsWithReplies.has(msg.key)) {
+      skip('deleted');
+      continue;
+    }
+    const rendered = renderMessage(msg, ctx.names, renderOptions, { broadcast: msg.broadcast });
+    if (rendered.empty) {
+      skip('empty');
+      continue;
+    }
+    if (!msg.threadKey) topLevel.set(msg.key, kept.length);
+    kept.push({ msg, rendered, parts: [], orphan: false });
+  }
+  const budget = options.bodyBudgetBytes ?? BODY_BUDGET_BYTES;
+  for (const k of kept) {
+    if (k.msg.threadKey) {
+      k.parent = topLevel.get(k.msg.threadKey);
+      if (k.parent === undefined) {
+        k.orphan = true;
+        k.rendered.blocks.unshift(ORPHAN_NOTE_HTML);
+        log.add({
+          severity: 'info',
+          code: 'orphan-reply',
+          message: `reply ${k.msg.ts} in '${conv.name}' belongs to thread ${k.msg.threadKey}, which is not in the import; it is posted as a top-level message with a note.`,
+          where: conv.name,
+        });
+      }
+    }
+    k.parts = splitBlocks(k.rendered.blocks, budget);
+  }
+  const units: TimedUnit[] = kept.map((k) => {
+    const t = parseSlackTs(k.msg.ts);
+    return {
+      key: k.msg.key,
+      micros: t.micros,
+      ms: t.ms,
+      parts: k.parts.length,
+      ...(k.parent !== undefined ? { parent: k.parent } : {}),
+    };
+  });
+  const firstMs = units.reduce<number | undefined>(
+    (min, u) => (min === undefined || u.ms < min ? u.ms : min),
+    undefined,
+  );
+  let created = conv.createdMs ?? (firstMs !== undefined ? firstMs - 1 : ctx.now);
+  if (firstMs !== undefined && created >= firstMs) {
+    if (conv.createdMs !== undefined && conv.createdMs > firstMs)
+      log.add({
+        severity: 'info',
+        code: 'channel-backdated',
+        message: `channel '${conv.name}' is dated ${iso(conv.createdMs)} in Slack, after its first message; it is created at ${iso(firstMs - 1)}.`,
+        where: conv.name,
+      });
+    created = firstMs - 1;
+  }
+  created = Math.min(created, ctx.now);
+  const plan = planTimestamps(units, created + 1);
+  const lines: string[] = [];
+  const firstKey = (i: number): string =>
+    kept[i].parts.length > 1 ? `${kept[i].msg.key}#p1` : kept[i].msg.key;
+  const counts = { posts: 0, replies: 0, split: 0, splitExtraParts: 0, bumps: 0, files: 0, inlineImages: 0 };
+  let future = 0;
+  for (const i of plan.order) {
+    const k = kept[i];
+    const times = plan.times[i];
+    if (times[times.length - 1] > ctx.now) {
+      future++;
+      continue;
+    }
+    if (times[0] !== units[i].ms) counts.bumps++;
+    if (k.parts.length > 1) {
+      counts.split++;
+      counts.splitExtraParts += k.parts.length - 1;
+    }
+    k.parts.forEach((html, p) => {
+      const hostedContents = k.rendered.hostedContents.filter((h) =>
+        html.includes(`../hostedContents/${h.temporaryId}/$value`),
+      );
+      const files = k.rendered.files.filter((f) => html.includes(`<attachment id="${f.attachmentId}">`));
+      const line: PlannedMessage = {
+        seq: lines.length,
+        key: k.parts.length > 1 ? `${k.msg.key}#p${p + 1}` : k.msg.key,
+        ...(k.parent !== undefined ? { parentKey: firstKey(k.parent) } : {}),
+        createdDateTime: iso(times[p]),
+        author: authorOf(ctx, k.msg),
+        html,
+        hostedContents,
+        files,
+        ...(k.parts.length > 1 ? { part: { index: p + 1, of: k.parts.length } } : {}),
+      };
+      if (k.parent !== undefined) counts.replies++;
+      else counts.posts++;
+      counts.files += files.length;
+      counts.inlineImages += hostedContents.length;
+      lines.push(JSON.stringify(line) + '\n');
+    });
+  }
+  if (future > 0) {
+    skip('in-future', future);
+    log.add({
+      severity: 'warning',
+      code: 'in-future',
+      message: `${future} message(s) of '${conv.name}' would be dated after ${iso(ctx.now)}; they are left out: plan again later.`,
+      where: conv.name,
+    });
+  }
+  const baseDescription = conv.purpose || conv.topic;
+  const description = (
+    conv.isArchived ? `${baseDescription ? `${baseDescription} ` : ''}(archived in Slack)` : baseDescription
+  ).slice(0, MAX_DESCRIPTION);
+  const channel: PlannedChannel = {
+    key: conv.sourceId,
+    sourceId: conv.sourceId,
+    sourceName: conv.name,
+    teamsName,
+    description,
+    isGeneral,
+    createdDateTime: iso(created),
+    planPath: `channels/${conv.sourceId}.ndjson`,
+    posts: counts.posts,
+    replies: counts.replies,
+    messages: lines.length,
+    skipped,
+    split: counts.split,
+    splitExtraParts: counts.splitExtraParts,
+    sourceMessages,
+    isArchived: conv.isArchived,
+    timestampBumps: counts.bumps,
+    files: counts.files,
+    inlineImages: counts.inlineImages,
+    members: conv.members,
+    ...(conv.creatorId ? { creatorId: conv.creatorId } : {}),
+  };
+  return { channel, lines };
+}
+
+function learnBot(ctx: Context, text: string): void {
+  const m = /<https?:\/\/[^|>]*\/services\/(B[A-Z0-9]+)\|([^>]+)>/.exec(text);
+  if (m && !ctx.learnedBots.has(m[1])) ctx.learnedBots.set(m[1], m[2]);
+}
+
+function authorOf(ctx: Context, msg: SourceMessage): PlannedMessage['author'] {
+  const id = msg.authorId;
+  if (msg.deleted) return { displayName: 'Slack', kind: 'system' };
+  if (msg.kind === 'bot') {
+    const name =
+      msg.authorName ??
+      (id
+        ? (ctx.exp.botNames.get(id) ?? ctx.learnedBots.get(id) ?? ctx.users.get(id)?.displayName)
+        : undefined) ??
+      `Integration ${id ?? ''}`.trim();
+    return { ...(id ? { sourceUserId: id } : {}), displayName: name, kind: 'bot' };
+  }
+  if (!id) return { displayName: msg.authorName ?? 'Unknown author', kind: msg.kind };
+  const user = ctx.users.get(id);
+  if (!user && !ctx.unknownAuthors.has(id)) {
+    ctx.unknownAuthors.set(id, msg.authorName ?? id);
+    ctx.log.add({
+      severity: 'warning',
+      code: 'user-missing',
+      message: `author '${id}' of message ${msg.ts} is not in users.json; their posts go to the fallback user under the name '${msg.authorName ?? id}'.`,
+      where: msg.conversationId,
+    });
+  }
+  return {
+    sourceUserId: id,
+    displayName: user?.displayName ?? ctx.unknownAuthors.get(id) ?? id,
+    kind: msg.kind,
+  };
+}

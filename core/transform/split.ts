@@ -1,0 +1,126 @@
+/**
+ * The budget for one message body: bytes of the body HTML as it appears inside the request's JSON string
+ * (UTF-8, after JSON escaping, without the quotes). 24,000 leaves about 4 KB under the service's ~28 KB for
+ * the posting side's attribution line and the rest of the request.
+ */
+export const BODY_BUDGET_BYTES = 24_000;
+
+/** Bytes one code point takes inside a JSON string, UTF-8 encoded (escapes included). */
+function jsonBytes(cp: number): number {
+  if (cp === 0x22 || cp === 0x5c) return 2;
+  if (cp === 0x08 || cp === 0x0c || cp === 0x0a || cp === 0x0d || cp === 0x09) return 2;
+  if (cp < 0x20) return 6;
+  if (cp < 0x80) return 1;
+  if (cp < 0x800) return 2;
+  if (cp >= 0xd800 && cp <= 0xdfff) return 6;
+  if (cp < 0x10000) return 3;
+  return 4;
+}
+
+/** The body measure: `Buffer.byteLength(JSON.stringify(html)) - 2`, computed without building the string. */
+export function bodySize(html: string): number {
+  let n = 0;
+  for (const ch of html) n += jsonBytes(ch.codePointAt(0)!);
+  return n;
+}
+
+/**
+ * Splits top-level HTML blocks into parts whose {@link bodySize} is at most `budget`, packing whole blocks
+ * greedily; `parts.join('')` equals `blocks.join('')` unless a single block exceeds the budget, in which
+ * case that block is cut between characters (never inside a tag or an entity) and its open tags are closed
+ * at the end of a part and reopened at the start of the next, so the text content is unchanged.
+ */
+export function splitBlocks(blocks: string[], budget: number = BODY_BUDGET_BYTES): string[] {
+  const whole = blocks.join('');
+  if (whole.length * 6 <= budget || bodySize(whole) <= budget) return [whole];
+  const parts: string[] = [];
+  let cur = '';
+  let curSize = 0;
+  for (const block of blocks) {
+    const size = bodySize(block);
+    if (curSize + size <= budget) {
+      cur += block;
+      curSize += size;
+      continue;
+    }
+    if (cur) parts.push(cur);
+    cur = '';
+    curSize = 0;
+    if (size <= budget) {
+      cur = block;
+      curSize = size;
+      continue;
+    }
+    const pieces = splitBlock(block, budget);
+    parts.push(...pieces.slice(0, -1));
+    cur = pieces[pieces.length - 1];
+    curSize = bodySize(cur);
+  }
+  if (cur) parts.push(cur);
+  return parts;
+}
+
+const VOID = new Set(['br', 'hr', 'img', 'wbr']);
+const TOKEN = /<[^>]*>|&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);|[^<&]+|[<&]/g;
+
+function tagName(tag: string): string {
+  return /^<\/?([a-zA-Z0-9]+)/.exec(tag)?.[1].toLowerCase() ?? '';
+}
+
+function splitBlock(block: string, budget: number): string[] {
+  const parts: string[] = [];
+  const stack: string[] = [];
+  const closers = (): string =>
+    stack
+      .map((t) => `</${tagName(t)}>`)
+      .reverse()
+      .join('');
+  let cur = '';
+  let curSize = 0;
+  const newPart = (): void => {
+    parts.push(cur + closers());
+    cur = stack.join('');
+    curSize = bodySize(cur);
+    if (curSize + bodySize(closers()) >= budget)
+      throw new Error(`cannot split a message body: its open tags alone exceed the ${budget}-byte budget`);
+  };
+  for (const token of block.match(TOKEN) ?? []) {
+    const isTag = token.startsWith('<') && token.length > 1;
+    const isText = !isTag && !(token.startsWith('&') && token.length > 1);
+    if (!isText) {
+      const size = bodySize(token);
+      const closing = token.startsWith('</');
+      const opening = isTag && !closing && !VOID.has(tagName(token)) && !token.endsWith('/>');
+      const nextStack = closing ? stack.slice(0, -1) : opening ? [...stack, token] : stack;
+      const reserve = bodySize(nextStack.map((t) => `</${tagName(t)}>`).join(''));
+      if (curSize + size + reserve > budget && cur !== stack.join('')) newPart();
+      cur += token;
+      curSize += size;
+      if (closing) stack.pop();
+      else if (opening) stack.push(token);
+      continue;
+    }
+    let rest = token;
+    while (rest) {
+      const avail = budget - curSize - bodySize(closers());
+      let take = 0;
+      let used = 0;
+      for (const ch of rest) {
+        const b = jsonBytes(ch.codePointAt(0)!);
+        if (used + b > avail) break;
+        used += b;
+        take += ch.length;
+      }
+      if (take === 0) {
+        newPart();
+        continue;
+      }
+      cur += rest.slice(0, take);
+      curSize += used;
+      rest = rest.slice(take);
+      if (rest) newPart();
+    }
+  }
+  parts.push(cur);
+  return parts.filter((p) => p !== '');
+}
