@@ -1,0 +1,97 @@
+/** The fault kinds the sandbox can inject into Graph answers. */
+export type FaultKind = '429' | '429noretry' | '503' | '504' | 'latency' | 'lost';
+
+/** One fault rule: a kind, a probability per request, and the kind's parameter (seconds or milliseconds). */
+export interface FaultRule {
+  kind: FaultKind;
+  probability: number;
+  param?: number;
+}
+
+/** A parsed fault specification. */
+export type FaultSpec = FaultRule[];
+
+/** What happens to one request: an optional delay, then at most one failure. */
+export interface FaultDecision {
+  latencyMs: number;
+  failure?: { kind: Exclude<FaultKind, 'latency'>; param?: number };
+}
+
+const KINDS: FaultKind[] = ['429', '429noretry', '503', '504', 'latency', 'lost'];
+
+/**
+ * Parses a fault specification. Grammar: `rule (',' rule)*`, `rule = kind ':' probability ['@' param]`,
+ * kinds `429` (param: Retry-After seconds, default 1), `429noretry` (no Retry-After), `503` (param:
+ * Retry-After seconds, default none), `504`, `latency` (param: delay in ms, default 100) and `lost`
+ * (the request takes effect, then the connection is dropped with no answer); probability in [0, 1].
+ * Example: `429:0.05,429noretry:0.02,503:0.02,504:0.01,latency:0.1@200,lost:0.02`.
+ */
+export function parseFaults(spec: string): FaultSpec {
+  const rules: FaultSpec = [];
+  for (const raw of spec.split(',').map((s) => s.trim())) {
+    if (raw === '') continue;
+    const m = /^([a-z0-9]+):([0-9.]+)(?:@([0-9.]+))?$/i.exec(raw);
+    if (!m) throw new Error(`fault rule '${raw}' is not of the form kind:probability[@param]`);
+    const kind = (m[1] ?? '').toLowerCase() as FaultKind;
+    if (!KINDS.includes(kind))
+      throw new Error(`fault rule '${raw}': unknown kind '${m[1]}' (one of ${KINDS.join(', ')})`);
+    const probability = Number(m[2]);
+    if (!Number.isFinite(probability) || probability < 0 || probability > 1) {
+      throw new Error(`fault rule '${raw}': probability must be between 0 and 1`);
+    }
+    const param = m[3] === undefined ? undefined : Number(m[3]);
+    if (param !== undefined && (!Number.isFinite(param) || param < 0)) {
+      throw new Error(`fault rule '${raw}': parameter must be a non-negative number`);
+    }
+    if (param !== undefined && (kind === '429noretry' || kind === '504' || kind === 'lost')) {
+      throw new Error(`fault rule '${raw}': '${kind}' takes no parameter`);
+    }
+    rules.push({ kind, probability, param });
+  }
+  return rules;
+}
+
+function mix(seed: number, n: number, k: number): number {
+  let h = (seed ^ Math.imul(n + 1, 0x9e3779b1) ^ Math.imul(k + 1, 0x85ebca77)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b) >>> 0;
+  h = (h ^ (h >>> 16)) >>> 0;
+  return h / 0x100000000;
+}
+
+/**
+ * The fault decision for the n-th faultable request (0-based) under a spec and seed: a pure function, so
+ * the same seed replays the same faults on the same request sequence. Each rule draws its own number;
+ * latency combines with a failure; among failures the first rule in the spec that fires wins.
+ */
+export function decideFault(spec: FaultSpec, seed: number, n: number): FaultDecision {
+  const decision: FaultDecision = { latencyMs: 0 };
+  spec.forEach((rule, k) => {
+    if (mix(seed, n, k) >= rule.probability) return;
+    if (rule.kind === 'latency') decision.latencyMs += rule.param ?? 100;
+    else decision.failure ??= { kind: rule.kind, param: rule.param };
+  });
+  return decision;
+}
+
+/** Draws fault decisions for successive requests, counting them. */
+export class FaultInjector {
+  private count = 0;
+
+  constructor(
+    private spec: FaultSpec,
+    private seed: number,
+  ) {}
+
+  /** Replaces the rules and seed and restarts the request count. */
+  configure(spec: FaultSpec, seed: number): void {
+    this.spec = spec;
+    this.seed = seed;
+    this.count = 0;
+  }
+
+  next(): FaultDecision {
+    if (this.spec.length === 0) return { latencyMs: 0 };
+    return decideFault(this.spec, this.seed, this.count++);
+  }
+}

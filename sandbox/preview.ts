@@ -1,0 +1,311 @@
+import sanitizeHtml from 'sanitize-html';
+import type { ChannelRecord, MessageRecord, SandboxStore, TeamRecord } from './state';
+
+/** Tags Teams renders in a message body; anything else is stripped by Teams (and by the preview). */
+export const TEAMS_TAGS = [
+  'p',
+  'div',
+  'span',
+  'br',
+  'b',
+  'strong',
+  'i',
+  'em',
+  'u',
+  's',
+  'strike',
+  'del',
+  'sub',
+  'sup',
+  'a',
+  'ul',
+  'ol',
+  'li',
+  'blockquote',
+  'pre',
+  'code',
+  'h1',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'hr',
+  'table',
+  'thead',
+  'tbody',
+  'tfoot',
+  'tr',
+  'th',
+  'td',
+  'img',
+  'at',
+  'attachment',
+  'emoji',
+  'font',
+];
+
+const COLOR = [/^#[0-9a-f]{3,8}$/i, /^rgba?\([\d\s.,%]+\)$/i, /^[a-z]+$/i];
+const SANITIZE: sanitizeHtml.IOptions = {
+  allowedTags: TEAMS_TAGS,
+  allowedAttributes: {
+    a: ['href', 'title', 'target', 'rel'],
+    img: ['src', 'alt', 'title', 'width', 'height', 'style'],
+    span: ['class', 'data-id', 'style', 'title'],
+    td: ['colspan', 'rowspan', 'style'],
+    th: ['colspan', 'rowspan', 'style'],
+    p: ['style'],
+    div: ['style'],
+    font: ['color'],
+  },
+  allowedStyles: {
+    '*': {
+      color: COLOR,
+      'background-color': COLOR,
+      'font-weight': [/^(bold|normal|\d{3})$/],
+      'font-style': [/^(italic|normal)$/],
+      'text-decoration': [/^(underline|line-through|none)$/],
+      width: [/^\d+(\.\d+)?(px|%)$/],
+      height: [/^\d+(\.\d+)?(px|%)$/],
+      'vertical-align': [/^(bottom|middle|top|baseline)$/],
+    },
+  },
+  allowedSchemes: ['http', 'https', 'mailto'],
+  allowedSchemesAppliedToAttributes: ['href', 'src'],
+  transformTags: {
+    at: (_tag, attribs) => ({ tagName: 'span', attribs: { class: 'mention', 'data-id': attribs.id ?? '' } }),
+    emoji: (_tag, attribs) => ({
+      tagName: 'span',
+      attribs: { class: 'emoji', title: attribs.title ?? '' },
+      text: attribs.alt ?? '',
+    }),
+    attachment: (_tag, attribs) => ({
+      tagName: 'span',
+      attribs: { class: 'attachment-ref', 'data-id': attribs.id ?? '' },
+    }),
+    a: (_tag, attribs) => ({
+      tagName: 'a',
+      attribs: { ...attribs, target: '_blank', rel: 'noopener noreferrer' },
+    }),
+  },
+};
+
+const HOSTED_URL =
+  /https:\/\/graph\.microsoft\.com\/v1\.0\/teams\/([^/"']+)\/channels\/([^/"']+)\/messages\/([^/"']+)(?:\/replies\/([^/"']+))?\/hostedContents\/([^/"']+)\/\$value/g;
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function textOf(html: string): string {
+  return sanitizeHtml(html, { allowedTags: [], allowedAttributes: {} })
+    .replace(/&nbsp;/g, ' ')
+    .trim();
+}
+
+/**
+ * What in a stored message would not come out in Teams as the author meant it: missing author, empty body,
+ * tags Teams strips, images that are not this message's hosted contents, mentions or attachment references
+ * without their list entries, HTML sent as text, and Slack markup left unconverted.
+ */
+export function reviewMessage(message: MessageRecord): string[] {
+  const warnings: string[] = [];
+  const html = message.body.content;
+  if (!message.from) warnings.push('no author (from.user is missing): Teams cannot attribute this message');
+  const hasImage = /<img\b/i.test(html);
+  if (textOf(html) === '' && !hasImage && message.attachments.length === 0) {
+    warnings.push('empty body: Teams shows an empty message');
+  }
+  const tags = new Set([...html.matchAll(/<\s*([a-zA-Z][\w:-]*)/g)].map((m) => (m[1] ?? '').toLowerCase()));
+  const stripped = [...tags].filter((t) => !TEAMS_TAGS.includes(t));
+  if (stripped.length > 0 && message.body.contentType === 'html') {
+    warnings.push(`Teams strips ${stripped.map((t) => `<${t}>`).join(', ')}`);
+  }
+  if (message.body.contentType === 'text' && tags.size > 0) {
+    warnings.push('contentType is text but the content has HTML tags: Teams shows the tags as text');
+  }
+  const hostedIds = new Set(message.hostedContents.map((h) => h.id));
+  for (const m of html.matchAll(/<img\b[^>]*\bsrc\s*=\s*["']([^"']*)["']/gi)) {
+    const src = m[1] ?? '';
+    const hosted = [...src.matchAll(HOSTED_URL)][0];
+    if (!hosted)
+      warnings.push(
+        `image '${src.slice(0, 80)}' is not a hosted content: Teams does not show external images`,
+      );
+    else if (!hostedIds.has(hosted[5] ?? ''))
+      warnings.push(`image refers to hosted content '${hosted[5]}' that this message does not have`);
+  }
+  const mentionIds = new Set(message.mentions.map((m) => String((m as { id?: unknown }).id)));
+  for (const m of html.matchAll(/<at\b[^>]*\bid\s*=\s*["']([^"']*)["']/gi)) {
+    if (!mentionIds.has(m[1] ?? ''))
+      warnings.push(`<at id="${m[1]}"> has no mentions[] entry: Teams shows plain text`);
+  }
+  for (const a of message.attachments as {
+    contentType?: string;
+    contentUrl?: string | null;
+    name?: string | null;
+  }[]) {
+    if (a.contentType === 'reference' && !a.contentUrl)
+      warnings.push(`file attachment '${a.name ?? ''}' has no contentUrl`);
+  }
+  if (/(&lt;|<)[@#!][A-Z0-9]/.test(html) || /(&lt;|<)!(here|channel|everyone)/.test(html)) {
+    warnings.push('Slack markup left in the body (<@U…>, <#C…>, <!here>): Teams shows it verbatim');
+  }
+  return warnings;
+}
+
+function formatTime(iso: string): string {
+  return iso.replace('T', ' ').replace(/Z$/, ' UTC');
+}
+
+function initials(name: string): string {
+  const parts = name.split(/[\s._-]+/).filter(Boolean);
+  return ((parts[0]?.[0] ?? '?') + (parts[1]?.[0] ?? '')).toUpperCase();
+}
+
+function hue(id: string): number {
+  let h = 0;
+  for (const c of id) h = (h * 31 + c.charCodeAt(0)) % 360;
+  return h;
+}
+
+function renderBody(message: MessageRecord): string {
+  if (message.body.contentType === 'text') {
+    return `<div class="body text">${escapeHtml(message.body.content)}</div>`;
+  }
+  const local = message.body.content.replace(
+    HOSTED_URL,
+    (_all, teamId: string, channelId: string, messageId: string, replyId: string | undefined, hcId: string) =>
+      `/_sandbox/hosted/${teamId}/${channelId}/${replyId ?? messageId}/${hcId}`,
+  );
+  return `<div class="body">${sanitizeHtml(local, SANITIZE)}</div>`;
+}
+
+function renderMessage(store: SandboxStore, message: MessageRecord, reply: boolean): string {
+  const user = message.from ? store.user(message.from.user.id) : undefined;
+  const author =
+    message.from?.user.displayName ??
+    user?.displayName ??
+    (message.from ? message.from.user.id : 'Unknown author');
+  const warnings = reviewMessage(message);
+  const attachments = (
+    message.attachments as { id?: string; name?: string | null; contentUrl?: string | null }[]
+  )
+    .map((a) => {
+      const name = escapeHtml(a.name ?? a.id ?? 'file');
+      return a.contentUrl
+        ? `<a class="file" href="${escapeHtml(a.contentUrl)}" target="_blank" rel="noopener noreferrer">📄 ${name}</a>`
+        : `<span class="file">📄 ${name}</span>`;
+    })
+    .join('');
+  const reactions =
+    message.reactions.length > 0
+      ? `<div class="reactions">${message.reactions.length} reaction(s)</div>`
+      : '';
+  return `<div class="message${reply ? ' reply' : ''}${warnings.length > 0 ? ' warn' : ''}" data-message-id="${escapeHtml(message.id)}">
+  <div class="avatar" style="background:hsl(${hue(message.from?.user.id ?? '?')},55%,45%)">${escapeHtml(initials(author))}</div>
+  <div class="content">
+    <div class="meta"><span class="author${message.from ? '' : ' missing'}">${escapeHtml(author)}</span><time datetime="${message.createdDateTime}">${formatTime(message.createdDateTime)}</time>${message.importance !== 'normal' ? `<span class="importance">${escapeHtml(message.importance)}</span>` : ''}</div>
+    ${message.subject ? `<div class="subject">${escapeHtml(message.subject)}</div>` : ''}
+    ${renderBody(message)}
+    ${attachments ? `<div class="files">${attachments}</div>` : ''}${reactions}
+    ${warnings.length > 0 ? `<ul class="warnings">${warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul>` : ''}
+  </div>
+</div>`;
+}
+
+function renderChannel(store: SandboxStore, channel: ChannelRecord): string {
+  const threads = channel.messages
+    .map(
+      (m) => `<article class="thread">
+${renderMessage(store, m, false)}
+${m.replies.length > 0 ? `<div class="replies">${m.replies.map((r) => renderMessage(store, r, true)).join('\n')}</div>` : ''}
+</article>`,
+    )
+    .join('\n');
+  const mode = channel.migrationMode ?? 'not migrated';
+  return `<section class="channel" id="${escapeHtml(channel.id)}">
+<h2># ${escapeHtml(channel.displayName)} <span class="badge ${channel.migrationMode ?? 'none'}">${escapeHtml(mode)}</span></h2>
+<p class="channel-meta">created ${formatTime(channel.createdDateTime)}${channel.description ? ` · ${escapeHtml(channel.description)}` : ''}</p>
+${threads || '<p class="empty">No messages.</p>'}
+</section>`;
+}
+
+const STYLE = `
+body{margin:0;font:14px/1.45 "Segoe UI",system-ui,-apple-system,sans-serif;background:#f5f5f5;color:#242424}
+header{background:#464775;color:#fff;padding:16px 24px}
+header h1{margin:0;font-size:20px}
+header p{margin:4px 0 0;opacity:.85}
+main{max-width:960px;margin:0 auto;padding:16px 24px}
+.legend{background:#fff;border:1px solid #e0e0e0;border-radius:6px;padding:8px 12px;margin-bottom:16px;font-size:13px}
+.channel{background:#fff;border:1px solid #e0e0e0;border-radius:6px;margin-bottom:20px;padding:12px 16px}
+.channel h2{margin:0;font-size:17px;color:#464775}
+.channel-meta{margin:2px 0 12px;color:#616161;font-size:12px}
+.badge{font-size:11px;font-weight:600;border-radius:10px;padding:1px 8px;margin-left:6px;vertical-align:middle;background:#e0e0e0;color:#424242}
+.badge.inProgress{background:#fff4ce;color:#835b00}.badge.completed{background:#dff6dd;color:#0e700e}
+.thread{border-top:1px solid #eee;padding:10px 0}
+.message{display:flex;gap:10px;padding:6px 8px;border-radius:4px}
+.message.warn{background:#fff8e1;border-left:4px solid #e3a400}
+.replies{margin-left:48px;border-left:2px solid #e1dfdd;padding-left:8px}
+.avatar{flex:none;width:32px;height:32px;border-radius:50%;color:#fff;font-size:12px;font-weight:600;display:flex;align-items:center;justify-content:center}
+.content{min-width:0;flex:1}
+.meta{display:flex;gap:8px;align-items:baseline}
+.author{font-weight:600}.author.missing{color:#c4314b}
+time{color:#616161;font-size:12px}
+.importance{color:#c4314b;font-size:11px;font-weight:600;text-transform:uppercase}
+.subject{font-weight:600;font-size:15px}
+.body{overflow-wrap:anywhere}.body.text{white-space:pre-wrap}
+.body img{max-width:100%;height:auto}
+.body pre,.body code{background:#f0f0f0;border-radius:3px;font-family:Consolas,monospace;font-size:13px}
+.body pre{padding:8px;overflow:auto}
+.body blockquote{border-left:3px solid #c8c6c4;margin:4px 0;padding-left:8px;color:#484644}
+.mention{color:#6264a7;font-weight:600}
+.files{display:flex;gap:8px;flex-wrap:wrap;margin-top:4px}
+.file{border:1px solid #e0e0e0;border-radius:4px;padding:4px 8px;color:#242424;text-decoration:none;background:#fafafa}
+.reactions{font-size:12px;color:#616161}
+.warnings{margin:6px 0 0;padding:0;list-style:none;color:#835b00;font-size:12px}
+.warnings li::before{content:"⚠ "}
+.empty{color:#616161;font-style:italic}
+`;
+
+/** A Content-Security-Policy that lets the preview show its own images and styles and run no script at all. */
+export const PREVIEW_CSP =
+  "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/**
+ * Renders a team as a Teams user would read it: channels (General first), threads with replies indented,
+ * authors, original times, sanitized formatting, inline images from the stored hosted contents, and every
+ * `reviewMessage` warning highlighted. Message HTML goes through an allow-list; the page runs no script.
+ */
+export function renderTeamPreview(store: SandboxStore, team: TeamRecord): string {
+  const channels = team.channels
+    .filter((c) => c.deletedAt === null)
+    .sort((a, b) => Number(b.isGeneral) - Number(a.isGeneral));
+  const messages = channels.flatMap((c) => c.messages.flatMap((m) => [m, ...m.replies]));
+  const warned = messages.filter((m) => reviewMessage(m).length > 0).length;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${PREVIEW_CSP}">
+<title>${escapeHtml(team.displayName)} · Teams sandbox preview</title>
+<style>${STYLE}</style></head>
+<body>
+<header><h1>${escapeHtml(team.displayName)}</h1>
+<p>${team.description ? `${escapeHtml(team.description)} · ` : ''}created ${formatTime(team.createdDateTime)} · migration ${escapeHtml(team.migrationMode ?? 'not used')} · ${channels.length} channel(s), ${messages.length} message(s), ${team.members.length} member(s)</p></header>
+<main>
+<div class="legend">${warned > 0 ? `<strong>${warned} message(s) highlighted</strong>: they would not come out in Teams as written (see the ⚠ notes).` : 'Nothing highlighted: every message should come out in Teams as written.'}</div>
+${channels.map((c) => renderChannel(store, c)).join('\n')}
+</main></body></html>`;
+}
+
+/** A page listing the sandbox's teams with links to their previews. */
+export function renderIndex(store: SandboxStore): string {
+  const rows = store.data.teams
+    .map(
+      (t) =>
+        `<li><a href="/_sandbox/teams/${encodeURIComponent(t.id)}/preview">${escapeHtml(t.displayName)}</a> · ${t.channels.length} channel(s) · migration ${escapeHtml(t.migrationMode ?? 'not used')}</li>`,
+    )
+    .join('');
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Teams sandbox</title><style>${STYLE}</style></head>
+<body><header><h1>Teams sandbox</h1><p>${store.data.users.length} user(s), ${store.data.teams.length} team(s) · <a style="color:#fff" href="/_sandbox/state">state</a> · <a style="color:#fff" href="/_sandbox/requests">requests</a></p></header>
+<main><ul>${rows || '<li class="empty">No teams yet.</li>'}</ul></main></body></html>`;
+}

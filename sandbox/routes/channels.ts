@@ -1,0 +1,217 @@
+import { z } from 'zod';
+import { badRequest, notFound } from '../errors';
+import {
+  DELETED_CHANNEL_RETENTION_MS,
+  MAX_CHANNELS_PER_TEAM,
+  assertChannelName,
+  assertNotFuture,
+  parseGraphTime,
+  parseInput,
+} from '../rules';
+import type { Route, RouteContext, RouteResponse } from '../router';
+import { newChannelId, type ChannelRecord, type TeamRecord } from '../state';
+import {
+  assertInitiator,
+  channelJson,
+  compileFilter,
+  driveItemJson,
+  liveChannels,
+  newDriveItemId,
+  page,
+  requireChannel,
+  requireTeam,
+} from './common';
+
+const createChannelSchema = z.object({
+  displayName: z.string(),
+  description: z.string().max(1024).nullable().optional(),
+  membershipType: z.enum(['standard', 'private', 'shared']).optional(),
+  createdDateTime: z.unknown().optional(),
+  '@microsoft.graph.channelCreationMode': z.unknown().optional(),
+});
+
+function countsTowardLimits(channel: ChannelRecord, now: number): boolean {
+  return channel.deletedAt === null || now - channel.deletedAt < DELETED_CHANNEL_RETENTION_MS;
+}
+
+function createChannel(ctx: RouteContext): RouteResponse {
+  const team = requireTeam(ctx);
+  const input = parseInput(createChannelSchema, ctx.body, 'channel');
+  const mode = input['@microsoft.graph.channelCreationMode'];
+  if (mode !== undefined && mode !== 'migration') {
+    throw badRequest(
+      `@microsoft.graph.channelCreationMode '${String(mode)}' is not valid: the only value is 'migration'`,
+    );
+  }
+  if (input.createdDateTime !== undefined && mode === undefined) {
+    throw badRequest(
+      "createdDateTime can only be set on a channel created in migration mode: add '@microsoft.graph.channelCreationMode': 'migration'",
+    );
+  }
+  const migration = mode === 'migration';
+  const membershipType = input.membershipType ?? 'standard';
+  if (migration) {
+    assertInitiator(ctx, team);
+    if (membershipType !== 'standard') {
+      throw badRequest(`Only standard channels can be created in migration mode; '${membershipType}' cannot`);
+    }
+    if (team.migrationMode !== 'inProgress') {
+      throw badRequest('Migration channels can only be created in a team under migration.');
+    }
+  }
+  const now = Date.now();
+  const created =
+    input.createdDateTime === undefined
+      ? parseGraphTime(new Date(now).toISOString(), 'createdDateTime')
+      : parseGraphTime(input.createdDateTime, 'createdDateTime');
+  assertNotFuture(created, now, 'channel');
+  if (created.ms < Date.parse(team.createdDateTime)) {
+    throw badRequest(
+      `channel createdDateTime ${created.iso} is earlier than the team's createdDateTime ${team.createdDateTime}`,
+    );
+  }
+  assertChannelName(input.displayName);
+  const counted = team.channels.filter((c) => countsTowardLimits(c, now));
+  const key = input.displayName.toLowerCase();
+  const clash = counted.find((c) => c.displayName.toLowerCase() === key);
+  if (clash) {
+    throw badRequest(
+      clash.deletedAt === null
+        ? `channel name '${input.displayName}' is not valid in Teams: channel '${clash.displayName}' already exists (names are compared without case)`
+        : `channel name '${input.displayName}' is not valid in Teams: channel '${clash.displayName}' was deleted less than 30 days ago and its name is still taken`,
+    );
+  }
+  if (counted.length >= MAX_CHANNELS_PER_TEAM) {
+    throw badRequest(
+      `Team '${team.displayName}' already has ${counted.length} channels (deleted ones count for 30 days); the limit is ${MAX_CHANNELS_PER_TEAM}`,
+    );
+  }
+
+  const drive = ctx.store.drive(team.driveId);
+  const channel: ChannelRecord = {
+    id: newChannelId(),
+    displayName: input.displayName,
+    description: input.description ?? null,
+    membershipType,
+    createdDateTime: created.iso,
+    migrationMode: migration ? 'inProgress' : null,
+    isGeneral: false,
+    deletedAt: null,
+    folderId: newDriveItemId(),
+    messages: [],
+  };
+  drive?.items.push({
+    id: channel.folderId,
+    name: channel.displayName,
+    parentId: drive.rootId,
+    folder: true,
+    mimeType: null,
+    createdDateTime: created.iso,
+  });
+  ctx.store.addChannel(team, channel);
+  return {
+    status: 201,
+    body: {
+      '@odata.context': `https://graph.microsoft.com/v1.0/$metadata#teams('${team.id}')/channels/$entity`,
+      ...channelJson(ctx, team, channel),
+    },
+  };
+}
+
+function completeChannel(ctx: RouteContext): RouteResponse {
+  const team = requireTeam(ctx);
+  const channel = requireChannel(ctx, team);
+  assertInitiator(ctx, team);
+  if (channel.migrationMode === 'completed') throw badRequest('Channel has already been finalized.');
+  if (channel.migrationMode === null)
+    throw badRequest(`Channel '${channel.displayName}' is not in migration mode.`);
+  if (channel.isGeneral) {
+    const others = liveChannels(team).filter((c) => !c.isGeneral && c.migrationMode === 'inProgress');
+    if (others.length > 0) {
+      throw badRequest(
+        `The General channel must be completed last: completing it locks the team while ${others
+          .map((c) => `'${c.displayName}'`)
+          .join(', ')} ${others.length === 1 ? 'is' : 'are'} still in migration mode`,
+      );
+    }
+  }
+  channel.migrationMode = 'completed';
+  return { status: 204 };
+}
+
+function listChannels(ctx: RouteContext): RouteResponse {
+  const team = requireTeam(ctx);
+  const filter = ctx.query.get('$filter');
+  const predicate = filter ? compileFilter(filter, ['displayName', 'id', 'membershipType']) : () => true;
+  const channels = liveChannels(team)
+    .map((c) => channelJson(ctx, team, c))
+    .filter(predicate);
+  return {
+    status: 200,
+    body: page(ctx, channels, `/teams/${team.id}/channels`, {
+      maxTop: 999,
+      defaultTop: 999,
+      context: `teams('${team.id}')/channels`,
+    }),
+  };
+}
+
+function primary(team: TeamRecord): ChannelRecord {
+  const channel = team.channels.find((c) => c.id === team.primaryChannelId);
+  if (!channel) throw notFound(`Team '${team.id}' has no primary channel`);
+  return channel;
+}
+
+/** Channels: create in migration mode (name rules), get, list, primary, delete, files folder, complete. */
+export const channelRoutes: Route[] = [
+  { method: 'POST', path: '/teams/{teamId}/channels', mutates: true, handler: createChannel },
+  { method: 'GET', path: '/teams/{teamId}/channels', handler: listChannels },
+  { method: 'GET', path: '/teams/{teamId}/allChannels', handler: listChannels },
+  {
+    method: 'GET',
+    path: '/teams/{teamId}/primaryChannel',
+    handler: (ctx) => {
+      const team = requireTeam(ctx);
+      return { status: 200, body: channelJson(ctx, team, primary(team)) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/teams/{teamId}/channels/{channelId}',
+    handler: (ctx) => {
+      const team = requireTeam(ctx);
+      return { status: 200, body: channelJson(ctx, team, requireChannel(ctx, team)) };
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/teams/{teamId}/channels/{channelId}',
+    mutates: true,
+    handler: (ctx) => {
+      const team = requireTeam(ctx);
+      const channel = requireChannel(ctx, team);
+      if (channel.isGeneral) throw badRequest('The General channel cannot be deleted.');
+      channel.deletedAt = Date.now();
+      return { status: 204 };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/teams/{teamId}/channels/{channelId}/completeMigration',
+    body: 'none',
+    mutates: true,
+    handler: completeChannel,
+  },
+  {
+    method: 'GET',
+    path: '/teams/{teamId}/channels/{channelId}/filesFolder',
+    handler: (ctx) => {
+      const team = requireTeam(ctx);
+      const channel = requireChannel(ctx, team);
+      const drive = ctx.store.drive(team.driveId);
+      const folder = drive?.items.find((i) => i.id === channel.folderId);
+      if (!drive || !folder) throw notFound(`Channel '${channel.displayName}' has no files folder`);
+      return { status: 200, body: driveItemJson(ctx, drive, folder) };
+    },
+  },
+];
