@@ -188,6 +188,7 @@ function cookieHeader(c: RpcHttpCookie): string {
   if (c.maxAge?.value !== undefined && c.maxAge?.value !== null) parts.push(`Max-Age=${c.maxAge.value}`);
   if (c.secure?.value) parts.push('Secure');
   if (c.httpOnly?.value) parts.push('HttpOnly');
-  if (c.sameSite && c.sameSite !== 'None') parts.push(`SameSite=${c.sameSite}`);
+  const sameSite = { lax: 'Lax', strict: 'Strict', explicitNone: 'None' }[c.sameSite ?? ''];
+  if (sameSite) parts.push(`SameSite=${sameSite}`);
   return parts.join('; ');
 }
