@@ -1,0 +1,51 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from './fixtures';
+
+/** A small Slack export written to a temporary folder: channels and their day files, as given. */
+export interface ExportSpec {
+  users?: object[];
+  channels?: object[];
+  /** folder -> day -> messages (or raw text for a broken file) */
+  days: Record<string, Record<string, object[] | string | object>>;
+  extra?: Record<string, string>;
+}
+
+/** Writes an export folder from a spec and returns its path. */
+export function writeExport(spec: ExportSpec): string {
+  const dir = tempDir('slack-spec-');
+  const users = spec.users ?? [
+    {
+      id: 'U1',
+      name: 'ann',
+      real_name: 'Ann Lee',
+      profile: { display_name: 'Ann', email: 'ann@example.com' },
+    },
+    { id: 'U2', name: 'bob', real_name: 'Bob Roe', profile: { display_name: '', email: 'bob@example.com' } },
+  ];
+  const channels =
+    spec.channels ??
+    Object.keys(spec.days).map((name, i) => ({
+      id: `C${i + 1}`,
+      name,
+      created: 1500000000,
+      is_general: i === 0,
+    }));
+  writeFileSync(join(dir, 'users.json'), JSON.stringify(users));
+  writeFileSync(join(dir, 'channels.json'), JSON.stringify(channels));
+  for (const [folder, days] of Object.entries(spec.days)) {
+    mkdirSync(join(dir, folder), { recursive: true });
+    for (const [day, content] of Object.entries(days))
+      writeFileSync(
+        join(dir, folder, `${day}.json`),
+        typeof content === 'string' ? content : JSON.stringify(content),
+      );
+  }
+  for (const [path, text] of Object.entries(spec.extra ?? {})) writeFileSync(join(dir, path), text);
+  return dir;
+}
+
+/** A plain user message. */
+export function msg(ts: string, text: string, extra: object = {}): object {
+  return { type: 'message', user: 'U1', text, ts, ...extra };
+}
