@@ -134,12 +134,12 @@ export function attachmentRefs(html: string): string[] {
   return [...new Set([...html.matchAll(ATTACHMENT_REF)].map((m) => m[1] ?? ''))];
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
 /** Decodes strict base64 (standard alphabet, padded, whitespace ignored); undefined when it is not base64. */
 export function decodeBase64(value: string): Buffer | undefined {
   const compact = value.replace(/\s+/g, '');
-  return BASE64.test(compact) ? Buffer.from(compact, 'base64') : undefined;
+  const body = compact.replace(/={1,2}$/, '');
+  if (compact.length % 4 !== 0 || /[^A-Za-z0-9+/]/.test(body)) return undefined;
+  return Buffer.from(compact, 'base64');
 }
 
 /** Who is calling: a stable app identity (never the token itself) and whether the token is delegated. */
