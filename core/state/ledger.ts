@@ -1,0 +1,286 @@
+import type { TableClient, TransactionAction } from '@azure/data-tables';
+import {
+  channelRows,
+  messageRows,
+  migrationRows,
+  userRows,
+  type ChannelRecord,
+  type MessageRecord,
+  type MigrationRecord,
+  type UserRecord,
+  type Versioned,
+} from './ledgerRecords';
+import { encodeKey, statusOf, tableClient, tableName, type LedgerConnection } from './tables';
+
+export * from './ledgerRecords';
+export type { LedgerConnection } from './tables';
+
+/** A row changed since it was read (ETag mismatch): re-read it and apply the change again. */
+export class LedgerConflictError extends Error {
+  constructor(
+    readonly table: string,
+    readonly partitionKey: string,
+    readonly rowKey: string,
+  ) {
+    super(
+      `Ledger row ${table}/${partitionKey}/${rowKey} changed since it was read (ETag mismatch): re-read it and retry the update.`,
+    );
+    this.name = 'LedgerConflictError';
+  }
+}
+
+/** An update addressed a row that does not exist. */
+export class LedgerMissingRowError extends Error {
+  constructor(what: string) {
+    super(`${what} is not in the ledger: create it (putMigration / ensureChannel) before updating it.`);
+    this.name = 'LedgerMissingRowError';
+  }
+}
+
+/** Fields of a migration row an update may change (`lastError: ''` clears the error). */
+export type MigrationPatch = Partial<Omit<MigrationRecord, 'runId' | 'createdAt' | 'updatedAt'>>;
+/** Fields of a channel row an update may change (`lastError: ''` clears the error). */
+export type ChannelPatch = Partial<Omit<ChannelRecord, 'runId' | 'channelKey' | 'updatedAt'>>;
+
+/** Options of Ledger.create. */
+export interface LedgerOptions {
+  /** The clock for `createdAt` / `updatedAt`. */
+  now?: () => Date;
+}
+
+/** Entities per Table transaction (the service's limit). */
+export const MAX_BATCH = 100;
+
+/**
+ * The run's checkpoints in Azure Table Storage: migrations, channels, messages (one partition per run and
+ * channel), users. Rows hold ids, states and counts, never message bodies. Writes are upserts or
+ * ETag-guarded merges, so repeating a write after a crash leaves the same state.
+ */
+export class Ledger {
+  private constructor(
+    private readonly tables: Record<'migrations' | 'channels' | 'messages' | 'users', TableClient>,
+    private readonly now: () => Date,
+  ) {}
+
+  /** Binds the four tables `${prefix}migrations`, `…channels`, `…messages`, `…users` of a storage account. */
+  static create(connection: LedgerConnection, prefix = 'ti', options: LedgerOptions = {}): Ledger {
+    const client = (name: string): TableClient => tableClient(connection, tableName(prefix, name));
+    return new Ledger(
+      {
+        migrations: client('migrations'),
+        channels: client('channels'),
+        messages: client('messages'),
+        users: client('users'),
+      },
+      options.now ?? (() => new Date()),
+    );
+  }
+
+  /** Creates the tables that are missing; harmless when they exist. */
+  async ensureTables(): Promise<void> {
+    await Promise.all(Object.values(this.tables).map((table) => table.createTable()));
+  }
+
+  /** The run's migration row, with its ETag. */
+  getMigration(runId: string): Promise<Versioned<MigrationRecord> | undefined> {
+    const { partitionKey, rowKey } = migrationRows.keys(runId);
+    return this.read(this.tables.migrations, partitionKey, rowKey, migrationRows.fromEntity);
+  }
+
+  /** Writes the whole migration row (upsert, replace); returns the new ETag. */
+  async putMigration(record: Omit<MigrationRecord, 'updatedAt'>): Promise<string> {
+    const entity = migrationRows.toEntity({ ...record, updatedAt: this.now().toISOString() });
+    return etagOf(await this.tables.migrations.upsertEntity(entity, 'Replace'));
+  }
+
+  /** The run's migration row; created from `init` when absent (an existing row is returned unchanged). */
+  async ensureMigration(
+    init: Omit<MigrationRecord, 'createdAt' | 'updatedAt' | 'counters'> & {
+      counters?: Record<string, number>;
+    },
+  ): Promise<Versioned<MigrationRecord>> {
+    const stamp = this.now().toISOString();
+    const record = { counters: {}, ...init, createdAt: stamp, updatedAt: stamp };
+    return this.ensure(
+      this.tables.migrations,
+      migrationRows.toEntity(record),
+      () => this.getMigration(init.runId),
+      record,
+    );
+  }
+
+  /** Merges a patch into the migration row; with an ETag, fails with LedgerConflictError if the row changed. */
+  updateMigration(runId: string, patch: MigrationPatch, etag?: string): Promise<string> {
+    const entity = migrationRows.toEntity({ ...patch, runId, updatedAt: this.now().toISOString() });
+    return this.merge(this.tables.migrations, entity, etag, `Migration run '${runId}'`);
+  }
+
+  /** A channel row of a run, with its ETag. */
+  getChannel(runId: string, channelKey: string): Promise<Versioned<ChannelRecord> | undefined> {
+    const { partitionKey, rowKey } = channelRows.keys(runId, channelKey);
+    return this.read(this.tables.channels, partitionKey, rowKey, channelRows.fromEntity);
+  }
+
+  /** Writes a whole channel row (upsert, replace); returns the new ETag. */
+  async putChannel(record: Omit<ChannelRecord, 'updatedAt'>): Promise<string> {
+    const entity = channelRows.toEntity({ ...record, updatedAt: this.now().toISOString() });
+    return etagOf(await this.tables.channels.upsertEntity(entity, 'Replace'));
+  }
+
+  /** A channel row; created as `pending` at cursor 0 when absent (an existing row is returned unchanged). */
+  async ensureChannel(
+    runId: string,
+    channelKey: string,
+    init: Partial<Omit<ChannelRecord, 'runId' | 'channelKey' | 'updatedAt'>> = {},
+  ): Promise<Versioned<ChannelRecord>> {
+    const record: ChannelRecord = {
+      state: 'pending',
+      cursor: 0,
+      posted: 0,
+      failed: 0,
+      throttled: 0,
+      ...init,
+      runId,
+      channelKey,
+      updatedAt: this.now().toISOString(),
+    };
+    return this.ensure(
+      this.tables.channels,
+      channelRows.toEntity(record),
+      () => this.getChannel(runId, channelKey),
+      record,
+    );
+  }
+
+  /** Merges a patch into a channel row; with an ETag, fails with LedgerConflictError if the row changed. */
+  updateChannel(runId: string, channelKey: string, patch: ChannelPatch, etag?: string): Promise<string> {
+    const entity = channelRows.toEntity({ ...patch, runId, channelKey, updatedAt: this.now().toISOString() });
+    return this.merge(this.tables.channels, entity, etag, `Channel '${channelKey}' of run '${runId}'`);
+  }
+
+  /** Every channel row of a run. */
+  async listChannels(runId: string): Promise<ChannelRecord[]> {
+    return this.query(this.tables.channels, encodeKey(runId), channelRows.fromEntity);
+  }
+
+  /** Records message outcomes (upserts, last row per key wins), in transactions of at most 100 rows. */
+  async recordMessages(runId: string, channelKey: string, rows: MessageRecord[]): Promise<void> {
+    const entities = new Map(rows.map((r) => [r.key, messageRows.toEntity(runId, channelKey, r)]));
+    await this.upsertBatches(this.tables.messages, [...entities.values()]);
+  }
+
+  /** Every recorded message of a channel. */
+  getMessages(runId: string, channelKey: string): Promise<MessageRecord[]> {
+    return this.query(this.tables.messages, messageRows.partition(runId, channelKey), messageRows.fromEntity);
+  }
+
+  /** Posted messages of a channel: planned key -> Teams message id (parents of replies, resume). */
+  async getPostedMessages(runId: string, channelKey: string): Promise<Map<string, string>> {
+    const rows = await this.query(
+      this.tables.messages,
+      messageRows.partition(runId, channelKey),
+      messageRows.fromEntity,
+      "state eq 'posted'",
+    );
+    return new Map(rows.filter((r) => r.teamsId).map((r) => [r.key, r.teamsId!]));
+  }
+
+  /** Records how source users were matched (upserts, batched). */
+  async putUsers(runId: string, rows: UserRecord[]): Promise<void> {
+    const entities = new Map(rows.map((r) => [r.sourceUserId, userRows.toEntity(runId, r)]));
+    await this.upsertBatches(this.tables.users, [...entities.values()]);
+  }
+
+  /** The run's users by source user id. */
+  async getUsers(runId: string): Promise<Map<string, UserRecord>> {
+    const rows = await this.query(this.tables.users, encodeKey(runId), userRows.fromEntity);
+    return new Map(rows.map((r) => [r.sourceUserId, r]));
+  }
+
+  private async read<T>(
+    table: TableClient,
+    partitionKey: string,
+    rowKey: string,
+    from: (e: Record<string, unknown>) => T,
+  ): Promise<Versioned<T> | undefined> {
+    try {
+      const entity = await table.getEntity(partitionKey, rowKey);
+      return { value: from(entity), etag: entity.etag };
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  private async ensure<T>(
+    table: TableClient,
+    entity: Record<string, unknown> & { partitionKey: string; rowKey: string },
+    reread: () => Promise<Versioned<T> | undefined>,
+    created: T,
+  ): Promise<Versioned<T>> {
+    try {
+      return { value: created, etag: etagOf(await table.createEntity(entity)) };
+    } catch (err) {
+      if (statusOf(err) !== 409) throw err;
+    }
+    const existing = await reread();
+    if (!existing)
+      throw new Error(
+        `Ledger row ${table.tableName}/${entity.partitionKey}/${entity.rowKey} vanished while being created; retry.`,
+      );
+    return existing;
+  }
+
+  private async merge(
+    table: TableClient,
+    entity: Record<string, unknown> & { partitionKey: string; rowKey: string },
+    etag: string | undefined,
+    what: string,
+  ): Promise<string> {
+    try {
+      return etagOf(await table.updateEntity(entity, 'Merge', { etag: etag ?? '*' }));
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 412 && etag)
+        throw new LedgerConflictError(table.tableName, entity.partitionKey, entity.rowKey);
+      if (status === 404 || status === 412) throw new LedgerMissingRowError(what);
+      throw err;
+    }
+  }
+
+  private async query<T>(
+    table: TableClient,
+    partitionKey: string,
+    from: (e: Record<string, unknown>) => T,
+    extraFilter?: string,
+  ): Promise<T[]> {
+    const filter = `PartitionKey eq '${partitionKey.replace(/'/g, "''")}'${extraFilter ? ` and ${extraFilter}` : ''}`;
+    const rows: T[] = [];
+    for await (const entity of table.listEntities({ queryOptions: { filter } })) rows.push(from(entity));
+    return rows;
+  }
+
+  private async upsertBatches(
+    table: TableClient,
+    entities: (Record<string, unknown> & { partitionKey: string; rowKey: string })[],
+  ): Promise<void> {
+    const byPartition = new Map<string, typeof entities>();
+    for (const entity of entities) {
+      const list = byPartition.get(entity.partitionKey) ?? [];
+      list.push(entity);
+      byPartition.set(entity.partitionKey, list);
+    }
+    for (const list of byPartition.values()) {
+      for (let start = 0; start < list.length; start += MAX_BATCH) {
+        const actions: TransactionAction[] = list
+          .slice(start, start + MAX_BATCH)
+          .map((e) => ['upsert', e, 'Replace']);
+        await table.submitTransaction(actions);
+      }
+    }
+  }
+}
+
+function etagOf(response: { etag?: string }): string {
+  return response.etag ?? '';
+}

@@ -1,0 +1,183 @@
+import { compositeKey, decodeKey, encodeKey } from './tables';
+
+/** Where a migration run stands. */
+export type MigrationStatus = 'running' | 'completed' | 'failed' | 'terminated';
+
+/** One migration run: the team it creates and where it got to. */
+export interface MigrationRecord {
+  runId: string;
+  status: MigrationStatus;
+  /** The orchestration phase (`staging`, `team`, `channels`, `completing`, `members`, `report`, ...). */
+  phase: string;
+  teamId?: string;
+  /** The team-creation operation to poll, until the team exists. */
+  operationUrl?: string;
+  createdAt: string;
+  updatedAt: string;
+  counters: Record<string, number>;
+  lastError?: string;
+}
+
+/** How far a channel has got: created in Teams, posting, every message posted, migration completed. */
+export type ChannelState = 'pending' | 'created' | 'posting' | 'posted' | 'completed';
+
+/** One channel of a run: its Teams id, state, posting cursor and counts. */
+export interface ChannelRecord {
+  runId: string;
+  channelKey: string;
+  teamsChannelId?: string;
+  state: ChannelState;
+  /** The `seq` of the next planned message to post. */
+  cursor: number;
+  posted: number;
+  failed: number;
+  throttled: number;
+  lastError?: string;
+  updatedAt: string;
+}
+
+/** What happened to one planned message. */
+export type MessageState = 'posted' | 'failed';
+
+/** One planned message's outcome (never its body). */
+export interface MessageRecord {
+  /** The planned message key (`1503435956.000247`, `1503435956.000247#p2`). */
+  key: string;
+  teamsId?: string;
+  createdDateTime: string;
+  state: MessageState;
+  error?: string;
+}
+
+/** How a source user was matched to the tenant. */
+export type UserMatch = 'map' | 'upn' | 'email' | 'fallback' | 'unmatched';
+
+/** One source user of a run and the Entra user that stands for them. */
+export interface UserRecord {
+  sourceUserId: string;
+  entraId?: string;
+  displayName?: string;
+  matchedBy: UserMatch;
+}
+
+/** A record with the ETag it was read or written with, for optimistic concurrency. */
+export interface Versioned<T> {
+  value: T;
+  etag: string;
+}
+
+/** The row key of a run's migration row. */
+export const MIGRATION_ROW = 'run';
+/** Longest error text kept in a row; the rest is cut. */
+export const MAX_ERROR_CHARS = 2000;
+
+type Entity = Record<string, unknown> & { partitionKey: string; rowKey: string };
+
+const str = (value: unknown): string | undefined =>
+  typeof value === 'string' && value !== '' ? value : undefined;
+const num = (value: unknown): number => (typeof value === 'number' ? value : Number(value ?? 0));
+const clip = (text: string | undefined): string | undefined =>
+  text === undefined ? undefined : text.slice(0, MAX_ERROR_CHARS);
+
+/** Drops undefined properties, so Merge updates leave those columns alone. */
+export function defined(entity: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(entity).filter(([, v]) => v !== undefined));
+}
+
+/** Table row <-> MigrationRecord. */
+export const migrationRows = {
+  keys: (runId: string) => ({ partitionKey: encodeKey(runId), rowKey: MIGRATION_ROW }),
+  toEntity: (r: Partial<MigrationRecord> & { runId: string }): Entity => ({
+    ...migrationRows.keys(r.runId),
+    ...defined({
+      status: r.status,
+      phase: r.phase,
+      teamId: r.teamId,
+      operationUrl: r.operationUrl,
+      createdAt: r.createdAt,
+      updatedAt: r.updatedAt,
+      counters: r.counters && JSON.stringify(r.counters),
+      lastError: clip(r.lastError),
+    }),
+  }),
+  fromEntity: (e: Record<string, unknown>): MigrationRecord => ({
+    runId: decodeKey(String(e.partitionKey)),
+    status: e.status as MigrationStatus,
+    phase: String(e.phase ?? ''),
+    ...optional({ teamId: str(e.teamId), operationUrl: str(e.operationUrl), lastError: str(e.lastError) }),
+    createdAt: String(e.createdAt ?? ''),
+    updatedAt: String(e.updatedAt ?? ''),
+    counters: str(e.counters) ? (JSON.parse(String(e.counters)) as Record<string, number>) : {},
+  }),
+};
+
+/** Table row <-> ChannelRecord. */
+export const channelRows = {
+  keys: (runId: string, channelKey: string) => ({
+    partitionKey: encodeKey(runId),
+    rowKey: encodeKey(channelKey),
+  }),
+  toEntity: (r: Partial<ChannelRecord> & { runId: string; channelKey: string }): Entity => ({
+    ...channelRows.keys(r.runId, r.channelKey),
+    ...defined({
+      teamsChannelId: r.teamsChannelId,
+      state: r.state,
+      cursor: r.cursor,
+      posted: r.posted,
+      failed: r.failed,
+      throttled: r.throttled,
+      lastError: clip(r.lastError),
+      updatedAt: r.updatedAt,
+    }),
+  }),
+  fromEntity: (e: Record<string, unknown>): ChannelRecord => ({
+    runId: decodeKey(String(e.partitionKey)),
+    channelKey: decodeKey(String(e.rowKey)),
+    ...optional({ teamsChannelId: str(e.teamsChannelId), lastError: str(e.lastError) }),
+    state: e.state as ChannelState,
+    cursor: num(e.cursor),
+    posted: num(e.posted),
+    failed: num(e.failed),
+    throttled: num(e.throttled),
+    updatedAt: String(e.updatedAt ?? ''),
+  }),
+};
+
+/** Table row <-> MessageRecord; the partition is the run and channel. */
+export const messageRows = {
+  partition: (runId: string, channelKey: string) => compositeKey(runId, channelKey),
+  toEntity: (runId: string, channelKey: string, r: MessageRecord): Entity => ({
+    partitionKey: messageRows.partition(runId, channelKey),
+    rowKey: encodeKey(r.key),
+    ...defined({
+      teamsId: r.teamsId,
+      createdDateTime: r.createdDateTime,
+      state: r.state,
+      error: clip(r.error),
+    }),
+  }),
+  fromEntity: (e: Record<string, unknown>): MessageRecord => ({
+    key: decodeKey(String(e.rowKey)),
+    ...optional({ teamsId: str(e.teamsId), error: str(e.error) }),
+    createdDateTime: String(e.createdDateTime ?? ''),
+    state: e.state as MessageState,
+  }),
+};
+
+/** Table row <-> UserRecord. */
+export const userRows = {
+  toEntity: (runId: string, r: UserRecord): Entity => ({
+    partitionKey: encodeKey(runId),
+    rowKey: encodeKey(r.sourceUserId),
+    ...defined({ entraId: r.entraId, displayName: r.displayName, matchedBy: r.matchedBy }),
+  }),
+  fromEntity: (e: Record<string, unknown>): UserRecord => ({
+    sourceUserId: decodeKey(String(e.rowKey)),
+    ...optional({ entraId: str(e.entraId), displayName: str(e.displayName) }),
+    matchedBy: e.matchedBy as UserMatch,
+  }),
+};
+
+function optional<T extends Record<string, string | undefined>>(values: T): Partial<Record<keyof T, string>> {
+  return defined(values) as Partial<Record<keyof T, string>>;
+}
