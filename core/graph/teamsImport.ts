@@ -226,7 +226,7 @@ export class TeamsImportClient {
     for (let start = 0; start < members.length; start += MEMBERS_PER_REQUEST) {
       const chunk = members.slice(start, start + MEMBERS_PER_REQUEST);
       const values = chunk.map((m) => ({
-        '@odata.type': 'microsoft.graph.aadUserConversationMember',
+        '@odata.type': '#microsoft.graph.aadUserConversationMember',
         roles: m.owner ? ['owner'] : [],
         'user@odata.bind': `${this.caller.handle.baseUrl}/${this.caller.handle.version}/users('${m.userId}')`,
       }));

@@ -137,7 +137,7 @@ describe('TeamsImportClient against canned answers', () => {
     const results = await client.addMembers('t', members);
     expect(server.requests.map((r) => (json(r).values as unknown[]).length)).toEqual([200, 200, 50]);
     expect(json(server.requests[0]).values).toContainEqual({
-      '@odata.type': 'microsoft.graph.aadUserConversationMember',
+      '@odata.type': '#microsoft.graph.aadUserConversationMember',
       roles: ['owner'],
       'user@odata.bind': `${server.url}/v1.0/users('u0')`,
     });
