@@ -1,0 +1,132 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { main } from '../../../cli/main';
+import { formatReport, validateExport } from '../../../cli/validate';
+import { ExportReadError } from '../../../core/sources/archive';
+import { EXPORT_2016, tempDir } from '../../support/fixtures';
+import { msg, writeExport } from '../../support/slackExport';
+
+const NOW = new Date('2026-06-01T00:00:00Z');
+
+async function runCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = jest.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
+  const e = jest.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
+  try {
+    const code = await main(['node', 'teams-import', ...args]);
+    return { code, out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+describe('validate', () => {
+  it('reports channels, users and problems for the 2016 export', async () => {
+    const report = await validateExport(EXPORT_2016, { now: NOW });
+    expect(report.importable).toBe(true);
+    expect(report.channels).toEqual([
+      {
+        source: 'enrique',
+        teamsName: 'enrique',
+        general: false,
+        posts: 96,
+        replies: 0,
+        skipped: { 'system-event': 6 },
+        files: 0,
+        inlineImages: 0,
+        split: 0,
+        collisions: 3,
+      },
+      {
+        source: 'traveling-sailor',
+        teamsName: 'traveling-sailor',
+        general: false,
+        posts: 51,
+        replies: 0,
+        skipped: { 'system-event': 5 },
+        files: 4,
+        inlineImages: 0,
+        split: 0,
+        collisions: 0,
+      },
+    ]);
+    expect(report.users).toMatchObject({ total: 4, matched: 0, unmatched: 4 });
+    expect(formatReport(report)).toContain(
+      '#traveling-sailor -> traveling-sailor: 51 posts, 0 replies, skipped 5 system-event, 4 files',
+    );
+  });
+
+  it('--json through the CLI: shape and exit code 0', async () => {
+    const { code, out } = await runCli([
+      'validate',
+      EXPORT_2016,
+      '--json',
+      '--channels',
+      'enrique',
+      '--since',
+      '2016-03-01',
+    ]);
+    expect(code).toBe(0);
+    const json = JSON.parse(out) as Record<string, unknown> & {
+      channels: Array<Record<string, unknown>>;
+      problems: unknown[];
+      users: Record<string, number>;
+    };
+    expect(json.channels).toHaveLength(1);
+    expect(Object.keys(json.channels[0])).toEqual(
+      expect.arrayContaining(['source', 'teamsName', 'posts', 'replies', 'skipped']),
+    );
+    expect(json.channels[0].skipped).toMatchObject({ 'filtered-by-date': 6 + 6 + 2 + 20 + 9 });
+    expect(json.users).toMatchObject({ matched: 0, unmatched: 4 });
+    expect(Array.isArray(json.problems)).toBe(true);
+  });
+
+  it('exit codes: 2 for a file that is not a ZIP or an export without channels.json, 1 for broken day files', async () => {
+    const notZip = join(tempDir(), 'x.zip');
+    writeFileSync(notZip, 'nope');
+    const a = await runCli(['validate', notZip]);
+    expect(a.code).toBe(2);
+    expect(a.err).toContain("x.zip' is not a readable ZIP file");
+    const empty = tempDir();
+    writeFileSync(join(empty, 'users.json'), '[]');
+    const b = await runCli(['validate', empty]);
+    expect(b.code).toBe(2);
+    expect(b.err).toContain('has no channels.json');
+    await expect(validateExport(empty)).rejects.toThrow(ExportReadError);
+    const broken = writeExport({
+      days: {
+        general: {
+          '2020-01-01': '[{"ts": "1577836800.000100",, }]',
+          '2020-01-02': [msg('1577923200.000100', 'ok')],
+        },
+      },
+    });
+    const c = await runCli(['validate', broken, '--json']);
+    expect(c.code).toBe(1);
+    const report = JSON.parse(c.out) as {
+      importable: boolean;
+      problems: Array<{ severity: string; message: string }>;
+    };
+    expect(report.importable).toBe(false);
+    expect(report.problems).toContainEqual(
+      expect.objectContaining({
+        severity: 'error',
+        message: expect.stringContaining("'general/2020-01-01.json' is not valid JSON at line 1, column 29"),
+      }),
+    );
+    const human = await runCli(['validate', broken]);
+    expect(human.out).toContain('ERROR [day-file-json]');
+    expect(human.out).toContain('cannot be imported as it stands');
+  });
+
+  it('bad option values and an unreadable user map exit 2 naming the option', async () => {
+    expect((await runCli(['validate', EXPORT_2016, '--since', 'yesterday-ish'])).err).toContain(
+      "--since 'yesterday-ish' is not a date",
+    );
+    const r = await runCli(['validate', EXPORT_2016, '--user-map', '/nonexistent/map.csv']);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("--user-map '/nonexistent/map.csv' cannot be read");
+  });
+});
