@@ -45,6 +45,8 @@ export interface GraphClientHandle {
   version: string;
   retry: RetryPolicy;
   sleep: (ms: number) => Promise<void>;
+  random: () => number;
+  now: () => number;
 }
 
 /** Waits ms milliseconds. */
@@ -59,6 +61,8 @@ export function createGraphClient(options: GraphClientOptions): GraphClientHandl
   const tokens = tokenProviderOf(options, baseUrl);
   const retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   const sleep = options.sleep ?? realSleep;
+  const random = options.random ?? Math.random;
+  const now = options.now ?? Date.now;
   const sink = options.telemetry ?? (() => undefined);
   const client = Client.initWithMiddleware({
     baseUrl,
@@ -66,9 +70,9 @@ export function createGraphClient(options: GraphClientOptions): GraphClientHandl
     middleware: [
       new AuthMiddleware(tokens, baseUrl),
       new RetryMiddleware(retry, {
-        random: options.random ?? Math.random,
+        random,
         sleep,
-        now: options.now ?? Date.now,
+        now,
         sink,
         onThrottled: options.onThrottled,
       }),
@@ -76,7 +80,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClientHandl
       new TransportMiddleware(options.fetch),
     ],
   });
-  return { client, baseUrl, version: options.version ?? 'v1.0', retry, sleep };
+  return { client, baseUrl, version: options.version ?? 'v1.0', retry, sleep, random, now };
 }
 
 function tokenProviderOf(options: GraphClientOptions, baseUrl: string): TokenProvider {

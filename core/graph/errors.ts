@@ -86,6 +86,18 @@ export class MaybeCommittedError extends TeamsImportClientError {
   }
 }
 
+/** No access token could be had for a request; nothing was sent. */
+export class GraphAuthError extends TeamsImportClientError {
+  override readonly cause: unknown;
+
+  constructor(cause: unknown) {
+    super(
+      `Could not get a Graph access token (${reasonOf(cause)}): check AZURE_TENANT_ID, AZURE_CLIENT_ID and the secret, certificate or managed identity.`,
+    );
+    this.cause = cause;
+  }
+}
+
 /** An idempotent request kept failing at the network level after every retry. */
 export class GraphNetworkError extends TeamsImportClientError {
   readonly method: string;

@@ -99,7 +99,7 @@ async function sendChunks(
   chunkBytes: number,
   fetchImpl: typeof fetch,
 ): Promise<DriveItem> {
-  const { retry, sleep } = caller.handle;
+  const { retry, sleep, random, now } = caller.handle;
   let offset = 0;
   let failures = 0;
   for (;;) {
@@ -116,7 +116,7 @@ async function sendChunks(
       });
     } catch (err) {
       if (++failures > retry.maxRetries) throw new GraphNetworkError('PUT', 'uploadUrl', failures, err);
-      await sleep(backoffMs(retry, failures - 1, Math.random));
+      await sleep(backoffMs(retry, failures - 1, random));
       offset = await nextExpected(uploadUrl, fetchImpl, offset);
       continue;
     }
@@ -128,9 +128,9 @@ async function sendChunks(
       continue;
     }
     if ([429, 500, 502, 503, 504].includes(response.status) && ++failures <= retry.maxRetries) {
-      const asked = retryAfterMs(response.headers, Date.now());
+      const asked = retryAfterMs(response.headers, now());
       await response.body?.cancel().catch(() => undefined);
-      await sleep(Math.min(asked ?? backoffMs(retry, failures - 1, Math.random), retry.maxDelayMs));
+      await sleep(Math.min(asked ?? backoffMs(retry, failures - 1, random), retry.maxDelayMs));
       offset = await nextExpected(uploadUrl, fetchImpl, offset);
       continue;
     }

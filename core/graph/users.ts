@@ -71,7 +71,7 @@ async function runBatches(caller: GraphCaller, urls: string[]): Promise<BatchRes
 }
 
 async function runBatch(caller: GraphCaller, urls: string[]): Promise<BatchResponse[]> {
-  const { retry, sleep } = caller.handle;
+  const { retry, sleep, random, now } = caller.handle;
   const answers = new Map<string, BatchResponse>();
   let pending: BatchRequest[] = urls.map((url, i) => ({ id: String(i), method: 'GET', url }));
   for (let attempt = 0; pending.length > 0; attempt++) {
@@ -86,8 +86,8 @@ async function runBatch(caller: GraphCaller, urls: string[]): Promise<BatchRespo
       if (!request) continue;
       if ([429, 503, 504].includes(answer.status) && attempt < retry.maxRetries) {
         throttled.push(request);
-        const asked = retryAfterMs(new Headers(answer.headers ?? {}), Date.now());
-        waitMs = Math.max(waitMs, asked ?? backoffMs(retry, attempt, Math.random));
+        const asked = retryAfterMs(new Headers(answer.headers ?? {}), now());
+        waitMs = Math.max(waitMs, asked ?? backoffMs(retry, attempt, random));
       } else if (answer.status >= 400 && ![400, 404].includes(answer.status)) {
         throw batchError(answer);
       } else {

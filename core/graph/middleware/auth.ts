@@ -1,5 +1,6 @@
 import type { Context, Middleware } from '@microsoft/microsoft-graph-client';
 import type { TokenProvider } from '../auth';
+import { GraphAuthError, TeamsImportClientError } from '../errors';
 import { urlOf } from './context';
 
 /**
@@ -19,7 +20,9 @@ export class AuthMiddleware implements Middleware {
 
   async execute(context: Context): Promise<void> {
     if (new URL(urlOf(context)).origin === this.origin) {
-      const token = await this.tokens.getToken();
+      const token = await this.tokens.getToken().catch((err: unknown) => {
+        throw err instanceof TeamsImportClientError ? err : new GraphAuthError(err);
+      });
       context.options = {
         ...context.options,
         headers: withHeader(context.options?.headers, 'Authorization', `Bearer ${token}`),

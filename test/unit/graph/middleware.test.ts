@@ -1,4 +1,5 @@
 import {
+  GraphAuthError,
   GraphCounters,
   GraphError,
   GraphNetworkError,
@@ -229,6 +230,20 @@ describe('Graph client middleware', () => {
       expect(JSON.stringify(error)).not.toContain(TOKEN);
       expect(String(error.stack)).not.toContain(TOKEN);
     }
+  });
+
+  it('reports a credential that yields no token as GraphAuthError, sending nothing', async () => {
+    const failing = {
+      getToken: () => Promise.reject(new Error('AADSTS7000215: Invalid client secret provided')),
+    };
+    const error = await caller({ staticToken: undefined, credential: failing })
+      .call('getTeam', 'GET', '/teams/t1')
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GraphAuthError);
+    expect((error as Error).message).toMatch(
+      /Could not get a Graph access token \(AADSTS7000215.*check AZURE_TENANT_ID/,
+    );
+    expect(server.requests).toHaveLength(0);
   });
 
   it('tells what to do for 403s: permission, initiator mismatch', async () => {
