@@ -30,14 +30,6 @@ export const DURABLE_TRIGGERS = {
   entity: 'entityTrigger',
 } as const;
 
-/** Converts a JSON-able value to RPC typed data the way the host sends binding values. */
-export function toTypedData(value: unknown): RpcTypedData | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value === 'string') return { string: value };
-  if (Buffer.isBuffer(value)) return { bytes: value };
-  return { json: JSON.stringify(value) };
-}
-
 /** Reads RPC typed data back into a JS value (the inverse of what `@azure/functions` returns). */
 export function fromTypedData(data: RpcTypedData | null | undefined): unknown {
   if (!data) return undefined;
