@@ -38,7 +38,7 @@ describe('teams-import sandbox', () => {
     expect(out[0]).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const user = await fetch(`${out[0]}/v1.0/users/${USERS[1]!.id}`, {
       headers: { authorization: 'Bearer x' },
-    }).then((r) => r.json());
+    }).then((r) => r.json() as Promise<{ displayName: string }>);
     expect(user.displayName).toBe('Grace Hopper');
     stop();
     expect(await run).toBe(0);

@@ -59,7 +59,7 @@ describe('sandbox: --state FILE', () => {
         {
           headers: { authorization: 'Bearer t' },
         },
-      ).then((r) => r.json());
+      ).then((r) => r.json() as Promise<{ value: unknown[] }>);
       expect(image.value).toHaveLength(1);
     } finally {
       await second.stop();

@@ -151,20 +151,25 @@ describe('sandbox: users, $batch and drive items', () => {
       });
     const odd = await put(0, 1000);
     expect(odd.status).toBe(400);
-    expect((await odd.json()).error.message).toMatch(/multiple of 320 KiB/);
+    expect(((await odd.json()) as { error: { message: string } }).error.message).toMatch(
+      /multiple of 320 KiB/,
+    );
     const first = await put(0, 320 * 1024 - 1);
     expect(first.status).toBe(202);
-    expect((await first.json()).nextExpectedRanges).toEqual([`${320 * 1024}-${fileBytes.length - 1}`]);
+    expect(((await first.json()) as { nextExpectedRanges: string[] }).nextExpectedRanges).toEqual([
+      `${320 * 1024}-${fileBytes.length - 1}`,
+    ]);
     const again = await put(0, 320 * 1024 - 1);
     expect(again.status).toBe(416);
     expect((await put(320 * 1024, 2 * 320 * 1024 - 1)).status).toBe(202);
     const last = await put(2 * 320 * 1024, fileBytes.length - 1);
     expect(last.status).toBe(201);
-    const item = await last.json();
+    const item = (await last.json()) as { id: string; name: string; webUrl: string };
     expect(item).toMatchObject({ name: 'design spec.pdf', size: fileBytes.length });
     const fetched = await call(sb, 'GET', `/drives/${driveId}/items/${item.id}`);
     expect(fetched.body.webUrl).toBe(item.webUrl);
-    expect(Buffer.from(await fetch(item.webUrl).then((r) => r.arrayBuffer())).equals(fileBytes)).toBe(true);
+    const downloaded = Buffer.from(await (await fetch(item.webUrl)).arrayBuffer());
+    expect(downloaded.equals(fileBytes)).toBe(true);
 
     const message = await call(sb, 'POST', messagesPath(team, channel), {
       ...importMessage(daysAgo(20), `Spec attached <attachment id="${item.id}"></attachment>`),
