@@ -245,7 +245,7 @@ main{max-width:960px;margin:0 auto;padding:16px 24px}
 .badge.inProgress{background:#fff4ce;color:#835b00}.badge.completed{background:#dff6dd;color:#0e700e}
 .thread{border-top:1px solid #eee;padding:10px 0}
 .message{display:flex;gap:10px;padding:6px 8px;border-radius:4px}
-.message.warn{background:#fff8e1;border-left:4px solid #e3a400}
+.message.warn{background:#fff8e1;box-shadow:inset 4px 0 0 #e3a400}
 .replies{margin-left:48px;border-left:2px solid #e1dfdd;padding-left:8px}
 .avatar{flex:none;width:32px;height:32px;border-radius:50%;color:#fff;font-size:12px;font-weight:600;display:flex;align-items:center;justify-content:center}
 .content{min-width:0;flex:1}

@@ -107,6 +107,33 @@ describe('sandbox: users, $batch and drive items', () => {
     });
   });
 
+  it('serves /beta/ as an alias, lists messages with $expand=replies and paging, and deletes a team', async () => {
+    const team = await createMigrationTeam(sb, 'Listing team');
+    const channel = await createMigrationChannel(sb, team, 'listing');
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      ids.push(
+        (await call(sb, 'POST', messagesPath(team, channel), importMessage(daysAgo(40, i), `m${i}`))).body.id,
+      );
+    }
+    await call(
+      sb,
+      'POST',
+      `${messagesPath(team, channel)}/${ids[0]}/replies`,
+      importMessage(daysAgo(39), 'r0'),
+    );
+    const first = await call(sb, 'GET', `${messagesPath(team, channel)}?$top=2&$expand=replies`);
+    expect(first.body.value.map((m: { id: string }) => m.id)).toEqual(ids.slice(0, 2));
+    expect(first.body.value[0].replies.map((r: { body: { content: string } }) => r.body.content)).toEqual([
+      'r0',
+    ]);
+    const rest = await call(sb, 'GET', first.body['@odata.nextLink']);
+    expect(rest.body.value.map((m: { id: string }) => [m.id, m.replies?.length])).toEqual([[ids[2], 0]]);
+    expect((await call(sb, 'GET', `${sb.url}/beta/teams/${team}`)).body.displayName).toBe('Listing team');
+    expect((await call(sb, 'DELETE', `/groups/${team}`)).status).toBe(204);
+    expect((await call(sb, 'GET', `/teams/${team}`)).status).toBe(404);
+  });
+
   it('uploads files to a channel folder (simple and by session) and links them from a message', async () => {
     const team = await createMigrationTeam(sb, 'Files team');
     const channel = await createMigrationChannel(sb, team, 'docs');
