@@ -147,11 +147,14 @@ describe('sandbox: HTML preview', () => {
 
         const image = page.locator('img[alt="mock-up"]');
         await image.waitFor();
-        expect(await image.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(240);
-
         expect(
-          await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned),
-        ).toBeUndefined();
+          await image.evaluate((img) => {
+            const loaded = img as unknown as { complete: boolean; naturalWidth: number };
+            return loaded.complete && loaded.naturalWidth;
+          }),
+        ).toBe(240);
+
+        expect(await page.evaluate('window.__pwned')).toBeUndefined();
         expect(await page.locator('.body script').count()).toBe(0);
         expect(await page.locator('.body b').first().textContent()).toBe('Contoso Design');
         expect(await page.locator('.message.warn').count()).toBe(3);

@@ -128,7 +128,9 @@ describe('sandbox: users, $batch and drive items', () => {
       'r0',
     ]);
     const rest = await call(sb, 'GET', first.body['@odata.nextLink']);
-    expect(rest.body.value.map((m: { id: string }) => [m.id, m.replies?.length])).toEqual([[ids[2], 0]]);
+    expect(
+      rest.body.value.map((m: { id: string; replies?: unknown[] }) => [m.id, m.replies?.length]),
+    ).toEqual([[ids[2], 0]]);
     expect((await call(sb, 'GET', `${sb.url}/beta/teams/${team}`)).body.displayName).toBe('Listing team');
     expect((await call(sb, 'DELETE', `/groups/${team}`)).status).toBe(204);
     expect((await call(sb, 'GET', `/teams/${team}`)).status).toBe(404);
