@@ -71,6 +71,13 @@ export interface ChatExporterDeps {
   maxImageBytes?: number;
 }
 
+interface Collected {
+  counts: { fetchedMessages: number; addedMessages: number; updatedMessages: number };
+  watermark?: string;
+  staged?: StagedConversation;
+  messages?: Map<string, StoredMessage>;
+}
+
 function sha256(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
@@ -99,7 +106,8 @@ function sortedConversation(
  * Exports a user's chats: lists them, fixes each chat's file name once, and for each chat streams the
  * messages modified since its watermark page by page into the staged conversation, fetches new inline
  * images, re-renders, and uploads only when the file's bytes change. Cursors advance only after an upload
- * (or a confirmed no-change), so a failed pass is simply repeated.
+ * (or a confirmed no-change), so a failed pass is simply repeated; a chat whose staged copy is missing is
+ * listed in full again rather than uploaded with only its delta.
  */
 export class ChatExporter {
   private readonly maxImageBytes: number;
@@ -136,41 +144,23 @@ export class ChatExporter {
     const { chat, title, fileName, cursor } = planned;
     const timeZone = input.timeZone ?? 'UTC';
     const print = fingerprint(chat, title, timeZone);
-    const counts = { fetchedMessages: 0, addedMessages: 0, updatedMessages: 0 };
-    let watermark = cursor?.watermark;
-    let staged: StagedConversation | undefined;
-    let messages: Map<string, StoredMessage> | undefined;
-
-    for await (const page of this.deps.source.listMessages(
-      chat.id,
-      cursor?.watermark ? { since: cursor.watermark } : {},
-    )) {
-      if (page.length === 0) continue;
-      if (!staged || !messages) {
-        staged =
-          (await this.deps.sink.loadConversation(input.sourceUserId, chat.id)) ?? emptyConversation(chat);
-        messages = new Map(staged.messages.map((message) => [message.id, message]));
-        staged.messages = [];
-      }
-      for (const raw of page) {
-        counts.fetchedMessages += 1;
-        const message = toStoredMessage(raw);
-        watermark = laterWatermark(watermark, message.lastModifiedDateTime);
-        const outcome = mergeMessage(messages, message);
-        if (outcome === 'kept') continue;
-        if (outcome === 'added') counts.addedMessages += 1;
-        else counts.updatedMessages += 1;
-        await this.fetchImages(message, staged.images);
-      }
-    }
+    let pass = await this.collect(chat, input.sourceUserId, cursor?.watermark);
+    if (pass === 'stagingLost') pass = await this.collect(chat, input.sourceUserId, undefined);
+    if (pass === 'stagingLost') throw new Error(`Staging of chat '${chat.id}' vanished during a full export`);
+    const { counts, watermark } = pass;
 
     const base = { chatId: chat.id, title, fileName, ...counts };
-    if (!staged && cursor?.renderedSha256 && cursor.fingerprint === print) {
-      return { ...base, status: 'unchanged', cursor: { ...cursor, watermark } };
+    if (!pass.staged && cursor?.renderedSha256 && cursor.fingerprint === print) {
+      return { ...base, status: 'unchanged', cursor: { ...cursor, ...(watermark ? { watermark } : {}) } };
     }
+    let staged = pass.staged;
+    let messages = pass.messages;
     if (!staged || !messages) {
-      staged =
-        (await this.deps.sink.loadConversation(input.sourceUserId, chat.id)) ?? emptyConversation(chat);
+      const loaded = await this.deps.sink.loadConversation(input.sourceUserId, chat.id);
+      if (!loaded && cursor?.watermark) {
+        return this.exportChat({ chat, title, fileName }, input);
+      }
+      staged = loaded ?? emptyConversation(chat);
       messages = new Map(staged.messages.map((message) => [message.id, message]));
     }
     const conversation = sortedConversation(chat, messages, staged.images);
@@ -222,6 +212,38 @@ export class ChatExporter {
       }
     }
     return { sourceUserId: input.sourceUserId, chats: results, cursors };
+  }
+
+  private async collect(
+    chat: ChatSummary,
+    ownerId: string,
+    since: string | undefined,
+  ): Promise<Collected | 'stagingLost'> {
+    const counts = { fetchedMessages: 0, addedMessages: 0, updatedMessages: 0 };
+    let watermark = since;
+    let staged: StagedConversation | undefined;
+    let messages: Map<string, StoredMessage> | undefined;
+    for await (const page of this.deps.source.listMessages(chat.id, since ? { since } : {})) {
+      if (page.length === 0) continue;
+      if (!staged || !messages) {
+        const loaded = await this.deps.sink.loadConversation(ownerId, chat.id);
+        if (!loaded && since) return 'stagingLost';
+        staged = loaded ?? emptyConversation(chat);
+        messages = new Map(staged.messages.map((message) => [message.id, message]));
+        staged.messages = [];
+      }
+      for (const raw of page) {
+        counts.fetchedMessages += 1;
+        const message = toStoredMessage(raw);
+        watermark = laterWatermark(watermark, message.lastModifiedDateTime);
+        const outcome = mergeMessage(messages, message);
+        if (outcome === 'kept') continue;
+        if (outcome === 'added') counts.addedMessages += 1;
+        else counts.updatedMessages += 1;
+        await this.fetchImages(message, staged.images);
+      }
+    }
+    return { counts, watermark, staged, messages };
   }
 
   private async fetchImages(message: StoredMessage, images: Record<string, StagedImage>): Promise<void> {

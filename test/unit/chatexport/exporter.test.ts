@@ -150,6 +150,22 @@ describe('chat exporter', () => {
     expect(sink.uploads).toHaveLength(2);
   });
 
+  it('lists a chat in full again when its staged copy is gone, instead of uploading only the delta', async () => {
+    const { source, sink, exporter, user } = setup();
+    const chatId = '19:lost@thread.v2';
+    source.chats.push(chat(chatId, [BOB], 'Lost'));
+    source.messages.set(chatId, [message('1', at(0), '<p>one</p>'), message('2', at(1), '<p>two</p>')]);
+    const first = await exporter.exportUser(user);
+    sink.staged.clear();
+    source.messages.get(chatId)?.push(message('3', at(2), '<p>three</p>'));
+
+    const second = await exporter.exportUser({ ...user, cursors: first.cursors });
+
+    expect(source.requests.slice(1).map((request) => request.since)).toEqual([at(1), undefined]);
+    expect(second.chats[0]).toMatchObject({ status: 'uploaded', totalMessages: 3 });
+    expect(articles(sink.file('target-alice', first.cursors[chatId].fileName))).toBe(3);
+  });
+
   it('does not re-upload, or even read the staging of, a chat with nothing new', async () => {
     const { source, sink, exporter, user } = setup();
     source.chats.push(chat('19:a@thread.v2', [BOB], 'A'), chat('19:b@thread.v2', [CAROL], 'B'));

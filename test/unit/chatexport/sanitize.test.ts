@@ -1,46 +1,10 @@
 import { renderConversation } from '../../../core/chatexport/render';
 import { extractImageSources, sanitizeMessageHtml } from '../../../core/chatexport/sanitize';
 import { chat, elements, mainOf, message, staged } from './builders';
+import { HOSTILE } from './hostile';
 
 const PNG = Buffer.from('89504e470d0a1a0a', 'hex').toString('base64');
 const HOSTED = 'https://graph.microsoft.com/v1.0/chats/c/messages/1/hostedContents/h1/$value';
-
-const HOSTILE: Record<string, string> = {
-  script: '<p>hi</p><script>alert(document.cookie)</script>',
-  scriptSrc: '<script src="https://evil.test/x.js"></script>',
-  iframe: '<iframe src="https://evil.test/" srcdoc="<script>alert(1)</script>">frame text</iframe>',
-  onerror: '<img src=x onerror="alert(1)">',
-  onclick: '<a href="https://ok.test/" onclick="steal()" onmouseover=steal()>link</a>',
-  handlerOnAllowedTag: '<p onclick="x()" ONFOCUS="y()" tabindex=1 style="color:red">para</p>',
-  javascriptLink: '<a href="javascript:alert(1)">js</a>',
-  javascriptMixedCase: '<a href="JaVaScRiPt:alert(1)">js2</a>',
-  javascriptEntity: '<a href="java&#x09;script:alert(1)">js3</a><a href="&#106;avascript:alert(1)">js4</a>',
-  javascriptSpace: '<a href="  javascript:alert(1)">js5</a>',
-  dataLink: '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">data</a>',
-  vbscript: '<a href="vbscript:msgbox(1)">vb</a>',
-  remoteImage: '<img src="https://evil.test/track.png">',
-  protocolRelativeImage: '<img src="//evil.test/track.png">',
-  dataSvgImage: '<img src="data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+">',
-  dataPngFromSender: `<img src="data:image/png;base64,${PNG}">`,
-  srcset: '<img src="https://evil.test/a.png" srcset="https://evil.test/b.png 2x">',
-  style: '<style>body{background:url(https://evil.test/bg.png)}</style><p>styled</p>',
-  styleAttr: '<div style="background-image:url(https://evil.test/bg.png)">div</div>',
-  svg: '<svg onload="alert(1)"><script>alert(2)</script><image href="https://evil.test/i.png"/></svg>',
-  math: '<math><mi xlink:href="javascript:alert(1)">m</mi></math>',
-  object: '<object data="https://evil.test/x.swf"></object><embed src="https://evil.test/x.swf">',
-  form: '<form action="https://evil.test/"><input name="password"><button formaction="https://evil.test">go</button></form>',
-  metaRefresh: '<meta http-equiv="refresh" content="0;url=https://evil.test/">',
-  base: '<base href="https://evil.test/">',
-  link: '<link rel="stylesheet" href="https://evil.test/s.css">',
-  noscriptMxss: '<noscript><p title="</noscript><img src=x onerror=alert(1)>"></noscript>',
-  comment: '<!--<img src=x onerror=alert(1)>--><p>after comment</p>',
-  attributeBreakout: '<a href="https://ok.test/" title="&quot; onmouseover=&quot;alert(1)">t</a>',
-  template: '<template><script>alert(1)</script></template>',
-  video: '<video poster="https://evil.test/p.png"><source src="https://evil.test/v.mp4"></video>',
-  audio: '<audio src="https://evil.test/a.mp3" autoplay></audio>',
-  frameset: '<frameset><frame src="https://evil.test/"></frameset>',
-  textareaBreakout: '<textarea></textarea><script>alert(1)</script></textarea>',
-};
 
 const ALLOWED_DATA_IMAGE = /^data:image\/(png|jpeg|gif|webp|bmp);base64,[A-Za-z0-9+/]*={0,2}$/;
 
