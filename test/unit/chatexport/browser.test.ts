@@ -14,6 +14,36 @@ const PNG = Buffer.from(
 );
 const HOSTED = 'https://graph.microsoft.com/v1.0/chats/c/messages/1/hostedContents/h1/$value';
 
+/** Fires the events inline handlers listen to on every element of the conversation (links are not clicked). */
+const TRIGGER_EVERY_HANDLER = `
+  for (const element of Array.from(document.querySelectorAll('main *'))) {
+    for (const type of ['mouseover', 'focus', 'error', 'load', 'animationstart']) {
+      element.dispatchEvent(new Event(type, { bubbles: true }));
+    }
+    if (element.tagName !== 'A') element.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+  }
+`;
+
+interface PageFacts {
+  scripts: number;
+  handlers: string[];
+  images: { ok: boolean; data: boolean }[];
+  frames: number;
+}
+
+/** What the page holds once loaded: scripts, on* attributes, decoded images, frames. */
+const PAGE_FACTS = `({
+  scripts: document.scripts.length,
+  handlers: Array.from(document.querySelectorAll('*')).flatMap((el) =>
+    Array.from(el.attributes).map((attribute) => attribute.name).filter((name) => name.startsWith('on')),
+  ),
+  images: Array.from(document.images).map((img) => ({
+    ok: img.complete && img.naturalWidth > 0,
+    data: img.src.startsWith('data:'),
+  })),
+  frames: window.frames.length,
+})`;
+
 const describeWithBrowser = existsSync(CHROMIUM) ? describe : describe.skip;
 
 describeWithBrowser('a rendered export opened in Chromium', () => {
@@ -55,29 +85,9 @@ describeWithBrowser('a rendered export opened in Chromium', () => {
     page.on('popup', () => incidents.push('popup'));
     await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
 
-    await page.evaluate(() => {
-      for (const element of Array.from(document.querySelectorAll('main *'))) {
-        for (const type of ['mouseover', 'focus', 'error', 'load', 'animationstart']) {
-          element.dispatchEvent(new Event(type, { bubbles: true }));
-        }
-        if (element.tagName !== 'A') element.dispatchEvent(new MouseEvent('click', { bubbles: true }));
-      }
-    });
+    await page.evaluate(TRIGGER_EVERY_HANDLER);
     await page.waitForTimeout(200);
-
-    const facts = await page.evaluate(() => ({
-      scripts: document.scripts.length,
-      handlers: Array.from(document.querySelectorAll('*')).flatMap((el) =>
-        Array.from(el.attributes)
-          .map((attribute) => attribute.name)
-          .filter((name) => name.startsWith('on')),
-      ),
-      images: Array.from(document.images).map((img) => ({
-        ok: img.complete && img.naturalWidth > 0,
-        data: img.src.startsWith('data:'),
-      })),
-      frames: window.frames.length,
-    }));
+    const facts = await page.evaluate<PageFacts>(PAGE_FACTS);
 
     expect(incidents).toEqual([]);
     expect(requests).toEqual([pathToFileURL(file).href]);
