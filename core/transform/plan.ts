@@ -150,7 +150,12 @@ async function planOpened(
   for (const conv of ordered) {
     const { channel, lines } = await planChannel(ctx, conv, teamsNames.get(conv.sourceId)!, conv === general);
     channels.push(channel);
-    if (store) await store.put(channel.planPath, Readable.from(lines), 'application/x-ndjson');
+    if (store)
+      await store.put(
+        channel.planPath,
+        Readable.from(lines(), { objectMode: false }),
+        'application/x-ndjson',
+      );
   }
   const skippedConvs: NotImportedConversation[] = [];
   for (const { conv, reason } of notImported) {
@@ -234,7 +239,7 @@ async function planChannel(
   conv: SlackConversation,
   teamsName: string,
   isGeneral: boolean,
-): Promise<{ channel: PlannedChannel; lines: string[] }> {
+): Promise<{ channel: PlannedChannel; lines: () => Iterable<string> }> {
   const { log, options } = ctx;
   const skipped: Partial<Record<SkipReason, number>> = {};
   const skip = (r: SkipReason, n = 1): void => {
@@ -308,6 +313,7 @@ async function planChannel(
       }
     }
     k.parts = splitBlocks(k.rendered.blocks, budget);
+    k.rendered.blocks = [];
   }
   const units: TimedUnit[] = kept.map((k) => {
     const t = parseSlackTs(k.msg.ts);
@@ -336,11 +342,13 @@ async function planChannel(
   }
   created = Math.min(created, ctx.now);
   const plan = planTimestamps(units, created + 1);
-  const lines: string[] = [];
   const firstKey = (i: number): string =>
     kept[i].parts.length > 1 ? `${kept[i].msg.key}#p1` : kept[i].msg.key;
   const counts = { posts: 0, replies: 0, split: 0, splitExtraParts: 0, bumps: 0, files: 0, inlineImages: 0 };
+  const emit: number[] = [];
+  const authors: Array<PlannedMessage['author']> = new Array(kept.length);
   let future = 0;
+  let lineCount = 0;
   for (const i of plan.order) {
     const k = kept[i];
     const times = plan.times[i];
@@ -348,33 +356,52 @@ async function planChannel(
       future++;
       continue;
     }
+    emit.push(i);
+    authors[i] = authorOf(ctx, k.msg);
     if (times[0] !== units[i].ms) counts.bumps++;
     if (k.parts.length > 1) {
       counts.split++;
       counts.splitExtraParts += k.parts.length - 1;
     }
-    k.parts.forEach((html, p) => {
-      const hostedContents = k.rendered.hostedContents.filter((h) =>
-        html.includes(`../hostedContents/${h.temporaryId}/$value`),
-      );
-      const files = k.rendered.files.filter((f) => html.includes(`<attachment id="${f.attachmentId}">`));
-      const line: PlannedMessage = {
-        seq: lines.length,
-        key: k.parts.length > 1 ? `${k.msg.key}#p${p + 1}` : k.msg.key,
-        ...(k.parent !== undefined ? { parentKey: firstKey(k.parent) } : {}),
-        createdDateTime: iso(times[p]),
-        author: authorOf(ctx, k.msg),
-        html,
-        hostedContents,
-        files,
-        ...(k.parts.length > 1 ? { part: { index: p + 1, of: k.parts.length } } : {}),
-      };
-      if (k.parent !== undefined) counts.replies++;
-      else counts.posts++;
-      counts.files += files.length;
-      counts.inlineImages += hostedContents.length;
-      lines.push(JSON.stringify(line) + '\n');
-    });
+    lineCount += k.parts.length;
+    if (k.parent !== undefined) counts.replies += k.parts.length;
+    else counts.posts += k.parts.length;
+    counts.files += k.rendered.files.length;
+    counts.inlineImages += k.rendered.hostedContents.length;
+  }
+  function* lines(): Generator<string> {
+    let seq = 0;
+    let chunk = '';
+    for (const i of emit) {
+      const k = kept[i];
+      const split = k.parts.length > 1;
+      for (let p = 0; p < k.parts.length; p++) {
+        const html = k.parts[p];
+        const line: PlannedMessage = {
+          seq: seq++,
+          key: split ? `${k.msg.key}#p${p + 1}` : k.msg.key,
+          ...(k.parent !== undefined ? { parentKey: firstKey(k.parent) } : {}),
+          createdDateTime: iso(plan.times[i][p]),
+          author: authors[i],
+          html,
+          hostedContents: split
+            ? k.rendered.hostedContents.filter((h) =>
+                html.includes(`../hostedContents/${h.temporaryId}/$value`),
+              )
+            : k.rendered.hostedContents,
+          files: split
+            ? k.rendered.files.filter((f) => html.includes(`<attachment id="${f.attachmentId}">`))
+            : k.rendered.files,
+          ...(split ? { part: { index: p + 1, of: k.parts.length } } : {}),
+        };
+        chunk += JSON.stringify(line) + '\n';
+        if (chunk.length >= 65_536) {
+          yield chunk;
+          chunk = '';
+        }
+      }
+    }
+    if (chunk) yield chunk;
   }
   if (future > 0) {
     skip('in-future', future);
@@ -400,7 +427,7 @@ async function planChannel(
     planPath: `channels/${conv.sourceId}.ndjson`,
     posts: counts.posts,
     replies: counts.replies,
-    messages: lines.length,
+    messages: lineCount,
     skipped,
     split: counts.split,
     splitExtraParts: counts.splitExtraParts,

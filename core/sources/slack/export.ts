@@ -40,7 +40,7 @@ export interface SlackExport {
   readonly problems: Problem[];
   /** Bot ids -> names, from bot users' profiles. */
   readonly botNames: ReadonlyMap<string, string>;
-  /** The conversation's day files, one at a time, in date order. */
+  /** The conversation's day files in date order, one at a time (a few are read ahead). */
   days(conversation: SlackConversation): AsyncIterable<SlackDay>;
   /** The underlying archive, e.g. to stream file bytes for upload. */
   readonly archive: ExportArchive;
@@ -56,6 +56,8 @@ type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const DAY_FILE = /^(\d{4}-\d{2}-\d{2})\.json$/;
+/** Day files read ahead while the current one is planned: hides I/O latency, bounds memory to a few files. */
+const READ_AHEAD = 16;
 
 /**
  * Opens a Slack export (ZIP or folder) and reads its metadata files; day files are read later, lazily.
@@ -156,13 +158,25 @@ async function readMetadata(archive: ExportArchive): Promise<SlackExport> {
     archive,
     close: () => archive.close(),
     async *days(conversation: SlackConversation): AsyncIterable<SlackDay> {
-      for (const path of conversation.dayFiles) {
+      const fileBytes = (fileId: string, name: string): string | undefined =>
+        uploads.get(`${fileId}/${name}`) ??
+        uploads.get(fileId) ??
+        attachmentPath(archive, root, conversation, fileId, name);
+      const files = conversation.dayFiles;
+      const pending: Array<Promise<SlackDay>> = [];
+      let next = 0;
+      const start = (): void => {
+        const path = files[next++];
         const date = DAY_FILE.exec(path.slice(path.lastIndexOf('/') + 1))![1];
-        const fileBytes = (fileId: string, name: string): string | undefined =>
-          uploads.get(`${fileId}/${name}`) ??
-          uploads.get(fileId) ??
-          attachmentPath(archive, root, conversation, fileId, name);
-        yield readDay(archive, path, date, conversation.sourceId, authors, fileBytes);
+        const day = readDay(archive, path, date, conversation.sourceId, authors, fileBytes);
+        day.catch(() => undefined);
+        pending.push(day);
+      };
+      while (next < files.length && pending.length < READ_AHEAD) start();
+      while (pending.length > 0) {
+        const day = await pending.shift()!;
+        if (next < files.length) start();
+        yield day;
       }
     },
   };

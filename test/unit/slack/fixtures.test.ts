@@ -140,3 +140,20 @@ describe('real fixtures: every message accounted for', () => {
     for (const n of names) expect(readFileSync(join(b, n))).toEqual(readFileSync(join(a, n)));
   });
 });
+
+describe('the bundled sample export', () => {
+  it('plans with no errors, threads included, every message accounted for, under 300 messages', async () => {
+    const sample = join(__dirname, '..', '..', '..', 'samples', 'slack-sample');
+    const m = await planExport(sample, { now: NOW });
+    expect(m.importable).toBe(true);
+    expect(m.problems.filter((p) => p.severity !== 'info')).toEqual([]);
+    let source = 0;
+    for (const c of m.channels) {
+      expect(c.sourceMessages).toBe(countFixture(join(sample, c.sourceName)).total);
+      expectAccounted(c);
+      source += c.sourceMessages;
+    }
+    expect(source).toBeLessThan(300);
+    expect(m.channels.find((c) => c.sourceName === 'threads')!.replies).toBe(3);
+  });
+});
