@@ -146,7 +146,10 @@ export class ChatExporter {
     const print = fingerprint(chat, title, timeZone);
     let pass = await this.collect(chat, input.sourceUserId, cursor?.watermark);
     if (pass === 'stagingLost') pass = await this.collect(chat, input.sourceUserId, undefined);
-    if (pass === 'stagingLost') throw new Error(`Staging of chat '${chat.id}' vanished during a full export`);
+    if (pass === 'stagingLost')
+      throw new Error(
+        `Chat '${chat.id}' could not be listed in full: its staged copy is missing; re-run the pass`,
+      );
     const { counts, watermark } = pass;
 
     const base = { chatId: chat.id, title, fileName, ...counts };
