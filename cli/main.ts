@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerRun } from './run';
 import { registerSandbox } from './sandbox';
 import { registerServe } from './serve';
 import { registerValidate } from './validate';
@@ -6,7 +7,7 @@ import { registerValidate } from './validate';
 /** Adds one subcommand to the program; its action reports the process exit code through `setExitCode`. */
 export type CommandRegistrar = (program: Command, setExitCode: (code: number) => void) => void;
 
-const registrars: CommandRegistrar[] = [registerValidate, registerServe, registerSandbox];
+const registrars: CommandRegistrar[] = [registerRun, registerValidate, registerServe, registerSandbox];
 
 /** Builds the `teams-import` program with every subcommand. */
 export function buildProgram(setExitCode: (code: number) => void): Command {

@@ -1,2 +1,4 @@
 /** The Functions app's entry point (package.json `main`): importing it registers every function. */
 import './health';
+import './migrations';
+import './pipeline';

@@ -11,14 +11,14 @@ export interface AppSettings {
   container: string;
   /** Microsoft Graph base URL (national clouds and the local sandbox differ). */
   graphUrl: string;
-  /** A static bearer token for a loopback Graph (the sandbox); never used with a credential. */
-  staticToken?: string;
   ratePerChannel: number;
   rateGlobal: number;
   /** Whether POST /api/migrations may name a path on the host (local runs only). */
   allowLocalPaths: boolean;
   /** Default fallback user for unmatched authors, when a migration names none. */
   fallbackUser?: string;
+  /** A Slack token that lets file links and inline images be downloaded from Slack (a secret). */
+  slackToken?: string;
 }
 
 const positive = (name: string, fallback: number) =>
@@ -48,7 +48,7 @@ const schema = z.object({
   GRAPH_URL: z
     .url({ error: 'GRAPH_URL must be an absolute URL such as https://graph.microsoft.com' })
     .default('https://graph.microsoft.com'),
-  TEAMS_IMPORT_TOKEN: z.string().optional(),
+  SLACK_TOKEN: z.string().optional(),
   TEAMS_IMPORT_RATE_PER_CHANNEL: positive('TEAMS_IMPORT_RATE_PER_CHANNEL', 5),
   TEAMS_IMPORT_RATE_GLOBAL: positive('TEAMS_IMPORT_RATE_GLOBAL', 50),
   TEAMS_IMPORT_ALLOW_LOCAL_PATHS: z.enum(['true', 'false', '1', '0', '']).optional(),
@@ -75,17 +75,16 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): AppSettings 
     );
   }
   const graphUrl = s.GRAPH_URL.replace(/\/+$/, '');
-  const loopback = /^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(graphUrl);
   return {
     storage,
     tablePrefix: s.TEAMS_IMPORT_TABLE_PREFIX,
     container: s.TEAMS_IMPORT_CONTAINER,
     graphUrl,
-    staticToken: s.TEAMS_IMPORT_TOKEN ?? (loopback ? 'local' : undefined),
     ratePerChannel: s.TEAMS_IMPORT_RATE_PER_CHANNEL,
     rateGlobal: s.TEAMS_IMPORT_RATE_GLOBAL,
     allowLocalPaths: ['true', '1'].includes(s.TEAMS_IMPORT_ALLOW_LOCAL_PATHS ?? ''),
     fallbackUser: s.TEAMS_IMPORT_FALLBACK_USER || undefined,
+    slackToken: s.SLACK_TOKEN || undefined,
   };
 }
 

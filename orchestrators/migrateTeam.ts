@@ -107,7 +107,6 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
   const resolve: ResolveUsersInput = {
     migrationId,
     fallbackUser: options.fallbackUser,
-    userMapCsv: options.userMapCsv,
   };
   const users = (yield context.df.callActivityWithRetry(
     Activity.resolveUsers,

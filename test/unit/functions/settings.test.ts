@@ -14,21 +14,12 @@ describe('readSettings', () => {
       rateGlobal: 50,
       allowLocalPaths: false,
     });
-    expect(s.staticToken).toBeUndefined();
   });
 
-  it('uses a static token only for a loopback Graph unless one is set', () => {
-    expect(readSettings({ AzureWebJobsStorage: 'x', GRAPH_URL: 'http://127.0.0.1:4000/' })).toMatchObject({
-      graphUrl: 'http://127.0.0.1:4000',
-      staticToken: 'local',
-    });
-    expect(
-      readSettings({
-        AzureWebJobsStorage: 'x',
-        GRAPH_URL: 'https://graph.microsoft.us',
-        TEAMS_IMPORT_TOKEN: 't',
-      }).staticToken,
-    ).toBe('t');
+  it('trims a trailing slash from the Graph URL', () => {
+    expect(readSettings({ AzureWebJobsStorage: 'x', GRAPH_URL: 'http://127.0.0.1:4000/' }).graphUrl).toBe(
+      'http://127.0.0.1:4000',
+    );
   });
 
   it('prefers a managed-identity account when no connection string is set', () => {

@@ -1,0 +1,40 @@
+import type { PipelineDeps } from '../core/pipeline/deps';
+import { addMembers } from '../core/pipeline/members';
+import { postMessages } from '../core/pipeline/poster';
+import { writeReport } from '../core/pipeline/report';
+import { stageSource } from '../core/pipeline/stage';
+import {
+  checkTeamOperation,
+  completeChannel,
+  completeTeam,
+  ensureChannel,
+  ensureTeam,
+} from '../core/pipeline/teams';
+import { resolveUsers } from '../core/pipeline/users';
+import { Activity } from './names';
+
+/** An activity's handler: one input, one JSON-serializable result. */
+export type ActivityHandler = (input: never) => Promise<unknown>;
+
+/**
+ * The migration's activities over injected dependencies, by registered name. Each is a thin call into
+ * core/pipeline, where the logic and its idempotency live and are tested without Azure Functions.
+ */
+export function createMigrationActivities(
+  deps: PipelineDeps,
+): Record<(typeof Activity)[keyof typeof Activity], ActivityHandler> {
+  return {
+    [Activity.stageSource]: (input: Parameters<typeof stageSource>[1]) => stageSource(deps, input),
+    [Activity.resolveUsers]: (input: Parameters<typeof resolveUsers>[1]) => resolveUsers(deps, input),
+    [Activity.ensureTeam]: (input: Parameters<typeof ensureTeam>[1]) => ensureTeam(deps, input),
+    [Activity.checkTeamOperation]: (input: Parameters<typeof checkTeamOperation>[1]) =>
+      checkTeamOperation(deps, input),
+    [Activity.ensureChannel]: (input: Parameters<typeof ensureChannel>[1]) => ensureChannel(deps, input),
+    [Activity.postMessages]: (input: Parameters<typeof postMessages>[1]) => postMessages(deps, input),
+    [Activity.completeChannel]: (input: Parameters<typeof completeChannel>[1]) =>
+      completeChannel(deps, input),
+    [Activity.completeTeam]: (input: Parameters<typeof completeTeam>[1]) => completeTeam(deps, input),
+    [Activity.addMembers]: (input: Parameters<typeof addMembers>[1]) => addMembers(deps, input),
+    [Activity.writeReport]: (input: Parameters<typeof writeReport>[1]) => writeReport(deps, input),
+  };
+}

@@ -1,0 +1,330 @@
+import '../devhost/register';
+import { InvalidArgumentError, type Command } from 'commander';
+import { MultiBar, Presets, type SingleBar } from 'cli-progress';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import type { MigrateTeamResult } from '../activities/names';
+import type { MigrationReport } from '../core/pipeline/report';
+import { openSlackExport } from '../core/sources/slack/export';
+import { startHost, type LocalHost } from '../devhost/host';
+import { startSandbox, sandboxUserFor, type SandboxHandle, type SandboxUser } from '../sandbox';
+import type { CommandRegistrar } from './main';
+
+/** Options of `teams-import run`. */
+export interface RunOptions {
+  teamName?: string;
+  graphUrl?: string;
+  userMap?: string;
+  fallbackUser?: string;
+  channels?: string[];
+  excludeChannels?: string[];
+  since?: string;
+  until?: string;
+  runId?: string;
+  stateDir: string;
+  json: boolean;
+  includeSystemEvents: boolean;
+  completeOnErrors: boolean;
+  channelConcurrency: number;
+  batchSeconds: number;
+}
+
+/** Where `run` writes and what stops it; tests pass their own. */
+export interface RunIo {
+  out(text: string): void;
+  err(text: string): void;
+  isTty: boolean;
+  signal?: AbortSignal;
+}
+
+/** The account that posts for unmatched and bot authors in a sandbox rehearsal. */
+export const SANDBOX_FALLBACK = sandboxUserFor('migration.account@sandbox.local', 'Migration Account');
+
+/** The Entra users a sandbox rehearsal of an export starts with: one per active person with an e-mail. */
+export async function sandboxUsersFromExport(exportPath: string): Promise<SandboxUser[]> {
+  const exp = await openSlackExport(exportPath);
+  try {
+    const users = exp.users
+      .filter((u) => u.email && !u.isBot && !u.isDeleted)
+      .map((u) => sandboxUserFor(u.email!, u.displayName));
+    return [...users, SANDBOX_FALLBACK];
+  } finally {
+    await exp.close();
+  }
+}
+
+interface MigrationView {
+  runtimeStatus: string;
+  phase: string;
+  output?: unknown;
+  progress?: { messagesPosted: number; messagesTotal: number; channelsDone: number; channelsTotal: number };
+  channels: {
+    key: string;
+    teamsName: string;
+    planned: number;
+    posted: number;
+    failed: number;
+    state: string;
+  }[];
+  report?: { json: string; html: string };
+}
+
+const TERMINAL = new Set(['Completed', 'Failed', 'Terminated']);
+
+/**
+ * Runs one migration on the local host: embedded Azurite, and the embedded sandbox unless `graphUrl` names a
+ * real Graph endpoint. Starts it through the app's HTTP API, shows progress, prints the report and resolves
+ * to the exit code: 0 only when every planned message was imported and the team completed.
+ */
+export async function runMigration(exportArg: string, opts: RunOptions, io: RunIo): Promise<number> {
+  const exportPath = path.resolve(exportArg);
+  if (!existsSync(exportPath)) {
+    io.err(
+      `The export '${exportArg}' does not exist: give the path of a Slack export ZIP or its extracted folder.`,
+    );
+    return 2;
+  }
+  const stateDir = path.resolve(opts.stateDir);
+  await mkdir(stateDir, { recursive: true });
+  const userMapText = opts.userMap ? await readFile(opts.userMap, 'utf8') : undefined;
+  const progress = opts.json ? io.err : io.out;
+
+  let sandbox: SandboxHandle | undefined;
+  let host: LocalHost | undefined;
+  const envBefore = { ...process.env };
+  try {
+    let fallbackUser = opts.fallbackUser;
+    if (!opts.graphUrl) {
+      sandbox = await startSandbox({
+        port: 0,
+        users: await sandboxUsersFromExport(exportPath),
+        stateFile: path.join(stateDir, 'sandbox.json'),
+      });
+      fallbackUser ??= SANDBOX_FALLBACK.userPrincipalName;
+      progress(`Teams sandbox: ${sandbox.url} (preview: ${sandbox.url}/_sandbox/state)`);
+    }
+    process.env.GRAPH_URL = opts.graphUrl ?? sandbox!.url;
+    process.env.TEAMS_IMPORT_ALLOW_LOCAL_PATHS = 'true';
+    host = await startHost({ port: 0, stateDir: path.join(stateDir, 'host') });
+
+    const body = {
+      ...(opts.runId ? { migrationId: opts.runId } : {}),
+      source: { path: exportPath },
+      team: opts.teamName ? { displayName: opts.teamName } : undefined,
+      userMap: userMapText,
+      fallbackUser,
+      channels: opts.channels,
+      excludeChannels: opts.excludeChannels,
+      since: opts.since,
+      until: opts.until,
+      options: {
+        includeSystemEvents: opts.includeSystemEvents,
+        completeOnErrors: opts.completeOnErrors,
+        channelConcurrency: opts.channelConcurrency,
+        batchSeconds: opts.batchSeconds,
+        operationPollSeconds: sandbox ? 1 : 30,
+      },
+    };
+    const started = await fetch(`${host.url}/api/migrations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const startBody = (await started.json()) as { id?: string; errors?: string[] };
+    if (started.status === 400) {
+      io.err(
+        `The migration request is not valid:\n${(startBody.errors ?? []).map((e) => `- ${e}`).join('\n')}`,
+      );
+      return 2;
+    }
+    if (started.status !== 202 || !startBody.id)
+      throw new Error(
+        `The app did not start the migration (HTTP ${started.status}): ${JSON.stringify(startBody)}`,
+      );
+    const migrationId = startBody.id.replace(/^migration-/, '');
+    progress(`Migration ${migrationId} started (local host ${host.url}).`);
+
+    const view = await watch(
+      `${host.url}/api/migrations/${encodeURIComponent(migrationId)}`,
+      io,
+      progress,
+      opts,
+    );
+    if (view.runtimeStatus !== 'Completed') {
+      io.err(`Migration ${migrationId} ${view.runtimeStatus.toLowerCase()}: ${formatOutput(view.output)}`);
+      return 1;
+    }
+    const result = view.output as MigrateTeamResult;
+    const report = await readReport(host.storageConnectionString, result.report.jsonName);
+    const html = await readReportText(host.storageConnectionString, result.report.htmlName);
+    const reportDir = path.join(stateDir, 'reports');
+    await mkdir(reportDir, { recursive: true });
+    const htmlPath = path.join(reportDir, `${migrationId}.html`);
+    await writeFile(htmlPath, html);
+    await writeFile(path.join(reportDir, `${migrationId}.json`), JSON.stringify(report, null, 2));
+    if (opts.json) io.out(JSON.stringify(report, null, 2));
+    else io.out(formatSummary(report, htmlPath));
+    return result.phase === 'completed' &&
+      report.totals.failed === 0 &&
+      report.totals.posted === report.totals.planned
+      ? 0
+      : 1;
+  } finally {
+    await host?.stop();
+    await sandbox?.stop();
+    for (const key of ['GRAPH_URL', 'TEAMS_IMPORT_ALLOW_LOCAL_PATHS'])
+      if (envBefore[key] === undefined) delete process.env[key];
+      else process.env[key] = envBefore[key];
+  }
+}
+
+async function watch(
+  statusUrl: string,
+  io: RunIo,
+  progress: (text: string) => void,
+  opts: RunOptions,
+): Promise<MigrationView> {
+  const bars =
+    io.isTty && !opts.json
+      ? new MultiBar(
+          { stream: process.stderr, format: ' {bar} {value}/{total} {name}', hideCursor: true },
+          Presets.shades_classic,
+        )
+      : undefined;
+  const channelBars = new Map<string, SingleBar>();
+  let lastLine = '';
+  try {
+    for (;;) {
+      if (io.signal?.aborted)
+        throw new Error('Stopped: the migration resumes when run again with the same run id.');
+      const res = await fetch(statusUrl);
+      const view = (await res.json()) as MigrationView;
+      if (bars) {
+        for (const c of view.channels) {
+          let bar = channelBars.get(c.key);
+          if (!bar) channelBars.set(c.key, (bar = bars.create(c.planned, 0, { name: c.teamsName })));
+          bar.update(c.posted + c.failed, { name: `${c.teamsName} (${c.state})` });
+        }
+      } else {
+        const p = view.progress;
+        const line = p
+          ? `${view.phase}: ${p.messagesPosted}/${p.messagesTotal} messages, ${p.channelsDone}/${p.channelsTotal} channels` +
+            ` (${view.channels.map((c) => `${c.teamsName} ${c.posted}/${c.planned}`).join(', ')})`
+          : view.phase;
+        if (line !== lastLine) progress(line);
+        lastLine = line;
+      }
+      if (TERMINAL.has(view.runtimeStatus)) return view;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  } finally {
+    bars?.stop();
+  }
+}
+
+function formatOutput(output: unknown): string {
+  return typeof output === 'string' ? output : JSON.stringify(output);
+}
+
+async function readReportText(connectionString: string, name: string): Promise<string> {
+  const container = BlobServiceClient.fromConnectionString(connectionString).getContainerClient(
+    process.env.TEAMS_IMPORT_CONTAINER || 'teams-import',
+  );
+  return (await container.getBlobClient(name).downloadToBuffer()).toString('utf8');
+}
+
+async function readReport(connectionString: string, name: string): Promise<MigrationReport> {
+  return JSON.parse(await readReportText(connectionString, name)) as MigrationReport;
+}
+
+/** The report's summary for a terminal: totals, one line per channel, and where the full report is. */
+export function formatSummary(report: MigrationReport, htmlPath: string): string {
+  const t = report.totals;
+  const lines = [
+    `Team '${report.team.displayName}' (${report.team.teamId ?? 'not created'}): ${report.phase}`,
+    `Messages: ${t.posted}/${t.planned} posted, ${t.failed} failed, ${t.skipped} skipped, ${t.throttled} throttled requests`,
+    `Users: ${report.users.matched} matched, ${report.users.unmatched} unmatched${report.users.fallback ? ` (posted as ${report.users.fallback})` : ''}`,
+    ...report.channels.map(
+      (c) =>
+        `  ${c.teamsName.padEnd(30)} ${String(c.posted).padStart(6)}/${String(c.planned).padEnd(6)} ${c.state}` +
+        (c.failed ? `, ${c.failed} failed` : ''),
+    ),
+    ...(report.notImported.length
+      ? [`Not imported: ${report.notImported.map((c) => c.name).join(', ')}`]
+      : []),
+    `Report: ${htmlPath}`,
+  ];
+  return lines.join('\n');
+}
+
+const positiveInt =
+  (name: string) =>
+  (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1)
+      throw new InvalidArgumentError(`${name} must be a whole number of at least 1.`);
+    return n;
+  };
+const list = (value: string): string[] =>
+  value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+/** Registers `teams-import run`. */
+export const registerRun: CommandRegistrar = (program: Command, setExitCode) => {
+  program
+    .command('run')
+    .description(
+      'Import a Slack export into Teams on the local host: the embedded sandbox by default, a tenant with --graph-url',
+    )
+    .argument('<export>', 'Slack export ZIP or extracted folder')
+    .option('--team-name <name>', 'name of the Teams team (default: the Slack workspace name)')
+    .option(
+      '--graph-url <url>',
+      'Microsoft Graph base URL of a real tenant (credentials from AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET)',
+    )
+    .option('--user-map <file>', 'CSV mapping Slack users to Entra users: slackId|slackEmail,entraIdOrUpn')
+    .option('--fallback-user <id|upn>', 'Entra user who posts for unmatched, deleted and bot authors')
+    .option('--channels <a,b>', 'import only these Slack channels', list)
+    .option('--exclude-channels <a,b>', 'leave these Slack channels out', list)
+    .option('--since <date>', 'only messages from this date (ISO)')
+    .option('--until <date>', 'only messages before this date (ISO)')
+    .option('--run-id <id>', 'the migration id; running again with the same id resumes')
+    .option(
+      '--state-dir <dir>',
+      'where the local host keeps its storage and the sandbox its state',
+      '.teams-import',
+    )
+    .option('--include-system-events', 'import joins, topic changes and the like as small notices', false)
+    .option('--complete-on-errors', 'complete channels and the team even when some messages failed', false)
+    .option('--channel-concurrency <n>', 'channels posted at once', positiveInt('--channel-concurrency'), 10)
+    .option(
+      '--batch-seconds <n>',
+      'seconds each posting activity runs before checkpointing',
+      positiveInt('--batch-seconds'),
+      20,
+    )
+    .option('--json', 'print the report as JSON on stdout (progress goes to stderr)', false)
+    .action(async (exportArg: string, options: RunOptions) => {
+      const abort = new AbortController();
+      const stop = (): void => abort.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        setExitCode(
+          await runMigration(exportArg, options, {
+            out: (t) => process.stdout.write(`${t}\n`),
+            err: (t) => process.stderr.write(`${t}\n`),
+            isTty: !!process.stderr.isTTY,
+            signal: abort.signal,
+          }),
+        );
+      } finally {
+        process.removeListener('SIGINT', stop);
+        process.removeListener('SIGTERM', stop);
+      }
+    });
+};

@@ -1,0 +1,239 @@
+/**
+ * The migration's step contracts: inputs and results of each durable step, shared by the orchestrators
+ * (which see them through activities/names) and the core steps that implement them.
+ */
+import type { Problem } from '../model';
+
+/** Where the export is: a path on the host (local runs) or a blob in the app's storage (uploads). */
+export type SourceRef = { kind: 'path'; path: string } | { kind: 'blob'; container: string; name: string };
+
+/** Choices of one migration that shape the plan and the run. */
+export interface MigrationOptions {
+  /** Slack channel names to import (all when absent). */
+  channels?: string[];
+  excludeChannels?: string[];
+  /** ISO dates bounding the messages imported. */
+  since?: string;
+  until?: string;
+  includeSystemEvents: boolean;
+  /** Entra object id or UPN of the account that posts for unmatched, deleted and bot authors. */
+  fallbackUser?: string;
+  /** A user map (CSV `slackId|slackEmail,entraIdOrUpn`) as text. */
+  userMapCsv?: string;
+  /** Channels posted at once: the tenant budget over the per-channel budget (50/5 = 10). */
+  channelConcurrency: number;
+  /** How long one postMessages activity posts before checkpointing back to its orchestrator. */
+  batchSeconds: number;
+  /** Batches per migrateChannel execution before it continues as new, bounding its history. */
+  batchesPerExecution: number;
+  /** Seconds between polls of the team creation operation (Microsoft asks for at least 30). */
+  operationPollSeconds: number;
+  /** Completes channels and the team even when some messages failed (they can never be imported after). */
+  completeOnErrors: boolean;
+}
+
+/** The migrateTeam orchestrator's input. */
+export interface MigrateTeamInput {
+  migrationId: string;
+  source: SourceRef;
+  team: { displayName?: string; description?: string; visibility: 'private' | 'public' };
+  options: MigrationOptions;
+}
+
+/** One channel's work, as the plan defines it. */
+export interface ChannelWork {
+  key: string;
+  sourceName: string;
+  teamsName: string;
+  description: string;
+  isGeneral: boolean;
+  createdDateTime: string;
+  messages: number;
+}
+
+/** stageSource: plans the export once into the run's staging area. */
+export interface StageSourceInput {
+  migrationId: string;
+  source: SourceRef;
+  team: MigrateTeamInput['team'];
+  options: MigrationOptions;
+  /** The orchestration's start time: nothing is planned after it. */
+  now: string;
+}
+export type StageSourceResult =
+  | {
+      ok: true;
+      team: {
+        displayName: string;
+        description: string;
+        createdDateTime: string;
+        visibility: 'private' | 'public';
+      };
+      channels: ChannelWork[];
+      totalMessages: number;
+      problems: Problem[];
+    }
+  | { ok: false; problems: Problem[] };
+
+/** resolveUsers: maps every planned author and member to an Entra user, recorded in the ledger. */
+export interface ResolveUsersInput {
+  migrationId: string;
+  fallbackUser?: string;
+}
+export interface ResolveUsersResult {
+  ok: boolean;
+  matched: number;
+  unmatched: number;
+  problems: Problem[];
+}
+
+/** ensureTeam: finds the run's team (ledger, then service) or creates it in migration mode. */
+export interface EnsureTeamInput {
+  migrationId: string;
+  displayName: string;
+  description: string;
+  createdDateTime: string;
+  visibility: 'private' | 'public';
+}
+export interface EnsureTeamResult {
+  teamId: string;
+  /** Set while the creation operation runs; poll it with checkTeamOperation. */
+  operationUrl?: string;
+}
+
+/** checkTeamOperation: one poll of the team creation operation. */
+export interface CheckTeamOperationInput {
+  migrationId: string;
+  teamId: string;
+  operationUrl: string;
+}
+export interface CheckTeamOperationResult {
+  status: 'running' | 'succeeded' | 'failed';
+  error?: string;
+}
+
+/** The migrateChannel orchestrator's input; `execution` counts its continue-as-new generations. */
+export interface MigrateChannelInput {
+  migrationId: string;
+  teamId: string;
+  channel: ChannelWork;
+  batchSeconds: number;
+  batchesPerExecution: number;
+  execution: number;
+  /** Set after the first execution has ensured the channel. */
+  channelId?: string;
+  /** 429 answers seen by earlier executions. */
+  throttled: number;
+  completeOnErrors: boolean;
+}
+export interface MigrateChannelResult {
+  key: string;
+  channelId: string;
+  posted: number;
+  failed: number;
+  throttled: number;
+  /** True when the channel was completed (General never is here: its parent completes it last). */
+  completed: boolean;
+}
+
+/** ensureChannel: finds the channel (ledger, then service by name) or creates it; General is the primary channel. */
+export interface EnsureChannelInput {
+  migrationId: string;
+  teamId: string;
+  channel: ChannelWork;
+}
+export interface EnsureChannelResult {
+  channelId: string;
+}
+
+/** postMessages: posts the channel's plan from its ledger cursor for at most `timeBudgetMs`. */
+export interface PostMessagesInput {
+  migrationId: string;
+  teamId: string;
+  channelId: string;
+  channelKey: string;
+  timeBudgetMs: number;
+}
+export interface PostMessagesResult {
+  /** True when every planned message is posted or failed. */
+  done: boolean;
+  /** Totals for the channel so far (from the ledger). */
+  posted: number;
+  failed: number;
+  /** 429 answers seen in this batch. */
+  throttled: number;
+}
+
+/** completeChannel / completeTeam: ends migration mode; "already completed" counts as done. */
+export interface CompleteChannelInput {
+  migrationId: string;
+  teamId: string;
+  channelId: string;
+  channelKey: string;
+}
+export interface CompleteTeamInput {
+  migrationId: string;
+  teamId: string;
+}
+export interface CompleteResult {
+  alreadyCompleted: boolean;
+}
+
+/** addMembers: adds the planned members (owners where the source says so) in bulk. */
+export interface AddMembersInput {
+  migrationId: string;
+  teamId: string;
+}
+export interface AddMembersResult {
+  added: number;
+  alreadyMembers: number;
+  failed: number;
+}
+
+/** writeReport: writes the run's report (JSON and HTML) to storage. */
+export interface WriteReportInput {
+  migrationId: string;
+  phase: MigrationPhase;
+}
+export interface WriteReportResult {
+  jsonName: string;
+  htmlName: string;
+  posted: number;
+  failed: number;
+  planned: number;
+}
+
+/** The migrateTeam orchestrator's output. */
+export interface MigrateTeamResult {
+  phase: 'completed' | 'needs-attention';
+  teamId: string;
+  planned: number;
+  posted: number;
+  failed: number;
+  report: WriteReportResult;
+}
+
+/** Phases of a migration, in order, as the portal and the API show them. */
+export type MigrationPhase =
+  | 'staging'
+  | 'resolving-users'
+  | 'creating-team'
+  | 'importing'
+  | 'completing'
+  | 'adding-members'
+  | 'reporting'
+  | 'completed'
+  | 'needs-attention'
+  | 'failed';
+
+/** What the portal shows for a migration (kept far under the 16 KB custom status cap). */
+export interface MigrationStatus {
+  phase: MigrationPhase;
+  channelsDone: number;
+  channelsTotal: number;
+  messagesPosted: number;
+  messagesTotal: number;
+  throttled: number;
+  failed: number;
+  lastError?: string;
+}

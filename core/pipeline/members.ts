@@ -1,0 +1,47 @@
+import type { NewMember } from '../graph/teamsImport';
+import type { AddMembersInput, AddMembersResult } from './contracts';
+import type { PipelineDeps } from './deps';
+import { readManifest } from './runStore';
+import { FALLBACK_USER_KEY } from './users';
+
+/**
+ * Adds the members of the imported channels to the team (after its migration is complete, as the service
+ * requires): workspace admins and the creators of imported channels as owners, everyone else as members.
+ * Users without an Entra match are left out; "already a member" counts as done.
+ */
+export async function addMembers(deps: PipelineDeps, input: AddMembersInput): Promise<AddMembersResult> {
+  const manifest = await readManifest(deps.store, input.migrationId);
+  const users = await deps.ledger.getUsers(input.migrationId);
+  const owners = new Set<string>(manifest.users.filter((u) => u.isAdmin).map((u) => u.sourceId));
+  const sourceMembers = new Set<string>();
+  for (const channel of manifest.channels) {
+    channel.members.forEach((m) => sourceMembers.add(m));
+    if (channel.creatorId) {
+      sourceMembers.add(channel.creatorId);
+      owners.add(channel.creatorId);
+    }
+  }
+  const byEntraId = new Map<string, NewMember>();
+  for (const sourceId of [...sourceMembers].sort()) {
+    const user = users.get(sourceId);
+    if (!user?.entraId || sourceId === FALLBACK_USER_KEY || user.matchedBy === 'unmatched') continue;
+    const owner = owners.has(sourceId) || byEntraId.get(user.entraId)?.owner === true;
+    byEntraId.set(user.entraId, { userId: user.entraId, owner });
+  }
+  const results =
+    byEntraId.size > 0 ? await deps.graph.addMembers(input.teamId, [...byEntraId.values()]) : [];
+  const failures = results.filter((r) => !r.ok);
+  await deps.ledger.updateMigration(input.migrationId, {
+    phase: 'members-added',
+    ...(failures.length > 0
+      ? {
+          lastError: `${failures.length} member(s) not added, e.g. ${failures[0].userId}: ${failures[0].error ?? 'no reason given'}`,
+        }
+      : {}),
+  });
+  return {
+    added: results.filter((r) => r.ok && !r.alreadyMember).length,
+    alreadyMembers: results.filter((r) => r.alreadyMember).length,
+    failed: failures.length,
+  };
+}

@@ -1,0 +1,240 @@
+import { createInterface } from 'node:readline';
+import { GraphError, MaybeCommittedError } from '../graph/errors';
+import type { FilesFolder } from '../graph/files';
+import { buildImportMessage, messageIdFor, type MessageAuthor } from '../graph/messageBody';
+import { channelPacingKey } from '../graph/pacing';
+import type { PlannedFileLink, PlannedMessage } from '../model';
+import { openExportArchive, type ExportArchive } from '../sources/archive';
+import type { MessageRecord, UserRecord } from '../state/ledgerRecords';
+import { escapeHtml } from '../transform/html';
+import type { PostMessagesInput, PostMessagesResult, SourceRef } from './contracts';
+import type { OpenedSource, PipelineDeps } from './deps';
+import { readManifest, runPaths } from './runStore';
+import { FALLBACK_USER_KEY } from './users';
+
+/** Answers that concern one message only: it is recorded as failed and the channel goes on. */
+const MESSAGE_LEVEL_STATUS = new Set([400, 413]);
+/** Re-sends of one message after a lost answer that the service does not show as committed. */
+const MAX_SENDS = 3;
+/** How often the channel's cursor and counts reach the ledger while a batch runs. */
+const CHANNEL_CHECKPOINT_MS = 1000;
+
+/** A message that could not be imported, with the reason the report shows. */
+class MessageFailure extends Error {}
+
+/**
+ * Posts a channel's plan in order from its ledger cursor until the plan ends or the time budget is spent.
+ * Each posted message is recorded (source key -> Teams id) before the next one; a 409 or a lost answer is
+ * resolved by looking the message up by its planned time (the service's id is its epoch milliseconds), so a
+ * re-run after any crash neither repeats nor loses a message. Failed messages are recorded and retried by
+ * the next run; replies whose parent failed wait for it.
+ */
+export async function postMessages(
+  deps: PipelineDeps,
+  input: PostMessagesInput,
+): Promise<PostMessagesResult> {
+  const { migrationId: runId, teamId, channelId, channelKey } = input;
+  const deadline = deps.now() + input.timeBudgetMs;
+  const manifest = await readManifest(deps.store, runId);
+  const planned = manifest.channels.find((c) => c.key === channelKey);
+  if (!planned) throw new Error(`Run '${runId}' has no channel '${channelKey}' in its plan.`);
+
+  const { value: record } = await deps.ledger.ensureChannel(runId, channelKey, { teamsChannelId: channelId });
+  const posted = new Map<string, string>();
+  const failed = new Map<string, string>();
+  for (const row of await deps.ledger.getMessages(runId, channelKey)) {
+    if (row.state === 'posted' && row.teamsId) posted.set(row.key, row.teamsId);
+    else failed.set(row.key, row.error ?? 'failed');
+  }
+  const poster = new MessagePoster(deps, runId, teamId, channelId, await deps.ledger.getUsers(runId));
+  const throttleKey = channelPacingKey(teamId, channelId);
+  const throttledBefore = deps.throttles.count(throttleKey);
+
+  let cursor = record.cursor;
+  let contiguous = true;
+  let done = true;
+  let checkpointAt = deps.now();
+  const checkpoint = async (final: boolean): Promise<void> => {
+    checkpointAt = deps.now();
+    const state = final && done && failed.size === 0 ? 'posted' : 'posting';
+    await deps.ledger.updateChannel(runId, channelKey, {
+      cursor,
+      posted: posted.size,
+      failed: failed.size,
+      throttled: record.throttled + deps.throttles.count(throttleKey) - throttledBefore,
+      state: record.state === 'completed' ? 'completed' : state,
+      lastError: failed.size > 0 ? [...failed.values()].at(-1) : '',
+    });
+  };
+
+  const lines = createInterface({
+    input: await deps.store.stream(runPaths.channelPlan(runId, planned.planPath)),
+  });
+  try {
+    for await (const line of lines) {
+      if (!line.trim()) continue;
+      const msg = JSON.parse(line) as PlannedMessage;
+      if (msg.seq < record.cursor) continue;
+      if (posted.has(msg.key)) {
+        if (contiguous) cursor = msg.seq + 1;
+        continue;
+      }
+      if (deps.now() >= deadline) {
+        done = false;
+        break;
+      }
+      const parentId = msg.parentKey === undefined ? undefined : posted.get(msg.parentKey);
+      let row: MessageRecord;
+      try {
+        if (msg.parentKey !== undefined && parentId === undefined)
+          throw new MessageFailure(`its thread's first message (${msg.parentKey}) is not posted yet`);
+        const teamsId = await poster.post(msg, parentId);
+        row = { key: msg.key, teamsId, createdDateTime: msg.createdDateTime, state: 'posted' };
+        posted.set(msg.key, teamsId);
+        failed.delete(msg.key);
+        if (contiguous) cursor = msg.seq + 1;
+      } catch (err) {
+        if (!(err instanceof MessageFailure)) throw err;
+        row = { key: msg.key, createdDateTime: msg.createdDateTime, state: 'failed', error: err.message };
+        failed.set(msg.key, `${msg.key}: ${err.message}`);
+        contiguous = false;
+      }
+      await deps.ledger.recordMessages(runId, channelKey, [row]);
+      if (deps.now() - checkpointAt >= CHANNEL_CHECKPOINT_MS) await checkpoint(false);
+    }
+  } finally {
+    lines.close();
+    await poster.close();
+  }
+  await checkpoint(true);
+  return {
+    done,
+    posted: posted.size,
+    failed: failed.size,
+    throttled: deps.throttles.count(throttleKey) - throttledBefore,
+  };
+}
+
+/** Sends one planned message: author, inline images and file links resolved, lost answers looked up. */
+class MessagePoster {
+  private source?: Promise<{ opened: OpenedSource; archive: ExportArchive }>;
+  private filesFolder?: Promise<FilesFolder>;
+
+  constructor(
+    private readonly deps: PipelineDeps,
+    private readonly runId: string,
+    private readonly teamId: string,
+    private readonly channelId: string,
+    private readonly users: Map<string, UserRecord>,
+  ) {}
+
+  async post(msg: PlannedMessage, parentId: string | undefined): Promise<string> {
+    const author = this.author(msg);
+    const hostedBytes = new Map<string, Buffer>();
+    for (const hosted of msg.hostedContents)
+      hostedBytes.set(hosted.temporaryId, await this.bytes(hosted, `inline image ${hosted.name}`));
+    const { message, fileUrls } = await this.linkFiles(msg);
+    const body = buildImportMessage(message, author, hostedBytes, fileUrls);
+    for (let send = 1; ; send++) {
+      try {
+        const created = parentId
+          ? await this.deps.graph.postReply(this.teamId, this.channelId, parentId, body)
+          : await this.deps.graph.postMessage(this.teamId, this.channelId, body);
+        return created.id;
+      } catch (err) {
+        const conflict = err instanceof GraphError && err.status === 409;
+        if (conflict || err instanceof MaybeCommittedError) {
+          const existing = await this.lookUp(msg, parentId);
+          if (existing) return existing;
+          if (conflict)
+            throw new MessageFailure(
+              `409 Conflict, yet no message of this channel has its time ${msg.createdDateTime}: the plan's timestamps collide with a message posted outside this run`,
+            );
+          if (send < MAX_SENDS) continue;
+        }
+        if (err instanceof GraphError && MESSAGE_LEVEL_STATUS.has(err.status))
+          throw new MessageFailure(`${err.status} ${err.code}: ${err.serviceMessage}`);
+        throw err;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.source) return;
+    const { opened, archive } = await this.source;
+    await archive.close();
+    await opened.release();
+  }
+
+  private author(msg: PlannedMessage): MessageAuthor {
+    const user = msg.author.sourceUserId ? this.users.get(msg.author.sourceUserId) : undefined;
+    if (user?.entraId && msg.author.kind !== 'bot')
+      return { entraId: user.entraId, displayName: user.displayName ?? msg.author.displayName };
+    const fallback = this.users.get(FALLBACK_USER_KEY);
+    if (!fallback?.entraId)
+      throw new MessageFailure(
+        `${msg.author.displayName} has no Entra user and the run has no fallback user`,
+      );
+    return { fallback: { entraId: fallback.entraId, displayName: fallback.displayName ?? 'Fallback user' } };
+  }
+
+  private async lookUp(msg: PlannedMessage, parentId: string | undefined): Promise<string | undefined> {
+    const id = messageIdFor(msg.createdDateTime);
+    const found = parentId
+      ? await this.deps.graph.getReply(this.teamId, this.channelId, parentId, id)
+      : await this.deps.graph.getMessage(this.teamId, this.channelId, id);
+    return found?.id;
+  }
+
+  /** Uploads files whose bytes can be had to the channel's files folder; links the others to their source page. */
+  private async linkFiles(
+    msg: PlannedMessage,
+  ): Promise<{ message: PlannedMessage; fileUrls: Map<string, string> }> {
+    const fileUrls = new Map<string, string>();
+    const uploaded: PlannedFileLink[] = [];
+    let html = msg.html;
+    for (const file of msg.files) {
+      const available = file.exportPath || (file.url && this.deps.downloadSourceFile);
+      if (!available) {
+        const href = file.permalink ?? file.url;
+        const label = escapeHtml(file.name);
+        const link = href ? `<a href="${escapeHtml(href)}">${label}</a>` : label;
+        html = html.replace(
+          `<attachment id="${file.attachmentId}"></attachment>`,
+          `<p>📎 ${link} <em>(file not migrated: its bytes are not in the export)</em></p>`,
+        );
+        continue;
+      }
+      const folder = await (this.filesFolder ??= this.deps.graph.getFilesFolder(this.teamId, this.channelId));
+      const bytes = await this.bytes(file, `file ${file.name}`);
+      const name = `${file.attachmentId.slice(0, 8)}-${file.name.replace(/[\\/:*?"<>|#%]/g, '_')}`;
+      const item = await this.deps.graph.uploadFile(folder.driveId, folder.itemId, name, bytes);
+      fileUrls.set(file.attachmentId, item.webUrl);
+      uploaded.push(file);
+    }
+    return { message: { ...msg, html, files: uploaded }, fileUrls };
+  }
+
+  private async bytes(ref: { exportPath?: string; url?: string }, what: string): Promise<Buffer> {
+    try {
+      if (ref.exportPath) return await (await this.archive()).read(ref.exportPath);
+      if (ref.url && this.deps.downloadSourceFile) return await this.deps.downloadSourceFile(ref.url);
+    } catch (err) {
+      throw new MessageFailure(
+        `${what} could not be read: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    throw new MessageFailure(`${what} has no readable source: neither in the export nor downloadable`);
+  }
+
+  private async archive(): Promise<ExportArchive> {
+    this.source ??= (async () => {
+      const ref = JSON.parse(
+        (await this.deps.store.get(runPaths.source(this.runId))).toString('utf8'),
+      ) as SourceRef;
+      const opened = await this.deps.openSource(ref);
+      return { opened, archive: await openExportArchive(opened.path) };
+    })();
+    return (await this.source).archive;
+  }
+}

@@ -1,0 +1,174 @@
+import type { NotImportedConversation, PlanManifest, Problem, SkipReason } from '../model';
+import { escapeHtml } from '../transform/html';
+import type { MigrationPhase, WriteReportInput, WriteReportResult } from './contracts';
+import type { PipelineDeps } from './deps';
+import { readManifest, runPaths } from './runStore';
+import { FALLBACK_USER_KEY } from './users';
+
+/** Failures listed per channel in the report; the counts stay exact beyond it. */
+const MAX_FAILURES_LISTED = 100;
+
+/** One channel's line of the report. */
+export interface ChannelReport {
+  source: string;
+  teamsName: string;
+  state: string;
+  /** Planned messages (posts + replies, split parts included). */
+  planned: number;
+  posts: number;
+  replies: number;
+  posted: number;
+  failed: number;
+  skipped: Partial<Record<SkipReason, number>>;
+  split: number;
+  timestampBumps: number;
+  throttled: number;
+  failures: { key: string; error: string }[];
+}
+
+/** The migration report handed to the customer (report.json; report.html renders the same data). */
+export interface MigrationReport {
+  runId: string;
+  phase: MigrationPhase;
+  generatedAt: string;
+  team: { displayName: string; teamId?: string };
+  /** From the run's first record to this report. */
+  elapsedSeconds?: number;
+  totals: { planned: number; posted: number; failed: number; skipped: number; throttled: number };
+  channels: ChannelReport[];
+  users: { matched: number; unmatched: number; fallback?: string; unmatchedUsers: string[] };
+  notImported: NotImportedConversation[];
+  problems: Problem[];
+}
+
+/** Builds the report from the staged plan and the ledger, and writes it as JSON and HTML next to the plan. */
+export async function writeReport(deps: PipelineDeps, input: WriteReportInput): Promise<WriteReportResult> {
+  const report = await buildReport(deps, input.migrationId, input.phase);
+  const jsonName = runPaths.reportJson(input.migrationId);
+  const htmlName = runPaths.reportHtml(input.migrationId);
+  await deps.store.put(jsonName, JSON.stringify(report, null, 2), 'application/json');
+  await deps.store.put(htmlName, renderReportHtml(report), 'text/html; charset=utf-8');
+  return {
+    jsonName,
+    htmlName,
+    planned: report.totals.planned,
+    posted: report.totals.posted,
+    failed: report.totals.failed,
+  };
+}
+
+/** Gathers the report's figures: plan counts from the manifest, outcomes from the ledger. */
+export async function buildReport(
+  deps: PipelineDeps,
+  runId: string,
+  phase: MigrationPhase,
+): Promise<MigrationReport> {
+  const manifest: PlanManifest = await readManifest(deps.store, runId);
+  const migration = (await deps.ledger.getMigration(runId))?.value;
+  const records = new Map((await deps.ledger.listChannels(runId)).map((c) => [c.channelKey, c]));
+  const channels: ChannelReport[] = [];
+  for (const planned of manifest.channels) {
+    const record = records.get(planned.key);
+    const rows = record ? await deps.ledger.getMessages(runId, planned.key) : [];
+    const failures = rows
+      .filter((r) => r.state === 'failed')
+      .map((r) => ({ key: r.key, error: r.error ?? 'failed' }));
+    channels.push({
+      source: planned.sourceName,
+      teamsName: planned.teamsName,
+      state: record?.state ?? 'pending',
+      planned: planned.messages,
+      posts: planned.posts,
+      replies: planned.replies,
+      posted: rows.filter((r) => r.state === 'posted').length,
+      failed: failures.length,
+      skipped: planned.skipped,
+      split: planned.split,
+      timestampBumps: planned.timestampBumps,
+      throttled: record?.throttled ?? 0,
+      failures: failures.slice(0, MAX_FAILURES_LISTED),
+    });
+  }
+  const users = await deps.ledger.getUsers(runId);
+  const unmatched = [...users.values()].filter((u) => u.matchedBy === 'unmatched');
+  const now = deps.now();
+  const sum = (f: (c: ChannelReport) => number): number => channels.reduce((n, c) => n + f(c), 0);
+  return {
+    runId,
+    phase,
+    generatedAt: new Date(now).toISOString(),
+    team: { displayName: manifest.team.displayName, teamId: migration?.teamId },
+    elapsedSeconds: migration ? Math.round((now - Date.parse(migration.createdAt)) / 1000) : undefined,
+    totals: {
+      planned: sum((c) => c.planned),
+      posted: sum((c) => c.posted),
+      failed: sum((c) => c.failed),
+      skipped: manifest.totals.skipped,
+      throttled: sum((c) => c.throttled),
+    },
+    channels,
+    users: {
+      matched: [...users.values()].filter(
+        (u) => u.sourceUserId !== FALLBACK_USER_KEY && u.matchedBy !== 'unmatched',
+      ).length,
+      unmatched: unmatched.length,
+      fallback: users.get(FALLBACK_USER_KEY)?.displayName,
+      unmatchedUsers: unmatched.map((u) => `${u.displayName ?? ''} (${u.sourceUserId})`.trim()).sort(),
+    },
+    notImported: manifest.notImported,
+    problems: manifest.problems,
+  };
+}
+
+/** Renders the report as one self-contained HTML page (every value escaped). */
+export function renderReportHtml(report: MigrationReport): string {
+  const e = (v: unknown): string => escapeHtml(String(v ?? ''));
+  const skipped = (s: ChannelReport['skipped']): string =>
+    Object.entries(s)
+      .map(([reason, n]) => `${e(reason)}: ${e(n)}`)
+      .join(', ') || '0';
+  const rows = report.channels
+    .map(
+      (c) =>
+        `<tr class="${c.failed > 0 ? 'bad' : ''}"><td>${e(c.source)}</td><td>${e(c.teamsName)}</td><td>${e(c.state)}</td>` +
+        `<td>${c.planned}</td><td>${c.posts}</td><td>${c.replies}</td><td>${c.posted}</td><td>${c.failed}</td>` +
+        `<td>${skipped(c.skipped)}</td><td>${c.split}</td><td>${c.timestampBumps}</td><td>${c.throttled}</td></tr>`,
+    )
+    .join('\n');
+  const failures = report.channels
+    .flatMap((c) => c.failures.map((f) => `<li><b>${e(c.teamsName)}</b> ${e(f.key)}: ${e(f.error)}</li>`))
+    .join('\n');
+  const problems = report.problems
+    .map((p) => `<li class="${e(p.severity)}">${e(p.severity)}: ${e(p.message)}</li>`)
+    .join('\n');
+  const notImported = report.notImported
+    .map((c) => `<li>${e(c.name)} (${e(c.kind)}, ${c.messages} messages): ${e(c.reason)}</li>`)
+    .join('\n');
+  const t = report.totals;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>Migration report: ${e(report.team.displayName)}</title>
+<style>
+body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
+td:nth-child(-n+3),th{text-align:left}tr.bad td{background:#fde8e8}
+.error{color:#a00}.warning{color:#a60}
+</style></head><body>
+<h1>Migration report: ${e(report.team.displayName)}</h1>
+<p>Run <code>${e(report.runId)}</code> · phase <b>${e(report.phase)}</b> · team id <code>${e(report.team.teamId)}</code> ·
+generated ${e(report.generatedAt)}${report.elapsedSeconds !== undefined ? ` · ${report.elapsedSeconds} s since the run began` : ''}</p>
+<p><b>${t.posted}</b> of ${t.planned} planned messages posted · ${t.failed} failed · ${t.skipped} skipped · ${t.throttled} throttled requests</p>
+<h2>Channels</h2>
+<table><tr><th>Slack</th><th>Teams</th><th>state</th><th>planned</th><th>posts</th><th>replies</th><th>posted</th><th>failed</th><th>skipped</th><th>split</th><th>time bumps</th><th>throttled</th></tr>
+${rows}
+</table>
+<h2>Users</h2>
+<p>${report.users.matched} matched · ${report.users.unmatched} unmatched${report.users.fallback ? `, posted as ${e(report.users.fallback)} with their names shown` : ''}</p>
+${report.users.unmatchedUsers.length ? `<ul>${report.users.unmatchedUsers.map((u) => `<li>${e(u)}</li>`).join('')}</ul>` : ''}
+${failures ? `<h2>Failed messages</h2><ul>${failures}</ul>` : ''}
+${notImported ? `<h2>Not imported</h2><ul>${notImported}</ul>` : ''}
+${problems ? `<h2>Problems found in the export</h2><ul>${problems}</ul>` : ''}
+</body></html>
+`;
+}

@@ -1,0 +1,49 @@
+import type { Readable } from 'node:stream';
+import type { PlanManifest } from '../model';
+import type { ObjectStore } from '../state/objectStore';
+
+/** Names of a run's objects in the store: its plan, its source reference and its report. */
+export const runPaths = {
+  root: (runId: string): string => `runs/${runId}/`,
+  plan: (runId: string): string => `runs/${runId}/plan/`,
+  manifest: (runId: string): string => `runs/${runId}/plan/manifest.json`,
+  channelPlan: (runId: string, planPath: string): string => `runs/${runId}/plan/${planPath}`,
+  source: (runId: string): string => `runs/${runId}/source.json`,
+  reportJson: (runId: string): string => `runs/${runId}/report.json`,
+  reportHtml: (runId: string): string => `runs/${runId}/report.html`,
+};
+
+/** An ObjectStore seen through a name prefix, so a planner writing `manifest.json` lands under the run. */
+export class PrefixedStore implements ObjectStore {
+  constructor(
+    private readonly inner: ObjectStore,
+    private readonly prefix: string,
+  ) {}
+
+  put(name: string, data: Buffer | string | Readable, contentType?: string): Promise<void> {
+    return this.inner.put(this.prefix + name, data, contentType);
+  }
+  get(name: string): Promise<Buffer> {
+    return this.inner.get(this.prefix + name);
+  }
+  stream(name: string): Promise<Readable> {
+    return this.inner.stream(this.prefix + name);
+  }
+  exists(name: string): Promise<boolean> {
+    return this.inner.exists(this.prefix + name);
+  }
+  async list(prefix: string): Promise<string[]> {
+    return (await this.inner.list(this.prefix + prefix)).map((n) => n.slice(this.prefix.length));
+  }
+  delete(name: string): Promise<void> {
+    return this.inner.delete(this.prefix + name);
+  }
+}
+
+/** Reads a run's staged manifest; the error says to stage the run first when it is missing. */
+export async function readManifest(store: ObjectStore, runId: string): Promise<PlanManifest> {
+  const name = runPaths.manifest(runId);
+  if (!(await store.exists(name)))
+    throw new Error(`Run '${runId}' has no staged plan (${name}): its stageSource step has not run.`);
+  return JSON.parse((await store.get(name)).toString('utf8')) as PlanManifest;
+}

@@ -1,0 +1,83 @@
+import type { PlanManifest, Problem } from '../model';
+import { ExportReadError } from '../sources/archive';
+import { planExport } from '../transform/plan';
+import type { StageSourceInput, StageSourceResult } from './contracts';
+import type { PipelineDeps } from './deps';
+import { PrefixedStore, readManifest, runPaths } from './runStore';
+
+const hasErrors = (problems: Problem[]): boolean => problems.some((p) => p.severity === 'error');
+
+/**
+ * Plans the export once into the run's staging area and returns the channels to import. A run whose plan is
+ * already staged (and importable) reuses it, so a resumed run posts exactly what the first one planned.
+ */
+export async function stageSource(deps: PipelineDeps, input: StageSourceInput): Promise<StageSourceResult> {
+  const { migrationId: runId } = input;
+  let manifest: PlanManifest | undefined;
+  if (await deps.store.exists(runPaths.manifest(runId))) {
+    manifest = await readManifest(deps.store, runId);
+    if (hasErrors(manifest.problems)) manifest = undefined;
+  }
+  if (!manifest) {
+    const opened = await deps.openSource(input.source).catch((err: unknown) => err as Error);
+    if (opened instanceof Error) return unreadable(opened);
+    try {
+      manifest = await planExport(
+        opened.path,
+        {
+          now: Date.parse(input.now),
+          channels: input.options.channels,
+          excludeChannels: input.options.excludeChannels,
+          since: input.options.since ? Date.parse(input.options.since) : undefined,
+          until: input.options.until ? Date.parse(input.options.until) : undefined,
+          includeSystemEvents: input.options.includeSystemEvents,
+          teamName: input.team.displayName,
+          teamDescription: input.team.description,
+          userMap: input.options.userMapCsv
+            ? { text: input.options.userMapCsv, source: 'user map' }
+            : undefined,
+        },
+        new PrefixedStore(deps.store, runPaths.plan(runId)),
+      );
+    } catch (err) {
+      if (err instanceof ExportReadError) return unreadable(err);
+      throw err;
+    } finally {
+      await opened.release();
+    }
+    await deps.store.put(runPaths.source(runId), JSON.stringify(input.source), 'application/json');
+  }
+  if (hasErrors(manifest.problems)) return { ok: false, problems: manifest.problems };
+  if (manifest.channels.length === 0)
+    return {
+      ok: false,
+      problems: [
+        ...manifest.problems,
+        {
+          severity: 'error',
+          code: 'no-channels',
+          message:
+            'No channel of the export is selected for import: check the channel filter and the export.',
+        },
+      ],
+    };
+  return {
+    ok: true,
+    team: { ...manifest.team, visibility: input.team.visibility },
+    channels: manifest.channels.map((c) => ({
+      key: c.key,
+      sourceName: c.sourceName,
+      teamsName: c.teamsName,
+      description: c.description,
+      isGeneral: c.isGeneral,
+      createdDateTime: c.createdDateTime,
+      messages: c.messages,
+    })),
+    totalMessages: manifest.totals.messages,
+    problems: manifest.problems.filter((p) => p.severity !== 'info').slice(0, 50),
+  };
+}
+
+function unreadable(err: Error): StageSourceResult {
+  return { ok: false, problems: [{ severity: 'error', code: 'export-unreadable', message: err.message }] };
+}

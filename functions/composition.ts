@@ -1,0 +1,107 @@
+import { DefaultAzureCredential } from '@azure/identity';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { tokenProviderFromEnv } from '../core/graph/auth';
+import { createGraphClient } from '../core/graph/client';
+import { channelKeyOfUrl, Pacer } from '../core/graph/pacing';
+import { TeamsImportClient } from '../core/graph/teamsImport';
+import type { SourceRef } from '../core/pipeline/contracts';
+import type { OpenedSource, PipelineDeps } from '../core/pipeline/deps';
+import { BlobObjectStore } from '../core/state/blobStore';
+import { Ledger } from '../core/state/ledger';
+import type { AppSettings } from './settings';
+
+/**
+ * Builds the migration's dependencies from the settings: the Graph client (auth, retries, pacing at the
+ * service's limits), the ledger tables and the staging container, in the app's storage account.
+ */
+export async function createPipelineDeps(settings: AppSettings): Promise<PipelineDeps> {
+  const pacer = new Pacer({
+    perChannelPerSecond: settings.ratePerChannel,
+    globalPerSecond: settings.rateGlobal,
+  });
+  const throttled = new Map<string, number>();
+  const pace = pacer.throttleHook();
+  const { provider } = tokenProviderFromEnv(settings.graphUrl);
+  const handle = createGraphClient({
+    baseUrl: settings.graphUrl,
+    tokenProvider: provider,
+    onThrottled: (signal) => {
+      pace(signal);
+      const key = channelKeyOfUrl(signal.url);
+      if (key) throttled.set(key, (throttled.get(key) ?? 0) + 1);
+    },
+  });
+  const graph = new TeamsImportClient(handle, { pacer });
+
+  const storage = settings.storage;
+  const blobService =
+    'connectionString' in storage
+      ? BlobServiceClient.fromConnectionString(storage.connectionString)
+      : new BlobServiceClient(
+          `https://${storage.accountName}.blob.core.windows.net`,
+          new DefaultAzureCredential(),
+        );
+  const store = new BlobObjectStore(blobService.getContainerClient(settings.container));
+  await store.ensureContainer();
+  const ledger = Ledger.create(
+    'connectionString' in storage
+      ? storage.connectionString
+      : {
+          endpoint: `https://${storage.accountName}.table.core.windows.net`,
+          credential: new DefaultAzureCredential(),
+        },
+    settings.tablePrefix,
+  );
+  await ledger.ensureTables();
+
+  const slackToken = settings.slackToken;
+  return {
+    graph,
+    ledger,
+    store,
+    openSource: (source) => openSource(source, settings, blobService),
+    downloadSourceFile: slackToken
+      ? async (url) => {
+          const res = await fetch(url, { headers: { Authorization: `Bearer ${slackToken}` } });
+          if (!res.ok) throw new Error(`Slack answered ${res.status} for ${new URL(url).pathname}`);
+          return Buffer.from(await res.arrayBuffer());
+        }
+      : undefined,
+    throttles: { count: (key) => throttled.get(key) ?? 0 },
+    now: () => Date.now(),
+  };
+}
+
+async function openSource(
+  source: SourceRef,
+  settings: AppSettings,
+  blobs: BlobServiceClient,
+): Promise<OpenedSource> {
+  if (source.kind === 'path') {
+    if (!settings.allowLocalPaths)
+      throw new Error(
+        'This app does not read exports from local paths (TEAMS_IMPORT_ALLOW_LOCAL_PATHS is off): upload the export to blob storage and name the blob.',
+      );
+    await stat(source.path).catch(() => {
+      throw new Error(`The export '${source.path}' does not exist on the host running the app.`);
+    });
+    return { path: source.path, release: async () => undefined };
+  }
+  const dir = await mkdtemp(path.join(tmpdir(), 'teams-import-source-'));
+  const file = path.join(dir, path.basename(source.name) || 'export.zip');
+  try {
+    const download = await blobs.getContainerClient(source.container).getBlobClient(source.name).download();
+    await pipeline(download.readableStreamBody!, createWriteStream(file));
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw new Error(
+      `The export blob '${source.container}/${source.name}' cannot be read: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  return { path: file, release: () => rm(dir, { recursive: true, force: true }) };
+}
