@@ -145,8 +145,9 @@ export function reviewMessage(message: MessageRecord): string[] {
     contentUrl?: string | null;
     name?: string | null;
   }[]) {
-    if (a.contentType === 'reference' && !a.contentUrl)
-      warnings.push(`file attachment '${a.name ?? ''}' has no contentUrl`);
+    if (a.contentType === 'reference' && !/^https?:\/\//i.test(a.contentUrl ?? '')) {
+      warnings.push(`file attachment '${a.name ?? ''}' has no web URL Teams can open`);
+    }
   }
   if (/(&lt;|<)[@#!][A-Z0-9]/.test(html) || /(&lt;|<)!(here|channel|everyone)/.test(html)) {
     warnings.push('Slack markup left in the body (<@U…>, <#C…>, <!here>): Teams shows it verbatim');
@@ -193,9 +194,9 @@ function renderMessage(store: SandboxStore, message: MessageRecord, reply: boole
   )
     .map((a) => {
       const name = escapeHtml(a.name ?? a.id ?? 'file');
-      return a.contentUrl
-        ? `<a class="file" href="${escapeHtml(a.contentUrl)}" target="_blank" rel="noopener noreferrer">📄 ${name}</a>`
-        : `<span class="file">📄 ${name}</span>`;
+      return a.contentUrl && /^https?:\/\//i.test(a.contentUrl)
+        ? `<a class="file" href="${escapeHtml(a.contentUrl)}" target="_blank" rel="noopener noreferrer">${name}</a>`
+        : `<span class="file">${name}</span>`;
     })
     .join('');
   const reactions =
@@ -262,6 +263,7 @@ time{color:#616161;font-size:12px}
 .mention{color:#6264a7;font-weight:600}
 .files{display:flex;gap:8px;flex-wrap:wrap;margin-top:4px}
 .file{border:1px solid #e0e0e0;border-radius:4px;padding:4px 8px;color:#242424;text-decoration:none;background:#fafafa}
+.file::before{content:"";display:inline-block;width:9px;height:12px;border:1.5px solid #6264a7;border-radius:2px;margin-right:6px;vertical-align:-2px}
 .reactions{font-size:12px;color:#616161}
 .warnings{margin:6px 0 0;padding:0;list-style:none;color:#835b00;font-size:12px}
 .warnings li::before{content:"⚠ "}

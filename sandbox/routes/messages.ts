@@ -134,7 +134,7 @@ function postMessage(ctx: RouteContext, asReply: boolean): RouteResponse {
   const team = requireTeam(ctx);
   const channel = requireChannel(ctx, team);
   const parent = asReply ? requireMessage(ctx, channel) : null;
-  assertApplicationCaller(ctx.caller ?? { app: '', delegated: false });
+  if (ctx.caller) assertApplicationCaller(ctx.caller);
   if (channel.migrationMode !== 'inProgress') {
     throw forbidden(
       `${IMPORT_ONLY_MESSAGE}: channel '${channel.displayName}' is ${channel.migrationMode === 'completed' ? 'no longer' : 'not'} in migration mode`,

@@ -83,6 +83,12 @@ async function rehearse(sb: SandboxHandle): Promise<string> {
     design,
     importMessage(daysAgo(580), '<p>Old avatar: <img src="https://avatars.slack-edge.com/a.png"></p>', alan),
   );
+  await post(design, {
+    ...importMessage(daysAgo(570), '<p>Final spec <attachment id="spec"></attachment></p>', ada),
+    attachments: [
+      { id: 'spec', contentType: 'reference', contentUrl: 'javascript:alert(1)', name: 'spec.pdf' },
+    ],
+  });
   return team;
 }
 
@@ -90,7 +96,7 @@ describe('sandbox: HTML preview', () => {
   let sb: SandboxHandle;
   let team: string;
   beforeAll(async () => {
-    sb = await startSandbox({ users: USERS });
+    sb = await startSandbox({ users: USERS, ratePerChannel: 0 });
     team = await rehearse(sb);
   });
   afterAll(async () => {
@@ -104,6 +110,9 @@ describe('sandbox: HTML preview', () => {
     const html = await res.text();
     expect(html).not.toMatch(/<script/i);
     expect(html).not.toMatch(/onerror/i);
+    expect(html).not.toContain('javascript:');
+    expect(html).toContain('spec.pdf');
+    expect(html).toContain('has no web URL Teams can open');
     expect(html).toContain('Teams strips &#60;script&#62;');
     expect(html).toContain('Slack markup left in the body');
     expect(html).toContain('is not a hosted content');
@@ -157,7 +166,7 @@ describe('sandbox: HTML preview', () => {
         expect(await page.evaluate('window.__pwned')).toBeUndefined();
         expect(await page.locator('.body script').count()).toBe(0);
         expect(await page.locator('.body b').first().textContent()).toBe('Contoso Design');
-        expect(await page.locator('.message.warn').count()).toBe(3);
+        expect(await page.locator('.message.warn').count()).toBe(4);
         expect(errors).toEqual([]);
 
         await mkdir(join(ARTIFACT, '..'), { recursive: true });
