@@ -29,6 +29,8 @@ export interface RunOptions {
   completeOnErrors: boolean;
   channelConcurrency: number;
   batchSeconds: number;
+  /** Seconds between polls of the team creation; default 1 for the embedded sandbox, 30 (Microsoft's ask) otherwise. */
+  operationPollSeconds?: number;
 }
 
 /** Where `run` writes and what stops it; tests pass their own. */
@@ -124,7 +126,7 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
         completeOnErrors: opts.completeOnErrors,
         channelConcurrency: opts.channelConcurrency,
         batchSeconds: opts.batchSeconds,
-        operationPollSeconds: sandbox ? 1 : 30,
+        operationPollSeconds: opts.operationPollSeconds ?? (sandbox ? 1 : 30),
       },
     };
     const started = await fetch(`${host.url}/api/migrations`, {
@@ -194,7 +196,8 @@ async function watch(
         )
       : undefined;
   const channelBars = new Map<string, SingleBar>();
-  let lastLine = '';
+  let lastPhase = '';
+  let lastPrinted = 0;
   try {
     for (;;) {
       if (io.signal?.aborted)
@@ -213,8 +216,12 @@ async function watch(
           ? `${view.phase}: ${p.messagesPosted}/${p.messagesTotal} messages, ${p.channelsDone}/${p.channelsTotal} channels` +
             ` (${view.channels.map((c) => `${c.teamsName} ${c.posted}/${c.planned}`).join(', ')})`
           : view.phase;
-        if (line !== lastLine) progress(line);
-        lastLine = line;
+        const now = Date.now();
+        if (view.phase !== lastPhase || now - lastPrinted >= 5000 || TERMINAL.has(view.runtimeStatus)) {
+          progress(line);
+          lastPhase = view.phase;
+          lastPrinted = now;
+        }
       }
       if (TERMINAL.has(view.runtimeStatus)) return view;
       await new Promise((resolve) => setTimeout(resolve, 500));
@@ -306,6 +313,11 @@ export const registerRun: CommandRegistrar = (program: Command, setExitCode) => 
       'seconds each posting activity runs before checkpointing',
       positiveInt('--batch-seconds'),
       20,
+    )
+    .option(
+      '--operation-poll-seconds <n>',
+      'seconds between polls of the team creation (default 1 for the embedded sandbox, 30 otherwise)',
+      positiveInt('--operation-poll-seconds'),
     )
     .option('--json', 'print the report as JSON on stdout (progress goes to stderr)', false)
     .action(async (exportArg: string, options: RunOptions) => {

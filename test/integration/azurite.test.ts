@@ -45,7 +45,7 @@ describe('embedded Azurite after its parent is killed', () => {
     `;
     const parent = spawn(
       process.execPath,
-      ['-r', require.resolve('./support/swc-register'), '-e', parentScript],
+      ['-r', require.resolve('../support/swc-register'), '-e', parentScript],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
       },

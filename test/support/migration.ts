@@ -1,0 +1,99 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import type { SandboxDump, DumpMessage } from '../../sandbox';
+
+/** The repository root. */
+export const ROOT = path.resolve(__dirname, '..', '..');
+/** The bundled sample export. */
+export const SAMPLE_EXPORT = path.join(ROOT, 'samples', 'slack-sample');
+
+/** Settings that let a test run the app at ten times the service's rates against a sandbox with timeScale 10. */
+export const FAST_RATES = { TEAMS_IMPORT_RATE_PER_CHANNEL: '50', TEAMS_IMPORT_RATE_GLOBAL: '500' };
+
+/** A message as a Teams user would see it: time, author, body, inline images and its replies. */
+export interface SeenMessage {
+  createdDateTime: string;
+  from?: string;
+  body: string;
+  images: number;
+  replies: SeenMessage[];
+}
+
+/** What a migrated tenant holds, free of generated ids, for comparing two runs. */
+export interface SeenTeam {
+  displayName: string;
+  migrationMode: string | null;
+  members: string[];
+  channels: {
+    displayName: string;
+    migrationMode: string | null;
+    createdDateTime: string;
+    messages: SeenMessage[];
+  }[];
+}
+
+const byTime = (a: { createdDateTime: string }, b: { createdDateTime: string }): number =>
+  a.createdDateTime.localeCompare(b.createdDateTime);
+
+function seen(m: DumpMessage): SeenMessage {
+  return {
+    createdDateTime: m.createdDateTime,
+    from: m.from?.user?.id,
+    body: m.body.content,
+    images: m.hostedContents.length,
+    replies: m.replies.map(seen).sort(byTime),
+  };
+}
+
+/** Normalizes a sandbox dump: teams, channels and messages sorted, ids dropped, members as `userId:roles`. */
+export function seenTeams(dump: SandboxDump): SeenTeam[] {
+  return dump.teams
+    .map((t) => ({
+      displayName: t.displayName,
+      migrationMode: t.migrationMode,
+      members: t.members.map((m) => `${m.userId}:${[...m.roles].sort().join('+')}`).sort(),
+      channels: t.channels
+        .filter((c) => !c.deleted)
+        .map((c) => ({
+          displayName: c.displayName,
+          migrationMode: c.migrationMode,
+          createdDateTime: c.createdDateTime,
+          messages: c.messages.map(seen).sort(byTime),
+        }))
+        .sort((a, b) => a.displayName.localeCompare(b.displayName)),
+    }))
+    .sort((a, b) => a.displayName.localeCompare(b.displayName));
+}
+
+/** Counts the messages (replies included) of a normalized team. */
+export function messageCount(team: SeenTeam): number {
+  return team.channels.reduce((n, c) => n + c.messages.reduce((k, m) => k + 1 + m.replies.length, 0), 0);
+}
+
+/** Starts `teams-import <args>` as a child process on the TypeScript sources (compiled by swc on load). */
+export function spawnCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): ChildProcess & { output: () => string } {
+  const script = `require(${JSON.stringify(path.join(ROOT, 'cli', 'main.ts'))}).main(process.argv).then((c) => { process.exitCode = c; }, (e) => { console.error(e); process.exitCode = 1; });`;
+  const child = spawn(
+    process.execPath,
+    ['-r', path.join(__dirname, 'swc-register.js'), '-e', script, 'teams-import', ...args],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  return Object.assign(child, { output: () => output });
+}
+
+/** Resolves to the child's exit code (or signal name). */
+export function exited(child: ChildProcess): Promise<number | string> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  if (child.signalCode !== null) return Promise.resolve(child.signalCode);
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+}
