@@ -146,6 +146,9 @@ export function decodeBase64(value: string): Buffer | undefined {
 export interface Caller {
   app: string;
   delegated: boolean;
+  /** The signed-in user (`oid`) and token id (`jti`) of a delegated token, when it carries them. */
+  userId?: string;
+  tokenId?: string;
 }
 
 /**
@@ -155,6 +158,7 @@ export interface Caller {
 export function callerFromToken(token: string): Caller {
   let identity = token;
   let delegated = false;
+  let user: { userId?: string; tokenId?: string } = {};
   const parts = token.split('.');
   if (parts.length === 3) {
     try {
@@ -165,11 +169,17 @@ export function callerFromToken(token: string): Caller {
       const appId = claims.appid ?? claims.azp;
       if (typeof appId === 'string') identity = `appid:${appId}`;
       delegated = typeof claims.scp === 'string' && claims.roles === undefined;
+      if (delegated && typeof claims.oid === 'string' && typeof claims.jti === 'string')
+        user = { userId: claims.oid, tokenId: claims.jti };
     } catch {
       identity = token;
     }
   }
-  return { app: `app-${createHash('sha256').update(identity).digest('hex').slice(0, 16)}`, delegated };
+  return {
+    app: `app-${createHash('sha256').update(identity).digest('hex').slice(0, 16)}`,
+    delegated,
+    ...user,
+  };
 }
 
 /** Rejects delegated callers on import-only operations with the service's 403. */

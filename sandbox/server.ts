@@ -15,7 +15,9 @@ import {
   type SandboxSettings,
   type SubRequest,
 } from './router';
+import { addSeedChats, type SeedChat } from './chatState';
 import { sandboxRoutes } from './routes';
+import { configureIdentity, type IdentityOptions } from './routes/identity';
 import { callerFromToken, type Caller } from './rules';
 import {
   SandboxStore,
@@ -57,6 +59,10 @@ export interface SandboxOptions {
   saveDebounceMs?: number;
   /** Entries kept in the request log (oldest dropped first). Default 100000. */
   logLimit?: number;
+  /** Users' chats to seed (the chat export's source); members and authors are e-mails or user ids. */
+  chats?: SeedChat[];
+  /** The app registration the local authorization server accepts (`/{tenant}/oauth2/v2.0/...`). */
+  identity?: IdentityOptions;
 }
 
 /** One request as logged: no bodies and no header values. `t` is the sandbox clock when it was dispatched. */
@@ -292,6 +298,10 @@ class Sandbox {
     if (pathname === '/_sandbox' || pathname.startsWith('/_sandbox/'))
       return { kind: 'inspection', path: pathname };
     if (pathname.startsWith('/_upload/')) return { kind: 'upload', path: pathname };
+    if (
+      /^\/[^/]+\/(oauth2\/v2\.0\/(authorize|token)|v2\.0\/\.well-known\/openid-configuration)$/.test(pathname)
+    )
+      return { kind: 'inspection', path: pathname };
     const m = /^\/(v1\.0|beta)(\/.*)?$/.exec(pathname);
     if (m && (m[1] === 'v1.0' || this.settings.betaAlias)) {
       return { kind: 'graph', path: normalizeKeySyntax((m[2] ?? '/').replace(/%24/gi, '$')) };
@@ -611,6 +621,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const data = loaded ?? emptyData(users);
   const sandbox = new Sandbox(options, data, sandboxRoutes);
   if (loaded) sandbox.addUsers(users);
+  if (options.chats) addSeedChats(sandbox.store, options.chats, Date.now());
+  configureIdentity(sandbox.store, options.identity ?? {});
   await sandbox.listen(options.port ?? 0);
   const port = Number(new URL(sandbox.baseUrl).port);
   return {

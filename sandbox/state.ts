@@ -2,6 +2,7 @@ import { randomBytes, randomUUID, createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import type { ChatRecord, MailRecord } from './chatState';
 
 /** An Entra user the sandbox knows: the tenant's directory as far as the import is concerned. */
 export interface SandboxUser {
@@ -114,6 +115,10 @@ export interface SandboxData {
   teams: TeamRecord[];
   operations: OperationRecord[];
   drives: DriveRecord[];
+  /** Users' 1:1 and group chats (the chat export's source). */
+  chats?: ChatRecord[];
+  /** Mail sent through `sendMail`. */
+  outbox?: MailRecord[];
 }
 
 const userSchema = z.object({

@@ -1,11 +1,15 @@
 import type { Route } from '../router';
 import { batchRoutes } from './batch';
 import { channelRoutes } from './channels';
+import { chatRoutes } from './chats';
 import { driveRoutes } from './drives';
+import { identityRoutes } from './identity';
 import { inspectionRoutes } from './inspection';
+import { mailRoutes } from './mail';
 import { memberRoutes } from './members';
 import { messageRoutes } from './messages';
 import { teamRoutes } from './teams';
+import { userDriveRoutes } from './userDrive';
 import { userRoutes } from './users';
 
 /**
@@ -17,8 +21,12 @@ export const sandboxRoutes: readonly Route[] = [
   ...channelRoutes,
   ...messageRoutes,
   ...memberRoutes,
+  ...chatRoutes,
+  ...mailRoutes,
+  ...userDriveRoutes,
   ...userRoutes,
   ...batchRoutes,
   ...driveRoutes,
   ...inspectionRoutes,
+  ...identityRoutes,
 ];

@@ -1,0 +1,300 @@
+import { z } from 'zod';
+import {
+  addChatMessages,
+  addSeedChats,
+  chatsOf,
+  findChat,
+  GRAPH_ROOT_PLACEHOLDER,
+  seedChatSchema,
+  seedMessageSchema,
+  type ChatMessageRecord,
+  type ChatRecord,
+} from '../chatState';
+import { GraphError, badRequest, forbidden, notFound } from '../errors';
+import { parseInput } from '../rules';
+import type { Route, RouteContext } from '../router';
+import { page, SANDBOX_TENANT_ID, userJson } from './common';
+import { accessTokenValid } from './identity';
+
+/** Graph's largest `$top` for chats and chat messages. */
+export const CHAT_PAGE_MAX = 50;
+
+/** The user behind a delegated token issued by the sandbox's authority, or undefined for app-only callers. */
+export function delegatedUser(ctx: RouteContext): string | undefined {
+  const caller = ctx.caller;
+  if (!caller?.delegated) return undefined;
+  if (
+    !caller.userId ||
+    !caller.tokenId ||
+    !accessTokenValid(ctx.store, caller.tokenId, caller.userId, ctx.now)
+  )
+    throw new GraphError(
+      401,
+      'InvalidAuthenticationToken',
+      'Lifetime validation failed, the token is expired.',
+    );
+  return caller.userId;
+}
+
+function requireMe(ctx: RouteContext): string {
+  const userId = delegatedUser(ctx);
+  if (!userId) throw badRequest('/me request is only valid with delegated authentication flow.');
+  return userId;
+}
+
+function onlyOptions(ctx: RouteContext, allowed: string[]): void {
+  for (const key of ctx.query.keys()) {
+    if (key.startsWith('$') && !allowed.includes(key))
+      throw badRequest(
+        `Query option '${key}' is not supported on this resource (supported: ${allowed.join(', ')})`,
+      );
+  }
+}
+
+function chatJson(ctx: RouteContext, chat: ChatRecord, expandMembers: boolean): Record<string, unknown> {
+  const json: Record<string, unknown> = {
+    id: chat.id,
+    topic: chat.topic,
+    createdDateTime: chat.createdDateTime,
+    lastUpdatedDateTime: chat.lastUpdatedDateTime,
+    chatType: chat.chatType,
+    webUrl: `https://teams.microsoft.com/l/chat/${encodeURIComponent(chat.id)}/0?tenantId=${SANDBOX_TENANT_ID}`,
+    tenantId: SANDBOX_TENANT_ID,
+    onlineMeetingInfo: null,
+  };
+  if (expandMembers) {
+    json.members = chat.memberIds.slice(0, 25).map((userId) => {
+      const user = ctx.store.user(userId);
+      return {
+        '@odata.type': '#microsoft.graph.aadUserConversationMember',
+        id: Buffer.from(`${chat.id}#${userId}`).toString('base64'),
+        roles: ['owner'],
+        displayName: user?.displayName ?? null,
+        userId,
+        email: user?.mail ?? null,
+        tenantId: SANDBOX_TENANT_ID,
+      };
+    });
+  }
+  return json;
+}
+
+function listChatsOf(ctx: RouteContext, userId: string, path: string) {
+  onlyOptions(ctx, ['$top', '$skiptoken', '$expand', '$filter', '$orderby']);
+  const expand = ctx.query.get('$expand');
+  const parts = expand ? expand.split(',').map((s) => s.trim()) : [];
+  const unknown = parts.find((p) => p !== 'members' && p !== 'lastMessagePreview');
+  if (unknown)
+    throw badRequest(`Could not find a property named '${unknown}' to expand on 'microsoft.graph.chat'`);
+  const orderby = ctx.query.get('$orderby');
+  if (orderby !== null && orderby !== 'lastMessagePreview/createdDateTime desc')
+    throw badRequest(
+      `$orderby '${orderby}' is not supported: only 'lastMessagePreview/createdDateTime desc' is`,
+    );
+  const chats = chatsOf(ctx.store)
+    .filter((chat) => chat.memberIds.includes(userId))
+    .map((chat) => chatJson(ctx, chat, parts.includes('members')));
+  return {
+    status: 200,
+    body: page(ctx, chats, path, { maxTop: CHAT_PAGE_MAX, defaultTop: 20, context: 'chats' }),
+  };
+}
+
+function requireChat(ctx: RouteContext): ChatRecord {
+  const chat = findChat(ctx.store, ctx.params.chatId ?? '');
+  if (!chat) throw notFound(`Chat '${ctx.params.chatId}' was not found or the caller is not a member`);
+  const userId = delegatedUser(ctx);
+  if (userId && !chat.memberIds.includes(userId))
+    throw forbidden(`The signed-in user is not a member of chat '${chat.id}'`);
+  return chat;
+}
+
+function messageJson(ctx: RouteContext, chat: ChatRecord, m: ChatMessageRecord) {
+  const user = ctx.store.user(m.fromUserId);
+  return {
+    id: m.id,
+    replyToId: null,
+    etag: m.lastModifiedDateTime === m.createdDateTime ? m.id : String(Date.parse(m.lastModifiedDateTime)),
+    messageType: 'message',
+    createdDateTime: m.createdDateTime,
+    lastModifiedDateTime: m.lastModifiedDateTime,
+    lastEditedDateTime: m.lastEditedDateTime,
+    deletedDateTime: m.deletedDateTime,
+    subject: null,
+    summary: null,
+    chatId: chat.id,
+    importance: 'normal',
+    locale: 'en-us',
+    webUrl: null,
+    channelIdentity: null,
+    policyViolation: null,
+    eventDetail: null,
+    from: {
+      application: null,
+      device: null,
+      user: { id: m.fromUserId, displayName: user?.displayName ?? null, userIdentityType: 'aadUser' },
+    },
+    body: {
+      contentType: m.body.contentType,
+      content: m.body.content.split(GRAPH_ROOT_PLACEHOLDER).join(`${ctx.baseUrl}/v1.0`),
+    },
+    attachments: m.attachments,
+    mentions: [],
+    reactions: m.reactions,
+  };
+}
+
+const FILTER =
+  /^(lastModifiedDateTime|createdDateTime) (gt|lt) (\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,7})?Z)$/;
+
+function listMessages(ctx: RouteContext) {
+  onlyOptions(ctx, ['$top', '$skiptoken', '$orderby', '$filter']);
+  const chat = requireChat(ctx);
+  const orderby = ctx.query.get('$orderby') ?? 'lastModifiedDateTime desc';
+  const field = /^(lastModifiedDateTime|createdDateTime)( desc)?$/.exec(orderby)?.[1] as
+    'lastModifiedDateTime' | 'createdDateTime' | undefined;
+  if (!field || !orderby.endsWith(' desc'))
+    throw badRequest(
+      `$orderby '${orderby}' is not supported: use 'lastModifiedDateTime desc' or 'createdDateTime desc'`,
+    );
+  let messages = [...chat.messages];
+  const filter = ctx.query.get('$filter');
+  if (filter !== null) {
+    const clauses = filter.split(/\s+and\s+/).map((clause) => {
+      const m = FILTER.exec(clause.trim());
+      if (!m)
+        throw badRequest(
+          `$filter '${filter}' is not supported: use 'lastModifiedDateTime gt|lt <time>' or 'createdDateTime lt <time>'`,
+        );
+      if (m[1] === 'createdDateTime' && m[2] !== 'lt')
+        throw badRequest('$filter on createdDateTime supports lt only');
+      return {
+        field: m[1] as 'lastModifiedDateTime' | 'createdDateTime',
+        op: m[2],
+        at: Date.parse(m[3] ?? ''),
+      };
+    });
+    for (const clause of clauses.filter((c) => c.field === field)) {
+      messages = messages.filter((m) => {
+        const t = Date.parse(m[clause.field]);
+        return clause.op === 'gt' ? t > clause.at : t < clause.at;
+      });
+    }
+  }
+  messages.sort((a, b) => Date.parse(b[field]) - Date.parse(a[field]) || Number(b.id) - Number(a.id));
+  const body = page(
+    ctx,
+    messages.map((m) => messageJson(ctx, chat, m)),
+    `/chats/${encodeURIComponent(chat.id)}/messages`,
+    { maxTop: CHAT_PAGE_MAX, defaultTop: 20, context: `chats('${chat.id}')/messages` },
+  );
+  return { status: 200, body: { '@odata.count': messages.length, ...body } };
+}
+
+const addSchema = z.union([
+  z.object({ chats: z.array(seedChatSchema) }),
+  z.object({ chatId: z.string().min(1), messages: z.array(seedMessageSchema).min(1) }),
+]);
+
+/**
+ * Chats (delegated `/me/chats`, `/chats`, `/users/{id}/chats`; `$top` at most 50, `$expand=members`, paging), their
+ * messages (`$top` at most 50; `$orderby` lastModifiedDateTime desc (default) or createdDateTime desc; `$filter`
+ * lastModifiedDateTime gt/lt and createdDateTime lt, applied only when ordered by the same property), inline
+ * images (`hostedContents/{id}/$value`), `/me`, and `POST /_sandbox/chats` to create chats or add messages.
+ */
+export const chatRoutes: Route[] = [
+  {
+    method: 'GET',
+    path: '/me',
+    handler: (ctx) => {
+      const user = ctx.store.user(requireMe(ctx));
+      if (!user) throw notFound('The signed-in user no longer exists');
+      return {
+        status: 200,
+        body: {
+          '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#users/$entity',
+          ...userJson(user),
+        },
+      };
+    },
+  },
+  { method: 'GET', path: '/me/chats', handler: (ctx) => listChatsOf(ctx, requireMe(ctx), '/me/chats') },
+  { method: 'GET', path: '/chats', handler: (ctx) => listChatsOf(ctx, requireMe(ctx), '/chats') },
+  {
+    method: 'GET',
+    path: '/users/{userId}/chats',
+    handler: (ctx) => {
+      const user = ctx.store.user(ctx.params.userId ?? '');
+      if (!user) throw notFound(`User '${ctx.params.userId}' does not exist`);
+      const me = delegatedUser(ctx);
+      if (me && me !== user.id) throw forbidden("A delegated token may list only the signed-in user's chats");
+      return listChatsOf(ctx, user.id, `/users/${encodeURIComponent(user.id)}/chats`);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/chats/{chatId}',
+    handler: (ctx) => ({
+      status: 200,
+      body: chatJson(ctx, requireChat(ctx), ctx.query.get('$expand') === 'members'),
+    }),
+  },
+  { method: 'GET', path: '/chats/{chatId}/messages', handler: listMessages },
+  { method: 'GET', path: '/me/chats/{chatId}/messages', handler: listMessages },
+  {
+    method: 'GET',
+    path: '/chats/{chatId}/messages/{messageId}/hostedContents/{hostedContentId}/$value',
+    handler: (ctx) => {
+      const chat = requireChat(ctx);
+      const message = chat.messages.find((m) => m.id === ctx.params.messageId);
+      const content = message?.hostedContents.find((h) => h.id === ctx.params.hostedContentId);
+      if (!content) throw notFound(`Hosted content '${ctx.params.hostedContentId}' was not found`);
+      return {
+        status: 200,
+        headers: { 'content-type': content.contentType },
+        body: Buffer.from(content.contentBytes, 'base64'),
+      };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/_sandbox/chats',
+    kind: 'inspection',
+    mutates: true,
+    handler: (ctx) => {
+      const input = parseInput(addSchema, ctx.body, 'chats');
+      if ('chats' in input) {
+        const created = addSeedChats(ctx.store, input.chats, ctx.now);
+        return {
+          status: 201,
+          body: { value: created.map((c) => ({ id: c.id, messages: c.messages.length })) },
+        };
+      }
+      const added = addChatMessages(ctx.store, input.chatId, input.messages, ctx.now);
+      return {
+        status: 201,
+        body: {
+          chatId: input.chatId,
+          value: added.map((m) => ({ id: m.id, createdDateTime: m.createdDateTime })),
+        },
+      };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/_sandbox/chats',
+    kind: 'inspection',
+    handler: (ctx) => ({
+      status: 200,
+      body: {
+        value: chatsOf(ctx.store).map((c) => ({
+          id: c.id,
+          topic: c.topic,
+          chatType: c.chatType,
+          memberIds: c.memberIds,
+          messages: c.messages.length,
+        })),
+      },
+    }),
+  },
+];
