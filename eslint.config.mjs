@@ -17,6 +17,7 @@ const orchestratorBans = {
         '**/functions/*',
         '**/activities/*',
         '!**/activities/names',
+        '!**/activities/chatExportNames',
       ],
       message: 'Orchestrators do no I/O: they import activity names and types only, from activities/names.',
     },

@@ -2,3 +2,4 @@
 import './health';
 import './migrations';
 import './pipeline';
+import './chatExport';

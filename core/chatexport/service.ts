@@ -1,0 +1,484 @@
+import type { Client } from '@microsoft/microsoft-graph-client';
+import type { TokenProvider } from '../graph/auth';
+import type {
+  ChatExportStatus,
+  ChatExportStore,
+  ChatExportUser,
+  PassSummary,
+} from '../state/chatExportTables';
+import { authorizeUrl, ConsentGoneError, redeemCode, refresh, type TokenClientOptions } from './consent';
+import { consumeState, createPkcePair, issueState, verifyState } from './crypto';
+import { ChatExporter, type ChatExportResult, type PlannedChat } from './exporter';
+import { encodePathSegment, GraphChatSource } from './graphSource';
+import { OneDriveSink } from './oneDriveSink';
+import type { ConversationStaging } from './ports';
+
+/** The app registration and authority used for the users' consent, and where the callback lives. */
+export interface ConsentSettings extends Omit<TokenClientOptions, 'now' | 'timeoutMs'> {
+  redirectUri: string;
+}
+
+/** What the chat-export service works with: its state, Graph clients (app-only source and target, delegated factory), settings. */
+export interface ChatExportServiceDeps {
+  store: ChatExportStore;
+  staging: ConversationStaging;
+  sourceGraph: Client;
+  targetGraph: Client;
+  delegatedGraph(tokens: TokenProvider): Client;
+  graphUrl: string;
+  consent(): ConsentSettings;
+  links: { baseUrl(): string; stateKey: Buffer; ttlMs: number; sender?: string };
+  timeZone: string;
+  now(): number;
+}
+
+/** A mistake in a request to the service (unknown user, missing setting): the message says what to change. */
+export class ChatExportRequestError extends Error {
+  override readonly name = 'ChatExportRequestError';
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+/** A consent callback that cannot complete: a message fit for the user's browser (no secret in it). */
+export class ConsentCallbackError extends Error {
+  override readonly name = 'ConsentCallbackError';
+}
+
+/** What discovery found: users stored (and how many were new), and the source tenant's teams and channels. */
+export interface DiscoveryResult {
+  users: number;
+  added: number;
+  teams: { id: string; displayName: string; channels: { id: string; displayName: string }[] }[];
+}
+
+/** The outcome of sending consent links. */
+export interface SendLinksResult {
+  sent: string[];
+  skipped: { id: string; reason: string }[];
+}
+
+/** The plan of a pass: the chats to export and the target user, or why the pass cannot run. */
+export type PlanResult =
+  | { kind: 'planned'; targetUserId: string; chats: PlannedChat[] }
+  | { kind: 'consentGone'; reason: string }
+  | { kind: 'failed'; reason: string };
+
+/** One chat's outcome inside a pass, or the consent that went away during it. */
+export type ChatOutcome =
+  { kind: 'done'; result: ChatExportResult } | { kind: 'consentGone'; reason: string };
+
+interface Page<T> {
+  value?: T[];
+  '@odata.nextLink'?: string;
+}
+
+interface GraphUser {
+  id: string;
+  displayName?: string | null;
+  mail?: string | null;
+  userPrincipalName?: string | null;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function statusOf(error: unknown): number | undefined {
+  const status = (error as { statusCode?: unknown }).statusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** Parses a user map CSV (`source,target` per line, UPNs or mails; a header line is skipped) into lower-cased pairs. */
+export function parseUserMap(csv: string): Map<string, string> {
+  const map = new Map<string, string>();
+  csv.split(/\r?\n/).forEach((line, index) => {
+    const text = line.trim();
+    if (!text || text.startsWith('#')) return;
+    const [source, target, ...rest] = text.split(',').map((cell) => cell.trim().replace(/^"|"$/g, ''));
+    if (index === 0 && /^source/i.test(source ?? '')) return;
+    if (!source || !target || rest.length > 0)
+      throw new ChatExportRequestError(
+        `userMap line ${index + 1} must be 'source,target' (two UPNs or mail addresses), got '${text.slice(0, 80)}'`,
+      );
+    map.set(source.toLowerCase(), target);
+  });
+  return map;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/**
+ * The chat export's flows over injected ports: discovery, the user list, consent links by mail, the consent
+ * landing and callback (single-use signed state, PKCE, the consenting user must be the invited one), and the
+ * pass steps the durable activities call (plan, one chat, finish). Refresh tokens are kept only encrypted;
+ * access tokens only in this process's memory.
+ */
+export class ChatExportService {
+  private readonly accessTokens = new Map<string, { token: string; expiresAt: number }>();
+
+  constructor(private readonly deps: ChatExportServiceDeps) {}
+
+  private async *pages<T>(client: Client, first: string): AsyncIterable<T[]> {
+    const base = new URL(this.deps.graphUrl);
+    let next: string | undefined = first;
+    while (next) {
+      const page = (await client.api(next).get()) as Page<T>;
+      yield page.value ?? [];
+      const link = page['@odata.nextLink'];
+      if (!link) break;
+      const url = new URL(link);
+      if (url.origin !== base.origin)
+        throw new Error(`Graph returned a next link outside ${base.origin}: check the GRAPH_URL setting`);
+      const match = /^\/[^/]+(\/.*)$/.exec(url.pathname.slice(base.pathname.replace(/\/+$/, '').length));
+      next = match ? `${match[1]}${url.search}` : undefined;
+    }
+  }
+
+  /** Lists the source tenant's users (all pages) into the user list, keeping known users' status; lists teams and channels. */
+  async discover(options: { userMapCsv?: string } = {}): Promise<DiscoveryResult> {
+    const map = options.userMapCsv ? parseUserMap(options.userMapCsv) : new Map<string, string>();
+    let users = 0;
+    let added = 0;
+    const select = '$select=id,displayName,mail,userPrincipalName';
+    for await (const page of this.pages<GraphUser>(this.deps.sourceGraph, `/users?${select}`)) {
+      for (const user of page) {
+        users += 1;
+        if (await this.remember(user, map)) added += 1;
+      }
+    }
+    const teams: DiscoveryResult['teams'] = [];
+    for await (const page of this.pages<{ id: string; displayName?: string }>(
+      this.deps.sourceGraph,
+      '/teams',
+    )) {
+      for (const team of page) {
+        const channels: { id: string; displayName: string }[] = [];
+        const path = `/teams/${encodePathSegment(team.id)}/channels`;
+        for await (const list of this.pages<{ id: string; displayName?: string }>(
+          this.deps.sourceGraph,
+          path,
+        ))
+          channels.push(...list.map((c) => ({ id: c.id, displayName: c.displayName ?? '' })));
+        teams.push({ id: team.id, displayName: team.displayName ?? '', channels });
+      }
+    }
+    return { users, added, teams };
+  }
+
+  private async remember(user: GraphUser, map: Map<string, string>, targetUpn?: string): Promise<boolean> {
+    const upn = user.userPrincipalName ?? user.mail ?? user.id;
+    const target = targetUpn ?? map.get(upn.toLowerCase()) ?? map.get((user.mail ?? '').toLowerCase()) ?? upn;
+    const existing = await this.deps.store.getUser(user.id);
+    const now = new Date(this.deps.now()).toISOString();
+    await this.deps.store.putUser({
+      ...(existing ?? { status: 'discovered' as ChatExportStatus }),
+      id: user.id,
+      upn,
+      ...(user.mail ? { mail: user.mail } : {}),
+      ...(user.displayName ? { displayName: user.displayName } : {}),
+      targetUpn: target,
+      ...(existing && existing.targetUpn !== target ? { targetUserId: undefined } : {}),
+      updatedAt: now,
+    });
+    return existing === undefined;
+  }
+
+  /** Adds one source user (by id or UPN, looked up in the source tenant), optionally mapped to another target UPN. */
+  async addUser(input: { user: string; targetUpn?: string }): Promise<ChatExportUser> {
+    let found: GraphUser;
+    try {
+      found = (await this.deps.sourceGraph
+        .api(`/users/${encodePathSegment(input.user)}`)
+        .select(['id', 'displayName', 'mail', 'userPrincipalName'])
+        .get()) as GraphUser;
+    } catch (error) {
+      if (statusOf(error) === 404)
+        throw new ChatExportRequestError(`User '${input.user}' does not exist in the source tenant`, 404);
+      throw error;
+    }
+    await this.remember(found, new Map(), input.targetUpn);
+    return (await this.deps.store.getUser(found.id))!;
+  }
+
+  async listUsers(): Promise<ChatExportUser[]> {
+    return this.deps.store.listUsers();
+  }
+
+  async getUser(id: string): Promise<ChatExportUser | undefined> {
+    return this.deps.store.getUser(id);
+  }
+
+  /** Mails a personal, single-use, expiring consent link to each chosen user from the sender mailbox. */
+  async sendLinks(input: { all?: boolean; users?: string[] }): Promise<SendLinksResult> {
+    const sender = this.deps.links.sender;
+    if (!sender)
+      throw new ChatExportRequestError(
+        'No sender mailbox: set CHAT_EXPORT_SENDER (or pass --sender to teams-import serve) to a mailbox the app may send from',
+      );
+    const everyone = await this.deps.store.listUsers();
+    const byKey = new Map<string, ChatExportUser>();
+    for (const user of everyone) {
+      byKey.set(user.id.toLowerCase(), user);
+      byKey.set(user.upn.toLowerCase(), user);
+    }
+    const result: SendLinksResult = { sent: [], skipped: [] };
+    let chosen: ChatExportUser[];
+    if (input.all) {
+      chosen = [];
+      for (const user of everyone) {
+        if (['consented', 'exporting', 'exported'].includes(user.status))
+          result.skipped.push({ id: user.id, reason: `already ${user.status}` });
+        else chosen.push(user);
+      }
+    } else {
+      chosen = [];
+      for (const key of input.users ?? []) {
+        const user = byKey.get(key.toLowerCase());
+        if (user) chosen.push(user);
+        else
+          result.skipped.push({
+            id: key,
+            reason: 'not in the chat-export user list: discover or add it first',
+          });
+      }
+    }
+    for (const user of chosen) {
+      const address = user.mail ?? user.upn;
+      const { state, claims } = issueState(user.id, this.deps.links.stateKey, {
+        ttlMs: this.deps.links.ttlMs,
+        now: this.deps.now,
+      });
+      const link = `${this.deps.links.baseUrl()}/api/chat-export/consent?state=${encodeURIComponent(state)}`;
+      const expires = new Date(claims.exp).toUTCString();
+      const name = escapeHtml(user.displayName ?? user.upn);
+      const body =
+        `<p>Hello ${name},</p><p>Your private Teams chats (1:1 and group chats) are being copied to your OneDrive, ` +
+        `folder <b>TeamsHistory</b>, one HTML file per conversation. Please allow read access to your chats once:</p>` +
+        `<p><a href="${escapeHtml(link)}">Allow the export of my Teams chats</a></p>` +
+        `<p>This link is personal, works once, and expires on ${escapeHtml(expires)}.</p>`;
+      try {
+        await this.deps.sourceGraph.api(`/users/${encodePathSegment(sender)}/sendMail`).post({
+          message: {
+            subject: 'Action needed: copy your Teams chats to OneDrive',
+            body: { contentType: 'HTML', content: body },
+            toRecipients: [{ emailAddress: { address } }],
+          },
+          saveToSentItems: false,
+        });
+      } catch (error) {
+        result.skipped.push({ id: user.id, reason: `sendMail from ${sender} failed: ${message(error)}` });
+        continue;
+      }
+      await this.deps.store.updateUser(user.id, (u) => ({
+        ...u,
+        status: 'link-sent',
+        reason: undefined,
+        linkSentAt: new Date(this.deps.now()).toISOString(),
+        updatedAt: new Date(this.deps.now()).toISOString(),
+      }));
+      result.sent.push(user.id);
+    }
+    return result;
+  }
+
+  /** The consent landing: checks the state (not yet consuming it), stores a PKCE verifier under its nonce, answers the authorize URL. */
+  async beginConsent(state: string): Promise<string> {
+    const claims = verifyState(state, this.deps.links.stateKey, this.deps.now);
+    const user = await this.deps.store.getUser(claims.userId);
+    if (!user) throw new ConsentCallbackError('This link is for a user who is no longer in the export list.');
+    const pkce = createPkcePair();
+    await this.deps.store.savePkceVerifier(claims.nonce, pkce.verifier, claims.exp);
+    const consent = this.deps.consent();
+    return authorizeUrl({
+      ...consent,
+      state,
+      codeChallenge: pkce.challenge,
+      loginHint: user.upn,
+    });
+  }
+
+  /** The consent callback: consumes the state, redeems the code with the verifier, checks the user, stores the token encrypted. */
+  async completeConsent(input: { state: string; code: string }): Promise<ChatExportUser> {
+    const claims = await consumeState(input.state, this.deps.links.stateKey, this.deps.store, this.deps.now);
+    const verifier = await this.deps.store.takePkceVerifier(claims.nonce);
+    if (!verifier)
+      throw new ConsentCallbackError(
+        'This sign-in did not start from the consent link: open the link from the e-mail again.',
+      );
+    const consent = this.deps.consent();
+    const tokens = await redeemCode({
+      ...consent,
+      code: input.code,
+      codeVerifier: verifier,
+      now: this.deps.now,
+    });
+    const client = this.deps.delegatedGraph({ getToken: () => Promise.resolve(tokens.accessToken) });
+    const me = (await client.api('/me').select(['id', 'userPrincipalName']).get()) as GraphUser;
+    const invited = await this.deps.store.getUser(claims.userId);
+    if (!invited)
+      throw new ConsentCallbackError('This link is for a user who is no longer in the export list.');
+    if (me.id !== claims.userId)
+      throw new ConsentCallbackError(
+        `You signed in as ${me.userPrincipalName ?? 'another account'}, but this link was sent to ${invited.upn}: ask for a new link and sign in with that account.`,
+      );
+    await this.deps.store.saveRefreshToken(claims.userId, tokens.refreshToken);
+    this.accessTokens.set(claims.userId, { token: tokens.accessToken, expiresAt: tokens.expiresAt });
+    const now = new Date(this.deps.now()).toISOString();
+    return this.deps.store.updateUser(claims.userId, (u) => ({
+      ...u,
+      status: 'consented',
+      reason: undefined,
+      consentedAt: now,
+      updatedAt: now,
+    }));
+  }
+
+  private async accessToken(userId: string, force: boolean): Promise<string> {
+    const cached = this.accessTokens.get(userId);
+    if (!force && cached && cached.expiresAt - 5 * 60_000 > this.deps.now()) return cached.token;
+    const stored = await this.deps.store.loadRefreshToken(userId);
+    if (!stored) throw new ConsentGoneError('no consent is recorded for this user', 'no_refresh_token');
+    const tokens = await refresh({ ...this.deps.consent(), refreshToken: stored, now: this.deps.now });
+    if (tokens.refreshToken !== stored) await this.deps.store.saveRefreshToken(userId, tokens.refreshToken);
+    this.accessTokens.set(userId, { token: tokens.accessToken, expiresAt: tokens.expiresAt });
+    return tokens.accessToken;
+  }
+
+  private exporter(userId: string): ChatExporter {
+    const client = this.deps.delegatedGraph({ getToken: () => this.accessToken(userId, false) });
+    return new ChatExporter({
+      source: new GraphChatSource(client, { graphBaseUrl: this.deps.graphUrl, chatsRoute: 'me' }),
+      sink: new OneDriveSink({ client: this.deps.targetGraph, staging: this.deps.staging }),
+    });
+  }
+
+  private async targetUserId(user: ChatExportUser): Promise<string> {
+    if (user.targetUserId) return user.targetUserId;
+    try {
+      const found = (await this.deps.targetGraph
+        .api(`/users/${encodePathSegment(user.targetUpn)}`)
+        .select(['id'])
+        .get()) as GraphUser;
+      await this.deps.store.updateUser(user.id, (u) => ({ ...u, targetUserId: found.id }));
+      return found.id;
+    } catch (error) {
+      if (statusOf(error) === 404)
+        throw new Error(
+          `Target user '${user.targetUpn}' does not exist in the target tenant: create it or map the user to another UPN with a userMap`,
+        );
+      throw error;
+    }
+  }
+
+  /** Starts a pass: marks the user exporting, refreshes the consent (a lost one is reported, not thrown), lists and names the chats. */
+  async planPass(userId: string): Promise<PlanResult> {
+    const user = await this.deps.store.getUser(userId);
+    if (!user) return { kind: 'failed', reason: `User '${userId}' is not in the chat-export user list` };
+    await this.deps.store.updateUser(userId, (u) => ({
+      ...u,
+      status: 'exporting',
+      reason: undefined,
+      updatedAt: new Date(this.deps.now()).toISOString(),
+    }));
+    try {
+      await this.accessToken(userId, true);
+      const targetUserId = await this.targetUserId(user);
+      const chats = await this.exporter(userId).planChats(userId, await this.deps.store.loadCursors(userId));
+      return { kind: 'planned', targetUserId, chats };
+    } catch (error) {
+      if (error instanceof ConsentGoneError) return { kind: 'consentGone', reason: error.reason };
+      return { kind: 'failed', reason: message(error) };
+    }
+  }
+
+  /** Exports one planned chat and records its cursor; a lost consent is reported, other failures become a failed result. */
+  async exportChat(input: {
+    userId: string;
+    targetUserId: string;
+    planned: PlannedChat;
+  }): Promise<ChatOutcome> {
+    const { userId, targetUserId, planned } = input;
+    try {
+      const result = await this.exporter(userId).exportChat(planned, {
+        sourceUserId: userId,
+        targetUserId,
+        timeZone: this.deps.timeZone,
+      });
+      if (result.cursor) await this.deps.store.saveCursor(userId, planned.chat.id, result.cursor);
+      return { kind: 'done', result };
+    } catch (error) {
+      if (error instanceof ConsentGoneError) return { kind: 'consentGone', reason: error.reason };
+      return {
+        kind: 'done',
+        result: {
+          chatId: planned.chat.id,
+          title: planned.title,
+          fileName: planned.fileName,
+          status: 'failed',
+          fetchedMessages: 0,
+          addedMessages: 0,
+          updatedMessages: 0,
+          error: message(error),
+        },
+      };
+    }
+  }
+
+  /** Ends a pass: exported (with counts), consent-needed with the reason, or failed naming the failed chats. */
+  async finishPass(input: {
+    userId: string;
+    mode: 'full' | 'delta';
+    plan: PlanResult;
+    outcomes: ChatOutcome[];
+  }): Promise<ChatExportUser> {
+    const now = new Date(this.deps.now()).toISOString();
+    const results = input.outcomes.flatMap((o) => (o.kind === 'done' ? [o.result] : []));
+    const gone =
+      input.plan.kind === 'consentGone'
+        ? input.plan.reason
+        : input.outcomes.find((o): o is { kind: 'consentGone'; reason: string } => o.kind === 'consentGone')
+            ?.reason;
+    const count = (status: ChatExportResult['status']) => results.filter((r) => r.status === status).length;
+    const summary: PassSummary = {
+      mode: input.mode,
+      finishedAt: now,
+      chats: results.length,
+      uploaded: count('uploaded'),
+      unchanged: count('unchanged'),
+      empty: count('empty'),
+      failed: count('failed'),
+      addedMessages: results.reduce((n, r) => n + r.addedMessages, 0),
+      updatedMessages: results.reduce((n, r) => n + r.updatedMessages, 0),
+    };
+    let status: ChatExportStatus = 'exported';
+    let reason: string | undefined;
+    if (gone !== undefined) {
+      status = 'consent-needed';
+      reason = `consent is gone (${gone}): send the user a new link`;
+    } else if (input.plan.kind === 'failed') {
+      status = 'failed';
+      reason = input.plan.reason;
+    } else if (summary.failed > 0) {
+      status = 'failed';
+      reason = results
+        .filter((r) => r.status === 'failed')
+        .map((r) => `${r.fileName}: ${r.error ?? 'failed'}`)
+        .join('; ')
+        .slice(0, 1000);
+    }
+    if (gone !== undefined) this.accessTokens.delete(input.userId);
+    return this.deps.store.updateUser(input.userId, (u) => ({
+      ...u,
+      status,
+      reason,
+      lastPass: summary,
+      updatedAt: now,
+    }));
+  }
+}

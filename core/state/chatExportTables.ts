@@ -1,0 +1,233 @@
+import { RestError, type TableClient } from '@azure/data-tables';
+import { createHash } from 'node:crypto';
+import type { ChatCursor } from '../chatexport/exporter';
+import { decryptSecret, encryptSecret, type NonceStore } from '../chatexport/crypto';
+import { encodeKey, tableClient, tableName, type LedgerConnection } from './tables';
+
+/** Where a user stands in the chat export. */
+export type ChatExportStatus =
+  'discovered' | 'link-sent' | 'consented' | 'exporting' | 'exported' | 'consent-needed' | 'failed';
+
+/** Every status, in flow order. */
+export const CHAT_EXPORT_STATUSES: readonly ChatExportStatus[] = [
+  'discovered',
+  'link-sent',
+  'consented',
+  'exporting',
+  'exported',
+  'consent-needed',
+  'failed',
+];
+
+/** Counts of the last pass over a user's chats. */
+export interface PassSummary {
+  mode: 'full' | 'delta';
+  finishedAt: string;
+  chats: number;
+  uploaded: number;
+  unchanged: number;
+  empty: number;
+  failed: number;
+  addedMessages: number;
+  updatedMessages: number;
+}
+
+/** One user of the chat export: the source identity, the target it maps to, and its status with the reason. */
+export interface ChatExportUser {
+  id: string;
+  upn: string;
+  mail?: string;
+  displayName?: string;
+  targetUpn: string;
+  targetUserId?: string;
+  status: ChatExportStatus;
+  reason?: string;
+  linkSentAt?: string;
+  consentedAt?: string;
+  lastPass?: PassSummary;
+  updatedAt: string;
+}
+
+const USER = 'user';
+const TOKEN = 'token';
+const PKCE = 'pkce';
+const NONCE = 'nonce';
+
+function isStatus(error: unknown, status: number): boolean {
+  return error instanceof RestError && error.statusCode === status;
+}
+
+function cursorPartition(userId: string): string {
+  return `cursor-${encodeKey(userId)}`;
+}
+
+function chatRow(chatId: string): string {
+  return createHash('sha256').update(chatId, 'utf8').digest('hex').slice(0, 40);
+}
+
+/**
+ * The chat export's state in one table: the user list (`user`), each user's refresh token encrypted with
+ * AES-256-GCM bound to the user id (`token`), consent-link PKCE verifiers encrypted and bound to the nonce
+ * (`pkce`), used nonces created once so a second use answers 409 (`nonce`), and per-chat cursors
+ * (`cursor-<user>`). No secret is ever written in plain text.
+ */
+export class ChatExportStore implements NonceStore {
+  constructor(
+    private readonly table: TableClient,
+    private readonly key: Buffer,
+  ) {}
+
+  /** A store over `<prefix>ChatExport` in the given storage; `key` protects tokens and verifiers. */
+  static create(connection: LedgerConnection, prefix: string, key: Buffer): ChatExportStore {
+    return new ChatExportStore(tableClient(connection, tableName(prefix, 'ChatExport')), key);
+  }
+
+  /** Creates the table; an existing one is fine. */
+  async ensureTable(): Promise<void> {
+    try {
+      await this.table.createTable();
+    } catch (error) {
+      if (!isStatus(error, 409)) throw error;
+    }
+  }
+
+  async getUser(id: string): Promise<ChatExportUser | undefined> {
+    try {
+      const row = await this.table.getEntity<{ json: string }>(USER, encodeKey(id));
+      return JSON.parse(row.json) as ChatExportUser;
+    } catch (error) {
+      if (isStatus(error, 404)) return undefined;
+      throw error;
+    }
+  }
+
+  async listUsers(): Promise<ChatExportUser[]> {
+    const users: ChatExportUser[] = [];
+    const rows = this.table.listEntities<{ json: string }>({
+      queryOptions: { filter: `PartitionKey eq '${USER}'` },
+    });
+    for await (const row of rows) users.push(JSON.parse(row.json) as ChatExportUser);
+    return users.sort((a, b) => a.upn.localeCompare(b.upn));
+  }
+
+  async putUser(user: ChatExportUser): Promise<void> {
+    await this.table.upsertEntity(
+      { partitionKey: USER, rowKey: encodeKey(user.id), json: JSON.stringify(user), status: user.status },
+      'Replace',
+    );
+  }
+
+  /** Reads, changes and writes a user under its ETag, retrying on a concurrent change; throws when the user is unknown. */
+  async updateUser(id: string, change: (user: ChatExportUser) => ChatExportUser): Promise<ChatExportUser> {
+    for (let attempt = 0; ; attempt += 1) {
+      let row;
+      try {
+        row = await this.table.getEntity<{ json: string }>(USER, encodeKey(id));
+      } catch (error) {
+        if (isStatus(error, 404))
+          throw new Error(`Chat-export user '${id}' is not in the list: discover or add the user first`);
+        throw error;
+      }
+      const next = change(JSON.parse(row.json) as ChatExportUser);
+      try {
+        await this.table.updateEntity(
+          { partitionKey: USER, rowKey: encodeKey(id), json: JSON.stringify(next), status: next.status },
+          'Replace',
+          { etag: row.etag },
+        );
+        return next;
+      } catch (error) {
+        if (!isStatus(error, 412) || attempt >= 5) throw error;
+      }
+    }
+  }
+
+  /** Stores a user's refresh token, encrypted with the user id as associated data. */
+  async saveRefreshToken(userId: string, refreshToken: string): Promise<void> {
+    await this.table.upsertEntity(
+      {
+        partitionKey: TOKEN,
+        rowKey: encodeKey(userId),
+        envelope: encryptSecret(refreshToken, this.key, userId),
+      },
+      'Replace',
+    );
+  }
+
+  /** The user's refresh token, decrypted; undefined when none is stored. */
+  async loadRefreshToken(userId: string): Promise<string | undefined> {
+    try {
+      const row = await this.table.getEntity<{ envelope: string }>(TOKEN, encodeKey(userId));
+      return decryptSecret(row.envelope, this.key, userId);
+    } catch (error) {
+      if (isStatus(error, 404)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Stores a consent's PKCE verifier, encrypted and bound to its nonce, until `expiresAt` (epoch ms). */
+  async savePkceVerifier(nonce: string, verifier: string, expiresAt: number): Promise<void> {
+    await this.table.upsertEntity(
+      {
+        partitionKey: PKCE,
+        rowKey: encodeKey(nonce),
+        envelope: encryptSecret(verifier, this.key, `pkce:${nonce}`),
+        expiresAt,
+      },
+      'Replace',
+    );
+  }
+
+  /** Takes (reads and deletes) the verifier of a nonce; undefined when none was stored. */
+  async takePkceVerifier(nonce: string): Promise<string | undefined> {
+    let row;
+    try {
+      row = await this.table.getEntity<{ envelope: string }>(PKCE, encodeKey(nonce));
+    } catch (error) {
+      if (isStatus(error, 404)) return undefined;
+      throw error;
+    }
+    await this.table.deleteEntity(PKCE, encodeKey(nonce)).catch((error: unknown) => {
+      if (!isStatus(error, 404)) throw error;
+    });
+    return decryptSecret(row.envelope, this.key, `pkce:${nonce}`);
+  }
+
+  /** Marks a nonce used: the row is created once, so a second use gets 409 and answers false. */
+  async consume(nonce: string, expiresAtMs: number): Promise<boolean> {
+    try {
+      await this.table.createEntity({
+        partitionKey: NONCE,
+        rowKey: encodeKey(nonce),
+        expiresAt: expiresAtMs,
+      });
+      return true;
+    } catch (error) {
+      if (isStatus(error, 409)) return false;
+      throw error;
+    }
+  }
+
+  /** The user's per-chat cursors, by chat id. */
+  async loadCursors(userId: string): Promise<Record<string, ChatCursor>> {
+    const cursors: Record<string, ChatCursor> = {};
+    const rows = this.table.listEntities<{ chatId: string; cursor: string }>({
+      queryOptions: { filter: `PartitionKey eq '${cursorPartition(userId).replace(/'/g, "''")}'` },
+    });
+    for await (const row of rows) cursors[row.chatId] = JSON.parse(row.cursor) as ChatCursor;
+    return cursors;
+  }
+
+  /** Records one chat's cursor (one row per chat, so parallel chats never contend). */
+  async saveCursor(userId: string, chatId: string, cursor: ChatCursor): Promise<void> {
+    await this.table.upsertEntity(
+      {
+        partitionKey: cursorPartition(userId),
+        rowKey: chatRow(chatId),
+        chatId,
+        cursor: JSON.stringify(cursor),
+      },
+      'Replace',
+    );
+  }
+}
