@@ -16,7 +16,8 @@ import type { RenderNames } from './mrkdwn';
 import { ProblemLog } from './problems';
 import { ORPHAN_NOTE_HTML, renderMessage, type RenderedMessage } from './render';
 import { BODY_BUDGET_BYTES, splitBlocks } from './split';
-import { parseSlackTs, planTimestamps, type TimedUnit } from './timestamps';
+import { SpillFile } from './spill';
+import { nextTime, parseSlackTs, postingOrder } from './timestamps';
 import { parseUserMap, planUsers } from './users';
 
 /** What to plan and how. `now` is required: planning never reads the clock, so re-runs are identical. */
@@ -79,6 +80,8 @@ interface Context {
   learnedBots: Map<string, string>;
   /** Names that messages carry (`user_profile`) for authors missing from users.json. */
   profileNames: Map<string, string>;
+  /** Rendered messages of the channel being planned, between reading and writing in posting order. */
+  spill: SpillFile;
 }
 
 async function planOpened(
@@ -124,6 +127,7 @@ async function planOpened(
   const profileNames = new Map<string, string>();
   const ctx: Context = {
     exp,
+    spill: new SpillFile(),
     options,
     now,
     ...(options.since !== undefined ? { since: toMs(options.since) } : {}),
@@ -147,15 +151,11 @@ async function planOpened(
           byString(a.sourceId, b.sourceId),
   );
   const channels: PlannedChannel[] = [];
-  for (const conv of ordered) {
-    const { channel, lines } = await planChannel(ctx, conv, teamsNames.get(conv.sourceId)!, conv === general);
-    channels.push(channel);
-    if (store)
-      await store.put(
-        channel.planPath,
-        Readable.from(lines(), { objectMode: false }),
-        'application/x-ndjson',
-      );
+  try {
+    for (const conv of ordered)
+      channels.push(await planChannel(ctx, conv, teamsNames.get(conv.sourceId)!, conv === general, store));
+  } finally {
+    ctx.spill.close();
   }
   const skippedConvs: NotImportedConversation[] = [];
   for (const { conv, reason } of notImported) {
@@ -226,27 +226,56 @@ function notImportedReason(c: SlackConversation): string {
   }
 }
 
-interface Kept {
-  msg: SourceMessage;
-  rendered: RenderedMessage;
-  parts: string[];
-  parent?: number;
-  orphan: boolean;
+const DELETED = 1;
+const EMPTY = 2;
+const CHUNK_CHARS = 65_536;
+
+/** What the first pass keeps of a message for the second: author fields and rendering, or the message. */
+interface SpilledMessage {
+  a?: string;
+  n?: string;
+  r?: RenderedMessage;
+  m?: SourceMessage;
 }
+
+type AuthorSource = Pick<
+  SourceMessage,
+  'authorId' | 'authorName' | 'deleted' | 'kind' | 'ts' | 'conversationId'
+>;
 
 async function planChannel(
   ctx: Context,
   conv: SlackConversation,
   teamsName: string,
   isGeneral: boolean,
-): Promise<{ channel: PlannedChannel; lines: () => Iterable<string> }> {
-  const { log, options } = ctx;
+  store?: ObjectStore,
+): Promise<PlannedChannel> {
+  const { log, options, spill } = ctx;
   const skipped: Partial<Record<SkipReason, number>> = {};
   const skip = (r: SkipReason, n = 1): void => {
     if (n > 0) skipped[r] = (skipped[r] ?? 0) + n;
   };
+  spill.clear();
+  let unresolved = false;
+  const trackedNames: RenderNames = {
+    user: (id) => {
+      const name = ctx.names.user(id);
+      if (name === undefined) unresolved = true;
+      return name;
+    },
+    channel: ctx.names.channel,
+  };
+  const renderOptions = { canDownloadFiles: !!options.slackToken, channelKey: conv.sourceId };
   const seen = new Set<string>();
-  const candidates: SourceMessage[] = [];
+  const threadsWithReplies = new Set<string>();
+  const keys: string[] = [];
+  const micros: number[] = [];
+  const msOf: number[] = [];
+  const threads: Array<string | undefined> = [];
+  const kinds: SourceMessage['kind'][] = [];
+  const flags: number[] = [];
+  const offsets: number[] = [];
+  const lengths: number[] = [];
   let sourceMessages = 0;
   for await (const day of ctx.exp.days(conv)) {
     log.add(...day.problems);
@@ -273,62 +302,75 @@ async function planChannel(
         !ctx.profileNames.has(m.authorId)
       )
         ctx.profileNames.set(m.authorId, m.authorName);
-      const ms = parseSlackTs(m.ts).ms;
-      if ((ctx.since !== undefined && ms < ctx.since) || (ctx.until !== undefined && ms >= ctx.until))
+      const time = parseSlackTs(m.ts);
+      if (
+        (ctx.since !== undefined && time.ms < ctx.since) ||
+        (ctx.until !== undefined && time.ms >= ctx.until)
+      ) {
         skip('filtered-by-date');
-      else if (m.kind === 'system' && !options.includeSystemEvents) skip('system-event');
-      else candidates.push(m);
-    }
-  }
-  const threadsWithReplies = new Set(candidates.filter((m) => m.threadKey).map((m) => m.threadKey!));
-  const renderOptions = { canDownloadFiles: !!options.slackToken, channelKey: conv.sourceId };
-  const kept: Kept[] = [];
-  const topLevel = new Map<string, number>();
-  for (const msg of candidates) {
-    if (msg.deleted && !threadsWithReplies.has(msg.key)) {
-      skip('deleted');
-      continue;
-    }
-    const rendered = renderMessage(msg, ctx.names, renderOptions, { broadcast: msg.broadcast });
-    if (rendered.empty) {
-      skip('empty');
-      continue;
-    }
-    if (!msg.threadKey) topLevel.set(msg.key, kept.length);
-    kept.push({ msg, rendered, parts: [], orphan: false });
-  }
-  const budget = options.bodyBudgetBytes ?? BODY_BUDGET_BYTES;
-  for (const k of kept) {
-    if (k.msg.threadKey) {
-      k.parent = topLevel.get(k.msg.threadKey);
-      if (k.parent === undefined) {
-        k.orphan = true;
-        k.rendered.blocks.unshift(ORPHAN_NOTE_HTML);
-        log.add({
-          severity: 'info',
-          code: 'orphan-reply',
-          message: `reply ${k.msg.ts} in '${conv.name}' belongs to thread ${k.msg.threadKey}, which is not in the import; it is posted as a top-level message with a note.`,
-          where: conv.name,
-        });
+        continue;
       }
+      if (m.kind === 'system' && !options.includeSystemEvents) {
+        skip('system-event');
+        continue;
+      }
+      if (m.threadKey) threadsWithReplies.add(m.threadKey);
+      unresolved = false;
+      const rendered = renderMessage(m, trackedNames, renderOptions, { broadcast: m.broadcast });
+      keys.push(m.key);
+      micros.push(time.micros);
+      msOf.push(time.ms);
+      threads.push(m.threadKey);
+      kinds.push(m.kind);
+      flags.push((m.deleted ? DELETED : 0) | (rendered.empty ? EMPTY : 0));
+      if (rendered.empty) {
+        offsets.push(-1);
+        lengths.push(0);
+        continue;
+      }
+      const record: SpilledMessage = {
+        ...(m.authorId !== undefined ? { a: m.authorId } : {}),
+        ...(m.authorName !== undefined ? { n: m.authorName } : {}),
+        ...(unresolved ? { m } : { r: rendered }),
+      };
+      const ref = spill.append(JSON.stringify(record));
+      offsets.push(ref.offset);
+      lengths.push(ref.length);
     }
-    k.parts = splitBlocks(k.rendered.blocks, budget);
-    k.rendered.blocks = [];
   }
-  const units: TimedUnit[] = kept.map((k) => {
-    const t = parseSlackTs(k.msg.ts);
-    return {
-      key: k.msg.key,
-      micros: t.micros,
-      ms: t.ms,
-      parts: k.parts.length,
-      ...(k.parent !== undefined ? { parent: k.parent } : {}),
-    };
+  seen.clear();
+  const kept: number[] = [];
+  for (let c = 0; c < keys.length; c++) {
+    if (flags[c] & DELETED && !threadsWithReplies.has(keys[c])) skip('deleted');
+    else if (flags[c] & EMPTY) skip('empty');
+    else kept.push(c);
+  }
+  threadsWithReplies.clear();
+  const topLevel = new Map<string, number>();
+  kept.forEach((c, j) => {
+    if (threads[c] === undefined) topLevel.set(keys[c], j);
   });
-  const firstMs = units.reduce<number | undefined>(
-    (min, u) => (min === undefined || u.ms < min ? u.ms : min),
-    undefined,
-  );
+  const parents = new Int32Array(kept.length).fill(-1);
+  const orphans = new Uint8Array(kept.length);
+  kept.forEach((c, j) => {
+    const thread = threads[c];
+    if (thread === undefined) return;
+    const parent = topLevel.get(thread);
+    if (parent !== undefined) {
+      parents[j] = parent;
+      return;
+    }
+    orphans[j] = 1;
+    log.add({
+      severity: 'info',
+      code: 'orphan-reply',
+      message: `reply ${keys[c]} in '${conv.name}' belongs to thread ${thread}, which is not in the import; it is posted as a top-level message with a note.`,
+      where: conv.name,
+    });
+  });
+  topLevel.clear();
+  let firstMs: number | undefined;
+  for (const c of kept) if (firstMs === undefined || msOf[c] < firstMs) firstMs = msOf[c];
   let created = conv.createdMs ?? (firstMs !== undefined ? firstMs - 1 : ctx.now);
   if (firstMs !== undefined && created >= firstMs) {
     if (conv.createdMs !== undefined && conv.createdMs > firstMs)
@@ -341,61 +383,76 @@ async function planChannel(
     created = firstMs - 1;
   }
   created = Math.min(created, ctx.now);
-  const plan = planTimestamps(units, created + 1);
-  const firstKey = (i: number): string =>
-    kept[i].parts.length > 1 ? `${kept[i].msg.key}#p1` : kept[i].msg.key;
+  const keptKeys = kept.map((c) => keys[c]);
+  const order = postingOrder({ micros: kept.map((c) => micros[c]), keys: keptKeys, parents });
+  const budget = options.bodyBudgetBytes ?? BODY_BUDGET_BYTES;
+  const partCounts = new Int32Array(kept.length);
   const counts = { posts: 0, replies: 0, split: 0, splitExtraParts: 0, bumps: 0, files: 0, inlineImages: 0 };
-  const emit: number[] = [];
-  const authors: Array<PlannedMessage['author']> = new Array(kept.length);
   let future = 0;
   let lineCount = 0;
-  for (const i of plan.order) {
-    const k = kept[i];
-    const times = plan.times[i];
-    if (times[times.length - 1] > ctx.now) {
-      future++;
-      continue;
-    }
-    emit.push(i);
-    authors[i] = authorOf(ctx, k.msg);
-    if (times[0] !== units[i].ms) counts.bumps++;
-    if (k.parts.length > 1) {
-      counts.split++;
-      counts.splitExtraParts += k.parts.length - 1;
-    }
-    lineCount += k.parts.length;
-    if (k.parent !== undefined) counts.replies += k.parts.length;
-    else counts.posts += k.parts.length;
-    counts.files += k.rendered.files.length;
-    counts.inlineImages += k.rendered.hostedContents.length;
-  }
-  function* lines(): Generator<string> {
+  const firstKey = (j: number): string => (partCounts[j] > 1 ? `${keptKeys[j]}#p1` : keptKeys[j]);
+  function* lines(write: boolean): Generator<string> {
+    let last = -Infinity;
     let seq = 0;
     let chunk = '';
-    for (const i of emit) {
-      const k = kept[i];
-      const split = k.parts.length > 1;
-      for (let p = 0; p < k.parts.length; p++) {
-        const html = k.parts[p];
+    for (let r = 0; r < order.length; r++) {
+      const j = order[r];
+      const c = kept[j];
+      const record = JSON.parse(spill.read(offsets[c], lengths[c])) as SpilledMessage;
+      const rendered =
+        record.r ?? renderMessage(record.m!, ctx.names, renderOptions, { broadcast: record.m!.broadcast });
+      const parts = splitBlocks(
+        orphans[j] ? [ORPHAN_NOTE_HTML, ...rendered.blocks] : rendered.blocks,
+        budget,
+      );
+      const first = nextTime(msOf[c], last, created + 1);
+      last = first + parts.length - 1;
+      if (last > ctx.now) {
+        future = order.length - r;
+        break;
+      }
+      partCounts[j] = parts.length;
+      if (first !== msOf[c]) counts.bumps++;
+      if (parts.length > 1) {
+        counts.split++;
+        counts.splitExtraParts += parts.length - 1;
+      }
+      lineCount += parts.length;
+      if (parents[j] >= 0) counts.replies += parts.length;
+      else counts.posts += parts.length;
+      counts.files += rendered.files.length;
+      counts.inlineImages += rendered.hostedContents.length;
+      const author = authorOf(ctx, {
+        ...(record.a !== undefined ? { authorId: record.a } : {}),
+        ...(record.n !== undefined ? { authorName: record.n } : {}),
+        deleted: (flags[c] & DELETED) !== 0,
+        kind: kinds[c],
+        ts: keys[c],
+        conversationId: conv.sourceId,
+      });
+      if (!write) continue;
+      const split = parts.length > 1;
+      for (let p = 0; p < parts.length; p++) {
+        const html = parts[p];
         const line: PlannedMessage = {
           seq: seq++,
-          key: split ? `${k.msg.key}#p${p + 1}` : k.msg.key,
-          ...(k.parent !== undefined ? { parentKey: firstKey(k.parent) } : {}),
-          createdDateTime: iso(plan.times[i][p]),
-          author: authors[i],
+          key: split ? `${keptKeys[j]}#p${p + 1}` : keptKeys[j],
+          ...(parents[j] >= 0 ? { parentKey: firstKey(parents[j]) } : {}),
+          createdDateTime: iso(first + p),
+          author,
           html,
           hostedContents: split
-            ? k.rendered.hostedContents.filter((h) =>
+            ? rendered.hostedContents.filter((h) =>
                 html.includes(`../hostedContents/${h.temporaryId}/$value`),
               )
-            : k.rendered.hostedContents,
+            : rendered.hostedContents,
           files: split
-            ? k.rendered.files.filter((f) => html.includes(`<attachment id="${f.attachmentId}">`))
-            : k.rendered.files,
-          ...(split ? { part: { index: p + 1, of: k.parts.length } } : {}),
+            ? rendered.files.filter((f) => html.includes(`<attachment id="${f.attachmentId}">`))
+            : rendered.files,
+          ...(split ? { part: { index: p + 1, of: parts.length } } : {}),
         };
         chunk += JSON.stringify(line) + '\n';
-        if (chunk.length >= 65_536) {
+        if (chunk.length >= CHUNK_CHARS) {
           yield chunk;
           chunk = '';
         }
@@ -403,6 +460,10 @@ async function planChannel(
     }
     if (chunk) yield chunk;
   }
+  const planPath = `channels/${conv.sourceId}.ndjson`;
+  if (store)
+    await store.put(planPath, Readable.from(lines(true), { objectMode: false }), 'application/x-ndjson');
+  else for (const chunk of lines(false)) void chunk;
   if (future > 0) {
     skip('in-future', future);
     log.add({
@@ -416,7 +477,7 @@ async function planChannel(
   const description = (
     conv.isArchived ? `${baseDescription ? `${baseDescription} ` : ''}(archived in Slack)` : baseDescription
   ).slice(0, MAX_DESCRIPTION);
-  const channel: PlannedChannel = {
+  return {
     key: conv.sourceId,
     sourceId: conv.sourceId,
     sourceName: conv.name,
@@ -424,7 +485,7 @@ async function planChannel(
     description,
     isGeneral,
     createdDateTime: iso(created),
-    planPath: `channels/${conv.sourceId}.ndjson`,
+    planPath,
     posts: counts.posts,
     replies: counts.replies,
     messages: lineCount,
@@ -439,7 +500,6 @@ async function planChannel(
     members: conv.members,
     ...(conv.creatorId ? { creatorId: conv.creatorId } : {}),
   };
-  return { channel, lines };
 }
 
 function learnBot(ctx: Context, text: string): void {
@@ -447,7 +507,7 @@ function learnBot(ctx: Context, text: string): void {
   if (m && !ctx.learnedBots.has(m[1])) ctx.learnedBots.set(m[1], m[2]);
 }
 
-function authorOf(ctx: Context, msg: SourceMessage): PlannedMessage['author'] {
+function authorOf(ctx: Context, msg: AuthorSource): PlannedMessage['author'] {
   const id = msg.authorId;
   if (msg.deleted) return { displayName: 'Slack', kind: 'system' };
   if (msg.kind === 'bot') {

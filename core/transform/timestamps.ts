@@ -32,6 +32,44 @@ export interface TimePlan {
   bumps: number;
 }
 
+/** The columns {@link postingOrder} sorts: per message its source time, key and parent index (-1: none). */
+export interface OrderColumns {
+  micros: ArrayLike<number>;
+  keys: ArrayLike<string>;
+  parents: ArrayLike<number>;
+}
+
+/**
+ * The posting order of one channel's messages (indexes into the columns): by source time, except that a
+ * reply not later than its parent goes right after the parent; ties break on the key, then the position.
+ */
+export function postingOrder({ micros, keys, parents }: OrderColumns): number[] {
+  const n = micros.length;
+  const primary = new Float64Array(n);
+  const afterParent = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const p = parents[i];
+    const early = p >= 0 && micros[i] <= micros[p];
+    primary[i] = early ? micros[p] : micros[i];
+    afterParent[i] = early ? 1 : 0;
+  }
+  const order = Array.from({ length: n }, (_, i) => i);
+  order.sort((a, b) => {
+    if (primary[a] !== primary[b]) return primary[a] - primary[b];
+    if (afterParent[a] !== afterParent[b]) return afterParent[a] - afterParent[b];
+    if (afterParent[a] && micros[a] !== micros[b]) return micros[a] - micros[b];
+    const ka = keys[a];
+    const kb = keys[b];
+    return ka < kb ? -1 : ka > kb ? 1 : a - b;
+  });
+  return order;
+}
+
+/** The first millisecond of the next message: its source ms, unless the previous one or the floor is later. */
+export function nextTime(ms: number, previous: number, floorMs: number): number {
+  return Math.max(ms, previous + 1, floorMs);
+}
+
 /**
  * Plans `createdDateTime`s for one channel. Units are ordered by source time (a reply that is not later
  * than its parent goes right after the parent), then each part takes max(its source ms, previous + 1 ms,
@@ -39,26 +77,17 @@ export interface TimePlan {
  * parent, nothing before `floorMs`. Deterministic: ties break on the key, then the input position.
  */
 export function planTimestamps(units: TimedUnit[], floorMs: number = -Infinity): TimePlan {
-  const sortTime = (u: TimedUnit): [number, number, number] => {
-    const p = u.parent === undefined ? undefined : units[u.parent];
-    return p && u.micros <= p.micros ? [p.micros, 1, u.micros] : [u.micros, 0, 0];
-  };
-  const keys = units.map(sortTime);
-  const order = units.map((_, i) => i);
-  order.sort((a, b) => {
-    const ka = keys[a];
-    const kb = keys[b];
-    for (let i = 0; i < 3; i++) if (ka[i] !== kb[i]) return ka[i] - kb[i];
-    const ua = units[a].key;
-    const ub = units[b].key;
-    return ua < ub ? -1 : ua > ub ? 1 : a - b;
+  const order = postingOrder({
+    micros: units.map((u) => u.micros),
+    keys: units.map((u) => u.key),
+    parents: units.map((u) => u.parent ?? -1),
   });
   const times: number[][] = new Array(units.length);
   let last = -Infinity;
   let bumps = 0;
   for (const i of order) {
     const u = units[i];
-    const first = Math.max(u.ms, last + 1, floorMs);
+    const first = nextTime(u.ms, last, floorMs);
     if (first !== u.ms) bumps++;
     const t: number[] = [];
     for (let k = 0; k < Math.max(1, u.parts); k++) t.push(first + k);
