@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerChats } from './chats';
 import { registerRun } from './run';
 import { registerSandbox } from './sandbox';
 import { registerServe } from './serve';
@@ -7,7 +8,13 @@ import { registerValidate } from './validate';
 /** Adds one subcommand to the program; its action reports the process exit code through `setExitCode`. */
 export type CommandRegistrar = (program: Command, setExitCode: (code: number) => void) => void;
 
-const registrars: CommandRegistrar[] = [registerRun, registerValidate, registerServe, registerSandbox];
+const registrars: CommandRegistrar[] = [
+  registerRun,
+  registerValidate,
+  registerServe,
+  registerSandbox,
+  registerChats,
+];
 
 /** Builds the `teams-import` program with every subcommand. */
 export function buildProgram(setExitCode: (code: number) => void): Command {

@@ -8,6 +8,12 @@ export interface ServeOptions {
   port: number;
   stateDir?: string;
   storage?: string;
+  /** Graph base URL of the app (GRAPH_URL), e.g. a sandbox's URL. */
+  graphUrl?: string;
+  /** Identity authority host of the chat export's consent (AZURE_AUTHORITY_HOST). */
+  authorityHost?: string;
+  /** Mailbox the chat export's consent e-mails are sent from (CHAT_EXPORT_SENDER). */
+  sender?: string;
 }
 
 /** Where `serve` writes, and what stops it (SIGINT/SIGTERM when no signal is given). */
@@ -33,7 +39,23 @@ export async function runServe(opts: ServeOptions, io: ServeIo): Promise<number>
     appEntry: io.appEntry,
     log,
   };
-  const host = await startHost(hostOptions);
+  const overrides: Record<string, string | undefined> = {
+    GRAPH_URL: opts.graphUrl,
+    AZURE_AUTHORITY_HOST: opts.authorityHost,
+    CHAT_EXPORT_SENDER: opts.sender,
+  };
+  const previous = Object.fromEntries(Object.keys(overrides).map((k) => [k, process.env[k]]));
+  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) process.env[k] = v;
+  const restore = (): void => {
+    for (const [k, v] of Object.entries(previous)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+  const host = await startHost(hostOptions).catch((err: unknown) => {
+    restore();
+    throw err;
+  });
   io.out(`Listening on ${host.url}`);
   listening = true;
   early.forEach((line) => io.out(line));
@@ -56,6 +78,7 @@ export async function runServe(opts: ServeOptions, io: ServeIo): Promise<number>
     }
   });
   await host.stop();
+  restore();
   io.out('Stopped.');
   return 0;
 }
@@ -68,6 +91,20 @@ function parsePort(value: string): number {
   return port;
 }
 
+function httpUrl(flag: string): (value: string) => string {
+  return (value) => {
+    let url: URL | undefined;
+    try {
+      url = new URL(value);
+    } catch {
+      url = undefined;
+    }
+    if (url?.protocol !== 'http:' && url?.protocol !== 'https:')
+      throw new InvalidArgumentError(`${flag} must be an http(s) URL such as http://127.0.0.1:4000`);
+    return value.replace(/\/+$/, '');
+  };
+}
+
 /** Adds `teams-import serve`: the Functions app on the local host (embedded Azurite, HTTP API on loopback). */
 export const registerServe: CommandRegistrar = (program: Command, setExitCode) => {
   program
@@ -78,6 +115,17 @@ export const registerServe: CommandRegistrar = (program: Command, setExitCode) =
     .option('--port <port>', 'loopback port (0 picks a free one)', parsePort, 7071)
     .option('--state-dir <dir>', 'folder for local state (Azurite data under <dir>/azurite)')
     .option('--storage <connection-string>', 'use this storage account instead of starting Azurite')
+    .option(
+      '--graph-url <url>',
+      'Graph base URL (GRAPH_URL), e.g. a sandbox at http://127.0.0.1:4000',
+      httpUrl('--graph-url'),
+    )
+    .option(
+      '--authority-host <url>',
+      'identity authority of the chat export consent (AZURE_AUTHORITY_HOST)',
+      httpUrl('--authority-host'),
+    )
+    .option('--sender <upn>', 'mailbox the chat export consent e-mails come from (CHAT_EXPORT_SENDER)')
     .action(async (opts: ServeOptions) => {
       setExitCode(await runServe(opts, { out: (line) => console.log(line) }));
     });
