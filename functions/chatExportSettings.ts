@@ -65,7 +65,9 @@ function isLoopbackHost(host: string): boolean {
 /** Reads and validates the chat export's settings; errors name the setting and what to set, never a value. */
 export function readChatExportSettings(env: NodeJS.ProcessEnv = process.env): ChatExportSettings {
   const app = readSettings(env);
-  const parsed = schema.safeParse(env);
+  const parsed = schema.safeParse(
+    Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== '')),
+  );
   if (!parsed.success) {
     throw new Error(
       `Invalid chat-export settings:\n${parsed.error.issues.map((i) => `- ${i.message}`).join('\n')}`,

@@ -145,6 +145,7 @@ describe('chat export end to end on the local host with the sandbox', () => {
   };
   const consentByHttp = async (
     link: string,
+    signInAs?: string,
   ): Promise<{ callbackUrl: string; page: string; status: number }> => {
     const landing = await fetch(link, { redirect: 'manual' });
     expect(landing.status).toBe(302);
@@ -157,6 +158,7 @@ describe('chat export end to end on the local host with the sandbox', () => {
         m[2]!.replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c))),
       );
     fields.set('decision', 'accept');
+    if (signInAs) fields.set('user', signInAs);
     const accepted = await fetch(authorizeUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -184,6 +186,7 @@ describe('chat export end to end on the local host with the sandbox', () => {
       CHAT_EXPORT_CLIENT_SECRET: CLIENT.clientSecret,
       CHAT_EXPORT_ENCRYPTION_KEY: KEY,
       CHAT_EXPORT_SENDER: admin.userPrincipalName,
+      CHAT_EXPORT_DELTA_SCHEDULE: '0 0 3 1 1 *',
     });
     stateDir = mkdtempSync(path.join(tmpdir(), 'chat-export-e2e-'));
     host = await startHost({ port: 0, stateDir, timerTriggers: false });
@@ -218,6 +221,14 @@ describe('chat export end to end on the local host with the sandbox', () => {
       targetUpn: alice.userPrincipalName,
     });
     expect((await api('POST', 'discover', {})).json).toMatchObject({ users: 154, added: 0 });
+    const noUser = await api('POST', 'users', {});
+    expect(noUser.status).toBe(400);
+    expect((noUser.json.errors as string[])[0]).toContain('user:');
+    const unknown = await api('POST', 'users', { user: 'nobody@contoso.test' });
+    expect(unknown.status).toBe(404);
+    expect(unknown.json.error).toContain("User 'nobody@contoso.test' does not exist in the source tenant");
+    const none = await api('POST', 'send-links', { users: [] });
+    expect((none.json.errors as string[]).join()).toContain('at least one user');
     const bad = await api('POST', 'send-links', { everyone: true });
     expect(bad.status).toBe(400);
     expect((bad.json.errors as string[])[0]).toContain('{"all": true} or {"users"');
@@ -299,6 +310,13 @@ describe('chat export end to end on the local host with the sandbox', () => {
     expect(expired.status).toBe(400);
     expect(expired.text).toContain('expired');
     expect(expired.text).not.toContain(old.split('.')[1]!);
+
+    const impostor = await consentByHttp(link.toString(), alice.id);
+    expect(impostor.status).toBe(400);
+    expect(impostor.page).toContain(
+      `You signed in as ${alice.userPrincipalName}, but this link was sent to ${carol.userPrincipalName}`,
+    );
+    expect(((await api('GET', `users/${carol.id}`)).json as unknown as ApiUser).status).toBe('link-sent');
   });
 
   it('exports exactly the new messages in a delta pass with no browser', async () => {
@@ -339,6 +357,32 @@ describe('chat export end to end on the local host with the sandbox', () => {
     expect(listings.length).toBe(3);
     for (const r of listings)
       expect(decodeURIComponent(r.path)).toContain('$filter=lastModifiedDateTime gt ');
+  });
+
+  it('runs delta passes from the chatExportDelta timer for exported users', async () => {
+    const before = ((await api('GET', `users/${alice.id}`)).json as unknown as ApiUser)
+      .lastPass as unknown as Json;
+    const chats = (await (await fetch(`${sandbox.url}/_sandbox/chats`)).json()) as {
+      value: { id: string; topic: string | null; memberIds: string[] }[];
+    };
+    const chatId = chats.value.find((c) => c.topic === 'Project X' && c.memberIds.length === 3)!.id;
+    await fetch(`${sandbox.url}/_sandbox/chats`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ chatId, messages: [{ from: carol.mail, text: 'timer 1: nightly' }] }),
+    });
+    await host.invoke('chatExportDelta');
+    const user = await waitFor(
+      alice.id,
+      (u) => (u.lastPass as unknown as Json | undefined)?.finishedAt !== before.finishedAt,
+    );
+    expect(user).toMatchObject({
+      status: 'exported',
+      lastPass: { mode: 'delta', addedMessages: 1, uploaded: 1 },
+    });
+    expect([...(await files(alice.id)).values()].some((html) => html.includes('timer 1: nightly'))).toBe(
+      true,
+    );
   });
 
   it('marks a user whose refresh token was revoked consent-needed with the reason, and leaves others alone', async () => {
