@@ -11,6 +11,11 @@ const ESCAPES: Record<string, string> = {
   "'": '&#39;',
 };
 
+/** `escapeHtml(decodeSlackEntities(text))` in one pass: Slack's own entities stay, everything else is escaped. */
+export function escapeSlackText(text: string): string {
+  return text.replace(/&(?!lt;|gt;|amp;)|[<>"']/g, (c) => ESCAPES[c]);
+}
+
 /** Decodes the three entities Slack writes in message text (`&amp; &lt; &gt;`), `&amp;` last. */
 export function decodeSlackEntities(text: string): string {
   return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');

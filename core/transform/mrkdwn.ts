@@ -1,5 +1,5 @@
 import { renderEmoji, emojiFor } from './emoji';
-import { channelRef, decodeSlackEntities, escapeHtml, link, mention } from './html';
+import { channelRef, decodeSlackEntities, escapeHtml, escapeSlackText, link, mention } from './html';
 
 /** What the converters need to name users and channels referenced in a message. */
 export interface RenderNames {
@@ -13,6 +13,7 @@ const TAGS: Record<string, string> = { '*': 'b', _: 'i', '~': 's' };
 const WORD = /[\p{L}\p{N}]/u;
 const EMOJI = /:([a-z0-9_+'-]+):(?::skin-tone-([2-6]):)?/y;
 const FENCE = '```';
+const MARKUP = /[<`*_~:]/g;
 
 /**
  * Converts Slack mrkdwn (as stored in exports: `&amp; &lt; &gt;` encoded) to a list of top-level HTML
@@ -31,7 +32,7 @@ export function mrkdwnToBlocks(text: string, names: RenderNames): string[] {
     }
     blocks.push(...lineBlocks(rest.slice(0, open), names));
     const code = rest.slice(open + FENCE.length, close).replace(/^\n/, '');
-    blocks.push(`<pre>${escapeHtml(decodeSlackEntities(replaceSpecials(code, plainSpecial(names))))}</pre>`);
+    blocks.push(`<pre>${escapeSlackText(replaceSpecials(code, plainSpecial(names)))}</pre>`);
     rest = rest.slice(close + FENCE.length);
   }
   return blocks;
@@ -88,10 +89,13 @@ function inline(s: string, names: RenderNames): string {
   let start = 0;
   const noClose: Record<string, number> = {};
   const flushTo = (i: number): void => {
-    if (i > start) out += escapeHtml(decodeSlackEntities(s.slice(start, i)));
+    if (i > start) out += escapeSlackText(s.slice(start, i));
   };
   let i = 0;
   while (i < s.length) {
+    MARKUP.lastIndex = i;
+    if (!MARKUP.exec(s)) break;
+    i = MARKUP.lastIndex - 1;
     const c = s[i];
     if (c === '<') {
       const j = s.indexOf('>', i + 1);
@@ -105,8 +109,7 @@ function inline(s: string, names: RenderNames): string {
       const j = s.indexOf('`', i + 1);
       if (j > i + 1) {
         flushTo(i);
-        const code = decodeSlackEntities(replaceSpecials(s.slice(i + 1, j), plainSpecial(names)));
-        out += `<code>${escapeHtml(code)}</code>`;
+        out += `<code>${escapeSlackText(replaceSpecials(s.slice(i + 1, j), plainSpecial(names)))}</code>`;
         i = start = j + 1;
         continue;
       }

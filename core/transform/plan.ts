@@ -3,6 +3,8 @@ import type {
   NotImportedConversation,
   PlanManifest,
   PlannedChannel,
+  PlannedFileLink,
+  PlannedHostedContent,
   PlannedMessage,
   SkipReason,
   SourceMessage,
@@ -14,8 +16,8 @@ import type { ObjectStore } from '../state/objectStore';
 import { assignTeamsNames } from './channelNames';
 import type { RenderNames } from './mrkdwn';
 import { ProblemLog } from './problems';
-import { ORPHAN_NOTE_HTML, renderMessage, type RenderedMessage } from './render';
-import { BODY_BUDGET_BYTES, splitBlocks } from './split';
+import { ORPHAN_NOTE_HTML, renderMessage } from './render';
+import { BODY_BUDGET_BYTES, fitsBudget, splitBlocks } from './split';
 import { SpillFile } from './spill';
 import { nextTime, parseSlackTs, postingOrder } from './timestamps';
 import { parseUserMap, planUsers } from './users';
@@ -230,12 +232,26 @@ const DELETED = 1;
 const EMPTY = 2;
 const CHUNK_CHARS = 65_536;
 
-/** What the first pass keeps of a message for the second: author fields and rendering, or the message. */
-interface SpilledMessage {
+/**
+ * The head of a spilled message: author fields, file counts, and either nothing more (the message fits in
+ * one part: its body, hosted contents and files follow as JSON lines), its blocks (it may need splitting),
+ * or the message itself (it mentions someone not yet named: it is rendered when written).
+ */
+interface SpillHead {
   a?: string;
   n?: string;
-  r?: RenderedMessage;
+  h: number;
+  f: number;
+  b?: string[];
   m?: SourceMessage;
+}
+
+/** One line's fields that vary with the message, already serialized as JSON. */
+interface LineBody {
+  html: string;
+  hostedContents: string;
+  files: string;
+  part?: { index: number; of: number };
 }
 
 type AuthorSource = Pick<
@@ -266,6 +282,48 @@ async function planChannel(
     channel: ctx.names.channel,
   };
   const renderOptions = { canDownloadFiles: !!options.slackToken, channelKey: conv.sourceId };
+  const budget = options.bodyBudgetBytes ?? BODY_BUDGET_BYTES;
+  const bodies = (
+    spilled: string,
+    orphan: boolean,
+  ): { head: SpillHead; bodies: LineBody[]; files: number; images: number } => {
+    const [headJson, html, hostedContents, files] = spilled.split('\n');
+    const head = JSON.parse(headJson) as SpillHead;
+    if (!head.m && !head.b) {
+      const body = orphan ? JSON.stringify(ORPHAN_NOTE_HTML + (JSON.parse(html) as string)) : html;
+      return { head, bodies: [{ html: body, hostedContents, files }], files: head.f, images: head.h };
+    }
+    const rendered = head.m
+      ? renderMessage(head.m, ctx.names, renderOptions, { broadcast: head.m.broadcast })
+      : {
+          blocks: head.b!,
+          hostedContents: JSON.parse(hostedContents) as PlannedHostedContent[],
+          files: JSON.parse(files) as PlannedFileLink[],
+        };
+    const parts = splitBlocks(orphan ? [ORPHAN_NOTE_HTML, ...rendered.blocks] : rendered.blocks, budget);
+    const split = parts.length > 1;
+    return {
+      head,
+      bodies: parts.map((part, p) => ({
+        html: JSON.stringify(part),
+        hostedContents: JSON.stringify(
+          split
+            ? rendered.hostedContents.filter((h) =>
+                part.includes(`../hostedContents/${h.temporaryId}/$value`),
+              )
+            : rendered.hostedContents,
+        ),
+        files: JSON.stringify(
+          split
+            ? rendered.files.filter((f) => part.includes(`<attachment id="${f.attachmentId}">`))
+            : rendered.files,
+        ),
+        ...(split ? { part: { index: p + 1, of: parts.length } } : {}),
+      })),
+      files: rendered.files.length,
+      images: rendered.hostedContents.length,
+    };
+  };
   const seen = new Set<string>();
   const threadsWithReplies = new Set<string>();
   const keys: string[] = [];
@@ -328,12 +386,21 @@ async function planChannel(
         lengths.push(0);
         continue;
       }
-      const record: SpilledMessage = {
+      const head: SpillHead = {
         ...(m.authorId !== undefined ? { a: m.authorId } : {}),
         ...(m.authorName !== undefined ? { n: m.authorName } : {}),
-        ...(unresolved ? { m } : { r: rendered }),
+        h: rendered.hostedContents.length,
+        f: rendered.files.length,
       };
-      const ref = spill.append(JSON.stringify(record));
+      let ref;
+      if (unresolved) ref = spill.append(JSON.stringify({ ...head, m }));
+      else {
+        const whole = rendered.blocks.join('');
+        if (!fitsBudget(m.threadKey ? ORPHAN_NOTE_HTML + whole : whole, budget)) head.b = rendered.blocks;
+        ref = spill.append(
+          `${JSON.stringify(head)}\n${JSON.stringify(whole)}\n${JSON.stringify(rendered.hostedContents)}\n${JSON.stringify(rendered.files)}`,
+        );
+      }
       offsets.push(ref.offset);
       lengths.push(ref.length);
     }
@@ -385,7 +452,6 @@ async function planChannel(
   created = Math.min(created, ctx.now);
   const keptKeys = kept.map((c) => keys[c]);
   const order = postingOrder({ micros: kept.map((c) => micros[c]), keys: keptKeys, parents });
-  const budget = options.bodyBudgetBytes ?? BODY_BUDGET_BYTES;
   const partCounts = new Int32Array(kept.length);
   const counts = { posts: 0, replies: 0, split: 0, splitExtraParts: 0, bumps: 0, files: 0, inlineImages: 0 };
   let future = 0;
@@ -398,64 +464,44 @@ async function planChannel(
     for (let r = 0; r < order.length; r++) {
       const j = order[r];
       const c = kept[j];
-      const record = JSON.parse(spill.read(offsets[c], lengths[c])) as SpilledMessage;
-      const rendered =
-        record.r ?? renderMessage(record.m!, ctx.names, renderOptions, { broadcast: record.m!.broadcast });
-      const parts = splitBlocks(
-        orphans[j] ? [ORPHAN_NOTE_HTML, ...rendered.blocks] : rendered.blocks,
-        budget,
-      );
+      const message = bodies(spill.read(offsets[c], lengths[c]), orphans[j] === 1);
+      const parts = message.bodies.length;
       const first = nextTime(msOf[c], last, created + 1);
-      last = first + parts.length - 1;
+      last = first + parts - 1;
       if (last > ctx.now) {
         future = order.length - r;
         break;
       }
-      partCounts[j] = parts.length;
+      partCounts[j] = parts;
       if (first !== msOf[c]) counts.bumps++;
-      if (parts.length > 1) {
+      if (parts > 1) {
         counts.split++;
-        counts.splitExtraParts += parts.length - 1;
+        counts.splitExtraParts += parts - 1;
       }
-      lineCount += parts.length;
-      if (parents[j] >= 0) counts.replies += parts.length;
-      else counts.posts += parts.length;
-      counts.files += rendered.files.length;
-      counts.inlineImages += rendered.hostedContents.length;
-      const author = authorOf(ctx, {
-        ...(record.a !== undefined ? { authorId: record.a } : {}),
-        ...(record.n !== undefined ? { authorName: record.n } : {}),
-        deleted: (flags[c] & DELETED) !== 0,
-        kind: kinds[c],
-        ts: keys[c],
-        conversationId: conv.sourceId,
-      });
+      lineCount += parts;
+      if (parents[j] >= 0) counts.replies += parts;
+      else counts.posts += parts;
+      counts.files += message.files;
+      counts.inlineImages += message.images;
+      const author = JSON.stringify(
+        authorOf(ctx, {
+          ...(message.head.a !== undefined ? { authorId: message.head.a } : {}),
+          ...(message.head.n !== undefined ? { authorName: message.head.n } : {}),
+          deleted: (flags[c] & DELETED) !== 0,
+          kind: kinds[c],
+          ts: keys[c],
+          conversationId: conv.sourceId,
+        }),
+      );
       if (!write) continue;
-      const split = parts.length > 1;
-      for (let p = 0; p < parts.length; p++) {
-        const html = parts[p];
-        const line: PlannedMessage = {
-          seq: seq++,
-          key: split ? `${keptKeys[j]}#p${p + 1}` : keptKeys[j],
-          ...(parents[j] >= 0 ? { parentKey: firstKey(parents[j]) } : {}),
-          createdDateTime: iso(first + p),
-          author,
-          html,
-          hostedContents: split
-            ? rendered.hostedContents.filter((h) =>
-                html.includes(`../hostedContents/${h.temporaryId}/$value`),
-              )
-            : rendered.hostedContents,
-          files: split
-            ? rendered.files.filter((f) => html.includes(`<attachment id="${f.attachmentId}">`))
-            : rendered.files,
-          ...(split ? { part: { index: p + 1, of: parts.length } } : {}),
-        };
-        chunk += JSON.stringify(line) + '\n';
-        if (chunk.length >= CHUNK_CHARS) {
-          yield chunk;
-          chunk = '';
-        }
+      const parentKey = parents[j] >= 0 ? firstKey(parents[j]) : undefined;
+      message.bodies.forEach((body, p) => {
+        const key = parts > 1 ? `${keptKeys[j]}#p${p + 1}` : keptKeys[j];
+        chunk += planLine(seq++, key, parentKey, iso(first + p), author, body) + '\n';
+      });
+      if (chunk.length >= CHUNK_CHARS) {
+        yield chunk;
+        chunk = '';
       }
     }
     if (chunk) yield chunk;
@@ -500,6 +546,23 @@ async function planChannel(
     members: conv.members,
     ...(conv.creatorId ? { creatorId: conv.creatorId } : {}),
   };
+}
+
+/** `JSON.stringify` of a {@link PlannedMessage}, from its fields serialized beforehand. */
+function planLine(
+  seq: number,
+  key: string,
+  parentKey: string | undefined,
+  createdDateTime: string,
+  authorJson: string,
+  body: LineBody,
+): string {
+  const parent = parentKey === undefined ? '' : `,"parentKey":${JSON.stringify(parentKey)}`;
+  const part = body.part ? `,"part":{"index":${body.part.index},"of":${body.part.of}}` : '';
+  return (
+    `{"seq":${seq},"key":${JSON.stringify(key)}${parent},"createdDateTime":"${createdDateTime}",` +
+    `"author":${authorJson},"html":${body.html},"hostedContents":${body.hostedContents},"files":${body.files}${part}}`
+  );
 }
 
 function learnBot(ctx: Context, text: string): void {

@@ -8,7 +8,7 @@ export interface SpillRef {
   length: number;
 }
 
-const FLUSH_BYTES = 1 << 20;
+const FLUSH_BYTES = 1 << 16;
 const WINDOW_BYTES = 1 << 20;
 
 /**

@@ -24,6 +24,11 @@ export function bodySize(html: string): number {
   return n;
 }
 
+/** Whether a body fits in one part: `bodySize(html) <= budget`, without measuring short bodies. */
+export function fitsBudget(html: string, budget: number = BODY_BUDGET_BYTES): boolean {
+  return html.length * 6 <= budget || bodySize(html) <= budget;
+}
+
 /**
  * Splits top-level HTML blocks into parts whose {@link bodySize} is at most `budget`, packing whole blocks
  * greedily; `parts.join('')` equals `blocks.join('')` unless a single block exceeds the budget, in which
@@ -32,7 +37,7 @@ export function bodySize(html: string): number {
  */
 export function splitBlocks(blocks: string[], budget: number = BODY_BUDGET_BYTES): string[] {
   const whole = blocks.join('');
-  if (whole.length * 6 <= budget || bodySize(whole) <= budget) return [whole];
+  if (fitsBudget(whole, budget)) return [whole];
   const parts: string[] = [];
   let cur = '';
   let curSize = 0;

@@ -56,7 +56,7 @@ type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const DAY_FILE = /^(\d{4}-\d{2}-\d{2})\.json$/;
-/** Day files read ahead while the current one is planned: hides I/O latency, bounds memory to a few files. */
+/** Day files whose bytes are read ahead while the current one is planned: hides I/O latency, bounds memory. */
 const READ_AHEAD = 16;
 
 /**
@@ -163,18 +163,19 @@ async function readMetadata(archive: ExportArchive): Promise<SlackExport> {
         uploads.get(fileId) ??
         attachmentPath(archive, root, conversation, fileId, name);
       const files = conversation.dayFiles;
-      const pending: Array<Promise<SlackDay>> = [];
+      const pending: Array<{ path: string; bytes: Promise<Buffer> }> = [];
       let next = 0;
       const start = (): void => {
         const path = files[next++];
-        const date = DAY_FILE.exec(path.slice(path.lastIndexOf('/') + 1))![1];
-        const day = readDay(archive, path, date, conversation.sourceId, authors, fileBytes);
-        day.catch(() => undefined);
-        pending.push(day);
+        const bytes = archive.read(path);
+        bytes.catch(() => undefined);
+        pending.push({ path, bytes });
       };
       while (next < files.length && pending.length < READ_AHEAD) start();
       while (pending.length > 0) {
-        const day = await pending.shift()!;
+        const { path, bytes } = pending.shift()!;
+        const date = DAY_FILE.exec(path.slice(path.lastIndexOf('/') + 1))![1];
+        const day = await readDay(bytes, path, date, conversation.sourceId, authors, fileBytes);
         if (next < files.length) start();
         yield day;
       }
@@ -183,7 +184,7 @@ async function readMetadata(archive: ExportArchive): Promise<SlackExport> {
 }
 
 async function readDay(
-  archive: ExportArchive,
+  bytes: Promise<Buffer>,
   path: string,
   date: string,
   conversationId: string,
@@ -193,7 +194,7 @@ async function readDay(
   const problems: Problem[] = [];
   let parsed: unknown;
   try {
-    parsed = parseJsonFile(path, (await archive.read(path)).toString('utf8'));
+    parsed = parseJsonFile(path, (await bytes).toString('utf8'));
   } catch (err) {
     if (!(err instanceof JsonFileError || err instanceof ExportReadError)) throw err;
     const code = err instanceof JsonFileError ? 'day-file-json' : 'day-file-unreadable';
