@@ -143,14 +143,27 @@ export class ChatExportService {
   /** Lists the source tenant's users (all pages) into the user list, keeping known users' status; lists teams and channels. */
   async discover(options: { userMapCsv?: string } = {}): Promise<DiscoveryResult> {
     const map = options.userMapCsv ? parseUserMap(options.userMapCsv) : new Map<string, string>();
+    const known = new Map((await this.deps.store.listUsers()).map((u) => [u.id, u]));
     let users = 0;
     let added = 0;
     const select = '$select=id,displayName,mail,userPrincipalName';
     for await (const page of this.pages<GraphUser>(this.deps.sourceGraph, `/users?${select}`)) {
+      const fresh: ChatExportUser[] = [];
       for (const user of page) {
         users += 1;
-        if (await this.remember(user, map)) added += 1;
+        const existing = known.get(user.id);
+        const row = this.userRow(user, map, existing);
+        if (!existing) fresh.push(row);
+        else if (
+          row.upn !== existing.upn ||
+          row.mail !== existing.mail ||
+          row.targetUpn !== existing.targetUpn ||
+          row.displayName !== existing.displayName
+        )
+          await this.deps.store.updateUser(user.id, (current) => this.userRow(user, map, current));
       }
+      await this.deps.store.putUsers(fresh);
+      added += fresh.length;
     }
     const teams: DiscoveryResult['teams'] = [];
     for await (const page of this.pages<{ id: string; displayName?: string }>(
@@ -171,22 +184,31 @@ export class ChatExportService {
     return { users, added, teams };
   }
 
-  private async remember(user: GraphUser, map: Map<string, string>, targetUpn?: string): Promise<boolean> {
+  private userRow(
+    user: GraphUser,
+    map: Map<string, string>,
+    existing: ChatExportUser | undefined,
+    targetUpn?: string,
+  ): ChatExportUser {
     const upn = user.userPrincipalName ?? user.mail ?? user.id;
-    const target = targetUpn ?? map.get(upn.toLowerCase()) ?? map.get((user.mail ?? '').toLowerCase()) ?? upn;
-    const existing = await this.deps.store.getUser(user.id);
-    const now = new Date(this.deps.now()).toISOString();
-    await this.deps.store.putUser({
-      ...(existing ?? { status: 'discovered' as ChatExportStatus }),
+    const target =
+      targetUpn ??
+      map.get(upn.toLowerCase()) ??
+      map.get((user.mail ?? '').toLowerCase()) ??
+      existing?.targetUpn ??
+      upn;
+    const keepTarget = existing?.targetUserId !== undefined && existing.targetUpn === target;
+    return {
+      ...(existing ?? {}),
       id: user.id,
       upn,
-      ...(user.mail ? { mail: user.mail } : {}),
-      ...(user.displayName ? { displayName: user.displayName } : {}),
+      mail: user.mail ?? undefined,
+      displayName: user.displayName ?? undefined,
       targetUpn: target,
-      ...(existing && existing.targetUpn !== target ? { targetUserId: undefined } : {}),
-      updatedAt: now,
-    });
-    return existing === undefined;
+      targetUserId: keepTarget ? existing.targetUserId : undefined,
+      status: existing?.status ?? 'discovered',
+      updatedAt: existing?.updatedAt ?? new Date(this.deps.now()).toISOString(),
+    };
   }
 
   /** Adds one source user (by id or UPN, looked up in the source tenant), optionally mapped to another target UPN. */
@@ -202,8 +224,15 @@ export class ChatExportService {
         throw new ChatExportRequestError(`User '${input.user}' does not exist in the source tenant`, 404);
       throw error;
     }
-    await this.remember(found, new Map(), input.targetUpn);
-    return (await this.deps.store.getUser(found.id))!;
+    const existing = await this.deps.store.getUser(found.id);
+    if (existing)
+      return this.deps.store.updateUser(found.id, (current) => ({
+        ...this.userRow(found, new Map(), current, input.targetUpn),
+        updatedAt: new Date(this.deps.now()).toISOString(),
+      }));
+    const row = this.userRow(found, new Map(), undefined, input.targetUpn);
+    await this.deps.store.putUser(row);
+    return row;
   }
 
   async listUsers(): Promise<ChatExportUser[]> {

@@ -117,6 +117,25 @@ export class ChatExportStore implements NonceStore {
     );
   }
 
+  /** Writes many users in transactions of up to 100 (one partition), replacing rows with the same id. */
+  async putUsers(users: ChatExportUser[]): Promise<void> {
+    const unique = [...new Map(users.map((u) => [u.id, u])).values()];
+    for (let i = 0; i < unique.length; i += 100) {
+      await this.table.submitTransaction(
+        unique.slice(i, i + 100).map((user) => [
+          'upsert',
+          {
+            partitionKey: USER,
+            rowKey: encodeKey(user.id),
+            json: JSON.stringify(user),
+            status: user.status,
+          },
+          'Replace',
+        ]),
+      );
+    }
+  }
+
   /** Reads, changes and writes a user under its ETag, retrying on a concurrent change; throws when the user is unknown. */
   async updateUser(id: string, change: (user: ChatExportUser) => ChatExportUser): Promise<ChatExportUser> {
     for (let attempt = 0; ; attempt += 1) {

@@ -220,7 +220,15 @@ describe('chat export end to end on the local host with the sandbox', () => {
       upn: alice.userPrincipalName,
       targetUpn: alice.userPrincipalName,
     });
-    expect((await api('POST', 'discover', {})).json).toMatchObject({ users: 154, added: 0 });
+    const remap = await api('POST', 'discover', {
+      userMap: `source,target\n${STAFF[0]!.userPrincipalName},${carol.userPrincipalName}\n`,
+    });
+    expect(remap.json).toMatchObject({ users: 154, added: 0 });
+    const mapped = (await api('GET', `users/${STAFF[0]!.id}`)).json;
+    expect(mapped).toMatchObject({ status: 'discovered', targetUpn: carol.userPrincipalName });
+    const badMap = await api('POST', 'discover', { userMap: 'a,b,c' });
+    expect(badMap.status).toBe(400);
+    expect(badMap.json.error).toContain("userMap line 1 must be 'source,target'");
     const noUser = await api('POST', 'users', {});
     expect(noUser.status).toBe(400);
     expect((noUser.json.errors as string[])[0]).toContain('user:');
