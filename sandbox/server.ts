@@ -217,6 +217,7 @@ class Sandbox {
 
   reset(): void {
     this.store = new SandboxStore(emptyData(this.initialUsers));
+    configureIdentity(this.store, this.options.identity ?? {});
     this.throttle.reset();
     this.log = [];
     this.scheduleSave();

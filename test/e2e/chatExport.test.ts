@@ -327,6 +327,33 @@ describe('chat export end to end on the local host with the sandbox', () => {
     expect(((await api('GET', `users/${carol.id}`)).json as unknown as ApiUser).status).toBe('link-sent');
   });
 
+  it('answers a declined consent with a page saying nothing will be exported, and keeps the link usable', async () => {
+    await api('POST', 'send-links', { users: [carol.id] });
+    const link = await linkFor(carol.mail);
+    const authorizeUrl = (await fetch(link, { redirect: 'manual' })).headers.get('location')!;
+    expect(new URL(authorizeUrl).searchParams.get('code_challenge_method')).toBe('S256');
+    expect(new URL(authorizeUrl).searchParams.get('login_hint')).toBe(carol.userPrincipalName);
+    const html = await (await fetch(authorizeUrl)).text();
+    const fields = new URLSearchParams();
+    for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g))
+      fields.set(
+        m[1]!,
+        m[2]!.replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c))),
+      );
+    fields.set('decision', 'cancel');
+    const declined = await fetch(authorizeUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: fields.toString(),
+      redirect: 'manual',
+    });
+    const callback = await fetch(declined.headers.get('location')!);
+    expect(callback.status).toBe(400);
+    expect(await callback.text()).toContain('nothing will be exported');
+    expect(((await api('GET', `users/${carol.id}`)).json as unknown as ApiUser).status).toBe('link-sent');
+    expect((await fetch(link, { redirect: 'manual' })).status).toBe(302);
+  });
+
   it('exports exactly the new messages in a delta pass with no browser', async () => {
     const before = await files(alice.id);
     const oneOnOne = [...before.entries()].find(([, html]) => html.includes('alice-bob 1'))!;

@@ -271,4 +271,19 @@ describe('sandbox: chats, mail, OneDrive and the local authorization server', ()
     ]);
     expect((await graph(sb, `/users/${alice.id}/drive/root:/TeamsHistory/a.html:/content`)).text).toBe('two');
   });
+
+  it('keeps the app registration across a reset and empties chats and outbox', async () => {
+    await fetch(`${sb.url}/_sandbox/reset`, { method: 'POST' });
+    expect((await (await fetch(`${sb.url}/_sandbox/chats`)).json()) as Json).toEqual({ value: [] });
+    const unknownClient = await tokenRequest(sb, {
+      client_id: 'other-app',
+      grant_type: 'refresh_token',
+      refresh_token: 'x',
+    });
+    expect(unknownClient.body.error).toBe('unauthorized_client');
+    const config = (await (
+      await fetch(`${sb.url}/contoso/v2.0/.well-known/openid-configuration`)
+    ).json()) as Json;
+    expect(config.authorization_endpoint).toBe(`${sb.url}/contoso/oauth2/v2.0/authorize`);
+  });
 });
