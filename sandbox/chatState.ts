@@ -234,3 +234,33 @@ export function addChatMessages(
   });
   return added;
 }
+
+/**
+ * Generates chats among the given users, deterministically: one 1:1 chat per neighbouring pair and a group
+ * chat per three users, each with `messagesPerChat` messages alternating between members.
+ */
+export function generateSeedChats(users: SandboxUser[], messagesPerChat = 5): SeedChat[] {
+  const chats: SeedChat[] = [];
+  for (let i = 0; i + 1 < users.length; i += 1) {
+    const members = [users[i]!, users[i + 1]!];
+    chats.push({
+      members: members.map((u) => u.mail),
+      messages: Array.from({ length: messagesPerChat }, (_, n) => ({
+        from: members[n % 2]!.mail,
+        text: `${members[n % 2]!.displayName}: message ${n + 1} to ${members[(n + 1) % 2]!.displayName}`,
+      })),
+    });
+  }
+  for (let i = 0; i + 2 < users.length; i += 3) {
+    const members = users.slice(i, i + 3);
+    chats.push({
+      topic: `Group ${i / 3 + 1}`,
+      members: members.map((u) => u.mail),
+      messages: Array.from({ length: messagesPerChat }, (_, n) => ({
+        from: members[n % 3]!.mail,
+        html: `<p>Group ${i / 3 + 1}, message ${n + 1}</p>`,
+      })),
+    });
+  }
+  return chats;
+}

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { startSandbox, type SandboxHandle } from '../../../sandbox';
+import { generateSeedChats } from '../../../sandbox/chatState';
 import { sandboxUserFor } from '../../../sandbox/state';
 
 const alice = sandboxUserFor('alice@contoso.test', 'Alice Archer');
@@ -285,5 +286,21 @@ describe('sandbox: chats, mail, OneDrive and the local authorization server', ()
       await fetch(`${sb.url}/contoso/v2.0/.well-known/openid-configuration`)
     ).json()) as Json;
     expect(config.authorization_endpoint).toBe(`${sb.url}/contoso/oauth2/v2.0/authorize`);
+  });
+
+  it('seeds generated chats: a 1:1 per neighbouring pair and a group per three users', async () => {
+    const users = ['a', 'b', 'c', 'd'].map((n) => sandboxUserFor(`${n}@gen.test`));
+    const generated = await startSandbox({ users, chats: generateSeedChats(users, 3) });
+    try {
+      const chats = (await (await fetch(`${generated.url}/_sandbox/chats`)).json()) as { value: Json[] };
+      expect(chats.value.map((c) => [c.chatType, c.messages])).toEqual([
+        ['oneOnOne', 3],
+        ['oneOnOne', 3],
+        ['oneOnOne', 3],
+        ['group', 3],
+      ]);
+    } finally {
+      await generated.stop();
+    }
   });
 });
