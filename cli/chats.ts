@@ -70,7 +70,7 @@ function statusLine(u: ApiUser): string {
   const pass = u.lastPass
     ? `  last ${u.lastPass.mode} pass: ${u.lastPass.chats} chats, ${u.lastPass.uploaded} uploaded, ${u.lastPass.addedMessages} new messages`
     : '';
-  return `${u.upn.padEnd(36)} ${u.status.padEnd(15)}${u.reason ? ` ${u.reason}` : ''}${pass}`;
+  return `${u.upn.padEnd(36)} ${u.status.padEnd(15)}${u.reason ? ` ${u.reason}` : ''}${pass}`.trimEnd();
 }
 
 function summary(u: ApiUser): Record<string, unknown> {
