@@ -274,7 +274,14 @@ describe('chat export end to end on the local host with the sandbox', () => {
     const exported = await files(alice.id);
     expect(exported.size).toBe(3);
     const names = [...exported.keys()];
-    expect(names.filter((n) => n.startsWith('Project X-'))).toHaveLength(2);
+    const sameTitle = names.filter((n) => n.startsWith('Project X-')).map((n) => exported.get(n)!);
+    expect(sameTitle).toHaveLength(2);
+    expect(
+      sameTitle.filter((html) => html.includes('projx-a 1') && !html.includes('projx-b 1')),
+    ).toHaveLength(1);
+    expect(
+      sameTitle.filter((html) => html.includes('projx-b 1') && !html.includes('projx-a 1')),
+    ).toHaveLength(1);
     const all = [...exported.values()].join('\n');
     for (const chat of SEED.slice(0, 3))
       for (const message of chat.messages) {
