@@ -1,11 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { devStorageConnectionString } from '../core/state/devStorage';
 
-/** Runs Azurite's entry script in a child that exits as soon as its parent is gone, even after a SIGKILL. */
+/**
+ * Runs Azurite's entry script in a child that shuts down as soon as its parent is gone, even after a SIGKILL:
+ * it signals itself SIGTERM, on which Azurite closes its servers and saves its metadata (writes to the dead
+ * parent's pipes are ignored), so every write it acknowledged survives a crash of the host, as in Azure Storage.
+ */
 const EXIT_WITH_PARENT =
-  "process.channel.unref(); process.on('disconnect', () => process.exit(0)); require(process.argv[1]);";
+  'process.channel.unref(); for (const s of [process.stdout, process.stderr]) s.on("error", () => {}); ' +
+  'process.on("disconnect", () => process.kill(process.pid, "SIGTERM")); require(process.argv[1]);';
 
 /** A running Azurite: its endpoints, a connection string for the SDKs, and a way to stop it. */
 export interface AzuriteHandle {
@@ -52,12 +58,15 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   ];
   if (options.location) {
     mkdirSync(options.location, { recursive: true });
+    await waitForPreviousOwner(options.location, options.startTimeoutMs ?? 30000);
     args.push('--location', options.location);
   } else {
     args.push('--inMemoryPersistence');
   }
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   child.channel?.unref();
+  if (options.location && child.pid)
+    writeFileSync(path.join(options.location, OWNER_FILE), String(child.pid));
   const killOnExit = (): void => {
     if (child.exitCode === null) child.kill('SIGTERM');
   };
@@ -105,6 +114,33 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     connectionString: devStorageConnectionString(endpoints.Blob, endpoints.Queue, endpoints.Table),
     stop: () => stopChild(child, killOnExit),
   };
+}
+
+/** The file naming the process that serves a data folder, so a second Azurite never opens it at the same time. */
+const OWNER_FILE = 'azurite.pid';
+
+/** Waits until the Azurite that last served `location` (after a crash, possibly still saving) has exited. */
+async function waitForPreviousOwner(location: string, timeoutMs: number): Promise<void> {
+  const file = path.join(location, OWNER_FILE);
+  if (!existsSync(file)) return;
+  const pid = Number(readFileSync(file, 'utf8'));
+  const alive = (): boolean => {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return false;
+    }
+    const cmdline = `/proc/${pid}/cmdline`;
+    return !existsSync(cmdline) || readFileSync(cmdline, 'utf8').includes('azurite');
+  };
+  const deadline = Date.now() + timeoutMs;
+  while (Number.isInteger(pid) && pid > 0 && alive()) {
+    if (Date.now() > deadline)
+      throw new Error(
+        `Azurite (pid ${pid}) still serves ${location}: stop it, or give this run another state folder.`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 function stopChild(child: ChildProcess, killOnExit: () => void): Promise<void> {

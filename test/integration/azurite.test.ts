@@ -36,24 +36,33 @@ describe('embedded Azurite', () => {
 });
 
 describe('embedded Azurite after its parent is killed', () => {
-  it('exits with the parent, so a crashed run leaves no Azurite behind', async () => {
+  it('exits with the parent and keeps every write it acknowledged, so a crashed run resumes from its checkpoints', async () => {
     const { spawn } = await import('node:child_process');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
     const path = await import('node:path');
+    const location = mkdtempSync(path.join(tmpdir(), 'azurite-crash-'));
     const parentScript = `
       const { startAzurite } = require(${JSON.stringify(path.resolve(__dirname, '../../devhost/azurite.ts'))});
-      startAzurite().then((a) => console.log(a.blobEndpoint));
+      const { TableClient } = require('@azure/data-tables');
+      startAzurite({ location: ${JSON.stringify(location)} }).then(async (a) => {
+        const t = TableClient.fromConnectionString(a.connectionString, 'crash', { allowInsecureConnection: true });
+        await t.createTable();
+        await t.upsertEntity({ partitionKey: 'p', rowKey: 'r', value: 7 });
+        console.log(a.blobEndpoint);
+      });
     `;
     const parent = spawn(
       process.execPath,
       ['-r', require.resolve('../support/swc-register'), '-e', parentScript],
       {
+        cwd: path.resolve(__dirname, '../..'),
         stdio: ['ignore', 'pipe', 'inherit'],
       },
     );
     const endpoint = await new Promise<string>((resolve) =>
       parent.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())),
     );
-    expect((await fetch(endpoint)).status).toBeGreaterThan(0);
     parent.kill('SIGKILL');
     let refused = false;
     for (let i = 0; i < 50 && !refused; i++) {
@@ -64,5 +73,16 @@ describe('embedded Azurite after its parent is killed', () => {
       );
     }
     expect(refused).toBe(true);
+
+    const again = await startAzurite({ location });
+    try {
+      const table = TableClient.fromConnectionString(again.connectionString, 'crash', {
+        allowInsecureConnection: true,
+      });
+      expect((await table.getEntity<{ value: number }>('p', 'r')).value).toBe(7);
+    } finally {
+      await again.stop();
+      rmSync(location, { recursive: true, force: true });
+    }
   });
 });
