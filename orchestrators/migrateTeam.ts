@@ -123,6 +123,7 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
     activityRetry(),
     ensureTeam,
   )) as EnsureTeamResult;
+  if (!team.ok) fail(team.error);
   let operationUrl = team.operationUrl;
   while (operationUrl) {
     const due = new Date(context.df.currentUtcDateTime.getTime() + options.operationPollSeconds * 1000);

@@ -95,11 +95,14 @@ export interface EnsureTeamInput {
   createdDateTime: string;
   visibility: 'private' | 'public';
 }
-export interface EnsureTeamResult {
-  teamId: string;
-  /** Set while the creation operation runs; poll it with checkTeamOperation. */
-  operationUrl?: string;
-}
+export type EnsureTeamResult =
+  | {
+      ok: true;
+      teamId: string;
+      /** Set while the creation operation runs; poll it with checkTeamOperation. */
+      operationUrl?: string;
+    }
+  | { ok: false; error: string };
 
 /** checkTeamOperation: one poll of the team creation operation. */
 export interface CheckTeamOperationInput {

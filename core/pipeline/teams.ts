@@ -24,22 +24,24 @@ export async function ensureTeam(deps: PipelineDeps, input: EnsureTeamInput): Pr
     phase: 'creating-team',
   });
   if (run.teamId)
-    return { teamId: run.teamId, ...(run.operationUrl ? { operationUrl: run.operationUrl } : {}) };
+    return { ok: true, teamId: run.teamId, ...(run.operationUrl ? { operationUrl: run.operationUrl } : {}) };
 
   const existing = await deps.graph.findTeamsByName(input.displayName);
   if (run.counters.teamCreateRequested) {
     if (existing.length === 1) {
       await deps.ledger.updateMigration(runId, { teamId: existing[0].id, operationUrl: '' });
-      return { teamId: existing[0].id };
+      return { ok: true, teamId: existing[0].id };
     }
     if (existing.length > 1)
-      throw new Error(
-        `${existing.length} teams are named '${input.displayName}' and run '${runId}' cannot tell which one it created: delete the extra ones, then resume.`,
-      );
+      return {
+        ok: false,
+        error: `${existing.length} teams are named '${input.displayName}' and run '${runId}' cannot tell which one it created: delete the extra ones, then resume.`,
+      };
   } else if (existing.length > 0) {
-    throw new Error(
-      `A team named '${input.displayName}' already exists in the tenant and was not created by run '${runId}': choose another team name.`,
-    );
+    return {
+      ok: false,
+      error: `A team named '${input.displayName}' already exists in the tenant and was not created by run '${runId}': choose another team name; nothing was created.`,
+    };
   }
 
   await deps.ledger.updateMigration(runId, { counters: { ...run.counters, teamCreateRequested: 1 } });
@@ -50,7 +52,7 @@ export async function ensureTeam(deps: PipelineDeps, input: EnsureTeamInput): Pr
     visibility: input.visibility,
   });
   await deps.ledger.updateMigration(runId, { teamId: created.teamId, operationUrl: created.operationUrl });
-  return { teamId: created.teamId, operationUrl: created.operationUrl };
+  return { ok: true, teamId: created.teamId, operationUrl: created.operationUrl };
 }
 
 /** Polls the team creation operation once; success clears it from the ledger. */
