@@ -97,3 +97,22 @@ export function exited(child: ChildProcess): Promise<number | string> {
   if (child.signalCode !== null) return Promise.resolve(child.signalCode);
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
 }
+
+/** Resolves to the child's exit code, or kills it and fails with its output when it runs longer than `ms`. */
+export async function exitedWithin(
+  child: ChildProcess & { output: () => string },
+  ms: number,
+): Promise<number | string> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`teams-import did not finish within ${ms} ms; its output:\n${child.output()}`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([exited(child), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
