@@ -48,7 +48,22 @@ export interface PlanOptions {
 
 const MAX_DESCRIPTION = 1024;
 const toMs = (v: number | Date): number => (typeof v === 'number' ? v : v.getTime());
-const iso = (ms: number): string => new Date(ms).toISOString();
+const DAY_MS = 86_400_000;
+const YEAR_10000_MS = 253_402_300_800_000;
+let isoDay = NaN;
+let isoDate = '';
+const pad = (n: number, width: number): string => String(n).padStart(width, '0');
+const iso = (ms: number): string => {
+  if (!(ms >= 0 && ms < YEAR_10000_MS && Number.isInteger(ms))) return new Date(ms).toISOString();
+  const day = Math.floor(ms / DAY_MS);
+  if (day !== isoDay) {
+    isoDay = day;
+    isoDate = new Date(day * DAY_MS).toISOString().slice(0, 11);
+  }
+  const t = ms - day * DAY_MS;
+  const hms = `${pad(Math.floor(t / 3_600_000), 2)}:${pad(Math.floor(t / 60_000) % 60, 2)}:${pad(Math.floor(t / 1000) % 60, 2)}`;
+  return `${isoDate}${hms}.${pad(t % 1000, 3)}Z`;
+};
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
@@ -233,13 +248,12 @@ const EMPTY = 2;
 const CHUNK_CHARS = 65_536;
 
 /**
- * The head of a spilled message: author fields, file counts, and either nothing more (the message fits in
- * one part: its body, hosted contents and files follow as JSON lines), its blocks (it may need splitting),
- * or the message itself (it mentions someone not yet named: it is rendered when written).
+ * A spilled message's head, after its author line (`[authorId, authorName]` as JSON): file counts, and
+ * either nothing more (the message fits in one part: its body, hosted contents and files follow as JSON
+ * lines), its blocks (it may need splitting), or the message itself (it mentions someone not yet named
+ * when read, so it is rendered when written).
  */
 interface SpillHead {
-  a?: string;
-  n?: string;
   h: number;
   f: number;
   b?: string[];
@@ -286,12 +300,12 @@ async function planChannel(
   const bodies = (
     spilled: string,
     orphan: boolean,
-  ): { head: SpillHead; bodies: LineBody[]; files: number; images: number } => {
-    const [headJson, html, hostedContents, files] = spilled.split('\n');
+  ): { author: string; bodies: LineBody[]; files: number; images: number } => {
+    const [author, headJson, html, hostedContents, files] = spilled.split('\n');
     const head = JSON.parse(headJson) as SpillHead;
     if (!head.m && !head.b) {
       const body = orphan ? JSON.stringify(ORPHAN_NOTE_HTML + (JSON.parse(html) as string)) : html;
-      return { head, bodies: [{ html: body, hostedContents, files }], files: head.f, images: head.h };
+      return { author, bodies: [{ html: body, hostedContents, files }], files: head.f, images: head.h };
     }
     const rendered = head.m
       ? renderMessage(head.m, ctx.names, renderOptions, { broadcast: head.m.broadcast })
@@ -303,7 +317,7 @@ async function planChannel(
     const parts = splitBlocks(orphan ? [ORPHAN_NOTE_HTML, ...rendered.blocks] : rendered.blocks, budget);
     const split = parts.length > 1;
     return {
-      head,
+      author,
       bodies: parts.map((part, p) => ({
         html: JSON.stringify(part),
         hostedContents: JSON.stringify(
@@ -386,20 +400,16 @@ async function planChannel(
         lengths.push(0);
         continue;
       }
-      const head: SpillHead = {
-        ...(m.authorId !== undefined ? { a: m.authorId } : {}),
-        ...(m.authorName !== undefined ? { n: m.authorName } : {}),
-        h: rendered.hostedContents.length,
-        f: rendered.files.length,
-      };
+      const author = JSON.stringify([m.authorId ?? null, m.authorName ?? null]);
+      const head: SpillHead = { h: rendered.hostedContents.length, f: rendered.files.length };
       let ref;
-      if (unresolved) ref = spill.append(JSON.stringify({ ...head, m }));
+      if (unresolved) ref = spill.append(`${author}\n${JSON.stringify({ ...head, m })}`);
       else {
         const whole = rendered.blocks.join('');
         if (!fitsBudget(m.threadKey ? ORPHAN_NOTE_HTML + whole : whole, budget)) head.b = rendered.blocks;
-        ref = spill.append(
-          `${JSON.stringify(head)}\n${JSON.stringify(whole)}\n${JSON.stringify(rendered.hostedContents)}\n${JSON.stringify(rendered.files)}`,
-        );
+        const html = JSON.stringify(whole);
+        const files = `${JSON.stringify(rendered.hostedContents)}\n${JSON.stringify(rendered.files)}`;
+        ref = spill.append(`${author}\n${JSON.stringify(head)}\n${html}\n${files}`);
       }
       offsets.push(ref.offset);
       lengths.push(ref.length);
@@ -457,6 +467,7 @@ async function planChannel(
   let future = 0;
   let lineCount = 0;
   const firstKey = (j: number): string => (partCounts[j] > 1 ? `${keptKeys[j]}#p1` : keptKeys[j]);
+  const authors = new Map<string, string>();
   function* lines(write: boolean): Generator<string> {
     let last = -Infinity;
     let seq = 0;
@@ -483,16 +494,23 @@ async function planChannel(
       else counts.posts += parts;
       counts.files += message.files;
       counts.inlineImages += message.images;
-      const author = JSON.stringify(
-        authorOf(ctx, {
-          ...(message.head.a !== undefined ? { authorId: message.head.a } : {}),
-          ...(message.head.n !== undefined ? { authorName: message.head.n } : {}),
-          deleted: (flags[c] & DELETED) !== 0,
-          kind: kinds[c],
-          ts: keys[c],
-          conversationId: conv.sourceId,
-        }),
-      );
+      const deleted = (flags[c] & DELETED) !== 0;
+      const authorKey = `${kinds[c]}${deleted ? '!' : ''}${message.author}`;
+      let author = authors.get(authorKey);
+      if (author === undefined) {
+        const [authorId, authorName] = JSON.parse(message.author) as [string | null, string | null];
+        author = JSON.stringify(
+          authorOf(ctx, {
+            authorId: authorId ?? undefined,
+            authorName: authorName ?? undefined,
+            deleted,
+            kind: kinds[c],
+            ts: keys[c],
+            conversationId: conv.sourceId,
+          }),
+        );
+        authors.set(authorKey, author);
+      }
       if (!write) continue;
       const parentKey = parents[j] >= 0 ? firstKey(parents[j]) : undefined;
       message.bodies.forEach((body, p) => {
