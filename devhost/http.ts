@@ -67,7 +67,7 @@ export async function startHttpServer(port: number, handlers: HttpHandlers): Pro
   const server = http.createServer((req, res) => {
     void serve(req, res).catch((err: unknown) => {
       handlers.log(
-        `[http] ${req.method} ${req.url} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        `[http] ${req.method} ${(req.url ?? '/').split('?')[0]} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
       );
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
       res.end();
