@@ -248,16 +248,38 @@ const EMPTY = 2;
 const CHUNK_CHARS = 65_536;
 
 /**
- * A spilled message's head, after its author line (`[authorId, authorName]` as JSON): file counts, and
- * either nothing more (the message fits in one part: its body, hosted contents and files follow as JSON
- * lines), its blocks (it may need splitting), or the message itself (it mentions someone not yet named
- * when read, so it is rendered when written).
+ * How a message is spilled between the passes: a first line, then (when it is empty) the body, hosted
+ * contents and files as JSON lines, ready for a single-part plan line. The first line is JSON instead when
+ * the message may need splitting (its blocks) or mentions someone not yet named when read (the message
+ * itself, rendered when written, after the whole channel has been read).
  */
-interface SpillHead {
-  h: number;
-  f: number;
+interface SpillExtra {
   b?: string[];
   m?: SourceMessage;
+}
+
+const jsonList = (list: unknown[]): string => (list.length ? JSON.stringify(list) : '[]');
+const jsonListLength = (json: string): number => (json === '[]' ? 0 : (JSON.parse(json) as unknown[]).length);
+
+/** The distinct authors of a channel's messages (kind, tombstone, id, name), numbered as first seen. */
+class AuthorTable {
+  readonly list: Array<Pick<SourceMessage, 'authorId' | 'authorName' | 'deleted' | 'kind'>> = [];
+  private readonly index = new Map<string, Map<string | undefined, Map<string | undefined, number>>>();
+
+  numberOf(m: SourceMessage): number {
+    const group = m.deleted ? `${m.kind}!` : m.kind;
+    let byId = this.index.get(group);
+    if (!byId) this.index.set(group, (byId = new Map()));
+    let byName = byId.get(m.authorId);
+    if (!byName) byId.set(m.authorId, (byName = new Map()));
+    let n = byName.get(m.authorName);
+    if (n === undefined) {
+      n = this.list.length;
+      byName.set(m.authorName, n);
+      this.list.push({ authorId: m.authorId, authorName: m.authorName, deleted: m.deleted, kind: m.kind });
+    }
+    return n;
+  }
 }
 
 /** One line's fields that vary with the message, already serialized as JSON. */
@@ -300,34 +322,37 @@ async function planChannel(
   const bodies = (
     spilled: string,
     orphan: boolean,
-  ): { author: string; bodies: LineBody[]; files: number; images: number } => {
-    const [author, headJson, html, hostedContents, files] = spilled.split('\n');
-    const head = JSON.parse(headJson) as SpillHead;
-    if (!head.m && !head.b) {
+  ): { bodies: LineBody[]; files: number; images: number } => {
+    const [first, html, hostedContents, files] = spilled.split('\n');
+    if (!first) {
       const body = orphan ? JSON.stringify(ORPHAN_NOTE_HTML + (JSON.parse(html) as string)) : html;
-      return { author, bodies: [{ html: body, hostedContents, files }], files: head.f, images: head.h };
+      return {
+        bodies: [{ html: body, hostedContents, files }],
+        files: jsonListLength(files),
+        images: jsonListLength(hostedContents),
+      };
     }
-    const rendered = head.m
-      ? renderMessage(head.m, ctx.names, renderOptions, { broadcast: head.m.broadcast })
+    const extra = JSON.parse(first) as SpillExtra;
+    const rendered = extra.m
+      ? renderMessage(extra.m, ctx.names, renderOptions, { broadcast: extra.m.broadcast })
       : {
-          blocks: head.b!,
+          blocks: extra.b!,
           hostedContents: JSON.parse(hostedContents) as PlannedHostedContent[],
           files: JSON.parse(files) as PlannedFileLink[],
         };
     const parts = splitBlocks(orphan ? [ORPHAN_NOTE_HTML, ...rendered.blocks] : rendered.blocks, budget);
     const split = parts.length > 1;
     return {
-      author,
       bodies: parts.map((part, p) => ({
         html: JSON.stringify(part),
-        hostedContents: JSON.stringify(
+        hostedContents: jsonList(
           split
             ? rendered.hostedContents.filter((h) =>
                 part.includes(`../hostedContents/${h.temporaryId}/$value`),
               )
             : rendered.hostedContents,
         ),
-        files: JSON.stringify(
+        files: jsonList(
           split
             ? rendered.files.filter((f) => part.includes(`<attachment id="${f.attachmentId}">`))
             : rendered.files,
@@ -338,13 +363,14 @@ async function planChannel(
       images: rendered.hostedContents.length,
     };
   };
+  const authors = new AuthorTable();
   const seen = new Set<string>();
   const threadsWithReplies = new Set<string>();
   const keys: string[] = [];
   const micros: number[] = [];
   const msOf: number[] = [];
   const threads: Array<string | undefined> = [];
-  const kinds: SourceMessage['kind'][] = [];
+  const authorOfMessage: number[] = [];
   const flags: number[] = [];
   const offsets: number[] = [];
   const lengths: number[] = [];
@@ -393,23 +419,21 @@ async function planChannel(
       micros.push(time.micros);
       msOf.push(time.ms);
       threads.push(m.threadKey);
-      kinds.push(m.kind);
+      authorOfMessage.push(authors.numberOf(m));
       flags.push((m.deleted ? DELETED : 0) | (rendered.empty ? EMPTY : 0));
       if (rendered.empty) {
         offsets.push(-1);
         lengths.push(0);
         continue;
       }
-      const author = JSON.stringify([m.authorId ?? null, m.authorName ?? null]);
-      const head: SpillHead = { h: rendered.hostedContents.length, f: rendered.files.length };
       let ref;
-      if (unresolved) ref = spill.append(`${author}\n${JSON.stringify({ ...head, m })}`);
+      if (unresolved) ref = spill.append(JSON.stringify({ m }));
       else {
         const whole = rendered.blocks.join('');
-        if (!fitsBudget(m.threadKey ? ORPHAN_NOTE_HTML + whole : whole, budget)) head.b = rendered.blocks;
-        const html = JSON.stringify(whole);
-        const files = `${JSON.stringify(rendered.hostedContents)}\n${JSON.stringify(rendered.files)}`;
-        ref = spill.append(`${author}\n${JSON.stringify(head)}\n${html}\n${files}`);
+        const fits = fitsBudget(m.threadKey ? ORPHAN_NOTE_HTML + whole : whole, budget);
+        const first = fits ? '' : JSON.stringify({ b: rendered.blocks });
+        const files = `${jsonList(rendered.hostedContents)}\n${jsonList(rendered.files)}`;
+        ref = spill.append(`${first}\n${JSON.stringify(whole)}\n${files}`);
       }
       offsets.push(ref.offset);
       lengths.push(ref.length);
@@ -467,7 +491,7 @@ async function planChannel(
   let future = 0;
   let lineCount = 0;
   const firstKey = (j: number): string => (partCounts[j] > 1 ? `${keptKeys[j]}#p1` : keptKeys[j]);
-  const authors = new Map<string, string>();
+  const authorJson: string[] = [];
   function* lines(write: boolean): Generator<string> {
     let last = -Infinity;
     let seq = 0;
@@ -494,23 +518,11 @@ async function planChannel(
       else counts.posts += parts;
       counts.files += message.files;
       counts.inlineImages += message.images;
-      const deleted = (flags[c] & DELETED) !== 0;
-      const authorKey = `${kinds[c]}${deleted ? '!' : ''}${message.author}`;
-      let author = authors.get(authorKey);
-      if (author === undefined) {
-        const [authorId, authorName] = JSON.parse(message.author) as [string | null, string | null];
-        author = JSON.stringify(
-          authorOf(ctx, {
-            authorId: authorId ?? undefined,
-            authorName: authorName ?? undefined,
-            deleted,
-            kind: kinds[c],
-            ts: keys[c],
-            conversationId: conv.sourceId,
-          }),
-        );
-        authors.set(authorKey, author);
-      }
+      const a = authorOfMessage[c];
+      authorJson[a] ??= JSON.stringify(
+        authorOf(ctx, { ...authors.list[a], ts: keys[c], conversationId: conv.sourceId }),
+      );
+      const author = authorJson[a];
       if (!write) continue;
       const parentKey = parents[j] >= 0 ? firstKey(parents[j]) : undefined;
       message.bodies.forEach((body, p) => {
