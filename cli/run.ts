@@ -168,6 +168,11 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
     await writeFile(path.join(reportDir, `${migrationId}.json`), JSON.stringify(report, null, 2));
     if (opts.json) io.out(JSON.stringify(report, null, 2));
     else io.out(formatSummary(report, htmlPath));
+    if (sandbox && !opts.json)
+      io.out(
+        `See the team as Teams users will: npx teams-import sandbox --state ${path.relative(process.cwd(), path.join(stateDir, 'sandbox.json')) || 'sandbox.json'}` +
+          ` --port 4000, then open http://127.0.0.1:4000/_sandbox/teams/${report.team.teamId}/preview`,
+      );
     return result.phase === 'completed' &&
       report.totals.failed === 0 &&
       report.totals.posted === report.totals.planned

@@ -193,16 +193,7 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
   if (failed > 0 && !options.completeOnErrors) {
     status.lastError ??= `${status.failed} message(s) failed`;
     enter('needs-attention');
-    const written = (yield report('needs-attention')) as WriteReportResult;
-    const result: MigrateTeamResult = {
-      phase: 'needs-attention',
-      teamId: team.teamId,
-      planned: written.planned,
-      posted: written.posted,
-      failed: written.failed,
-      report: written,
-    };
-    return result;
+    return outcome('needs-attention', team.teamId, (yield report('needs-attention')) as WriteReportResult);
   }
 
   enter('completing');
@@ -235,15 +226,22 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
   enter('reporting');
   const written = (yield report('completed')) as WriteReportResult;
   enter('completed');
-  const result: MigrateTeamResult = {
-    phase: 'completed',
-    teamId: team.teamId,
+  return outcome('completed', team.teamId, written);
+};
+
+function outcome(
+  phase: MigrateTeamResult['phase'],
+  teamId: string,
+  written: WriteReportResult,
+): MigrateTeamResult {
+  return {
+    phase,
+    teamId,
     planned: written.planned,
     posted: written.posted,
     failed: written.failed,
     report: written,
   };
-  return result;
-};
+}
 
 df.app.orchestration(Orchestrator.migrateTeam, migrateTeam);

@@ -1,29 +1,17 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runMigration, sandboxUsersFromExport, SANDBOX_FALLBACK, type RunOptions } from '../../cli/run';
+import { runMigration, sandboxUsersFromExport } from '../../cli/run';
 import { startSandbox, type SandboxHandle, type SandboxUser } from '../../sandbox';
-import { FAST_RATES, messageCount, SAMPLE_EXPORT, seenTeams, type SeenTeam } from '../support/migration';
-
-const options = (stateDir: string, graphUrl: string, extra: Partial<RunOptions> = {}): RunOptions => ({
-  stateDir,
-  graphUrl,
-  json: true,
-  includeSystemEvents: false,
-  completeOnErrors: false,
-  channelConcurrency: 10,
-  batchSeconds: 1,
-  operationPollSeconds: 1,
-  fallbackUser: SANDBOX_FALLBACK.userPrincipalName,
-  runId: 'faults',
-  ...extra,
-});
-
-const quiet = () => {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), isTty: false }, out, err };
-};
+import {
+  capturedIo,
+  FAST_RATES,
+  messageCount,
+  SAMPLE_EXPORT,
+  seenTeams,
+  testRunOptions,
+  type SeenTeam,
+} from '../support/migration';
 
 describe('migration under faults and bad input', () => {
   let users: SandboxUser[];
@@ -46,8 +34,8 @@ describe('migration under faults and bad input', () => {
     Object.assign(process.env, FAST_RATES);
     users = await sandboxUsersFromExport(SAMPLE_EXPORT);
     const clean = await sandbox();
-    const { io, err } = quiet();
-    const code = await runMigration(SAMPLE_EXPORT, options(dir(), clean.url), io);
+    const { io, err } = capturedIo();
+    const code = await runMigration(SAMPLE_EXPORT, testRunOptions(dir(), clean.url, { runId: 'faults' }), io);
     if (code !== 0) throw new Error(`the fault-free run failed: ${err.join('\n')}`);
     reference = seenTeams(clean.dump());
   });
@@ -59,8 +47,12 @@ describe('migration under faults and bad input', () => {
 
   it('ends exactly like a fault-free run despite 429s, 503s, 504s, latency and lost answers', async () => {
     const faulty = await sandbox('429:0.06,429noretry:0.03,503:0.03,504:0.03,latency:0.1@40,lost:0.04');
-    const { io, err } = quiet();
-    const code = await runMigration(SAMPLE_EXPORT, options(dir(), faulty.url), io);
+    const { io, err } = capturedIo();
+    const code = await runMigration(
+      SAMPLE_EXPORT,
+      testRunOptions(dir(), faulty.url, { runId: 'faults' }),
+      io,
+    );
     expect({ code, err: code === 0 ? [] : err }).toEqual({ code: 0, err: [] });
     const log = faulty.requestLog();
     const injected = new Set(log.filter((r) => r.fault).map((r) => r.fault));
@@ -73,8 +65,8 @@ describe('migration under faults and bad input', () => {
     const target = await sandbox();
     const bad = path.join(dir(), 'export.zip');
     writeFileSync(bad, 'this is not a zip archive');
-    const { io, err } = quiet();
-    expect(await runMigration(bad, options(dir(), target.url, { runId: 'bad-zip' }), io)).not.toBe(0);
+    const { io, err } = capturedIo();
+    expect(await runMigration(bad, testRunOptions(dir(), target.url, { runId: 'bad-zip' }), io)).not.toBe(0);
     expect(err.join('\n')).toMatch(/export\.zip/);
     expect(target.requestLog().filter((r) => r.method !== 'GET')).toEqual([]);
     expect(target.dump().teams).toEqual([]);
@@ -84,9 +76,13 @@ describe('migration under faults and bad input', () => {
     const target = await sandbox();
     const map = path.join(dir(), 'users.csv');
     writeFileSync(map, 'slackId,entra\nU0BMQB6JE,nobody@contoso.example\n');
-    const { io, err } = quiet();
+    const { io, err } = capturedIo();
     expect(
-      await runMigration(SAMPLE_EXPORT, options(dir(), target.url, { runId: 'bad-map', userMap: map }), io),
+      await runMigration(
+        SAMPLE_EXPORT,
+        testRunOptions(dir(), target.url, { runId: 'bad-map', userMap: map }),
+        io,
+      ),
     ).toBe(1);
     expect(err.join('\n')).toMatch(/nobody@contoso\.example.*no such user/);
     expect(target.dump().teams).toEqual([]);
@@ -94,13 +90,13 @@ describe('migration under faults and bad input', () => {
 
   it('refuses to import into a team name the tenant already uses for another team', async () => {
     const target = await sandbox();
-    const { io } = quiet();
-    expect(await runMigration(SAMPLE_EXPORT, options(dir(), target.url, { runId: 'first-owner' }), io)).toBe(
-      0,
-    );
-    const { io: io2, err } = quiet();
+    const { io } = capturedIo();
     expect(
-      await runMigration(SAMPLE_EXPORT, options(dir(), target.url, { runId: 'second-owner' }), io2),
+      await runMigration(SAMPLE_EXPORT, testRunOptions(dir(), target.url, { runId: 'first-owner' }), io),
+    ).toBe(0);
+    const { io: io2, err } = capturedIo();
+    expect(
+      await runMigration(SAMPLE_EXPORT, testRunOptions(dir(), target.url, { runId: 'second-owner' }), io2),
     ).toBe(1);
     expect(err.join('\n')).toMatch(/already exists in the tenant.*choose another team name/);
     expect(target.dump().teams).toHaveLength(1);
@@ -108,11 +104,11 @@ describe('migration under faults and bad input', () => {
 
   it('refuses a team name Teams would reject, naming the field', async () => {
     const target = await sandbox();
-    const { io, err } = quiet();
+    const { io, err } = capturedIo();
     expect(
       await runMigration(
         SAMPLE_EXPORT,
-        options(dir(), target.url, { runId: 'long', teamName: 'x'.repeat(300) }),
+        testRunOptions(dir(), target.url, { runId: 'long', teamName: 'x'.repeat(300) }),
         io,
       ),
     ).toBe(2);

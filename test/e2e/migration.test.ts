@@ -1,31 +1,19 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runMigration, sandboxUsersFromExport, SANDBOX_FALLBACK, type RunOptions } from '../../cli/run';
+import { runMigration, sandboxUsersFromExport, SANDBOX_FALLBACK } from '../../cli/run';
 import type { PlannedMessage } from '../../core/model';
 import { LocalFolderStore } from '../../core/state/localStore';
 import { planExport } from '../../core/transform/plan';
 import { startSandbox, sandboxUserFor, type SandboxHandle } from '../../sandbox';
-import { FAST_RATES, messageCount, SAMPLE_EXPORT, seenTeams } from '../support/migration';
-
-const baseOptions = (stateDir: string, graphUrl: string): RunOptions => ({
-  stateDir,
-  graphUrl,
-  json: true,
-  includeSystemEvents: false,
-  completeOnErrors: false,
-  channelConcurrency: 10,
-  batchSeconds: 1,
-  operationPollSeconds: 1,
-  fallbackUser: SANDBOX_FALLBACK.userPrincipalName,
-  runId: 'sample',
-});
-
-const capture = () => {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), isTty: false }, out, err };
-};
+import {
+  capturedIo,
+  FAST_RATES,
+  messageCount,
+  SAMPLE_EXPORT,
+  seenTeams,
+  testRunOptions,
+} from '../support/migration';
 
 describe('migrating the bundled sample into the sandbox', () => {
   let sandbox: SandboxHandle;
@@ -44,8 +32,12 @@ describe('migrating the bundled sample into the sandbox', () => {
   });
 
   it('posts every planned message once, in its thread, as its author, then completes the team and adds members', async () => {
-    const { io, out } = capture();
-    const code = await runMigration(SAMPLE_EXPORT, baseOptions(stateDir, sandbox.url), io);
+    const { io, out } = capturedIo();
+    const code = await runMigration(
+      SAMPLE_EXPORT,
+      testRunOptions(stateDir, sandbox.url, { runId: 'sample' }),
+      io,
+    );
     expect(code).toBe(0);
     const report = JSON.parse(out.join('\n'));
     expect(report.phase).toBe('completed');
@@ -108,8 +100,10 @@ describe('migrating the bundled sample into the sandbox', () => {
     const postsBefore = sandbox
       .requestLog()
       .filter((r) => r.method === 'POST' && /\/messages/.test(r.path)).length;
-    const { io } = capture();
-    expect(await runMigration(SAMPLE_EXPORT, baseOptions(stateDir, sandbox.url), io)).toBe(0);
+    const { io } = capturedIo();
+    expect(
+      await runMigration(SAMPLE_EXPORT, testRunOptions(stateDir, sandbox.url, { runId: 'sample' }), io),
+    ).toBe(0);
     expect(seenTeams(sandbox.dump())).toEqual(before);
     const postsAfter = sandbox
       .requestLog()

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { SANDBOX_FALLBACK, type RunIo, type RunOptions } from '../../cli/run';
 import type { SandboxDump, DumpMessage } from '../../sandbox';
 
 /** The repository root. */
@@ -115,4 +116,31 @@ export async function exitedWithin(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Options of an in-process `runMigration` against a test sandbox: small batches, fast polls, the sandbox's fallback account. */
+export function testRunOptions(
+  stateDir: string,
+  graphUrl: string,
+  extra: Partial<RunOptions> = {},
+): RunOptions {
+  return {
+    stateDir,
+    graphUrl,
+    json: true,
+    includeSystemEvents: false,
+    completeOnErrors: false,
+    channelConcurrency: 10,
+    batchSeconds: 1,
+    operationPollSeconds: 1,
+    fallbackUser: SANDBOX_FALLBACK.userPrincipalName,
+    ...extra,
+  };
+}
+
+/** A RunIo that keeps what the run prints. */
+export function capturedIo(): { io: RunIo; out: string[]; err: string[] } {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (t) => out.push(t), err: (t) => err.push(t), isTty: false }, out, err };
 }
