@@ -18,6 +18,7 @@ import type { RenderNames } from './mrkdwn';
 import { ProblemLog } from './problems';
 import { ORPHAN_NOTE_HTML, renderMessage } from './render';
 import { BODY_BUDGET_BYTES, fitsBudget, splitBlocks } from './split';
+import { Column } from './column';
 import { SpillFile } from './spill';
 import { nextTime, parseSlackTs, postingOrder } from './timestamps';
 import { parseUserMap, planUsers } from './users';
@@ -367,13 +368,15 @@ async function planChannel(
   const seen = new Set<string>();
   const threadsWithReplies = new Set<string>();
   const keys: string[] = [];
-  const micros: number[] = [];
-  const msOf: number[] = [];
   const threads: Array<string | undefined> = [];
-  const authorOfMessage: number[] = [];
-  const flags: number[] = [];
-  const offsets: number[] = [];
-  const lengths: number[] = [];
+  const columns = {
+    micros: new Column((n) => new Float64Array(n)),
+    ms: new Column((n) => new Float64Array(n)),
+    author: new Column((n) => new Int32Array(n)),
+    flags: new Column((n) => new Uint8Array(n)),
+    offset: new Column((n) => new Float64Array(n)),
+    length: new Column((n) => new Int32Array(n)),
+  };
   let sourceMessages = 0;
   for await (const day of ctx.exp.days(conv)) {
     log.add(...day.problems);
@@ -416,14 +419,14 @@ async function planChannel(
       unresolved = false;
       const rendered = renderMessage(m, trackedNames, renderOptions, { broadcast: m.broadcast });
       keys.push(m.key);
-      micros.push(time.micros);
-      msOf.push(time.ms);
+      columns.micros.push(time.micros);
+      columns.ms.push(time.ms);
       threads.push(m.threadKey);
-      authorOfMessage.push(authors.numberOf(m));
-      flags.push((m.deleted ? DELETED : 0) | (rendered.empty ? EMPTY : 0));
+      columns.author.push(authors.numberOf(m));
+      columns.flags.push((m.deleted ? DELETED : 0) | (rendered.empty ? EMPTY : 0));
       if (rendered.empty) {
-        offsets.push(-1);
-        lengths.push(0);
+        columns.offset.push(-1);
+        columns.length.push(0);
         continue;
       }
       let ref;
@@ -435,18 +438,27 @@ async function planChannel(
         const files = `${jsonList(rendered.hostedContents)}\n${jsonList(rendered.files)}`;
         ref = spill.append(`${first}\n${JSON.stringify(whole)}\n${files}`);
       }
-      offsets.push(ref.offset);
-      lengths.push(ref.length);
+      columns.offset.push(ref.offset);
+      columns.length.push(ref.length);
     }
   }
   seen.clear();
-  const kept: number[] = [];
+  const [micros, msOf, authorOfMessage, flags, offsets, lengths] = [
+    columns.micros.values(),
+    columns.ms.values(),
+    columns.author.values(),
+    columns.flags.values(),
+    columns.offset.values(),
+    columns.length.values(),
+  ];
+  const keptColumn = new Column((n) => new Int32Array(n));
   for (let c = 0; c < keys.length; c++) {
     if (flags[c] & DELETED && !threadsWithReplies.has(keys[c])) skip('deleted');
     else if (flags[c] & EMPTY) skip('empty');
-    else kept.push(c);
+    else keptColumn.push(c);
   }
   threadsWithReplies.clear();
+  const kept = keptColumn.values();
   const topLevel = new Map<string, number>();
   kept.forEach((c, j) => {
     if (threads[c] === undefined) topLevel.set(keys[c], j);
@@ -484,8 +496,8 @@ async function planChannel(
     created = firstMs - 1;
   }
   created = Math.min(created, ctx.now);
-  const keptKeys = kept.map((c) => keys[c]);
-  const order = postingOrder({ micros: kept.map((c) => micros[c]), keys: keptKeys, parents });
+  const keptKeys = Array.from(kept, (c) => keys[c]);
+  const order = postingOrder({ micros: Float64Array.from(kept, (c) => micros[c]), keys: keptKeys, parents });
   const partCounts = new Int32Array(kept.length);
   const counts = { posts: 0, replies: 0, split: 0, splitExtraParts: 0, bumps: 0, files: 0, inlineImages: 0 };
   let future = 0;
