@@ -34,7 +34,8 @@ export async function postMessages(
   input: PostMessagesInput,
 ): Promise<PostMessagesResult> {
   const { migrationId: runId, teamId, channelId, channelKey } = input;
-  const deadline = deps.now() + input.timeBudgetMs;
+  const started = deps.now();
+  const deadline = started + input.timeBudgetMs;
   const manifest = await readManifest(deps.store, runId);
   const planned = manifest.channels.find((c) => c.key === channelKey);
   if (!planned) throw new Error(`Run '${runId}' has no channel '${channelKey}' in its plan.`);
@@ -58,6 +59,8 @@ export async function postMessages(
     checkpointAt = deps.now();
     const state = final && done && failed.size === 0 ? 'posted' : 'posting';
     await deps.ledger.updateChannel(runId, channelKey, {
+      ...(record.startedAt ? {} : { startedAt: new Date(started).toISOString() }),
+      ...(state === 'posted' && !record.finishedAt ? { finishedAt: new Date(deps.now()).toISOString() } : {}),
       cursor,
       posted: posted.size,
       failed: failed.size,

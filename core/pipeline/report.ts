@@ -13,6 +13,8 @@ export interface ChannelReport {
   source: string;
   teamsName: string;
   state: string;
+  /** Messages of the Slack channel, imported or not. */
+  sourceMessages: number;
   /** Planned messages (posts + replies, split parts included). */
   planned: number;
   posts: number;
@@ -23,6 +25,8 @@ export interface ChannelReport {
   split: number;
   timestampBumps: number;
   throttled: number;
+  /** Seconds from the channel's first post to its last, once it is fully posted. */
+  elapsedSeconds?: number;
   failures: { key: string; error: string }[];
 }
 
@@ -77,6 +81,7 @@ export async function buildReport(
       source: planned.sourceName,
       teamsName: planned.teamsName,
       state: record?.state ?? 'pending',
+      sourceMessages: planned.sourceMessages,
       planned: planned.messages,
       posts: planned.posts,
       replies: planned.replies,
@@ -86,6 +91,9 @@ export async function buildReport(
       split: planned.split,
       timestampBumps: planned.timestampBumps,
       throttled: record?.throttled ?? 0,
+      ...(record?.startedAt && record.finishedAt
+        ? { elapsedSeconds: (Date.parse(record.finishedAt) - Date.parse(record.startedAt)) / 1000 }
+        : {}),
       failures: failures.slice(0, MAX_FAILURES_LISTED),
     });
   }
@@ -131,8 +139,8 @@ export function renderReportHtml(report: MigrationReport): string {
     .map(
       (c) =>
         `<tr class="${c.failed > 0 ? 'bad' : ''}"><td>${e(c.source)}</td><td>${e(c.teamsName)}</td><td>${e(c.state)}</td>` +
-        `<td>${c.planned}</td><td>${c.posts}</td><td>${c.replies}</td><td>${c.posted}</td><td>${c.failed}</td>` +
-        `<td>${skipped(c.skipped)}</td><td>${c.split}</td><td>${c.timestampBumps}</td><td>${c.throttled}</td></tr>`,
+        `<td>${c.sourceMessages}</td><td>${c.planned}</td><td>${c.posts}</td><td>${c.replies}</td><td>${c.posted}</td><td>${c.failed}</td>` +
+        `<td>${skipped(c.skipped)}</td><td>${c.split}</td><td>${c.timestampBumps}</td><td>${c.throttled}</td><td>${c.elapsedSeconds ?? ''}</td></tr>`,
     )
     .join('\n');
   const failures = report.channels
@@ -160,7 +168,7 @@ td:nth-child(-n+3),th{text-align:left}tr.bad td{background:#fde8e8}
 generated ${e(report.generatedAt)}${report.elapsedSeconds !== undefined ? ` · ${report.elapsedSeconds} s since the run began` : ''}</p>
 <p><b>${t.posted}</b> of ${t.planned} planned messages posted · ${t.failed} failed · ${t.skipped} skipped · ${t.throttled} throttled requests</p>
 <h2>Channels</h2>
-<table><tr><th>Slack</th><th>Teams</th><th>state</th><th>planned</th><th>posts</th><th>replies</th><th>posted</th><th>failed</th><th>skipped</th><th>split</th><th>time bumps</th><th>throttled</th></tr>
+<table><tr><th>Slack</th><th>Teams</th><th>state</th><th>in Slack</th><th>planned</th><th>posts</th><th>replies</th><th>posted</th><th>failed</th><th>skipped</th><th>split</th><th>time bumps</th><th>throttled</th><th>seconds</th></tr>
 ${rows}
 </table>
 <h2>Users</h2>

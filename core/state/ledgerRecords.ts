@@ -33,6 +33,9 @@ export interface ChannelRecord {
   failed: number;
   throttled: number;
   lastError?: string;
+  /** When posting began and when the last planned message was posted (ISO), for the report's elapsed times. */
+  startedAt?: string;
+  finishedAt?: string;
   updatedAt: string;
 }
 
@@ -127,13 +130,20 @@ export const channelRows = {
       failed: r.failed,
       throttled: r.throttled,
       lastError: clip(r.lastError),
+      startedAt: r.startedAt,
+      finishedAt: r.finishedAt,
       updatedAt: r.updatedAt,
     }),
   }),
   fromEntity: (e: Record<string, unknown>): ChannelRecord => ({
     runId: decodeKey(String(e.partitionKey)),
     channelKey: decodeKey(String(e.rowKey)),
-    ...optional({ teamsChannelId: str(e.teamsChannelId), lastError: str(e.lastError) }),
+    ...optional({
+      teamsChannelId: str(e.teamsChannelId),
+      lastError: str(e.lastError),
+      startedAt: str(e.startedAt),
+      finishedAt: str(e.finishedAt),
+    }),
     state: e.state as ChannelState,
     cursor: num(e.cursor),
     posted: num(e.posted),

@@ -50,6 +50,16 @@ describe('migrating the bundled sample into the sandbox', () => {
       failed: 0,
     });
 
+    for (const channel of manifest.channels) {
+      const line = report.channels.find((c: { teamsName: string }) => c.teamsName === channel.teamsName);
+      expect(line).toMatchObject({
+        sourceMessages: channel.sourceMessages,
+        planned: channel.messages,
+        failed: 0,
+      });
+      expect(line.elapsedSeconds).toBeGreaterThanOrEqual(0);
+    }
+
     const [team] = seenTeams(sandbox.dump());
     expect(team.migrationMode).toBe('completed');
     expect(messageCount(team)).toBe(manifest.totals.messages);
