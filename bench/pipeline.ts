@@ -1,0 +1,452 @@
+import '../devhost/register';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { runMigration, sandboxUsersFromExport, SANDBOX_FALLBACK, type RunOptions } from '../cli/run';
+import type { MigrationReport } from '../core/pipeline/report';
+import * as hostModule from '../devhost/host';
+import type { HostClient, LocalHost } from '../devhost/host';
+import { Pacer } from '../core/graph/pacing';
+import { startSandbox } from '../sandbox';
+import {
+  channelPaces,
+  classify,
+  globalPerSecond,
+  median,
+  round,
+  throttleCauses,
+  type ChannelPace,
+} from './pipeline/metrics';
+import { probePacing, productPacer, SendTimePacer } from './pipeline/pacingProbe';
+import { writeSkewedExport } from './pipeline/skewedExport';
+
+const RATE_PER_CHANNEL = 5;
+const RATE_GLOBAL = 50;
+
+interface Args {
+  runs: number;
+  messages: number;
+  channels: number;
+  skew: number;
+  batchSeconds: number;
+  channelConcurrency: number;
+  workDir: string;
+  keep: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const value = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    return i === -1 ? undefined : argv[i + 1];
+  };
+  const num = (name: string, fallback: number): number => Number(value(name) ?? fallback);
+  return {
+    runs: num('runs', 1),
+    messages: num('messages', 6000),
+    channels: num('channels', 20),
+    skew: num('skew', 0.6),
+    batchSeconds: num('batch-seconds', 20),
+    channelConcurrency: num('channel-concurrency', 10),
+    workDir: value('work-dir') ?? path.join(tmpdir(), `pipeline-bench-${process.pid}`),
+    keep: argv.includes('--keep'),
+  };
+}
+
+/** Durable history events of one instance, per execution (continueAsNew starts a new one). */
+interface InstanceHistory {
+  /** Execution number -> events seen in it (the most seen by any poll) and the last event's type. */
+  executions: Map<number, { events: number; lastType: string }>;
+}
+
+/** Events of the episode that ends an execution by continueAsNew, when the last poll came before it. */
+const CONTINUE_AS_NEW_EPISODE = [
+  'OrchestratorStarted',
+  'TaskCompleted',
+  'OrchestratorCompleted',
+  'ContinueAsNew',
+];
+
+/**
+ * Counts Durable history events across executions by polling every instance's history: the local host
+ * keeps only the current execution's history, so each execution's count is its largest observed length,
+ * completed by the closing continueAsNew episode when the last poll preceded it.
+ */
+class HistoryCounter {
+  readonly instances = new Map<string, InstanceHistory>();
+  polls = 0;
+
+  async poll(client: HostClient): Promise<void> {
+    this.polls++;
+    for (const listed of await client.list()) {
+      const status = await client.status(listed.instanceId, { showHistory: true });
+      const history = status?.history ?? [];
+      if (history.length === 0) continue;
+      const started = history.find((e) => e.EventType === 'ExecutionStarted') as
+        { EventType?: string; Input?: string } | undefined;
+      let execution = 0;
+      if (started?.Input) {
+        const input = JSON.parse(started.Input) as { execution?: number };
+        execution = input.execution ?? 0;
+      }
+      const inst = this.instances.get(listed.instanceId) ?? { executions: new Map() };
+      this.instances.set(listed.instanceId, inst);
+      const seen = inst.executions.get(execution);
+      if (!seen || history.length >= seen.events)
+        inst.executions.set(execution, {
+          events: history.length,
+          lastType: String((history.at(-1) as { EventType?: string }).EventType),
+        });
+    }
+  }
+
+  /** Total events; `estimated` counts the closing episodes added for executions whose end no poll saw. */
+  total(): { events: number; executions: number; closingEpisodesAdded: number; missingExecutions: number } {
+    let events = 0;
+    let executions = 0;
+    let closingEpisodesAdded = 0;
+    let missingExecutions = 0;
+    for (const inst of this.instances.values()) {
+      const last = Math.max(...inst.executions.keys());
+      missingExecutions += last + 1 - inst.executions.size;
+      for (const [n, e] of inst.executions) {
+        executions++;
+        events += e.events;
+        if (n < last && e.lastType !== 'ContinueAsNew') {
+          events += CONTINUE_AS_NEW_EPISODE.length;
+          closingEpisodesAdded++;
+        }
+      }
+    }
+    return { events, executions, closingEpisodesAdded, missingExecutions };
+  }
+}
+
+interface RunResult {
+  run: number;
+  exitCode: number;
+  planned: number;
+  posted: number;
+  largestChannel: number;
+  seconds: {
+    wall: number;
+    staging: number;
+    teamSetUp: number;
+    posting: number;
+    completion: number;
+    bound: number;
+    postingBound: number;
+  };
+  wallOverBound: number;
+  postingOverPostingBound: number;
+  throttled: { total: number; steadyState: number; channelScope: number; globalScope: number };
+  /** For the 429s, ms since the POST `RATE_PER_CHANNEL` admissions earlier in their channel (over 1000 is never refused). */
+  windowGapsMs: { min: number; p50: number; max: number; under990: number };
+  requests: {
+    posts: number;
+    admittedPosts: number;
+    lookups: number;
+    perMessage: number;
+    admittedPerMessage: number;
+  };
+  history: {
+    events: number;
+    perThousandMessages: number;
+    executions: number;
+    closingEpisodesAdded: number;
+    missingExecutions: number;
+    polls: number;
+  };
+  globalPerSecond: { median: number; secondsBelow45: number; seconds: number };
+  critical: ChannelPace & { name: string };
+  tail: { largestChannelEndToLastPost: number; lastPostToDone: number };
+  /** The largest channel's admitted POSTs per second while `channelConcurrency` channels posted, and after. */
+  criticalRate: { fullFanOut: number; fullFanOutSeconds: number; after: number; afterSeconds: number };
+  channels: (ChannelPace & { name: string })[];
+  eventLoopDelayMs: { p50: number; p99: number; max: number };
+  loadAverage: { min: number; max: number; mean: number };
+}
+
+/** When the full fan-out ended: the first channel end after the last channel started (fewer than W post from then on). */
+function fullFanOutEnd(paces: ChannelPace[]): number {
+  const lastStart = Math.max(...paces.map((p) => p.first));
+  return Math.min(...paces.map((p) => p.last).filter((t) => t > lastStart));
+}
+
+async function runOnce(args: Args, exportDir: string, run: number): Promise<RunResult> {
+  const stateDir = path.join(args.workDir, `run-${run}`);
+  rmSync(stateDir, { recursive: true, force: true });
+  mkdirSync(stateDir, { recursive: true });
+  delete process.env.TEAMS_IMPORT_RATE_PER_CHANNEL;
+  delete process.env.TEAMS_IMPORT_RATE_GLOBAL;
+  const sandbox = await startSandbox({
+    users: await sandboxUsersFromExport(exportDir),
+    ratePerChannel: RATE_PER_CHANNEL,
+    rateGlobal: RATE_GLOBAL,
+    timeScale: 1,
+  });
+
+  const runId = `bench-${run}`;
+  const teamInstance = `migration-${runId}`;
+  const histories = new HistoryCounter();
+  let teamTimes: { created: number; done: number } | undefined;
+  const realStartHost = hostModule.startHost;
+  let poller: NodeJS.Timeout | undefined;
+  let polling: Promise<void> = Promise.resolve();
+  (hostModule as { startHost: typeof realStartHost }).startHost = async (options) => {
+    const host: LocalHost = await realStartHost(options);
+    poller = setInterval(() => {
+      polling = polling.then(() => histories.poll(host.client)).catch(() => undefined);
+    }, 500);
+    return {
+      ...host,
+      stop: async () => {
+        clearInterval(poller);
+        await polling;
+        await histories.poll(host.client);
+        const status = await host.client.status(teamInstance);
+        if (status)
+          teamTimes = { created: Date.parse(status.createdTime), done: Date.parse(status.lastUpdatedTime) };
+        await host.stop();
+      },
+    };
+  };
+
+  const loads: number[] = [];
+  const loadTimer = setInterval(() => loads.push(loadavg()[0]), 5000);
+  loads.push(loadavg()[0]);
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  const options: RunOptions = {
+    stateDir,
+    graphUrl: sandbox.url,
+    json: true,
+    includeSystemEvents: false,
+    completeOnErrors: false,
+    channelConcurrency: args.channelConcurrency,
+    batchSeconds: args.batchSeconds,
+    operationPollSeconds: 1,
+    fallbackUser: SANDBOX_FALLBACK.userPrincipalName,
+    runId,
+  };
+  const progress: string[] = [];
+  let exitCode: number;
+  try {
+    exitCode = await runMigration(exportDir, options, {
+      out: () => undefined,
+      err: (t) => {
+        progress.push(t);
+        process.stderr.write(`  ${t.slice(0, 160)}\n`);
+      },
+      isTty: false,
+    });
+  } finally {
+    (hostModule as { startHost: typeof realStartHost }).startHost = realStartHost;
+    clearInterval(loadTimer);
+    loop.disable();
+  }
+  const log = sandbox.requestLog();
+  const dump = sandbox.dump();
+  await sandbox.stop();
+  if (args.keep) writeFileSync(path.join(stateDir, 'requests.json'), JSON.stringify(log));
+  if (!teamTimes) throw new Error(`Run ${run}: the team orchestration '${teamInstance}' was not found.`);
+  const report = JSON.parse(
+    readFileSync(path.join(stateDir, 'reports', `${runId}.json`), 'utf8'),
+  ) as MigrationReport;
+
+  const names = new Map(dump.teams.flatMap((t) => t.channels.map((c) => [c.id, c.displayName])));
+  const planned = report.totals.planned;
+  const largest = Math.max(...report.channels.map((c) => c.planned));
+  const roles = log.map((e) => ({ e, ...classify(e) }));
+  const posts = roles.filter((r) => r.role === 'post');
+  const lookups = roles.filter((r) => r.role === 'lookup').length;
+  const firstRequest = Math.min(...log.map((e) => e.t));
+  const firstPost = Math.min(...posts.map((r) => r.e.t));
+  const lastPost = Math.max(...posts.map((r) => r.e.t));
+  const throttledPosts = posts.filter((r) => r.e.status === 429);
+  const steady = throttledPosts.filter((r) => r.e.t >= firstPost && r.e.t <= lastPost).length;
+  const allThrottled = log.filter((e) => e.status === 429).length;
+  const causes = throttleCauses(log, RATE_PER_CHANNEL);
+
+  const staging = (firstRequest - teamTimes.created) / 1000;
+  const teamSetUp = (firstPost - firstRequest) / 1000;
+  const posting = (lastPost - firstPost) / 1000;
+  const completion = (teamTimes.done - lastPost) / 1000;
+  const wall = (teamTimes.done - teamTimes.created) / 1000;
+  const postingBound = Math.max(planned / RATE_GLOBAL, largest / RATE_PER_CHANNEL);
+  const bound = postingBound + teamSetUp;
+
+  const paces = channelPaces(log, RATE_PER_CHANNEL).map((p) => ({
+    ...p,
+    name: names.get(p.channel) ?? p.channel,
+  }));
+  const critical = paces[0];
+  const perSecond = globalPerSecond(log, firstPost, lastPost);
+  const fanOutEnd = fullFanOutEnd(paces);
+  const criticalTimes = log
+    .filter(
+      (e) => e.status !== 429 && classify(e).role === 'post' && classify(e).channel === critical.channel,
+    )
+    .map((e) => e.t);
+  const rateBetween = (from: number, to: number): number =>
+    to > from ? round(criticalTimes.filter((t) => t >= from && t < to).length / ((to - from) / 1000), 2) : 0;
+  const h = histories.total();
+  return {
+    run,
+    exitCode,
+    planned,
+    posted: report.totals.posted,
+    largestChannel: largest,
+    seconds: {
+      wall: round(wall, 1),
+      staging: round(staging, 2),
+      teamSetUp: round(teamSetUp, 2),
+      posting: round(posting, 1),
+      completion: round(completion, 2),
+      bound: round(bound, 1),
+      postingBound: round(postingBound, 1),
+    },
+    wallOverBound: round(wall / bound),
+    postingOverPostingBound: round(posting / postingBound),
+    throttled: {
+      total: allThrottled,
+      steadyState: steady,
+      channelScope: causes.channel,
+      globalScope: causes.global,
+    },
+    windowGapsMs: {
+      min: causes.windowGapsMs.length ? Math.min(...causes.windowGapsMs) : 0,
+      p50: median(causes.windowGapsMs),
+      max: causes.windowGapsMs.length ? Math.max(...causes.windowGapsMs) : 0,
+      under990: causes.windowGapsMs.filter((g) => g < 990).length,
+    },
+    requests: {
+      posts: posts.length,
+      admittedPosts: posts.length - throttledPosts.length,
+      lookups,
+      perMessage: round((posts.length + lookups) / planned, 4),
+      admittedPerMessage: round((posts.length - throttledPosts.length + lookups) / planned, 4),
+    },
+    history: {
+      events: h.events,
+      perThousandMessages: round((h.events * 1000) / planned, 1),
+      executions: h.executions,
+      closingEpisodesAdded: h.closingEpisodesAdded,
+      missingExecutions: h.missingExecutions,
+      polls: histories.polls,
+    },
+    globalPerSecond: {
+      median: median(perSecond),
+      secondsBelow45: perSecond.filter((n) => n < 45).length,
+      seconds: perSecond.length,
+    },
+    critical,
+    tail: {
+      largestChannelEndToLastPost: round((lastPost - critical.last) / 1000, 2),
+      lastPostToDone: round(completion, 2),
+    },
+    criticalRate: {
+      fullFanOut: rateBetween(critical.first, fanOutEnd),
+      fullFanOutSeconds: round((fanOutEnd - critical.first) / 1000, 1),
+      after: rateBetween(fanOutEnd, critical.last),
+      afterSeconds: round((critical.last - fanOutEnd) / 1000, 1),
+    },
+    channels: paces,
+    eventLoopDelayMs: {
+      p50: round(loop.percentile(50) / 1e6, 1),
+      p99: round(loop.percentile(99) / 1e6, 1),
+      max: round(loop.max / 1e6, 1),
+    },
+    loadAverage: {
+      min: round(Math.min(...loads), 2),
+      max: round(Math.max(...loads), 2),
+      mean: round(loads.reduce((a, b) => a + b, 0) / loads.length, 2),
+    },
+  };
+}
+
+/**
+ * Pipeline benchmark: generates a skewed 20-channel export, migrates it with `runMigration` into a sandbox at
+ * the service's real limits (5/s per channel, 50/s per app), and prints wall time against the lower bound,
+ * 429s, requests per message and Durable history events per 1,000 messages as JSON, one object per run
+ * plus the medians.
+ */
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (process.argv.includes('--probe')) {
+    const perChannel = Number(process.argv[process.argv.indexOf('--probe') + 1]) || 150;
+    for (const [variant, pacer] of [
+      ['product Pacer (5/s per channel, 50/s app-wide, burst 1)', productPacer()],
+      ['product Pacer, app-wide bucket off', new Pacer({ perChannelPerSecond: 5, globalPerSecond: 1e6 })],
+      [
+        'send-time logs, margin 0 ms, app-wide bucket',
+        new SendTimePacer(RATE_PER_CHANNEL, RATE_GLOBAL, 0, 'bucket'),
+      ],
+      [
+        'send-time logs, margin 10 ms, app-wide bucket',
+        new SendTimePacer(RATE_PER_CHANNEL, RATE_GLOBAL, 10, 'bucket'),
+      ],
+      [
+        'send-time logs, margin 10 ms, app-wide log',
+        new SendTimePacer(RATE_PER_CHANNEL, RATE_GLOBAL, 10, 'log'),
+      ],
+    ] as const) {
+      const result = await probePacing(variant, pacer, args.channelConcurrency, perChannel);
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+    }
+    return;
+  }
+  const exportDir = path.join(args.workDir, 'export');
+  rmSync(exportDir, { recursive: true, force: true });
+  const sizes = writeSkewedExport({
+    out: exportDir,
+    messages: args.messages,
+    channels: args.channels,
+    skew: args.skew,
+    replyShare: 0.25,
+    users: 60,
+    seed: 1,
+  });
+  process.stderr.write(`export: ${exportDir} (${sizes.map((s) => s.messages).join(', ')})\n`);
+  const results: RunResult[] = [];
+  for (let run = 1; run <= args.runs; run++) {
+    process.stderr.write(`run ${run}/${args.runs} (load average ${loadavg()[0].toFixed(2)})\n`);
+    const result = await runOnce(args, exportDir, run);
+    results.push(result);
+    const { channels: _channels, ...summary } = result;
+    void _channels;
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+  }
+  const med = (pick: (r: RunResult) => number): number => median(results.map(pick));
+  process.stdout.write(
+    `${JSON.stringify({
+      median: {
+        runs: results.length,
+        wall: med((r) => r.seconds.wall),
+        bound: med((r) => r.seconds.bound),
+        wallOverBound: med((r) => r.wallOverBound),
+        postingOverPostingBound: med((r) => r.postingOverPostingBound),
+        throttled: med((r) => r.throttled.total),
+        throttledSteadyState: med((r) => r.throttled.steadyState),
+        requestsPerMessage: med((r) => r.requests.perMessage),
+        historyEventsPerThousand: med((r) => r.history.perThousandMessages),
+      },
+      channelsOfLastRun: results.at(-1)?.channels.map((c) => ({
+        name: c.name,
+        admitted: c.admitted,
+        throttled: c.throttled,
+        spanOverIdeal: round(c.spanOverIdeal),
+        lostSeconds: c.lostSeconds,
+        longGaps: c.longGaps,
+        gapMs: c.gapMs,
+        slowTurnaroundMs: c.slowTurnaroundMs,
+      })),
+    })}\n`,
+  );
+  if (!args.keep) rmSync(args.workDir, { recursive: true, force: true });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
