@@ -104,20 +104,21 @@ export function readSlackMessage(
     key: ts,
     conversationId,
     ts,
-    ...(threadTs && threadTs !== ts ? { threadKey: threadTs } : {}),
     kind,
-    ...(subtype ? { subtype } : {}),
-    ...(kind === 'bot' ? { authorId: botId ?? user } : user ? { authorId: user } : {}),
-    ...(authorName ? { authorName } : {}),
     text: str(raw.text) ?? '',
-    ...(Array.isArray(raw.blocks) && raw.blocks.length > 0 ? { blocks: raw.blocks } : {}),
-    ...(Array.isArray(raw.attachments) && raw.attachments.length > 0 ? { attachments: raw.attachments } : {}),
     files: rawFiles.filter(isObj).map((f) => readFile(f, fileBytes)),
     reactions: Array.isArray(raw.reactions) ? raw.reactions.filter(isObj).map(readReaction) : [],
-    ...(edited ? { editedTs: edited } : {}),
     deleted,
     broadcast: subtype === 'thread_broadcast' || subtype === 'reply_broadcast',
   };
+  if (threadTs && threadTs !== ts) message.threadKey = threadTs;
+  if (subtype) message.subtype = subtype;
+  if (kind === 'bot') message.authorId = botId ?? user;
+  else if (user) message.authorId = user;
+  if (authorName) message.authorName = authorName;
+  if (Array.isArray(raw.blocks) && raw.blocks.length > 0) message.blocks = raw.blocks;
+  if (Array.isArray(raw.attachments) && raw.attachments.length > 0) message.attachments = raw.attachments;
+  if (edited) message.editedTs = edited;
   const known = !subtype || SYSTEM_SUBTYPES.has(subtype) || MESSAGE_SUBTYPES.has(subtype);
   return { ok: true, message, ...(known ? {} : { unknownSubtype: subtype }) };
 }
