@@ -249,10 +249,10 @@ const EMPTY = 2;
 const CHUNK_CHARS = 65_536;
 
 /**
- * How a message is spilled between the passes: a first line, then (when it is empty) the body, hosted
- * contents and files as JSON lines, ready for a single-part plan line. The first line is JSON instead when
- * the message may need splitting (its blocks) or mentions someone not yet named when read (the message
- * itself, rendered when written, after the whole channel has been read).
+ * How a message is spilled between the passes: an empty first line when it fits in one part, followed by
+ * its body, hosted contents and files as JSON lines, ready for the plan line. The first line is JSON
+ * instead when the message may need splitting (its blocks, then the same lines) or mentions someone not yet
+ * named when read (the message alone, rendered when written, after the whole channel has been read).
  */
 interface SpillExtra {
   b?: string[];
