@@ -18,7 +18,7 @@ import {
   throttleCauses,
   type ChannelPace,
 } from './pipeline/metrics';
-import { probePacing, productPacer, SendTimePacer } from './pipeline/pacingProbe';
+import { probePacing, productPacer } from './pipeline/pacingProbe';
 import { writeSkewedExport } from './pipeline/skewedExport';
 
 const RATE_PER_CHANNEL = 5;
@@ -376,20 +376,9 @@ async function main(): Promise<void> {
   if (process.argv.includes('--probe')) {
     const perChannel = Number(process.argv[process.argv.indexOf('--probe') + 1]) || 150;
     for (const [variant, pacer] of [
-      ['product Pacer (5/s per channel, 50/s app-wide, burst 1)', productPacer()],
-      ['product Pacer, app-wide bucket off', new Pacer({ perChannelPerSecond: 5, globalPerSecond: 1e6 })],
-      [
-        'send-time logs, margin 0 ms, app-wide bucket',
-        new SendTimePacer(RATE_PER_CHANNEL, RATE_GLOBAL, 0, 'bucket'),
-      ],
-      [
-        'send-time logs, margin 10 ms, app-wide bucket',
-        new SendTimePacer(RATE_PER_CHANNEL, RATE_GLOBAL, 10, 'bucket'),
-      ],
-      [
-        'send-time logs, margin 10 ms, app-wide log',
-        new SendTimePacer(RATE_PER_CHANNEL, RATE_GLOBAL, 10, 'log'),
-      ],
+      ['product Pacer (5/s per channel, 50/s app-wide, 10 ms margin)', productPacer()],
+      ['product Pacer, no margin', new Pacer({ perChannelPerSecond: 5, globalPerSecond: 50, marginMs: 0 })],
+      ['product Pacer, app-wide limit off', new Pacer({ perChannelPerSecond: 5, globalPerSecond: 1e6 })],
     ] as const) {
       const result = await probePacing(variant, pacer, args.channelConcurrency, perChannel);
       process.stdout.write(`${JSON.stringify(result)}\n`);

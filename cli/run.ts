@@ -317,7 +317,7 @@ export const registerRun: CommandRegistrar = (program: Command, setExitCode) => 
       '--batch-seconds <n>',
       'seconds each posting activity runs before checkpointing',
       positiveInt('--batch-seconds'),
-      20,
+      60,
     )
     .option(
       '--operation-poll-seconds <n>',

@@ -1,6 +1,6 @@
 import { createGraphClient } from '../../core/graph/client';
 import type { ImportMessageBody } from '../../core/graph/messageBody';
-import { channelKeyOfUrl, channelPacingKey, Pacer, TokenBucket } from '../../core/graph/pacing';
+import { channelKeyOfUrl, channelPacingKey, Pacer } from '../../core/graph/pacing';
 import { TeamsImportClient } from '../../core/graph/teamsImport';
 import { sandboxUserFor, startSandbox } from '../../sandbox';
 import { channelPaces, round, throttleCauses } from './metrics';
@@ -9,88 +9,6 @@ import { channelPaces, round, throttleCauses } from './metrics';
 export interface ChannelPacer {
   acquire(channelKey: string): Promise<void>;
   throttled(channelKey: string | undefined, delayMs: number): void;
-}
-
-/**
- * A sliding log of send instants that mirrors the service's window: the next send waits until the send
- * `limit` places earlier is more than `windowMs` old. A late wake-up is absorbed by the window instead of
- * pushing every later send back, as it does in a burst-1 token bucket.
- */
-class SendLog {
-  private sends: number[] = [];
-  private queue: Promise<void> = Promise.resolve();
-
-  constructor(
-    private readonly limit: number,
-    private readonly windowMs: number,
-  ) {}
-
-  /** Waits for a free slot and records the send at that instant (callers are served in order). */
-  acquire(): Promise<void> {
-    const turn = this.queue.then(async () => {
-      await this.wait();
-      this.record(performance.now());
-    });
-    this.queue = turn.catch(() => undefined);
-    return turn;
-  }
-
-  /** Waits until a send now would keep the window (records nothing). */
-  async wait(): Promise<void> {
-    for (;;) {
-      const due =
-        this.sends.length >= this.limit ? this.sends[this.sends.length - this.limit] + this.windowMs : 0;
-      const wait = due - performance.now();
-      if (wait <= 0) return;
-      await new Promise((resolve) => setTimeout(resolve, wait));
-    }
-  }
-
-  /** Records a send this log did not admit (a retry sent by the HTTP layer) at `at`. */
-  record(at: number): void {
-    this.sends.push(at);
-    this.sends.sort((a, b) => a - b);
-    if (this.sends.length > this.limit) this.sends.splice(0, this.sends.length - this.limit);
-  }
-}
-
-/**
- * A variant of the product's Pacer for comparison: per channel and app-wide, sliding logs of the instants
- * requests are actually released (the channel's after the app-wide wait), each window `marginMs` longer
- * than the service's second; the app-wide limit is a token bucket (`appWide: 'bucket'`) or a log too.
- */
-export class SendTimePacer implements ChannelPacer {
-  private readonly global: SendLog | TokenBucket;
-  private readonly channels = new Map<string, SendLog>();
-
-  constructor(
-    private readonly perChannel: number,
-    globalPerSecond: number,
-    private readonly marginMs: number,
-    appWide: 'bucket' | 'log',
-  ) {
-    this.global =
-      appWide === 'bucket'
-        ? new TokenBucket(globalPerSecond, 1)
-        : new SendLog(globalPerSecond, 1000 + marginMs);
-  }
-
-  async acquire(channelKey: string): Promise<void> {
-    const channel = this.channel(channelKey);
-    await channel.wait();
-    await this.global.acquire();
-    channel.record(performance.now());
-  }
-
-  throttled(channelKey: string | undefined, delayMs: number): void {
-    if (channelKey !== undefined) this.channel(channelKey).record(performance.now() + delayMs);
-  }
-
-  private channel(key: string): SendLog {
-    let log = this.channels.get(key);
-    if (!log) this.channels.set(key, (log = new SendLog(this.perChannel, 1000 + this.marginMs)));
-    return log;
-  }
 }
 
 /** What one probe run measured. */
@@ -191,7 +109,7 @@ export async function probePacing(
   }
 }
 
-/** The product's Pacer as the app configures it (5/s per channel, 50/s per app, burst 1). */
+/** The product's Pacer as the app configures it (5/s per channel, 50/s per app, 10 ms margin per window). */
 export function productPacer(): ChannelPacer {
   return new Pacer({ perChannelPerSecond: 5, globalPerSecond: 50 });
 }

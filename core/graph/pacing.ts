@@ -12,65 +12,56 @@ const realClock: PacingClock = {
 };
 
 /**
- * A token bucket: `ratePerSecond` tokens a second, at most `burst` saved up. Waiters are served in call
- * order, so no caller starves; `pause(ms)` empties the bucket and refills only from the end of the pause.
+ * A sliding log of send instants that mirrors how the service counts: at most `limit` sends in any window of
+ * `windowMs` (plus `marginMs` of slack for latency between this process and the service). Callers are served
+ * in order; a late wake-up is absorbed by the window instead of pushing every later send back.
  */
-export class TokenBucket {
-  private tokens: number;
-  private refilledAt: number;
+export class SendWindow {
+  private sends: number[] = [];
   private queue: Promise<void> = Promise.resolve();
 
   constructor(
-    readonly ratePerSecond: number,
-    readonly burst: number = 1,
+    readonly limit: number,
+    readonly windowMs: number,
+    readonly marginMs: number,
     private readonly clock: PacingClock = realClock,
   ) {
-    if (!(ratePerSecond > 0))
-      throw new RangeError(`Token bucket rate must be > 0 per second, got ${ratePerSecond}.`);
-    if (!(burst >= 1)) throw new RangeError(`Token bucket burst must be >= 1, got ${burst}.`);
-    this.tokens = burst;
-    this.refilledAt = clock.now();
+    if (!(limit >= 1)) throw new RangeError(`A send window needs a limit of at least 1, got ${limit}.`);
+    if (!(windowMs > 0)) throw new RangeError(`A send window needs a window > 0 ms, got ${windowMs}.`);
   }
 
-  /** Resolves when a token has been taken. */
-  acquire(): Promise<void> {
-    const turn = this.queue.then(() => this.take());
+  /**
+   * Waits until one more send keeps the window, runs `beforeSend` (another limiter's wait), then records the
+   * send at that instant.
+   */
+  acquire(beforeSend?: () => Promise<void>): Promise<void> {
+    const turn = this.queue.then(async () => {
+      for (let wait = this.waitMs(); wait > 0; wait = this.waitMs()) await this.clock.sleep(wait);
+      if (beforeSend) await beforeSend();
+      this.record(this.clock.now());
+    });
     this.queue = turn.catch(() => undefined);
     return turn;
   }
 
-  /** Takes no new token for `ms` (a 429's Retry-After) and starts the refill afterwards from empty. */
-  pause(ms: number): void {
-    const until = this.clock.now() + ms;
-    if (until <= this.refilledAt && this.tokens === 0) return;
-    this.tokens = 0;
-    this.refilledAt = Math.max(this.refilledAt, until);
+  /** Counts a send this window did not admit (a retry after a 429, due `delayMs` from now). */
+  pause(delayMs: number): void {
+    this.record(this.clock.now() + Math.max(0, delayMs));
   }
 
-  /** Tokens available now (fractional), for tests and diagnostics. */
-  available(): number {
-    this.refill();
-    return this.tokens;
+  /** Milliseconds until a send would keep the window (0 when one may go now). */
+  waitMs(): number {
+    if (this.sends.length < this.limit) return 0;
+    return Math.max(
+      0,
+      this.sends[this.sends.length - this.limit] + this.windowMs + this.marginMs - this.clock.now(),
+    );
   }
 
-  private refill(): void {
-    const now = this.clock.now();
-    if (now <= this.refilledAt) return;
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.refilledAt) * this.ratePerSecond) / 1000);
-    this.refilledAt = now;
-  }
-
-  private async take(): Promise<void> {
-    for (;;) {
-      this.refill();
-      if (this.tokens >= 1) {
-        this.tokens -= 1;
-        return;
-      }
-      const now = this.clock.now();
-      const pausedFor = Math.max(0, this.refilledAt - now);
-      await this.clock.sleep(pausedFor + ((1 - this.tokens) * 1000) / this.ratePerSecond);
-    }
+  private record(at: number): void {
+    this.sends.push(at);
+    this.sends.sort((a, b) => a - b);
+    if (this.sends.length > this.limit) this.sends.splice(0, this.sends.length - this.limit);
   }
 }
 
@@ -78,12 +69,12 @@ export class TokenBucket {
 export interface PacerOptions {
   perChannelPerSecond: number;
   globalPerSecond: number;
-  /** Tokens a bucket may save up; 1 keeps every 1-second window within the rate. */
-  burst: number;
+  /** Slack added to each one-second window for the time between a send here and its arrival there. */
+  marginMs: number;
 }
 
-/** The service's published import limits. */
-export const DEFAULT_PACING: PacerOptions = { perChannelPerSecond: 5, globalPerSecond: 50, burst: 1 };
+/** The service's published import limits, with 10 ms of slack per window. */
+export const DEFAULT_PACING: PacerOptions = { perChannelPerSecond: 5, globalPerSecond: 50, marginMs: 10 };
 
 /** The pacing key of a channel: `${teamId}/${channelId}`, the same key the throttle hook derives from URLs. */
 export function channelPacingKey(teamId: string, channelId: string): string {
@@ -97,12 +88,13 @@ export function channelKeyOfUrl(url: string): string | undefined {
 }
 
 /**
- * Paces message POSTs: one bucket per channel and one shared by all. `acquire(key)` takes the channel's
- * token first, then the global one, so a channel waiting for its own turn holds no global capacity.
+ * Paces message POSTs with sliding windows of actual send instants: one per channel and one shared by all.
+ * `acquire(key)` waits for the channel's window first, then the global one, and records the send in both at
+ * the instant it is released, so no channel holds global capacity while it waits for its own turn.
  */
 export class Pacer {
-  private readonly channels = new Map<string, TokenBucket>();
-  private readonly global: TokenBucket;
+  private readonly channels = new Map<string, SendWindow>();
+  private readonly global: SendWindow;
   private readonly options: PacerOptions;
 
   constructor(
@@ -110,21 +102,20 @@ export class Pacer {
     private readonly clock: PacingClock = realClock,
   ) {
     this.options = { ...DEFAULT_PACING, ...options };
-    this.global = new TokenBucket(this.options.globalPerSecond, this.options.burst, clock);
+    this.global = new SendWindow(this.options.globalPerSecond, 1000, this.options.marginMs, clock);
   }
 
   /** Resolves when one more request to the channel keeps both the channel's and the global rate. */
-  async acquire(channelKey: string): Promise<void> {
-    await this.bucket(channelKey).acquire();
-    await this.global.acquire();
+  acquire(channelKey: string): Promise<void> {
+    return this.window(channelKey).acquire(() => this.global.acquire());
   }
 
-  /** Slows a channel down after a 429 (or everything, when the 429 was not channel-specific). */
+  /** Counts a 429's retry, due after `delayMs`, against the channel (or everything, when not channel-specific). */
   throttled(channelKey: string | undefined, delayMs: number): void {
-    (channelKey === undefined ? this.global : this.bucket(channelKey)).pause(delayMs);
+    (channelKey === undefined ? this.global : this.window(channelKey)).pause(delayMs);
   }
 
-  /** A callback for createGraphClient's `onThrottled` that pauses the channel a 429 came from (other routes are ignored). */
+  /** A callback for createGraphClient's `onThrottled` that slows the channel a 429 came from (other routes are ignored). */
   throttleHook(): (signal: ThrottleSignal) => void {
     return (signal) => {
       const key = channelKeyOfUrl(signal.url);
@@ -132,17 +123,17 @@ export class Pacer {
     };
   }
 
-  /** Tokens a channel could use now: the smaller of its own and the global bucket's. */
-  available(channelKey: string): number {
-    return Math.min(this.bucket(channelKey).available(), this.global.available());
+  /** Milliseconds until the channel may send (the longer of its own and the global wait). */
+  waitMs(channelKey: string): number {
+    return Math.max(this.window(channelKey).waitMs(), this.global.waitMs());
   }
 
-  private bucket(channelKey: string): TokenBucket {
-    let bucket = this.channels.get(channelKey);
-    if (!bucket) {
-      bucket = new TokenBucket(this.options.perChannelPerSecond, this.options.burst, this.clock);
-      this.channels.set(channelKey, bucket);
+  private window(channelKey: string): SendWindow {
+    let window = this.channels.get(channelKey);
+    if (!window) {
+      window = new SendWindow(this.options.perChannelPerSecond, 1000, this.options.marginMs, this.clock);
+      this.channels.set(channelKey, window);
     }
-    return bucket;
+    return window;
   }
 }

@@ -16,18 +16,21 @@ import { FALLBACK_USER_KEY } from './users';
 const MESSAGE_LEVEL_STATUS = new Set([400, 413]);
 /** Re-sends of one message after a lost answer that the service does not show as committed. */
 const MAX_SENDS = 3;
-/** How often the channel's cursor and counts reach the ledger while a batch runs. */
-const CHANNEL_CHECKPOINT_MS = 1000;
+/** How often posted messages, the cursor and the counts reach the ledger while a batch runs. */
+const CHECKPOINT_MS = 1000;
+/** Message rows written in one table transaction at most (the service allows 100). */
+const MAX_PENDING_ROWS = 50;
 
 /** A message that could not be imported, with the reason the report shows. */
 class MessageFailure extends Error {}
 
 /**
  * Posts a channel's plan in order from its ledger cursor until the plan ends or the time budget is spent.
- * Each posted message is recorded (source key -> Teams id) before the next one; a 409 or a lost answer is
- * resolved by looking the message up by its planned time (the service's id is its epoch milliseconds), so a
- * re-run after any crash neither repeats nor loses a message. Failed messages are recorded and retried by
- * the next run; replies whose parent failed wait for it.
+ * Posted messages (source key -> Teams id) reach the ledger in one transaction a second, off the posting
+ * path; a message posted but not yet recorded when the run dies is found again on the next run, whose POST
+ * gets a 409 that is resolved by looking the message up by its planned time (the service's id is its epoch
+ * milliseconds). So a re-run after any crash neither repeats nor loses a message. Failed messages are
+ * recorded and retried by the next run; replies whose parent failed wait for it.
  */
 export async function postMessages(
   deps: PipelineDeps,
@@ -55,8 +58,14 @@ export async function postMessages(
   let contiguous = true;
   let done = true;
   let checkpointAt = deps.now();
+  let pending: MessageRecord[] = [];
   const checkpoint = async (final: boolean): Promise<void> => {
     checkpointAt = deps.now();
+    if (pending.length > 0) {
+      const rows = pending;
+      pending = [];
+      await deps.ledger.recordMessages(runId, channelKey, rows);
+    }
     const state = final && done && failed.size === 0 ? 'posted' : 'posting';
     await deps.ledger.updateChannel(runId, channelKey, {
       ...(record.startedAt ? {} : { startedAt: new Date(started).toISOString() }),
@@ -102,9 +111,13 @@ export async function postMessages(
         failed.set(msg.key, `${msg.key}: ${err.message}`);
         contiguous = false;
       }
-      await deps.ledger.recordMessages(runId, channelKey, [row]);
-      if (deps.now() - checkpointAt >= CHANNEL_CHECKPOINT_MS) await checkpoint(false);
+      pending.push(row);
+      if (pending.length >= MAX_PENDING_ROWS || deps.now() - checkpointAt >= CHECKPOINT_MS)
+        await checkpoint(false);
     }
+  } catch (err) {
+    await checkpoint(false).catch(() => undefined);
+    throw err;
   } finally {
     lines.close();
     await poster.close();

@@ -1,4 +1,4 @@
-import { Pacer, TokenBucket, channelKeyOfUrl, type PacingClock } from '../../../core/graph/pacing';
+import { Pacer, SendWindow, channelKeyOfUrl, type PacingClock } from '../../../core/graph/pacing';
 
 /** A clock that only moves when someone sleeps; records every sleep. */
 function fakeClock(): PacingClock & { t: number; sleeps: number[] } {
@@ -49,93 +49,96 @@ async function timesOf(n: number, acquire: () => Promise<void>, clock: { t: numb
   return times;
 }
 
-describe('TokenBucket', () => {
-  it('spaces takes 1/rate apart once the burst is spent', async () => {
+/** The most sends found in any window of `windowMs` (a send at exactly t - windowMs is outside, as the service counts). */
+function mostInAnyWindow(times: number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  return Math.max(0, ...sorted.map((t) => sorted.filter((u) => u > t - windowMs && u <= t).length));
+}
+
+describe('SendWindow', () => {
+  it('lets `limit` sends go at once, then the next when the oldest has left the window plus its margin', async () => {
     const clock = fakeClock();
-    const bucket = new TokenBucket(5, 1, clock);
-    expect(await timesOf(4, () => bucket.acquire(), clock)).toEqual([0, 200, 400, 600]);
+    const window = new SendWindow(5, 1000, 10, clock);
+    expect(await timesOf(12, () => window.acquire(), clock)).toEqual([
+      0, 0, 0, 0, 0, 1010, 1010, 1010, 1010, 1010, 2020, 2020,
+    ]);
   });
 
-  it('serves a saved-up burst at once, then the steady rate', async () => {
-    const clock = fakeClock();
-    const bucket = new TokenBucket(10, 3, clock);
-    expect(await timesOf(5, () => bucket.acquire(), clock)).toEqual([0, 0, 0, 100, 200]);
-  });
-
-  it('refills with elapsed time up to the burst, fractionally', () => {
-    const clock = fakeClock();
-    const bucket = new TokenBucket(4, 2, clock);
-    void bucket.acquire();
-    void bucket.acquire();
-    return Promise.resolve().then(async () => {
-      await bucket.acquire();
-      expect(clock.t).toBe(250);
-      clock.t += 125;
-      expect(bucket.available()).toBeCloseTo(0.5);
-      clock.t += 10_000;
-      expect(bucket.available()).toBe(2);
-    });
-  });
-
-  it('serves concurrent waiters in call order at the rate', async () => {
-    const clock = fakeClock();
-    const bucket = new TokenBucket(2, 1, clock);
-    const order: string[] = [];
-    await Promise.all(
-      ['a', 'b', 'c'].map((name) =>
-        bucket.acquire().then(() => {
-          order.push(`${name}@${clock.t}`);
+  it('never admits more than its limit in any window of the service, whatever the arrival pattern', async () => {
+    const clock = fakeScheduler();
+    const window = new SendWindow(5, 1000, 0, clock);
+    const times: number[] = [];
+    await clock.run(
+      Promise.all(
+        Array.from({ length: 40 }, async (_, i) => {
+          await clock.sleep((i * 37) % 300);
+          await window.acquire();
+          times.push(clock.t);
         }),
       ),
+    );
+    expect(times).toHaveLength(40);
+    expect(mostInAnyWindow(times, 1000)).toBe(5);
+  });
+
+  it('absorbs a late wake-up instead of pushing every later send back', async () => {
+    const clock = fakeClock();
+    const window = new SendWindow(5, 1000, 0, clock);
+    await timesOf(5, () => window.acquire(), clock);
+    clock.t = 1300;
+    expect(await timesOf(6, () => window.acquire(), clock)).toEqual([1300, 1300, 1300, 1300, 1300, 2300]);
+  });
+
+  it('serves concurrent waiters in call order', async () => {
+    const clock = fakeClock();
+    const window = new SendWindow(1, 500, 0, clock);
+    const order: string[] = [];
+    await Promise.all(
+      ['a', 'b', 'c'].map((name) => window.acquire().then(() => order.push(`${name}@${clock.t}`))),
     );
     expect(order).toEqual(['a@0', 'b@500', 'c@1000']);
   });
 
-  it('after pause(ms) takes nothing until the pause ends, then refills from empty', async () => {
+  it('counts a retry due after a pause against the window', async () => {
     const clock = fakeClock();
-    const bucket = new TokenBucket(5, 5, clock);
-    bucket.pause(3000);
-    expect(bucket.available()).toBe(0);
-    await bucket.acquire();
-    expect(clock.t).toBe(3200);
-    clock.t += 400;
-    expect(bucket.available()).toBeCloseTo(2);
+    const window = new SendWindow(1, 1000, 0, clock);
+    window.pause(3000);
+    expect(window.waitMs()).toBe(4000);
+    await window.acquire();
+    expect(clock.t).toBe(4000);
   });
 
-  it('rejects a rate or burst that cannot work', () => {
-    expect(() => new TokenBucket(0)).toThrow(/rate must be > 0/);
-    expect(() => new TokenBucket(5, 0)).toThrow(/burst must be >= 1/);
+  it('rejects a limit or window that cannot work', () => {
+    expect(() => new SendWindow(0, 1000, 0)).toThrow(/limit of at least 1/);
+    expect(() => new SendWindow(5, 0, 0)).toThrow(/window > 0 ms/);
   });
 });
 
 describe('Pacer', () => {
-  it('holds each channel to its rate and all channels together to the global rate', async () => {
+  it('holds each channel to its rate and all channels together to the global rate, in every window', async () => {
     const clock = fakeScheduler();
-    const pacer = new Pacer({ perChannelPerSecond: 5, globalPerSecond: 10, burst: 1 }, clock);
+    const pacer = new Pacer({ perChannelPerSecond: 5, globalPerSecond: 10, marginMs: 0 }, clock);
     const times: Record<string, number[]> = { a: [], b: [], c: [] };
     await clock.run(
       Promise.all(
         Object.keys(times).map(async (key) => {
-          for (let i = 0; i < 4; i++) {
+          for (let i = 0; i < 12; i++) {
             await pacer.acquire(key);
             times[key].push(clock.t);
           }
         }),
       ),
     );
-    const all = Object.values(times)
-      .flat()
-      .sort((x, y) => x - y);
-    for (const key of Object.keys(times))
-      times[key].slice(1).forEach((t, i) => expect(t - times[key][i]).toBeGreaterThanOrEqual(200));
-    all.slice(1).forEach((t, i) => expect(t - all[i]).toBeGreaterThanOrEqual(100));
-    expect(all).toHaveLength(12);
-    expect(all[11]).toBeLessThanOrEqual(1200);
+    for (const key of Object.keys(times)) expect(mostInAnyWindow(times[key], 1000)).toBeLessThanOrEqual(5);
+    const all = Object.values(times).flat();
+    expect(all).toHaveLength(36);
+    expect(mostInAnyWindow(all, 1000)).toBe(10);
+    expect(Math.max(...all)).toBe(3000);
   });
 
-  it('pauses only the throttled channel', async () => {
+  it('slows only the throttled channel', async () => {
     const clock = fakeScheduler();
-    const pacer = new Pacer({}, clock);
+    const pacer = new Pacer({ perChannelPerSecond: 1, marginMs: 0 }, clock);
     await clock.run(Promise.all([pacer.acquire('t/a'), pacer.acquire('t/b')]));
     pacer.throttled('t/a', 2000);
     const start = clock.t;
@@ -149,8 +152,8 @@ describe('Pacer', () => {
         ),
       ),
     );
-    expect(done['t/b']).toBeLessThanOrEqual(200);
-    expect(done['t/a']).toBe(2200);
+    expect(done['t/b']).toBe(1000);
+    expect(done['t/a']).toBe(3000);
   });
 
   it('derives the channel key from message and reply URLs, decoding ids', () => {
