@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import type { CommandRegistrar } from './main';
+import type { CommandRegistrar } from './command';
 
 /** Where the chats commands find the app, and how they print. */
 export interface ChatsOptions {

@@ -5,8 +5,9 @@ import { registerSandbox } from './sandbox';
 import { registerServe } from './serve';
 import { registerValidate } from './validate';
 
-/** Adds one subcommand to the program; its action reports the process exit code through `setExitCode`. */
-export type CommandRegistrar = (program: Command, setExitCode: (code: number) => void) => void;
+import type { CommandRegistrar } from './command';
+
+export type { CommandRegistrar } from './command';
 
 const registrars: CommandRegistrar[] = [
   registerRun,

@@ -10,7 +10,7 @@ import type { MigrationReport } from '../core/pipeline/report';
 import { openSlackExport } from '../core/sources/slack/export';
 import { startHost, type LocalHost } from '../devhost/host';
 import { startSandbox, sandboxUserFor, type SandboxHandle, type SandboxUser } from '../sandbox';
-import type { CommandRegistrar } from './main';
+import type { CommandRegistrar } from './command';
 
 /** Options of `teams-import run`. */
 export interface RunOptions {

@@ -9,7 +9,7 @@ import {
   type SandboxOptions,
   type SandboxUser,
 } from '../sandbox';
-import type { CommandRegistrar } from './main';
+import type { CommandRegistrar } from './command';
 
 /** The `sandbox` subcommand's options as commander hands them over (strings until validated). */
 export interface SandboxCommandOptions {

@@ -1,7 +1,7 @@
 import '../devhost/register';
 import { InvalidArgumentError, type Command } from 'commander';
 import { startHost, type HostOptions } from '../devhost/host';
-import type { CommandRegistrar } from './main';
+import type { CommandRegistrar } from './command';
 
 /** Options of `teams-import serve`. */
 export interface ServeOptions {

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { PlanManifest } from '../core/model';
 import { ExportReadError } from '../core/sources/archive';
 import { planExport } from '../core/transform/plan';
-import type { CommandRegistrar } from './main';
+import type { CommandRegistrar } from './command';
 
 /** Options of {@link validateExport}, as the command line gives them. */
 export interface ValidateOptions {
