@@ -3,11 +3,8 @@ import { registerChats } from './chats';
 import { registerRun } from './run';
 import { registerSandbox } from './sandbox';
 import { registerServe } from './serve';
-import { registerValidate } from './validate';
-
 import type { CommandRegistrar } from './command';
-
-export type { CommandRegistrar } from './command';
+import { registerValidate } from './validate';
 
 const registrars: CommandRegistrar[] = [
   registerRun,
