@@ -18,9 +18,9 @@ import type { RenderNames } from './mrkdwn';
 import { ProblemLog } from './problems';
 import { ORPHAN_NOTE_HTML, renderMessage } from './render';
 import { BODY_BUDGET_BYTES, fitsBudget, splitBlocks } from './split';
-import { Column } from './column';
+import { Column, PairRows } from './column';
 import { SpillFile } from './spill';
-import { nextTime, parseSlackTs, postingOrder } from './timestamps';
+import { nextTime, postingOrder, timeOfPair, tsOfPair, tsPair, type TsPair } from './timestamps';
 import { parseUserMap, planUsers } from './users';
 
 /** What to plan and how. `now` is required: planning never reads the clock, so re-runs are identical. */
@@ -246,6 +246,14 @@ function notImportedReason(c: SlackConversation): string {
 
 const DELETED = 1;
 const EMPTY = 2;
+/** Read but not planned (date filter, system event): kept as a row only so that a later copy is a duplicate. */
+const FILTERED = 4;
+/** Some reply planned in the channel names this message as its thread. */
+const HAS_REPLIES = 8;
+/** The message has no thread. */
+const NO_THREAD = -1;
+/** The thread is not a Slack ts, so no message of the channel can be its parent (kept aside as a string). */
+const ODD_THREAD = -2;
 const CHUNK_CHARS = 65_536;
 
 /**
@@ -365,13 +373,13 @@ async function planChannel(
     };
   };
   const authors = new AuthorTable();
-  const seen = new Set<string>();
-  const threadsWithReplies = new Set<string>();
-  const keys: string[] = [];
-  const threads: Array<string | undefined> = [];
+  // The index keeps no string per message: keys and threads are Slack ts encoded as two exact numbers.
+  const rows = new PairRows();
+  const pair: TsPair = { hi: 0, lo: 0 };
+  const oddThreads = new Map<number, string>();
   const columns = {
-    micros: new Column((n) => new Float64Array(n)),
-    ms: new Column((n) => new Float64Array(n)),
+    threadHi: new Column((n) => new Float64Array(n)),
+    threadLo: new Column((n) => new Float64Array(n)),
     author: new Column((n) => new Int32Array(n)),
     flags: new Column((n) => new Uint8Array(n)),
     offset: new Column((n) => new Float64Array(n)),
@@ -383,7 +391,10 @@ async function planChannel(
     sourceMessages += day.messages.length + day.unreadable;
     skip('unreadable', day.unreadable);
     for (const m of day.messages) {
-      if (seen.has(m.ts)) {
+      if (!tsPair(m.key, pair))
+        throw new Error(`planExport: message key ${JSON.stringify(m.key)} is not a Slack ts`);
+      const row = rows.add(pair.hi, pair.lo);
+      if (row < 0) {
         skip('duplicate-ts');
         log.add({
           severity: 'warning',
@@ -393,7 +404,6 @@ async function planChannel(
         });
         continue;
       }
-      seen.add(m.ts);
       if (m.subtype === 'bot_add') learnBot(ctx, m.text);
       if (
         m.kind !== 'bot' &&
@@ -403,25 +413,38 @@ async function planChannel(
         !ctx.profileNames.has(m.authorId)
       )
         ctx.profileNames.set(m.authorId, m.authorName);
-      const time = parseSlackTs(m.ts);
+      const time = timeOfPair(pair.hi, pair.lo);
+      let filtered = false;
       if (
         (ctx.since !== undefined && time.ms < ctx.since) ||
         (ctx.until !== undefined && time.ms >= ctx.until)
       ) {
         skip('filtered-by-date');
-        continue;
-      }
-      if (m.kind === 'system' && !options.includeSystemEvents) {
+        filtered = true;
+      } else if (m.kind === 'system' && !options.includeSystemEvents) {
         skip('system-event');
+        filtered = true;
+      }
+      if (filtered || !m.threadKey) {
+        columns.threadHi.push(NO_THREAD);
+        columns.threadLo.push(0);
+      } else if (tsPair(m.threadKey, pair)) {
+        columns.threadHi.push(pair.hi);
+        columns.threadLo.push(pair.lo);
+      } else {
+        oddThreads.set(row, m.threadKey);
+        columns.threadHi.push(ODD_THREAD);
+        columns.threadLo.push(0);
+      }
+      if (filtered) {
+        columns.author.push(-1);
+        columns.flags.push(FILTERED);
+        columns.offset.push(-1);
+        columns.length.push(0);
         continue;
       }
-      if (m.threadKey) threadsWithReplies.add(m.threadKey);
       unresolved = false;
       const rendered = renderMessage(m, trackedNames, renderOptions, { broadcast: m.broadcast });
-      keys.push(m.key);
-      columns.micros.push(time.micros);
-      columns.ms.push(time.ms);
-      threads.push(m.threadKey);
       columns.author.push(authors.numberOf(m));
       columns.flags.push((m.deleted ? DELETED : 0) | (rendered.empty ? EMPTY : 0));
       if (rendered.empty) {
@@ -442,34 +465,46 @@ async function planChannel(
       columns.length.push(ref.length);
     }
   }
-  seen.clear();
-  const [micros, msOf, authorOfMessage, flags, offsets, lengths] = [
-    columns.micros.values(),
-    columns.ms.values(),
+  const [keyHi, keyLo, threadHi, threadLo, authorOfMessage, flags, offsets, lengths] = [
+    rows.his(),
+    rows.los(),
+    columns.threadHi.values(),
+    columns.threadLo.values(),
     columns.author.values(),
     columns.flags.values(),
     columns.offset.values(),
     columns.length.values(),
   ];
-  const keptColumn = new Column((n) => new Int32Array(n));
-  for (let c = 0; c < keys.length; c++) {
-    if (flags[c] & DELETED && !threadsWithReplies.has(keys[c])) skip('deleted');
-    else if (flags[c] & EMPTY) skip('empty');
-    else keptColumn.push(c);
+  const keyOfRow = (c: number): string => tsOfPair(keyHi[c], keyLo[c]);
+  const threadOfRow = (c: number): string =>
+    threadHi[c] === ODD_THREAD ? oddThreads.get(c)! : tsOfPair(threadHi[c], threadLo[c]);
+  // The row each reply's thread names (-1: none in the channel); rows are distinct keys, as the sets were.
+  const threadRow = new Int32Array(rows.size).fill(-1);
+  for (let c = 0; c < rows.size; c++) {
+    if (threadHi[c] < 0) continue;
+    const t = rows.find(threadHi[c], threadLo[c]);
+    threadRow[c] = t;
+    if (t >= 0) flags[t] |= HAS_REPLIES;
   }
-  threadsWithReplies.clear();
+  const keptColumn = new Column((n) => new Int32Array(n));
+  const keptIndex = new Int32Array(rows.size).fill(-1);
+  for (let c = 0; c < rows.size; c++) {
+    if (flags[c] & FILTERED) continue;
+    if (flags[c] & DELETED && !(flags[c] & HAS_REPLIES)) skip('deleted');
+    else if (flags[c] & EMPTY) skip('empty');
+    else {
+      keptIndex[c] = keptColumn.values().length;
+      keptColumn.push(c);
+    }
+  }
   const kept = keptColumn.values();
-  const topLevel = new Map<string, number>();
-  kept.forEach((c, j) => {
-    if (threads[c] === undefined) topLevel.set(keys[c], j);
-  });
   const parents = new Int32Array(kept.length).fill(-1);
   const orphans = new Uint8Array(kept.length);
   kept.forEach((c, j) => {
-    const thread = threads[c];
-    if (thread === undefined) return;
-    const parent = topLevel.get(thread);
-    if (parent !== undefined) {
+    if (threadHi[c] === NO_THREAD) return;
+    const t = threadRow[c];
+    const parent = t >= 0 && threadHi[t] === NO_THREAD ? keptIndex[t] : -1;
+    if (parent >= 0) {
       parents[j] = parent;
       return;
     }
@@ -477,13 +512,16 @@ async function planChannel(
     log.add({
       severity: 'info',
       code: 'orphan-reply',
-      message: `reply ${keys[c]} in '${conv.name}' belongs to thread ${thread}, which is not in the import; it is posted as a top-level message with a note.`,
+      message: `reply ${keyOfRow(c)} in '${conv.name}' belongs to thread ${threadOfRow(c)}, which is not in the import; it is posted as a top-level message with a note.`,
       where: conv.name,
     });
   });
-  topLevel.clear();
+  const msOf = (c: number): number => timeOfPair(keyHi[c], keyLo[c]).ms;
   let firstMs: number | undefined;
-  for (const c of kept) if (firstMs === undefined || msOf[c] < firstMs) firstMs = msOf[c];
+  for (const c of kept) {
+    const ms = msOf(c);
+    if (firstMs === undefined || ms < firstMs) firstMs = ms;
+  }
   let created = conv.createdMs ?? (firstMs !== undefined ? firstMs - 1 : ctx.now);
   if (firstMs !== undefined && created >= firstMs) {
     if (conv.createdMs !== undefined && conv.createdMs > firstMs)
@@ -496,13 +534,17 @@ async function planChannel(
     created = firstMs - 1;
   }
   created = Math.min(created, ctx.now);
-  const keptKeys = Array.from(kept, (c) => keys[c]);
-  const order = postingOrder({ micros: Float64Array.from(kept, (c) => micros[c]), keys: keptKeys, parents });
+  const keptKey = (j: number): string => keyOfRow(kept[j]);
+  const order = postingOrder({
+    micros: Float64Array.from(kept, (c) => timeOfPair(keyHi[c], keyLo[c]).micros),
+    keyOf: keptKey,
+    parents,
+  });
   const partCounts = new Int32Array(kept.length);
   const counts = { posts: 0, replies: 0, split: 0, splitExtraParts: 0, bumps: 0, files: 0, inlineImages: 0 };
   let future = 0;
   let lineCount = 0;
-  const firstKey = (j: number): string => (partCounts[j] > 1 ? `${keptKeys[j]}#p1` : keptKeys[j]);
+  const firstKey = (j: number): string => (partCounts[j] > 1 ? `${keptKey(j)}#p1` : keptKey(j));
   const authorJson: string[] = [];
   function* lines(write: boolean): Generator<string> {
     let last = -Infinity;
@@ -513,14 +555,15 @@ async function planChannel(
       const c = kept[j];
       const message = bodies(spill.read(offsets[c], lengths[c]), orphans[j] === 1);
       const parts = message.bodies.length;
-      const first = nextTime(msOf[c], last, created + 1);
+      const ms = msOf(c);
+      const first = nextTime(ms, last, created + 1);
       last = first + parts - 1;
       if (last > ctx.now) {
         future = order.length - r;
         break;
       }
       partCounts[j] = parts;
-      if (first !== msOf[c]) counts.bumps++;
+      if (first !== ms) counts.bumps++;
       if (parts > 1) {
         counts.split++;
         counts.splitExtraParts += parts - 1;
@@ -532,13 +575,14 @@ async function planChannel(
       counts.inlineImages += message.images;
       const a = authorOfMessage[c];
       authorJson[a] ??= JSON.stringify(
-        authorOf(ctx, { ...authors.list[a], ts: keys[c], conversationId: conv.sourceId }),
+        authorOf(ctx, { ...authors.list[a], ts: keyOfRow(c), conversationId: conv.sourceId }),
       );
       const author = authorJson[a];
       if (!write) continue;
       const parentKey = parents[j] >= 0 ? firstKey(parents[j]) : undefined;
+      const messageKey = keyOfRow(c);
       message.bodies.forEach((body, p) => {
-        const key = parts > 1 ? `${keptKeys[j]}#p${p + 1}` : keptKeys[j];
+        const key = parts > 1 ? `${messageKey}#p${p + 1}` : messageKey;
         chunk += planLine(seq++, key, parentKey, iso(first + p), author, body) + '\n';
       });
       if (chunk.length >= CHUNK_CHARS) {

@@ -13,6 +13,68 @@ export function parseSlackTs(ts: string): SlackTime {
   return { micros, ms: Number(m[1]) * 1000 + Math.floor(micro / 1000) };
 }
 
+/** A Slack `ts` as two exact integers; equal pairs if and only if equal strings. See {@link tsPair}. */
+export interface TsPair {
+  hi: number;
+  lo: number;
+}
+
+/**
+ * Encodes a Slack `ts` (1-12 digits, optionally a dot and 1-9 digits) losslessly into `out`: `hi` holds the
+ * seconds and their digit count, `lo` the fraction and its digit count (0: no dot). False when `ts` has
+ * another form (then `out` is unchanged).
+ */
+export function tsPair(ts: string, out: TsPair): boolean {
+  const n = ts.length;
+  let i = 0;
+  let seconds = 0;
+  for (; i < n; i++) {
+    const d = ts.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) break;
+    seconds = seconds * 10 + d;
+  }
+  if (i < 1 || i > 12) return false;
+  const secondsDigits = i;
+  let fraction = 0;
+  let fractionDigits = 0;
+  if (i < n) {
+    if (ts.charCodeAt(i) !== 46) return false;
+    for (i++; i < n; i++) {
+      const d = ts.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) return false;
+      fraction = fraction * 10 + d;
+      fractionDigits++;
+    }
+    if (fractionDigits < 1 || fractionDigits > 9) return false;
+  }
+  out.hi = seconds * 16 + secondsDigits;
+  out.lo = fraction * 16 + fractionDigits;
+  return true;
+}
+
+/** The Slack `ts` string a {@link tsPair} encodes. */
+export function tsOfPair(hi: number, lo: number): string {
+  const secondsDigits = hi % 16;
+  const fractionDigits = lo % 16;
+  const seconds = String((hi - secondsDigits) / 16).padStart(secondsDigits, '0');
+  if (fractionDigits === 0) return seconds;
+  return `${seconds}.${String((lo - fractionDigits) / 16).padStart(fractionDigits, '0')}`;
+}
+
+const POWERS_OF_TEN = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000];
+
+/** The {@link SlackTime} of a {@link tsPair}, equal to {@link parseSlackTs} of its string. */
+export function timeOfPair(hi: number, lo: number): SlackTime {
+  const seconds = (hi - (hi % 16)) / 16;
+  const fractionDigits = lo % 16;
+  const fraction = (lo - fractionDigits) / 16;
+  const micro =
+    fractionDigits <= 6
+      ? fraction * POWERS_OF_TEN[6 - fractionDigits]
+      : Math.floor(fraction / POWERS_OF_TEN[fractionDigits - 6]);
+  return { micros: seconds * 1_000_000 + micro, ms: seconds * 1000 + Math.floor(micro / 1000) };
+}
+
 /** One message to place in time: its source time, its thread parent (index into the list), its parts. */
 export interface TimedUnit {
   key: string;
@@ -35,7 +97,8 @@ export interface TimePlan {
 /** The columns {@link postingOrder} sorts: per message its source time, key and parent index (-1: none). */
 export interface OrderColumns {
   micros: ArrayLike<number>;
-  keys: ArrayLike<string>;
+  /** The key of message `i`, asked for only to break ties. */
+  keyOf: (i: number) => string;
   parents: ArrayLike<number>;
 }
 
@@ -43,7 +106,7 @@ export interface OrderColumns {
  * The posting order of one channel's messages (indexes into the columns): by source time, except that a
  * reply not later than its parent goes right after the parent; ties break on the key, then the position.
  */
-export function postingOrder({ micros, keys, parents }: OrderColumns): number[] {
+export function postingOrder({ micros, keyOf, parents }: OrderColumns): number[] {
   const n = micros.length;
   const primary = new Float64Array(n);
   const afterParent = new Uint8Array(n);
@@ -58,8 +121,8 @@ export function postingOrder({ micros, keys, parents }: OrderColumns): number[] 
     if (primary[a] !== primary[b]) return primary[a] - primary[b];
     if (afterParent[a] !== afterParent[b]) return afterParent[a] - afterParent[b];
     if (afterParent[a] && micros[a] !== micros[b]) return micros[a] - micros[b];
-    const ka = keys[a];
-    const kb = keys[b];
+    const ka = keyOf(a);
+    const kb = keyOf(b);
     return ka < kb ? -1 : ka > kb ? 1 : a - b;
   });
   return order;
@@ -79,7 +142,7 @@ export function nextTime(ms: number, previous: number, floorMs: number): number 
 export function planTimestamps(units: TimedUnit[], floorMs: number = -Infinity): TimePlan {
   const order = postingOrder({
     micros: units.map((u) => u.micros),
-    keys: units.map((u) => u.key),
+    keyOf: (i) => units[i].key,
     parents: units.map((u) => u.parent ?? -1),
   });
   const times: number[][] = new Array(units.length);
