@@ -110,6 +110,26 @@ describe('threads', () => {
   });
 });
 
+describe('mentions', () => {
+  it('a name learned later in a channel applies to earlier mentions', async () => {
+    const dir = writeExport({
+      users: [{ id: 'U2', name: 'bob', real_name: 'Bob Roe', profile: { display_name: 'Bob' } }],
+      days: {
+        general: {
+          '2020-01-01': [msg('1577836800.000100', 'ask <@U1> about it', { user: 'U2' })],
+          '2020-01-02': [
+            msg('1577923200.000100', 'sure', {
+              user_profile: { display_name: 'Carol', real_name: 'Carol Poe' },
+            }),
+          ],
+        },
+      },
+    });
+    const { lines } = await planLines(dir);
+    expect(lines.map((l) => l.html)).toEqual(['<p>ask <strong>@Carol</strong> about it</p>', '<p>sure</p>']);
+  });
+});
+
 describe('channels', () => {
   it('names follow the Teams rules and each rename is reported with the rule', () => {
     expect(validTeamsName('a/b:c').name).toBe('a-b-c');
