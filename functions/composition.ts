@@ -23,6 +23,7 @@ export async function createPipelineDeps(settings: AppSettings): Promise<Pipelin
   const pacer = new Pacer({
     perChannelPerSecond: settings.ratePerChannel,
     globalPerSecond: settings.rateGlobal,
+    marginMs: settings.pacingMarginMs,
   });
   const throttled = new Map<string, number>();
   const pace = pacer.throttleHook();

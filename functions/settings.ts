@@ -13,6 +13,8 @@ export interface AppSettings {
   graphUrl: string;
   ratePerChannel: number;
   rateGlobal: number;
+  /** Slack added to each one-second pacing window for latency jitter between the app and Graph, in ms. */
+  pacingMarginMs: number;
   /** Whether POST /api/migrations may name a path on the host (local runs only). */
   allowLocalPaths: boolean;
   /** Default fallback user for unmatched authors, when a migration names none. */
@@ -51,6 +53,11 @@ const schema = z.object({
   SLACK_TOKEN: z.string().optional(),
   TEAMS_IMPORT_RATE_PER_CHANNEL: positive('TEAMS_IMPORT_RATE_PER_CHANNEL', 5),
   TEAMS_IMPORT_RATE_GLOBAL: positive('TEAMS_IMPORT_RATE_GLOBAL', 50),
+  TEAMS_IMPORT_PACING_MARGIN_MS: z.coerce
+    .number({ error: 'TEAMS_IMPORT_PACING_MARGIN_MS must be a number of milliseconds' })
+    .min(0, { error: 'TEAMS_IMPORT_PACING_MARGIN_MS must be 0 or more' })
+    .max(1000, { error: 'TEAMS_IMPORT_PACING_MARGIN_MS must be at most 1000' })
+    .default(10),
   TEAMS_IMPORT_ALLOW_LOCAL_PATHS: z.enum(['true', 'false', '1', '0', '']).optional(),
   TEAMS_IMPORT_FALLBACK_USER: z.string().optional(),
 });
@@ -82,6 +89,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): AppSettings 
     graphUrl,
     ratePerChannel: s.TEAMS_IMPORT_RATE_PER_CHANNEL,
     rateGlobal: s.TEAMS_IMPORT_RATE_GLOBAL,
+    pacingMarginMs: s.TEAMS_IMPORT_PACING_MARGIN_MS,
     allowLocalPaths: ['true', '1'].includes(s.TEAMS_IMPORT_ALLOW_LOCAL_PATHS ?? ''),
     fallbackUser: s.TEAMS_IMPORT_FALLBACK_USER || undefined,
     slackToken: s.SLACK_TOKEN || undefined,

@@ -11,6 +11,7 @@ describe('readSettings', () => {
       tablePrefix: 'ti',
       container: 'teams-import',
       ratePerChannel: 5,
+      pacingMarginMs: 10,
       rateGlobal: 50,
       allowLocalPaths: false,
     });
