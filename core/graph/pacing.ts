@@ -12,6 +12,69 @@ const realClock: PacingClock = {
 };
 
 /**
+ * A token bucket: `ratePerSecond` tokens a second, at most `burst` saved up. Waiters are served in call
+ * order, so no caller starves; `pause(ms)` empties the bucket and refills only from the end of the pause.
+ */
+export class TokenBucket {
+  private tokens: number;
+  private refilledAt: number;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly ratePerSecond: number,
+    readonly burst: number = 1,
+    private readonly clock: PacingClock = realClock,
+  ) {
+    if (!(ratePerSecond > 0))
+      throw new RangeError(`Token bucket rate must be > 0 per second, got ${ratePerSecond}.`);
+    if (!(burst >= 1)) throw new RangeError(`Token bucket burst must be >= 1, got ${burst}.`);
+    this.tokens = burst;
+    this.refilledAt = clock.now();
+  }
+
+  /** Resolves when a token has been taken. */
+  acquire(): Promise<void> {
+    const turn = this.queue.then(() => this.take());
+    this.queue = turn.catch(() => undefined);
+    return turn;
+  }
+
+  /** Takes no new token for `ms` (a 429's Retry-After) and starts the refill afterwards from empty. */
+  pause(ms: number): void {
+    const until = this.clock.now() + ms;
+    if (until <= this.refilledAt && this.tokens === 0) return;
+    this.tokens = 0;
+    this.refilledAt = Math.max(this.refilledAt, until);
+  }
+
+  /** Tokens available now (fractional), for tests and diagnostics. */
+  available(): number {
+    this.refill();
+    return this.tokens;
+  }
+
+  private refill(): void {
+    const now = this.clock.now();
+    if (now <= this.refilledAt) return;
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.refilledAt) * this.ratePerSecond) / 1000);
+    this.refilledAt = now;
+  }
+
+  private async take(): Promise<void> {
+    for (;;) {
+      this.refill();
+      if (this.tokens >= 1) {
+        this.tokens -= 1;
+        return;
+      }
+      const now = this.clock.now();
+      const pausedFor = Math.max(0, this.refilledAt - now);
+      await this.clock.sleep(pausedFor + ((1 - this.tokens) * 1000) / this.ratePerSecond);
+    }
+  }
+}
+
+/**
  * A sliding log of send instants that mirrors how the service counts: at most `limit` sends in any window of
  * `windowMs` (plus `marginMs` of slack for latency between this process and the service). Callers are served
  * in order; a late wake-up is absorbed by the window instead of pushing every later send back.
@@ -69,11 +132,11 @@ export class SendWindow {
 export interface PacerOptions {
   perChannelPerSecond: number;
   globalPerSecond: number;
-  /** Slack added to each one-second window for the time between a send here and its arrival there. */
+  /** Slack added to each channel's one-second window for the time between a send here and its arrival there. */
   marginMs: number;
 }
 
-/** The service's published import limits, with 10 ms of slack per window. */
+/** The service's published import limits, with 10 ms of slack per channel window. */
 export const DEFAULT_PACING: PacerOptions = { perChannelPerSecond: 5, globalPerSecond: 50, marginMs: 10 };
 
 /** The pacing key of a channel: `${teamId}/${channelId}`, the same key the throttle hook derives from URLs. */
@@ -88,13 +151,14 @@ export function channelKeyOfUrl(url: string): string | undefined {
 }
 
 /**
- * Paces message POSTs with sliding windows of actual send instants: one per channel and one shared by all.
- * `acquire(key)` waits for the channel's window first, then the global one, and records the send in both at
- * the instant it is released, so no channel holds global capacity while it waits for its own turn.
+ * Paces message POSTs: per channel a sliding window of actual send instants (as the service counts), and
+ * for the whole app a burst-1 token bucket that spreads sends out instead of releasing channels in
+ * lockstep. `acquire(key)` waits for the channel's window, then the app's token, and records the send in
+ * the channel's window at the instant it is released, so no channel holds app capacity while it waits.
  */
 export class Pacer {
   private readonly channels = new Map<string, SendWindow>();
-  private readonly global: SendWindow;
+  private readonly global: TokenBucket;
   private readonly options: PacerOptions;
 
   constructor(
@@ -102,7 +166,7 @@ export class Pacer {
     private readonly clock: PacingClock = realClock,
   ) {
     this.options = { ...DEFAULT_PACING, ...options };
-    this.global = new SendWindow(this.options.globalPerSecond, 1000, this.options.marginMs, clock);
+    this.global = new TokenBucket(this.options.globalPerSecond, 1, clock);
   }
 
   /** Resolves when one more request to the channel keeps both the channel's and the global rate. */
@@ -123,9 +187,9 @@ export class Pacer {
     };
   }
 
-  /** Milliseconds until the channel may send (the longer of its own and the global wait). */
+  /** Milliseconds until the channel's own window lets it send (the app's token aside). */
   waitMs(channelKey: string): number {
-    return Math.max(this.window(channelKey).waitMs(), this.global.waitMs());
+    return this.window(channelKey).waitMs();
   }
 
   private window(channelKey: string): SendWindow {
