@@ -57,6 +57,20 @@ export interface ChatExportResult {
   error?: string;
 }
 
+/** The result of a chat whose export failed: nothing counted, the error's message kept for the status. */
+export function failedChatResult(planned: PlannedChat, error: unknown): ChatExportResult {
+  return {
+    chatId: planned.chat.id,
+    title: planned.title,
+    fileName: planned.fileName,
+    status: 'failed',
+    fetchedMessages: 0,
+    addedMessages: 0,
+    updatedMessages: 0,
+    error: error instanceof Error ? error.message : String(error),
+  };
+}
+
 /** The outcome of a user's pass: per chat results and the cursors to record for the next pass. */
 export interface ExportUserResult {
   sourceUserId: string;
@@ -201,17 +215,7 @@ export class ChatExporter {
         results.push(result);
       } catch (error) {
         if (error instanceof ConsentGoneError) throw error;
-        results.push({
-          chatId: planned.chat.id,
-          title: planned.title,
-          fileName: planned.fileName,
-          status: 'failed',
-          fetchedMessages: 0,
-          addedMessages: 0,
-          updatedMessages: 0,
-          totalMessages: 0,
-          error: error instanceof Error ? error.message : String(error),
-        });
+        results.push({ ...failedChatResult(planned, error), totalMessages: 0 });
       }
     }
     return { sourceUserId: input.sourceUserId, chats: results, cursors };

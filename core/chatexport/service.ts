@@ -8,7 +8,7 @@ import type {
 } from '../state/chatExportTables';
 import { authorizeUrl, ConsentGoneError, redeemCode, refresh, type TokenClientOptions } from './consent';
 import { consumeState, createPkcePair, issueState, verifyState } from './crypto';
-import { ChatExporter, type ChatExportResult, type PlannedChat } from './exporter';
+import { ChatExporter, failedChatResult, type ChatExportResult, type PlannedChat } from './exporter';
 import { encodePathSegment, GraphChatSource } from './graphSource';
 import { OneDriveSink } from './oneDriveSink';
 import type { ConversationStaging } from './ports';
@@ -443,19 +443,7 @@ export class ChatExportService {
       return { kind: 'done', result };
     } catch (error) {
       if (error instanceof ConsentGoneError) return { kind: 'consentGone', reason: error.reason };
-      return {
-        kind: 'done',
-        result: {
-          chatId: planned.chat.id,
-          title: planned.title,
-          fileName: planned.fileName,
-          status: 'failed',
-          fetchedMessages: 0,
-          addedMessages: 0,
-          updatedMessages: 0,
-          error: message(error),
-        },
-      };
+      return { kind: 'done', result: failedChatResult(planned, error) };
     }
   }
 
