@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ZipWriter } from './zipWriter';
+import { rng } from './rng';
 
 /** Options of the synthetic export generator. */
 export interface GenerateOptions {
@@ -25,17 +26,6 @@ const EMOJI = [
 ];
 const WORDS =
   'deploy build test review merge ship fix bug release plan meeting doc api cache queue latency'.split(' ');
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Writes a deterministic synthetic Slack export (folder, or ZIP when `out` ends in .zip): many channels,

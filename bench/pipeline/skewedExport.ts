@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { rng } from '../rng';
 
 /** Options of the skewed synthetic export. */
 export interface SkewedExportOptions {
@@ -24,17 +25,6 @@ export function skewedSizes(messages: number, channels: number, skew: number): n
   for (let i = 0, rest = messages - sizes.reduce((a, b) => a + b, 0); rest > 0; i++, rest--)
     sizes[i % channels]++;
   return sizes;
-}
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const WORDS =
