@@ -8,7 +8,9 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import type { MigrateTeamResult } from '../activities/names';
 import type { MigrationReport } from '../core/pipeline/report';
 import { openSlackExport } from '../core/sources/slack/export';
+import { BlobObjectStore } from '../core/state/blobStore';
 import { startHost, type LocalHost } from '../devhost/host';
+import { readSettings } from '../functions/settings';
 import { startSandbox, sandboxUserFor, type SandboxHandle, type SandboxUser } from '../sandbox';
 import type { CommandRegistrar } from './command';
 
@@ -159,8 +161,13 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
       return 1;
     }
     const result = view.output as MigrateTeamResult;
-    const report = await readReport(host.storageConnectionString, result.report.jsonName);
-    const html = await readReportText(host.storageConnectionString, result.report.htmlName);
+    const store = new BlobObjectStore(
+      BlobServiceClient.fromConnectionString(host.storageConnectionString).getContainerClient(
+        readSettings().container,
+      ),
+    );
+    const report = JSON.parse((await store.get(result.report.jsonName)).toString('utf8')) as MigrationReport;
+    const html = await store.get(result.report.htmlName);
     const reportDir = path.join(stateDir, 'reports');
     await mkdir(reportDir, { recursive: true });
     const htmlPath = path.join(reportDir, `${migrationId}.html`);
@@ -238,17 +245,6 @@ async function watch(
 
 function formatOutput(output: unknown): string {
   return typeof output === 'string' ? output : JSON.stringify(output);
-}
-
-async function readReportText(connectionString: string, name: string): Promise<string> {
-  const container = BlobServiceClient.fromConnectionString(connectionString).getContainerClient(
-    process.env.TEAMS_IMPORT_CONTAINER || 'teams-import',
-  );
-  return (await container.getBlobClient(name).downloadToBuffer()).toString('utf8');
-}
-
-async function readReport(connectionString: string, name: string): Promise<MigrationReport> {
-  return JSON.parse(await readReportText(connectionString, name)) as MigrationReport;
 }
 
 /** The report's summary for a terminal: totals, one line per channel, and where the full report is. */

@@ -4,7 +4,6 @@ import type { ObjectStore } from '../state/objectStore';
 
 /** Names of a run's objects in the store: its plan, its source reference and its report. */
 export const runPaths = {
-  root: (runId: string): string => `runs/${runId}/`,
   plan: (runId: string): string => `runs/${runId}/plan/`,
   manifest: (runId: string): string => `runs/${runId}/plan/manifest.json`,
   channelPlan: (runId: string, planPath: string): string => `runs/${runId}/plan/${planPath}`,
