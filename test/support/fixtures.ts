@@ -2,8 +2,8 @@ import { cpSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** The shared Slack fixtures folder. */
-export const SLACK_FIXTURES = join(__dirname, '..', '..', '..', 'shared', 'fixtures', 'slack');
+/** The real Slack fixtures kept with the tests (each folder has its SOURCE.txt and LICENSE). */
+export const SLACK_FIXTURES = join(__dirname, '..', 'fixtures', 'slack');
 export const EXPORT_2016 = join(SLACK_FIXTURES, 'slack-export-viewer-2016');
 export const ZULIP = join(SLACK_FIXTURES, 'zulip');
 
