@@ -4,13 +4,10 @@ import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { BlobServiceClient } from '@azure/storage-blob';
 import type { MigrateTeamResult } from '../activities/names';
 import type { MigrationReport } from '../core/pipeline/report';
 import { openSlackExport } from '../core/sources/slack/export';
-import { BlobObjectStore } from '../core/state/blobStore';
 import { startHost, type LocalHost } from '../devhost/host';
-import { readSettings } from '../functions/settings';
 import { startSandbox, sandboxUserFor, type SandboxHandle, type SandboxUser } from '../sandbox';
 import type { CommandRegistrar } from './command';
 
@@ -97,7 +94,6 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
 
   let sandbox: SandboxHandle | undefined;
   let host: LocalHost | undefined;
-  const envBefore = { ...process.env };
   try {
     let fallbackUser = opts.fallbackUser;
     if (!opts.graphUrl) {
@@ -109,9 +105,11 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
       fallbackUser ??= SANDBOX_FALLBACK.userPrincipalName;
       progress(`Teams sandbox: ${sandbox.url} (preview: ${sandbox.url}/_sandbox/state)`);
     }
-    process.env.GRAPH_URL = opts.graphUrl ?? sandbox!.url;
-    process.env.TEAMS_IMPORT_ALLOW_LOCAL_PATHS = 'true';
-    host = await startHost({ port: 0, stateDir: path.join(stateDir, 'host') });
+    host = await startHost({
+      port: 0,
+      stateDir: path.join(stateDir, 'host'),
+      values: { GRAPH_URL: opts.graphUrl ?? sandbox!.url, TEAMS_IMPORT_ALLOW_LOCAL_PATHS: 'true' },
+    });
 
     const body = {
       ...(opts.runId ? { migrationId: opts.runId } : {}),
@@ -161,13 +159,9 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
       return 1;
     }
     const result = view.output as MigrateTeamResult;
-    const store = new BlobObjectStore(
-      BlobServiceClient.fromConnectionString(host.storageConnectionString).getContainerClient(
-        readSettings().container,
-      ),
-    );
-    const report = JSON.parse((await store.get(result.report.jsonName)).toString('utf8')) as MigrationReport;
-    const html = await store.get(result.report.htmlName);
+    const reportUrl = `${host.url}/api/migrations/${encodeURIComponent(migrationId)}/report`;
+    const report = (await fetchOk(reportUrl).then((r) => r.json())) as MigrationReport;
+    const html = Buffer.from(await (await fetchOk(`${reportUrl}?format=html`)).arrayBuffer());
     const reportDir = path.join(stateDir, 'reports');
     await mkdir(reportDir, { recursive: true });
     const htmlPath = path.join(reportDir, `${migrationId}.html`);
@@ -188,10 +182,13 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
   } finally {
     await host?.stop();
     await sandbox?.stop();
-    for (const key of ['GRAPH_URL', 'TEAMS_IMPORT_ALLOW_LOCAL_PATHS'])
-      if (envBefore[key] === undefined) delete process.env[key];
-      else process.env[key] = envBefore[key];
   }
+}
+
+async function fetchOk(url: string): Promise<Response> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`GET ${new URL(url).pathname} answered ${res.status}: ${await res.text()}`);
+  return res;
 }
 
 async function watch(

@@ -38,24 +38,13 @@ export async function runServe(opts: ServeOptions, io: ServeIo): Promise<number>
     storageConnectionString: opts.storage,
     appEntry: io.appEntry,
     log,
+    values: {
+      GRAPH_URL: opts.graphUrl,
+      AZURE_AUTHORITY_HOST: opts.authorityHost,
+      CHAT_EXPORT_SENDER: opts.sender,
+    },
   };
-  const overrides: Record<string, string | undefined> = {
-    GRAPH_URL: opts.graphUrl,
-    AZURE_AUTHORITY_HOST: opts.authorityHost,
-    CHAT_EXPORT_SENDER: opts.sender,
-  };
-  const previous = Object.fromEntries(Object.keys(overrides).map((k) => [k, process.env[k]]));
-  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) process.env[k] = v;
-  const restore = (): void => {
-    for (const [k, v] of Object.entries(previous)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  };
-  const host = await startHost(hostOptions).catch((err: unknown) => {
-    restore();
-    throw err;
-  });
+  const host = await startHost(hostOptions);
   io.out(`Listening on ${host.url}`);
   listening = true;
   early.forEach((line) => io.out(line));
@@ -78,7 +67,6 @@ export async function runServe(opts: ServeOptions, io: ServeIo): Promise<number>
     }
   });
   await host.stop();
-  restore();
   io.out('Stopped.');
   return 0;
 }

@@ -23,6 +23,11 @@ export interface HostOptions {
   stateDir?: string;
   /** Use this storage instead of starting Azurite. */
   storageConnectionString?: string;
+  /**
+   * App settings for this host's life, as a Function App's settings or `local.settings.json` Values give
+   * them (these win over both); the app reads them once when it starts. Restored when the host stops.
+   */
+  values?: Record<string, string | undefined>;
   /** Most activities running at once; default host.json maxConcurrentActivityFunctions. */
   activityConcurrency?: number;
   /** `real` timers (default) or a `virtual` clock that fires durable timers at once, in due order. */
@@ -75,11 +80,16 @@ export async function startHost(options: HostOptions = {}): Promise<LocalHost> {
   const log = options.log ?? (() => undefined);
   const appRoot = options.appRoot ?? packageRoot(__dirname);
   const settings = readHostJson(appRoot);
-  const envSet = loadLocalSettings(appRoot);
-  const envBefore = {
+  const given = Object.entries(options.values ?? {}).filter(
+    (entry): entry is [string, string] => entry[1] !== undefined,
+  );
+  const envBefore: Record<string, string | undefined> = {
     AzureWebJobsStorage: process.env.AzureWebJobsStorage,
     WEBSITE_HOSTNAME: process.env.WEBSITE_HOSTNAME,
+    ...Object.fromEntries(given.map(([key]) => [key, process.env[key]])),
   };
+  for (const [key, value] of given) process.env[key] = value;
+  const envSet = loadLocalSettings(appRoot);
   let azurite: AzuriteHandle | undefined;
   let server: HttpServerHandle | undefined;
   let engine: DurableEngine | undefined;
@@ -108,7 +118,6 @@ export async function startHost(options: HostOptions = {}): Promise<LocalHost> {
 
     const worker = new Worker(log);
     await import(options.appEntry ?? path.join(__dirname, '..', 'functions', 'index'));
-    await worker.appStart(appRoot);
     const clock = options.clock === 'virtual' ? virtualClock() : realClock();
     const durable = new DurableEngine({
       worker,
@@ -159,6 +168,8 @@ export async function startHost(options: HostOptions = {}): Promise<LocalHost> {
     });
     clientInput = durableClientInput(server.url, settings.taskHubName);
     process.env.WEBSITE_HOSTNAME ??= server.url.replace(/^http:\/\//, '');
+    // Like the Functions host, the app starts once its settings (the host name included) are known.
+    await worker.appStart(appRoot);
 
     if (options.timerTriggers ?? options.clock !== 'virtual') {
       for (const reg of worker.byTrigger('timerTrigger')) {

@@ -17,30 +17,11 @@ import {
   type ChatExportService,
 } from '../core/chatexport/service';
 import '../orchestrators/exportUserChats';
-import { createChatExportService } from './chatExportComposition';
-import { readChatExportSettings, type ChatExportSettings } from './chatExportSettings';
+import { NotConfiguredError, runtime } from './runtime';
 
-let cached: { key: string; service: Promise<ChatExportService> } | undefined;
-
-/** The chat export's settings, read and validated from the environment. */
-export function chatExportSettings(): ChatExportSettings {
-  return readChatExportSettings();
-}
-
-/** The chat export's service, built once per worker process (again only if the settings change). */
-export function chatExportService(): Promise<ChatExportService> {
-  const settings = chatExportSettings();
-  const key = createHash('sha256')
-    .update(JSON.stringify([settings, process.env.TEAMS_IMPORT_TOKEN ?? '']))
-    .digest('hex');
-  if (cached?.key !== key) {
-    const service = createChatExportService(settings).catch((err: unknown) => {
-      if (cached?.service === service) cached = undefined;
-      throw err;
-    });
-    cached = { key, service };
-  }
-  return cached.service;
+/** The chat export's service of the running app (NotConfiguredError when the chat export is off). */
+function chatExportService(): Promise<ChatExportService> {
+  return runtime().chatExport();
 }
 
 /** The instance id of a user's export: derived from the user id, so a second pass finds a running first. */
@@ -91,7 +72,7 @@ async function jsonBody(request: HttpRequest, optional: boolean): Promise<unknow
 }
 
 function failure(error: unknown, context: InvocationContext): HttpResponseInit {
-  if (error instanceof ChatExportRequestError)
+  if (error instanceof ChatExportRequestError || error instanceof NotConfiguredError)
     return { status: error.status, jsonBody: { error: error.message } };
   const message = error instanceof Error ? error.message : String(error);
   context.error(`chat export: ${message}`);
@@ -116,6 +97,13 @@ function page(status: number, title: string, text: string, id: string): HttpResp
 }
 
 function consentProblem(error: unknown, context: InvocationContext): HttpResponseInit {
+  if (error instanceof NotConfiguredError)
+    return page(
+      503,
+      'The chat export is not available',
+      'Ask the administrator: the chat export is not set up.',
+      'problem',
+    );
   if (error instanceof StateError)
     return page(400, 'This link cannot be used', `${error.message} (${error.reason}).`, 'problem');
   if (error instanceof ConsentCallbackError)
@@ -159,7 +147,11 @@ async function startPass(
 ): Promise<{ instanceId: string; started: boolean }> {
   const instanceId = chatExportInstanceId(userId);
   if (await runningInstance(client, instanceId)) return { instanceId, started: false };
-  const input: ExportUserChatsInput = { userId, mode, concurrency: chatExportSettings().concurrency };
+  const input: ExportUserChatsInput = {
+    userId,
+    mode,
+    concurrency: runtime().chatExportSettings?.concurrency ?? 1,
+  };
   await client.startNew(ChatExportOrchestrator.exportUserChats, { instanceId, input });
   return { instanceId, started: true };
 }

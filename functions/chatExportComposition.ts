@@ -1,16 +1,10 @@
-import { DefaultAzureCredential } from '@azure/identity';
-import { BlobServiceClient } from '@azure/storage-blob';
-import {
-  credentialFromEnv,
-  credentialTokenProvider,
-  graphScopeFor,
-  tokenProviderFromEnv,
-} from '../core/graph/auth';
+import { inTenant, tokenProviderFor } from '../core/graph/auth';
 import { createGraphClient } from '../core/graph/client';
 import { ChatExportService } from '../core/chatexport/service';
 import { ObjectStoreStaging } from '../core/chatexport/staging';
 import { BlobObjectStore } from '../core/state/blobStore';
 import { ChatExportStore } from '../core/state/chatExportTables';
+import { storageClients } from '../core/state/storageAccount';
 import type { ChatExportSettings } from './chatExportSettings';
 
 function requirePublicUrl(settings: ChatExportSettings): string {
@@ -27,38 +21,22 @@ function requirePublicUrl(settings: ChatExportSettings): string {
  * and a factory of delegated Graph clients over the users' refreshed tokens.
  */
 export async function createChatExportService(settings: ChatExportSettings): Promise<ChatExportService> {
-  const storage = settings.app.storage;
-  const connection =
-    'connectionString' in storage
-      ? storage.connectionString
-      : {
-          endpoint: `https://${storage.accountName}.table.core.windows.net`,
-          credential: new DefaultAzureCredential(),
-        };
-  const store = ChatExportStore.create(connection, settings.app.tablePrefix, settings.encryptionKey);
+  const { blobs, tables } = storageClients(settings.app.storage);
+  const store = ChatExportStore.create(tables, settings.app.tablePrefix, settings.encryptionKey);
   await store.ensureTable();
-  const blobs =
-    'connectionString' in storage
-      ? BlobServiceClient.fromConnectionString(storage.connectionString)
-      : new BlobServiceClient(
-          `https://${storage.accountName}.blob.core.windows.net`,
-          new DefaultAzureCredential(),
-        );
   const objects = new BlobObjectStore(blobs.getContainerClient(settings.app.container));
   await objects.ensureContainer();
 
-  const graphUrl = settings.app.graphUrl;
+  const { graphUrl, graphAuth } = settings.app;
   const source = createGraphClient({
     baseUrl: graphUrl,
-    tokenProvider: tokenProviderFromEnv(graphUrl).provider,
+    tokenProvider: tokenProviderFor(graphAuth, graphUrl),
   });
-  const targetProvider = settings.targetTenantId
-    ? credentialTokenProvider(
-        credentialFromEnv({ ...process.env, AZURE_TENANT_ID: settings.targetTenantId }).credential,
-        [graphScopeFor(settings.targetGraphUrl)],
-      )
-    : tokenProviderFromEnv(settings.targetGraphUrl).provider;
-  const target = createGraphClient({ baseUrl: settings.targetGraphUrl, tokenProvider: targetProvider });
+  const targetAuth = settings.targetTenantId ? inTenant(graphAuth, settings.targetTenantId) : graphAuth;
+  const target = createGraphClient({
+    baseUrl: settings.targetGraphUrl,
+    tokenProvider: tokenProviderFor(targetAuth, settings.targetGraphUrl),
+  });
 
   return new ChatExportService({
     store,

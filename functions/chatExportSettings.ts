@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { DEFAULT_AUTHORITY_HOST } from '../core/chatexport/consent';
 import { parseEncryptionKey, deriveKey } from '../core/chatexport/crypto';
 import { readSettings, type AppSettings } from './settings';
 
@@ -32,7 +31,6 @@ const schema = z.object({
   CHAT_EXPORT_ENCRYPTION_KEY: z.string().optional(),
   CHAT_EXPORT_STATE_KEY: z.string().optional(),
   CHAT_EXPORT_SENDER: z.string().optional(),
-  AZURE_AUTHORITY_HOST: url('AZURE_AUTHORITY_HOST'),
   AZURE_TENANT_ID: z.string().optional(),
   CHAT_EXPORT_CLIENT_ID: z.string().optional(),
   CHAT_EXPORT_CLIENT_SECRET: z.string().optional(),
@@ -62,9 +60,14 @@ function isLoopbackHost(host: string): boolean {
   return /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(host);
 }
 
-/** Reads and validates the chat export's settings; errors name the setting and what to set, never a value. */
-export function readChatExportSettings(env: NodeJS.ProcessEnv = process.env): ChatExportSettings {
-  const app = readSettings(env);
+/**
+ * Reads and validates the chat export's settings on top of the app's (read from the same environment when
+ * not given); errors name the setting and what to set, never a value.
+ */
+export function readChatExportSettings(
+  env: NodeJS.ProcessEnv,
+  app: AppSettings = readSettings(env),
+): ChatExportSettings {
   const parsed = schema.safeParse(
     Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== '')),
   );
@@ -94,7 +97,7 @@ export function readChatExportSettings(env: NodeJS.ProcessEnv = process.env): Ch
     encryptionKey,
     stateKey,
     sender: s.CHAT_EXPORT_SENDER || undefined,
-    authorityHost: (s.AZURE_AUTHORITY_HOST ?? DEFAULT_AUTHORITY_HOST).replace(/\/+$/, ''),
+    authorityHost: app.authorityHost,
     tenant: s.AZURE_TENANT_ID || 'organizations',
     clientId: s.CHAT_EXPORT_CLIENT_ID || s.AZURE_CLIENT_ID || undefined,
     clientSecret: s.CHAT_EXPORT_CLIENT_SECRET || s.AZURE_CLIENT_SECRET || undefined,

@@ -1,11 +1,10 @@
-import { DefaultAzureCredential } from '@azure/identity';
-import { BlobServiceClient } from '@azure/storage-blob';
+import type { BlobServiceClient } from '@azure/storage-blob';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { tokenProviderFromEnv } from '../core/graph/auth';
+import { tokenProviderFor } from '../core/graph/auth';
 import { createGraphClient } from '../core/graph/client';
 import { channelKeyOfUrl, Pacer } from '../core/graph/pacing';
 import { TeamsImportClient } from '../core/graph/teamsImport';
@@ -13,6 +12,7 @@ import type { SourceRef } from '../core/pipeline/contracts';
 import type { OpenedSource, PipelineDeps } from '../core/pipeline/deps';
 import { BlobObjectStore } from '../core/state/blobStore';
 import { Ledger } from '../core/state/ledger';
+import { storageClients } from '../core/state/storageAccount';
 import type { AppSettings } from './settings';
 
 /**
@@ -27,10 +27,9 @@ export async function createPipelineDeps(settings: AppSettings): Promise<Pipelin
   });
   const throttled = new Map<string, number>();
   const pace = pacer.throttleHook();
-  const { provider } = tokenProviderFromEnv(settings.graphUrl);
   const handle = createGraphClient({
     baseUrl: settings.graphUrl,
-    tokenProvider: provider,
+    tokenProvider: tokenProviderFor(settings.graphAuth, settings.graphUrl),
     onThrottled: (signal) => {
       pace(signal);
       const key = channelKeyOfUrl(signal.url);
@@ -39,25 +38,10 @@ export async function createPipelineDeps(settings: AppSettings): Promise<Pipelin
   });
   const graph = new TeamsImportClient(handle, { pacer });
 
-  const storage = settings.storage;
-  const blobService =
-    'connectionString' in storage
-      ? BlobServiceClient.fromConnectionString(storage.connectionString)
-      : new BlobServiceClient(
-          `https://${storage.accountName}.blob.core.windows.net`,
-          new DefaultAzureCredential(),
-        );
+  const { blobs: blobService, tables } = storageClients(settings.storage);
   const store = new BlobObjectStore(blobService.getContainerClient(settings.container));
   await store.ensureContainer();
-  const ledger = Ledger.create(
-    'connectionString' in storage
-      ? storage.connectionString
-      : {
-          endpoint: `https://${storage.accountName}.table.core.windows.net`,
-          credential: new DefaultAzureCredential(),
-        },
-    settings.tablePrefix,
-  );
+  const ledger = Ledger.create(tables, settings.tablePrefix);
   await ledger.ensureTables();
 
   const slackToken = settings.slackToken;

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { Orchestrator, type MigrateTeamInput, type MigrationStatus } from '../activities/names';
 import { readManifest, runPaths } from '../core/pipeline/runStore';
-import { pipelineDeps, settings } from './pipeline';
+import { runtime } from './runtime';
 
 /** The instance id of a migration's orchestration: derived from its id, so a second start finds the first. */
 export function migrationInstanceId(migrationId: string): string {
@@ -152,7 +152,7 @@ df.app.client.http('startMigration', {
         status: 400,
         jsonBody: { errors: ['The body must be a JSON object describing the migration.'] },
       };
-    const parsed = parseStartRequest(body, settings().fallbackUser);
+    const parsed = parseStartRequest(body, runtime().settings.fallbackUser);
     if (!parsed.ok) return { status: 400, jsonBody: { errors: parsed.errors } };
     const instanceId = migrationInstanceId(parsed.input.migrationId);
     const existing = await findStatus(client, instanceId);
@@ -175,7 +175,7 @@ df.app.client.http('getMigration', {
     const status = await findStatus(client, migrationInstanceId(migrationId));
     if (!status)
       return { status: 404, jsonBody: { error: `No migration '${migrationId}' is known to this app.` } };
-    const deps = await pipelineDeps();
+    const deps = await runtime().pipelineDeps();
     const records = new Map((await deps.ledger.listChannels(migrationId)).map((c) => [c.channelKey, c]));
     const staged = await deps.store.exists(runPaths.manifest(migrationId));
     const channels = staged
@@ -212,6 +212,33 @@ df.app.client.http('getMigration', {
           ? { json: runPaths.reportJson(migrationId), html: runPaths.reportHtml(migrationId) }
           : undefined,
       },
+    };
+  },
+});
+
+df.app.client.http('getMigrationReport', {
+  route: 'migrations/{id}/report',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: async (request: HttpRequest, client: df.DurableClient): Promise<HttpResponseInit> => {
+    const migrationId = request.params.id;
+    const status = await findStatus(client, migrationInstanceId(migrationId));
+    if (!status)
+      return { status: 404, jsonBody: { error: `No migration '${migrationId}' is known to this app.` } };
+    const html = request.query.get('format') === 'html';
+    const { store } = await runtime().pipelineDeps();
+    const name = html ? runPaths.reportHtml(migrationId) : runPaths.reportJson(migrationId);
+    if (!(await store.exists(name)))
+      return {
+        status: 404,
+        jsonBody: {
+          error: `Migration '${migrationId}' has no report yet (runtime status ${status.runtimeStatus}): it is written when the migration ends.`,
+        },
+      };
+    return {
+      status: 200,
+      headers: { 'content-type': html ? 'text/html; charset=utf-8' : 'application/json; charset=utf-8' },
+      body: await store.get(name),
     };
   },
 });

@@ -1,16 +1,28 @@
-import { devStorageConnectionString } from '../core/state/devStorage';
 import { z } from 'zod';
+import {
+  DEFAULT_AUTHORITY_HOST,
+  FEDERATED_TOKEN_AUDIENCE,
+  GraphConfigError,
+  isLoopbackUrl,
+  type GraphAuth,
+} from '../core/graph/auth';
+import { devStorageConnectionString } from '../core/state/devStorage';
+import type { StorageSettings } from '../core/state/storageAccount';
 
 /** The app's settings, read once from the environment (Function App settings, or local.settings.json). */
 export interface AppSettings {
   /** Storage for the ledger and staged files: a connection string, or an account reached with the managed identity. */
-  storage: { connectionString: string } | { accountName: string };
+  storage: StorageSettings;
   /** Prefix of the ledger's table names. */
   tablePrefix: string;
   /** Blob container of staged plans, uploads and reports. */
   container: string;
   /** Microsoft Graph base URL (national clouds and the local sandbox differ). */
   graphUrl: string;
+  /** How the app signs in to Graph (app-only). */
+  graphAuth: GraphAuth;
+  /** The identity authority (AZURE_AUTHORITY_HOST): Microsoft's, a national cloud's, or any OpenID Connect authority. */
+  authorityHost: string;
   ratePerChannel: number;
   rateGlobal: number;
   /** Slack added to each one-second pacing window for latency jitter between the app and Graph, in ms. */
@@ -29,9 +41,21 @@ const positive = (name: string, fallback: number) =>
     .positive({ error: `${name} must be greater than 0` })
     .default(fallback);
 
+const optionalUrl = (name: string) =>
+  z.url({ error: `${name} must be an absolute URL such as https://login.microsoftonline.com` }).optional();
+
 const schema = z.object({
   AzureWebJobsStorage: z.string().optional(),
   AzureWebJobsStorage__accountName: z.string().optional(),
+  AzureWebJobsStorage__clientId: z.string().optional(),
+  AzureWebJobsStorage__credential: z
+    .enum(['managedidentity'], {
+      error:
+        'AzureWebJobsStorage__credential must be "managedidentity" (or unset for the system-assigned identity)',
+    })
+    .optional(),
+  AzureWebJobsStorage__blobServiceUri: optionalUrl('AzureWebJobsStorage__blobServiceUri'),
+  AzureWebJobsStorage__tableServiceUri: optionalUrl('AzureWebJobsStorage__tableServiceUri'),
   TEAMS_IMPORT_STORAGE: z.string().optional(),
   TEAMS_IMPORT_STORAGE_ACCOUNT: z.string().optional(),
   TEAMS_IMPORT_TABLE_PREFIX: z
@@ -51,6 +75,18 @@ const schema = z.object({
     .url({ error: 'GRAPH_URL must be an absolute URL such as https://graph.microsoft.com' })
     .default('https://graph.microsoft.com'),
   SLACK_TOKEN: z.string().optional(),
+  TEAMS_IMPORT_TOKEN: z.string().optional(),
+  AZURE_AUTHORITY_HOST: optionalUrl('AZURE_AUTHORITY_HOST'),
+  AZURE_TENANT_ID: z.string().optional(),
+  AZURE_CLIENT_ID: z.string().optional(),
+  AZURE_CLIENT_SECRET: z.string().optional(),
+  AZURE_CLIENT_CERTIFICATE_PATH: z.string().optional(),
+  AZURE_CLIENT_CERTIFICATE_PASSWORD: z.string().optional(),
+  AZURE_FEDERATED_TOKEN_FILE: z.string().optional(),
+  GRAPH_FEDERATED_IDENTITY_CLIENT_ID: z.string().optional(),
+  GRAPH_FEDERATED_IDENTITY_AUDIENCE: z.string().optional(),
+  IDENTITY_ENDPOINT: z.string().optional(),
+  MSI_ENDPOINT: z.string().optional(),
   TEAMS_IMPORT_RATE_PER_CHANNEL: positive('TEAMS_IMPORT_RATE_PER_CHANNEL', 5),
   TEAMS_IMPORT_RATE_GLOBAL: positive('TEAMS_IMPORT_RATE_GLOBAL', 50),
   TEAMS_IMPORT_PACING_MARGIN_MS: z.coerce
@@ -62,9 +98,13 @@ const schema = z.object({
   TEAMS_IMPORT_FALLBACK_USER: z.string().optional(),
 });
 
-/** Reads and validates the settings; the error names each wrong or missing setting and what to set. */
-export function readSettings(env: NodeJS.ProcessEnv = process.env): AppSettings {
-  const parsed = schema.safeParse(env);
+type Values = z.infer<typeof schema>;
+
+/** Reads and validates the settings; the error names each wrong or missing setting and what to set, never a value. */
+export function readSettings(env: NodeJS.ProcessEnv): AppSettings {
+  const parsed = schema.safeParse(
+    Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== '')),
+  );
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `- ${issue.message}`);
     throw new Error(`Invalid app settings:\n${lines.join('\n')}`);
@@ -72,9 +112,19 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): AppSettings 
   const s = parsed.data;
   const connectionString = s.TEAMS_IMPORT_STORAGE ?? s.AzureWebJobsStorage;
   const accountName = s.TEAMS_IMPORT_STORAGE_ACCOUNT ?? s.AzureWebJobsStorage__accountName;
-  let storage: AppSettings['storage'];
+  let storage: StorageSettings;
   if (connectionString) storage = { connectionString: normalizeConnectionString(connectionString) };
-  else if (accountName) storage = { accountName };
+  else if (accountName)
+    storage = {
+      accountName,
+      ...(s.AzureWebJobsStorage__clientId ? { identityClientId: s.AzureWebJobsStorage__clientId } : {}),
+      ...(s.AzureWebJobsStorage__blobServiceUri
+        ? { blobServiceUri: s.AzureWebJobsStorage__blobServiceUri }
+        : {}),
+      ...(s.AzureWebJobsStorage__tableServiceUri
+        ? { tableServiceUri: s.AzureWebJobsStorage__tableServiceUri }
+        : {}),
+    };
   else {
     throw new Error(
       'Invalid app settings:\n- no storage configured: set AzureWebJobsStorage (a connection string, ' +
@@ -82,11 +132,21 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): AppSettings 
     );
   }
   const graphUrl = s.GRAPH_URL.replace(/\/+$/, '');
+  const authorityHost = (s.AZURE_AUTHORITY_HOST ?? DEFAULT_AUTHORITY_HOST).replace(/\/+$/, '');
+  let graphAuth: GraphAuth;
+  try {
+    graphAuth = graphAuthFrom(s, graphUrl, authorityHost);
+  } catch (err) {
+    if (err instanceof GraphConfigError) throw new Error(`Invalid app settings:\n- ${err.message}`);
+    throw err;
+  }
   return {
     storage,
     tablePrefix: s.TEAMS_IMPORT_TABLE_PREFIX,
     container: s.TEAMS_IMPORT_CONTAINER,
     graphUrl,
+    graphAuth,
+    authorityHost,
     ratePerChannel: s.TEAMS_IMPORT_RATE_PER_CHANNEL,
     rateGlobal: s.TEAMS_IMPORT_RATE_GLOBAL,
     pacingMarginMs: s.TEAMS_IMPORT_PACING_MARGIN_MS,
@@ -94,6 +154,66 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): AppSettings 
     fallbackUser: s.TEAMS_IMPORT_FALLBACK_USER || undefined,
     slackToken: s.SLACK_TOKEN || undefined,
   };
+}
+
+/**
+ * Chooses the Graph sign-in from the settings: TEAMS_IMPORT_TOKEN (a loopback sandbox only); the app
+ * registration's client secret or certificate; a user-assigned managed identity as the app's federated
+ * credential (GRAPH_FEDERATED_IDENTITY_CLIENT_ID: no secret at all); a workload identity token file; the
+ * Function App's own managed identity; else, for a loopback endpoint, the static token `local`.
+ */
+function graphAuthFrom(s: Values, graphUrl: string, authorityHost: string): GraphAuth {
+  const loopback = isLoopbackUrl(graphUrl);
+  if (s.TEAMS_IMPORT_TOKEN !== undefined) {
+    if (!loopback)
+      throw new GraphConfigError(
+        `TEAMS_IMPORT_TOKEN is only for a loopback sandbox, and GRAPH_URL is ${new URL(graphUrl).origin}: unset TEAMS_IMPORT_TOKEN and set the app registration's credential (AZURE_TENANT_ID, AZURE_CLIENT_ID and GRAPH_FEDERATED_IDENTITY_CLIENT_ID or AZURE_CLIENT_SECRET).`,
+      );
+    return { kind: 'static', token: s.TEAMS_IMPORT_TOKEN };
+  }
+  const tenantId = s.AZURE_TENANT_ID;
+  const clientId = s.AZURE_CLIENT_ID;
+  const app = (what: string): { tenantId: string; clientId: string; authorityHost: string } => {
+    const missing = [!tenantId && 'AZURE_TENANT_ID', !clientId && 'AZURE_CLIENT_ID'].filter(Boolean);
+    if (missing.length > 0)
+      throw new GraphConfigError(
+        `${what} is set but ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not: set the Graph app registration's tenant and client id.`,
+      );
+    return { tenantId: tenantId!, clientId: clientId!, authorityHost };
+  };
+  if (s.AZURE_CLIENT_SECRET)
+    return { kind: 'client-secret', secret: s.AZURE_CLIENT_SECRET, ...app('AZURE_CLIENT_SECRET') };
+  if (s.AZURE_CLIENT_CERTIFICATE_PATH)
+    return {
+      kind: 'client-certificate',
+      certificatePath: s.AZURE_CLIENT_CERTIFICATE_PATH,
+      ...(s.AZURE_CLIENT_CERTIFICATE_PASSWORD
+        ? { certificatePassword: s.AZURE_CLIENT_CERTIFICATE_PASSWORD }
+        : {}),
+      ...app('AZURE_CLIENT_CERTIFICATE_PATH'),
+    };
+  if (s.GRAPH_FEDERATED_IDENTITY_CLIENT_ID)
+    return {
+      kind: 'federated-identity',
+      identityClientId: s.GRAPH_FEDERATED_IDENTITY_CLIENT_ID,
+      audience: s.GRAPH_FEDERATED_IDENTITY_AUDIENCE ?? FEDERATED_TOKEN_AUDIENCE,
+      ...app('GRAPH_FEDERATED_IDENTITY_CLIENT_ID'),
+    };
+  if (s.AZURE_FEDERATED_TOKEN_FILE)
+    return {
+      kind: 'workload-identity',
+      tokenFilePath: s.AZURE_FEDERATED_TOKEN_FILE,
+      ...app('AZURE_FEDERATED_TOKEN_FILE'),
+    };
+  if (clientId || tenantId)
+    throw new GraphConfigError(
+      `${clientId ? 'AZURE_CLIENT_ID' : 'AZURE_TENANT_ID'} is set but no credential of the app registration: set GRAPH_FEDERATED_IDENTITY_CLIENT_ID (a user-assigned managed identity that is a federated credential of the app), AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH.`,
+    );
+  if (s.IDENTITY_ENDPOINT || s.MSI_ENDPOINT) return { kind: 'managed-identity' };
+  if (loopback) return { kind: 'static', token: 'local' };
+  throw new GraphConfigError(
+    `No Graph credential configured for ${new URL(graphUrl).origin}: set AZURE_TENANT_ID, AZURE_CLIENT_ID and GRAPH_FEDERATED_IDENTITY_CLIENT_ID or AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH).`,
+  );
 }
 
 /** `UseDevelopmentStorage=true` means Azurite on its default ports, as in the Azure SDKs and `func`. */

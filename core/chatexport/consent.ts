@@ -9,12 +9,13 @@
  * NODE_EXTRA_CA_CERTS. Tokens and the client secret never appear in errors.
  */
 import { z } from 'zod';
+import { DEFAULT_AUTHORITY_HOST } from '../graph/auth';
 
 /** The delegated scopes the export asks for: read chats, read the profile, and a refresh token. */
 export const DEFAULT_CHAT_SCOPES: readonly string[] = ['Chat.Read', 'User.Read', 'offline_access'];
 
 /** The default authority host (the `AZURE_AUTHORITY_HOST` setting overrides it, e.g. for national clouds). */
-export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
+export { DEFAULT_AUTHORITY_HOST };
 
 /** The user's consent no longer works (revoked, expired, password reset, ...): ask the user to consent again. */
 export class ConsentGoneError extends Error {

@@ -1,4 +1,6 @@
 import {
+  AzureAuthorityHosts,
+  ClientAssertionCredential,
   ClientCertificateCredential,
   ClientSecretCredential,
   ManagedIdentityCredential,
@@ -18,6 +20,36 @@ export class GraphConfigError extends Error {
     this.name = 'GraphConfigError';
   }
 }
+
+/** Microsoft's public authority host; national clouds and identity emulators have their own. */
+export const DEFAULT_AUTHORITY_HOST: string = AzureAuthorityHosts.AzurePublicCloud;
+
+/** The audience of a managed identity's token when it is a federated credential of an app registration. */
+export const FEDERATED_TOKEN_AUDIENCE = 'api://AzureADTokenExchange';
+
+/** An app registration in a tenant, signing in at an authority host. */
+interface AppIdentity {
+  tenantId: string;
+  clientId: string;
+  /** `https://login.microsoftonline.com`, a national cloud's host, or any OpenID Connect authority. */
+  authorityHost: string;
+}
+
+/**
+ * How the app signs in to Graph, as the settings chose it (parsed once at the edge, never read from the
+ * environment here). Every kind but `static` and `managed-identity` is an app registration's own identity.
+ */
+export type GraphAuth =
+  /** A fixed bearer token, for a loopback sandbox only. */
+  | { kind: 'static'; token: string }
+  | ({ kind: 'client-secret'; secret: string } & AppIdentity)
+  | ({ kind: 'client-certificate'; certificatePath: string; certificatePassword?: string } & AppIdentity)
+  /** A user-assigned managed identity's token as the client assertion of the app (a federated identity credential). */
+  | ({ kind: 'federated-identity'; identityClientId: string; audience: string } & AppIdentity)
+  /** A federated token from a file (Kubernetes workload identity). */
+  | ({ kind: 'workload-identity'; tokenFilePath: string } & AppIdentity)
+  /** The managed identity itself is the Graph principal (system-assigned, or user-assigned by client id). */
+  | { kind: 'managed-identity'; clientId?: string };
 
 /** A fixed token (loopback sandboxes): the sandbox only checks that one is present. */
 export function staticTokenProvider(token: string): TokenProvider {
@@ -56,72 +88,92 @@ export function credentialTokenProvider(
   };
 }
 
-/** Which credential `credentialFromEnv` chose, for a log line (never includes a secret). */
-export interface CredentialChoice {
-  credential: TokenCredential;
-  kind: 'client-secret' | 'client-certificate' | 'workload-identity' | 'managed-identity';
-  description: string;
+/**
+ * True for Microsoft's own authority hosts. Only for those may the identity library ask Microsoft's instance
+ * discovery about the authority; any other host (a sovereign or private authority, a local identity emulator)
+ * is trusted as configured and asked for its own OpenID metadata.
+ */
+export function isMicrosoftAuthority(authorityHost: string): boolean {
+  const origin = new URL(authorityHost).origin;
+  return (Object.values(AzureAuthorityHosts) as string[]).some((host) => new URL(host).origin === origin);
 }
 
-type Env = Record<string, string | undefined>;
+function authorityOptions(identity: AppIdentity): {
+  authorityHost: string;
+  disableInstanceDiscovery: boolean;
+} {
+  return {
+    authorityHost: identity.authorityHost,
+    disableInstanceDiscovery: !isMicrosoftAuthority(identity.authorityHost),
+  };
+}
 
-/**
- * Picks an app-only credential from the usual Azure variables, in the order DefaultAzureCredential uses
- * for services: client secret, client certificate, workload identity, managed identity. Throws a
- * GraphConfigError naming the missing setting when the variables are half set or absent.
- */
-export function credentialFromEnv(env: Env = process.env): CredentialChoice {
-  const tenantId = env.AZURE_TENANT_ID;
-  const clientId = env.AZURE_CLIENT_ID;
-  const secret = env.AZURE_CLIENT_SECRET;
-  const certPath = env.AZURE_CLIENT_CERTIFICATE_PATH;
-  if (secret || certPath) {
-    const missing = [!tenantId && 'AZURE_TENANT_ID', !clientId && 'AZURE_CLIENT_ID'].filter(Boolean);
-    if (missing.length > 0)
-      throw new GraphConfigError(
-        `${secret ? 'AZURE_CLIENT_SECRET' : 'AZURE_CLIENT_CERTIFICATE_PATH'} is set but ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not: set the app registration's tenant and client id.`,
+/** The TokenCredential for a Graph sign-in choice (not for `static`, which has no credential). */
+export function credentialFor(auth: Exclude<GraphAuth, { kind: 'static' }>): TokenCredential {
+  switch (auth.kind) {
+    case 'client-secret':
+      return new ClientSecretCredential(auth.tenantId, auth.clientId, auth.secret, authorityOptions(auth));
+    case 'client-certificate':
+      return new ClientCertificateCredential(
+        auth.tenantId,
+        auth.clientId,
+        { certificatePath: auth.certificatePath, certificatePassword: auth.certificatePassword },
+        authorityOptions(auth),
       );
-    if (secret)
-      return {
-        credential: new ClientSecretCredential(tenantId!, clientId!, secret),
-        kind: 'client-secret',
-        description: `client secret of app ${clientId} in tenant ${tenantId}`,
-      };
-    return {
-      credential: new ClientCertificateCredential(tenantId!, clientId!, {
-        certificatePath: certPath!,
-        certificatePassword: env.AZURE_CLIENT_CERTIFICATE_PASSWORD,
-      }),
-      kind: 'client-certificate',
-      description: `certificate ${certPath} of app ${clientId} in tenant ${tenantId}`,
-    };
+    case 'federated-identity': {
+      const identity = new ManagedIdentityCredential({ clientId: auth.identityClientId });
+      const scope = `${auth.audience}/.default`;
+      return new ClientAssertionCredential(
+        auth.tenantId,
+        auth.clientId,
+        async () => {
+          const token = await identity.getToken(scope);
+          if (!token)
+            throw new GraphConfigError(
+              `Managed identity ${auth.identityClientId} returned no token for ${scope}: check that it is assigned to the Function App.`,
+            );
+          return token.token;
+        },
+        authorityOptions(auth),
+      );
+    }
+    case 'workload-identity':
+      return new WorkloadIdentityCredential({
+        tenantId: auth.tenantId,
+        clientId: auth.clientId,
+        tokenFilePath: auth.tokenFilePath,
+        ...authorityOptions(auth),
+      });
+    case 'managed-identity':
+      return auth.clientId
+        ? new ManagedIdentityCredential({ clientId: auth.clientId })
+        : new ManagedIdentityCredential();
   }
-  if (env.AZURE_FEDERATED_TOKEN_FILE && tenantId && clientId)
-    return {
-      credential: new WorkloadIdentityCredential({
-        tenantId,
-        clientId,
-        tokenFilePath: env.AZURE_FEDERATED_TOKEN_FILE,
-      }),
-      kind: 'workload-identity',
-      description: `workload identity of app ${clientId} in tenant ${tenantId}`,
-    };
-  if (env.IDENTITY_ENDPOINT || env.MSI_ENDPOINT)
-    return {
-      credential: clientId ? new ManagedIdentityCredential({ clientId }) : new ManagedIdentityCredential(),
-      kind: 'managed-identity',
-      description: clientId
-        ? `user-assigned managed identity ${clientId}`
-        : 'system-assigned managed identity',
-    };
-  if (tenantId && clientId)
-    throw new GraphConfigError(
-      'AZURE_TENANT_ID and AZURE_CLIENT_ID are set but no secret: set AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH.',
-    );
-  throw new GraphConfigError(
-    'No Graph credential configured: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH), ' +
-      'or run with a managed identity; for a loopback sandbox set TEAMS_IMPORT_TOKEN or leave the credential unset.',
-  );
+}
+
+/** A log line naming the sign-in choice (never a secret). */
+export function describeGraphAuth(auth: GraphAuth): string {
+  switch (auth.kind) {
+    case 'static':
+      return 'a static token (loopback sandbox)';
+    case 'client-secret':
+      return `client secret of app ${auth.clientId} in tenant ${auth.tenantId} at ${auth.authorityHost}`;
+    case 'client-certificate':
+      return `certificate ${auth.certificatePath} of app ${auth.clientId} in tenant ${auth.tenantId} at ${auth.authorityHost}`;
+    case 'federated-identity':
+      return `app ${auth.clientId} in tenant ${auth.tenantId}, signed in with managed identity ${auth.identityClientId} as its federated credential`;
+    case 'workload-identity':
+      return `workload identity of app ${auth.clientId} in tenant ${auth.tenantId}`;
+    case 'managed-identity':
+      return auth.clientId
+        ? `user-assigned managed identity ${auth.clientId}`
+        : 'system-assigned managed identity';
+  }
+}
+
+/** The same sign-in for another tenant (multi-tenant app registrations; a managed identity has no tenant choice). */
+export function inTenant(auth: GraphAuth, tenantId: string): GraphAuth {
+  return 'tenantId' in auth ? { ...auth, tenantId } : auth;
 }
 
 /** True for http(s) URLs whose host is the local machine. */
@@ -139,34 +191,16 @@ export function graphScopeFor(baseUrl: string): string {
 }
 
 /**
- * The token source for a Graph endpoint from the environment: TEAMS_IMPORT_TOKEN when set; a loopback
- * endpoint with no Azure credential variables gets the static token `local`; anything else needs a
- * credential (see credentialFromEnv).
+ * The token source for a Graph endpoint. A static token goes only to a loopback endpoint: it is a
+ * sandbox's, and sending it anywhere else would hand it to a host it does not belong to.
  */
-export function tokenProviderFromEnv(
-  baseUrl: string,
-  env: Env = process.env,
-): { provider: TokenProvider; description: string } {
-  if (env.TEAMS_IMPORT_TOKEN !== undefined)
-    return {
-      provider: staticTokenProvider(env.TEAMS_IMPORT_TOKEN),
-      description: 'static token (TEAMS_IMPORT_TOKEN)',
-    };
-  const anyAzure = [
-    'AZURE_CLIENT_ID',
-    'AZURE_CLIENT_SECRET',
-    'AZURE_CLIENT_CERTIFICATE_PATH',
-    'IDENTITY_ENDPOINT',
-    'MSI_ENDPOINT',
-  ].some((name) => env[name]);
-  if (!anyAzure && isLoopbackUrl(baseUrl))
-    return {
-      provider: staticTokenProvider('local'),
-      description: 'static token "local" (loopback endpoint)',
-    };
-  const choice = credentialFromEnv(env);
-  return {
-    provider: credentialTokenProvider(choice.credential, [graphScopeFor(baseUrl)]),
-    description: choice.description,
-  };
+export function tokenProviderFor(auth: GraphAuth, baseUrl: string): TokenProvider {
+  if (auth.kind === 'static') {
+    if (!isLoopbackUrl(baseUrl))
+      throw new GraphConfigError(
+        `A static token (TEAMS_IMPORT_TOKEN) is only sent to a loopback sandbox, not to ${new URL(baseUrl).origin}: unset it and configure the app registration's credential.`,
+      );
+    return staticTokenProvider(auth.token);
+  }
+  return credentialTokenProvider(credentialFor(auth), [graphScopeFor(baseUrl)]);
 }

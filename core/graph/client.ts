@@ -89,6 +89,6 @@ function tokenProviderOf(options: GraphClientOptions, baseUrl: string): TokenPro
   if (options.staticToken !== undefined) return staticTokenProvider(options.staticToken);
   if (isLoopbackUrl(baseUrl)) return staticTokenProvider('local');
   throw new GraphConfigError(
-    `No credential for ${baseUrl}: pass a credential (see credentialFromEnv) or a static token; only loopback endpoints default to the token "local".`,
+    `No credential for ${baseUrl}: pass a credential (see credentialFor) or a static token; only loopback endpoints default to the token "local".`,
   );
 }

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readChatExportSettings } from '../../../functions/chatExportSettings';
 
 const KEY = randomBytes(32).toString('base64');
-const base = { AzureWebJobsStorage: 'UseDevelopmentStorage=true', CHAT_EXPORT_ENCRYPTION_KEY: KEY };
+const graph = { AZURE_TENANT_ID: 'tenant', AZURE_CLIENT_ID: 'app-id', AZURE_CLIENT_SECRET: 'secret' };
+const base = { AzureWebJobsStorage: 'UseDevelopmentStorage=true', CHAT_EXPORT_ENCRYPTION_KEY: KEY, ...graph };
 
 describe('chat export settings', () => {
   it('reads defaults, derives the link URL from WEBSITE_HOSTNAME and ignores empty values from the sample file', () => {
@@ -15,7 +16,7 @@ describe('chat export settings', () => {
     });
     expect(s).toMatchObject({
       authorityHost: 'https://login.microsoftonline.com',
-      tenant: 'organizations',
+      tenant: 'tenant',
       clientId: 'app-id',
       publicUrl: 'http://127.0.0.1:7071',
       concurrency: 4,
@@ -32,9 +33,9 @@ describe('chat export settings', () => {
   });
 
   it('names the wrong setting and never echoes a key', () => {
-    expect(() => readChatExportSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true' })).toThrow(
-      /CHAT_EXPORT_ENCRYPTION_KEY is not set/,
-    );
+    expect(() =>
+      readChatExportSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', ...graph }),
+    ).toThrow(/CHAT_EXPORT_ENCRYPTION_KEY is not set/);
     const short = randomBytes(16).toString('base64');
     let message = '';
     try {

@@ -17,7 +17,7 @@ describe('teams-import serve', () => {
     let listening!: () => void;
     const ready = new Promise<void>((resolve) => (listening = resolve));
     const exit = runServe(
-      { port: 0, stateDir },
+      { port: 0, stateDir, graphUrl: 'http://127.0.0.1:9' },
       {
         out: (line) => {
           lines.push(line);

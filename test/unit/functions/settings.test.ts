@@ -2,7 +2,12 @@ import { readSettings } from '../../../functions/settings';
 
 describe('readSettings', () => {
   it('applies the documented defaults and expands UseDevelopmentStorage', () => {
-    const s = readSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true' });
+    const s = readSettings({
+      AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+      AZURE_TENANT_ID: 't',
+      AZURE_CLIENT_ID: 'c',
+      AZURE_CLIENT_SECRET: 's',
+    });
     expect(s.storage).toEqual({
       connectionString: expect.stringContaining('TableEndpoint=http://127.0.0.1:10002/devstoreaccount1'),
     });
@@ -24,7 +29,10 @@ describe('readSettings', () => {
   });
 
   it('prefers a managed-identity account when no connection string is set', () => {
-    expect(readSettings({ AzureWebJobsStorage__accountName: 'stprod' }).storage).toEqual({
+    expect(
+      readSettings({ AzureWebJobsStorage__accountName: 'stprod', GRAPH_URL: 'http://127.0.0.1:4000' })
+        .storage,
+    ).toEqual({
       accountName: 'stprod',
     });
   });
@@ -41,5 +49,86 @@ describe('readSettings', () => {
     expect(bad).toThrow(/TEAMS_IMPORT_RATE_PER_CHANNEL must be greater than 0/);
     expect(bad).toThrow(/TEAMS_IMPORT_CONTAINER must be a valid blob container name/);
     expect(bad).toThrow(/GRAPH_URL must be an absolute URL/);
+  });
+});
+
+describe('readSettings: the two identities', () => {
+  const storage = { AzureWebJobsStorage__accountName: 'stprod' };
+  const sandbox = { GRAPH_URL: 'http://127.0.0.1:4000' };
+  const graphApp = { AZURE_TENANT_ID: 'teams-tenant', AZURE_CLIENT_ID: 'graph-app' };
+
+  it("reaches storage through the Function App's own identity, named by its client id", () => {
+    expect(
+      readSettings({
+        ...storage,
+        ...sandbox,
+        AzureWebJobsStorage__clientId: 'uami-1',
+        AzureWebJobsStorage__credential: 'managedidentity',
+      }).storage,
+    ).toEqual({ accountName: 'stprod', identityClientId: 'uami-1' });
+    expect(() =>
+      readSettings({ ...storage, ...sandbox, AzureWebJobsStorage__credential: 'connectionstring' }),
+    ).toThrow(/AzureWebJobsStorage__credential must be "managedidentity"/);
+  });
+
+  it('signs in to Graph as the app registration, with a managed identity as its federated credential', () => {
+    const s = readSettings({
+      ...storage,
+      ...graphApp,
+      AzureWebJobsStorage__clientId: 'uami-1',
+      GRAPH_FEDERATED_IDENTITY_CLIENT_ID: 'uami-1',
+      IDENTITY_ENDPOINT: 'http://169.254.169.254/x',
+    });
+    expect(s.graphAuth).toEqual({
+      kind: 'federated-identity',
+      tenantId: 'teams-tenant',
+      clientId: 'graph-app',
+      identityClientId: 'uami-1',
+      audience: 'api://AzureADTokenExchange',
+      authorityHost: 'https://login.microsoftonline.com',
+    });
+    expect(s.storage).toEqual({ accountName: 'stprod', identityClientId: 'uami-1' });
+  });
+
+  it('prefers a client secret, then a certificate, and honours AZURE_AUTHORITY_HOST', () => {
+    expect(
+      readSettings({
+        ...storage,
+        ...graphApp,
+        AZURE_CLIENT_SECRET: 's',
+        AZURE_AUTHORITY_HOST: 'https://login.microsoftonline.us/',
+      }).graphAuth,
+    ).toMatchObject({ kind: 'client-secret', authorityHost: 'https://login.microsoftonline.us' });
+    expect(
+      readSettings({ ...storage, ...graphApp, AZURE_CLIENT_CERTIFICATE_PATH: '/c.pem' }).graphAuth,
+    ).toMatchObject({
+      kind: 'client-certificate',
+      certificatePath: '/c.pem',
+    });
+  });
+
+  it('uses the static token "local" for a loopback Graph only, and TEAMS_IMPORT_TOKEN never for a tenant', () => {
+    expect(readSettings({ AzureWebJobsStorage: 'x', GRAPH_URL: 'http://127.0.0.1:4000' }).graphAuth).toEqual({
+      kind: 'static',
+      token: 'local',
+    });
+    expect(() => readSettings({ AzureWebJobsStorage: 'x', TEAMS_IMPORT_TOKEN: 'local' })).toThrow(
+      /TEAMS_IMPORT_TOKEN is only for a loopback sandbox, and GRAPH_URL is https:\/\/graph\.microsoft\.com/,
+    );
+  });
+
+  it('names what is missing when the Graph credential is half set or absent', () => {
+    expect(() => readSettings({ ...storage, AZURE_CLIENT_SECRET: 's' })).toThrow(
+      'AZURE_CLIENT_SECRET is set but AZURE_TENANT_ID and AZURE_CLIENT_ID are not',
+    );
+    expect(() => readSettings({ ...storage, ...graphApp })).toThrow(
+      /AZURE_CLIENT_ID is set but no credential of the app registration: set GRAPH_FEDERATED_IDENTITY_CLIENT_ID/,
+    );
+    expect(() => readSettings(storage)).toThrow(
+      /No Graph credential configured for https:\/\/graph\.microsoft\.com/,
+    );
+    expect(readSettings({ ...storage, IDENTITY_ENDPOINT: 'http://169.254.169.254/x' }).graphAuth).toEqual({
+      kind: 'managed-identity',
+    });
   });
 });

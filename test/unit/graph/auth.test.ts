@@ -1,50 +1,73 @@
 import {
+  ClientAssertionCredential,
   ClientCertificateCredential,
   ClientSecretCredential,
   ManagedIdentityCredential,
 } from '@azure/identity';
 import {
   createGraphClient,
-  credentialFromEnv,
+  credentialFor,
+  describeGraphAuth,
   graphScopeFor,
-  tokenProviderFromEnv,
+  inTenant,
+  isMicrosoftAuthority,
+  tokenProviderFor,
 } from '../../../core/graph';
 
-const app = { AZURE_TENANT_ID: 'tenant-1', AZURE_CLIENT_ID: 'client-1' };
+const app = {
+  tenantId: 'tenant-1',
+  clientId: 'client-1',
+  authorityHost: 'https://login.microsoftonline.com',
+};
 
-describe('credentialFromEnv', () => {
-  it('picks a client secret, then a certificate, then a managed identity', () => {
-    const secret = credentialFromEnv({ ...app, AZURE_CLIENT_SECRET: 'very-secret' });
-    expect(secret.credential).toBeInstanceOf(ClientSecretCredential);
-    expect(secret.description).not.toContain('very-secret');
-    expect(credentialFromEnv({ ...app, AZURE_CLIENT_CERTIFICATE_PATH: '/c.pem' }).credential).toBeInstanceOf(
+describe('credentialFor', () => {
+  it('builds the credential each sign-in kind names', () => {
+    expect(credentialFor({ kind: 'client-secret', secret: 's', ...app })).toBeInstanceOf(
+      ClientSecretCredential,
+    );
+    expect(credentialFor({ kind: 'client-certificate', certificatePath: '/c.pem', ...app })).toBeInstanceOf(
       ClientCertificateCredential,
     );
-    const mi = credentialFromEnv({ IDENTITY_ENDPOINT: 'http://169.254.169.254/x' });
-    expect(mi.credential).toBeInstanceOf(ManagedIdentityCredential);
-    expect(mi.kind).toBe('managed-identity');
+    expect(
+      credentialFor({
+        kind: 'federated-identity',
+        identityClientId: 'mi-1',
+        audience: 'api://AzureADTokenExchange',
+        ...app,
+      }),
+    ).toBeInstanceOf(ClientAssertionCredential);
+    expect(credentialFor({ kind: 'managed-identity' })).toBeInstanceOf(ManagedIdentityCredential);
   });
 
-  it('names the missing setting when the variables are half set or absent', () => {
-    expect(() => credentialFromEnv({ AZURE_CLIENT_SECRET: 's' })).toThrow(
-      'AZURE_CLIENT_SECRET is set but AZURE_TENANT_ID and AZURE_CLIENT_ID are not',
-    );
-    expect(() => credentialFromEnv({ ...app, AZURE_TENANT_ID: undefined, AZURE_CLIENT_SECRET: 's' })).toThrow(
-      /AZURE_TENANT_ID is not/,
-    );
-    expect(() => credentialFromEnv(app)).toThrow(/set AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH/);
-    expect(() => credentialFromEnv({})).toThrow(/No Graph credential configured: set AZURE_TENANT_ID/);
+  it('describes a choice without its secret', () => {
+    const text = describeGraphAuth({ kind: 'client-secret', secret: 'very-secret', ...app });
+    expect(text).toContain('client-1');
+    expect(text).not.toContain('very-secret');
+  });
+
+  it('moves an app registration to another tenant, and leaves a managed identity as it is', () => {
+    expect(inTenant({ kind: 'client-secret', secret: 's', ...app }, 'tenant-2')).toMatchObject({
+      tenantId: 'tenant-2',
+    });
+    expect(inTenant({ kind: 'managed-identity' }, 'tenant-2')).toEqual({ kind: 'managed-identity' });
   });
 });
 
-describe('tokenProviderFromEnv', () => {
-  it('uses TEAMS_IMPORT_TOKEN, else "local" for loopback endpoints with no Azure settings', async () => {
-    expect(
-      await tokenProviderFromEnv('http://127.0.0.1:9', { TEAMS_IMPORT_TOKEN: 'x' }).provider.getToken(),
-    ).toBe('x');
-    expect(await tokenProviderFromEnv('http://localhost:9', {}).provider.getToken()).toBe('local');
-    expect(() => tokenProviderFromEnv('https://graph.microsoft.com', {})).toThrow(
-      /No Graph credential configured/,
+describe('isMicrosoftAuthority', () => {
+  it("knows Microsoft's clouds and nothing else", () => {
+    expect(isMicrosoftAuthority('https://login.microsoftonline.com/')).toBe(true);
+    expect(isMicrosoftAuthority('https://login.microsoftonline.us')).toBe(true);
+    expect(isMicrosoftAuthority('https://login.chinacloudapi.cn')).toBe(true);
+    expect(isMicrosoftAuthority('https://127.0.0.1:4443')).toBe(false);
+    expect(isMicrosoftAuthority('https://login.microsoftonline.com.evil.test')).toBe(false);
+  });
+});
+
+describe('tokenProviderFor', () => {
+  it('sends a static token to a loopback endpoint only', async () => {
+    expect(await tokenProviderFor({ kind: 'static', token: 'x' }, 'http://127.0.0.1:9').getToken()).toBe('x');
+    expect(() => tokenProviderFor({ kind: 'static', token: 'x' }, 'https://graph.microsoft.com')).toThrow(
+      /only sent to a loopback sandbox, not to https:\/\/graph\.microsoft\.com/,
     );
   });
 
