@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { dumpState, type SandboxDump } from './dump';
@@ -17,7 +18,7 @@ import {
 } from './router';
 import { addSeedChats, type SeedChat } from './chatState';
 import { sandboxRoutes } from './routes';
-import { configureIdentity, type IdentityOptions } from './routes/identity';
+import { configureIdentity, issuedTokenValid, type IdentityOptions } from './routes/identity';
 import { callerFromToken, type Caller } from './rules';
 import {
   SandboxStore,
@@ -49,6 +50,13 @@ export interface SandboxOptions {
   stateFile?: string;
   /** When set, the only bearer token accepted; otherwise any token is. */
   token?: string;
+  /**
+   * Graph accepts only access tokens this sandbox's own authority issued and that have not expired (app-only
+   * tokens from the client-credentials grant, delegated ones from the code flow), as a tenant does. Default false.
+   */
+  issuedTokensOnly?: boolean;
+  /** Serve https with this key and certificate (PEM) instead of http: an identity authority must be https. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
   /** Largest request body read, in bytes; larger ones get 413 before being read. Default 16 MiB. */
   maxBodyBytes?: number;
   /** Polls of a team-creation operation that answer `inProgress` before `succeeded`. Default 1. */
@@ -87,7 +95,7 @@ export interface RequestLogEntry {
 
 /** A running sandbox. */
 export interface SandboxHandle {
-  /** `http://127.0.0.1:<port>`; Graph lives under `${url}/v1.0`. */
+  /** `http://127.0.0.1:<port>` (`https` with `tls`); Graph lives under `${url}/v1.0`. */
   url: string;
   port: number;
   /** Closes the server and every connection, then saves the state file (if any). Idempotent. */
@@ -206,9 +214,10 @@ class Sandbox {
     this.maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
     this.logLimit = options.logLimit ?? 100_000;
     this.saveDebounceMs = options.saveDebounceMs ?? 200;
-    this.server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       void this.serve(req, res);
-    });
+    };
+    this.server = options.tls ? createTlsServer(options.tls, handler) : createServer(handler);
   }
 
   requestLog(): RequestLogEntry[] {
@@ -342,6 +351,12 @@ class Sandbox {
         'Access token validation failure. Invalid audience.',
       );
     }
+    if (this.options.issuedTokensOnly && !issuedTokenValid(this.store, token, Date.now()))
+      throw new GraphError(
+        401,
+        'InvalidAuthenticationToken',
+        'Access token validation failure: the token was not issued by this tenant or has expired.',
+      );
     return callerFromToken(token);
   }
 
@@ -611,7 +626,7 @@ class Sandbox {
       });
     });
     const address = this.server.address() as AddressInfo;
-    this.baseUrl = `http://127.0.0.1:${address.port}`;
+    this.baseUrl = `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${address.port}`;
   }
 }
 

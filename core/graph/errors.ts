@@ -92,7 +92,7 @@ export class GraphAuthError extends TeamsImportClientError {
 
   constructor(cause: unknown) {
     super(
-      `Could not get a Graph access token (${reasonOf(cause)}): check AZURE_TENANT_ID, AZURE_CLIENT_ID and the secret, certificate or managed identity.`,
+      `Could not get a Graph access token (${reasonOf(cause)}): check AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_AUTHORITY_HOST and the secret, certificate or managed identity.`,
     );
     this.cause = cause;
   }

@@ -1,3 +1,4 @@
+import { GraphAuthError, GraphError } from '../graph/errors';
 import type { PlannedUser, Problem } from '../model';
 import type { UserRecord } from '../state/ledgerRecords';
 import type { ResolveUsersInput, ResolveUsersResult } from './contracts';
@@ -23,7 +24,20 @@ export async function resolveUsers(
   const manifest = await readManifest(deps.store, runId);
   const keys = manifest.users.map(lookupKey).filter((k): k is string => !!k);
   if (input.fallbackUser) keys.push(input.fallbackUser);
-  const found = keys.length > 0 ? await deps.graph.resolveUsers(keys) : new Map();
+  let found: Awaited<ReturnType<PipelineDeps['graph']['resolveUsers']>> = new Map();
+  try {
+    if (keys.length > 0) found = await deps.graph.resolveUsers(keys);
+  } catch (err) {
+    const refused = err instanceof GraphError && (err.status === 401 || err.status === 403);
+    if (!(err instanceof GraphAuthError) && !refused) throw err;
+    // Retrying cannot fix a sign-in or a permission: stop before anything is created, saying why.
+    return {
+      ok: false,
+      matched: 0,
+      unmatched: manifest.users.length,
+      problems: [{ severity: 'error', code: 'graph-sign-in', message: err.message }],
+    };
+  }
 
   const problems: Problem[] = [];
   const rows: UserRecord[] = [];

@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { GraphError } from '../errors';
 import type { Route, RouteContext, RouteResponse } from '../router';
 import type { SandboxStore, SandboxUser } from '../state';
@@ -58,6 +58,21 @@ function stateOf(store: SandboxStore): IdentityState {
 /** Sets the app registration the sandbox's authorization server accepts. */
 export function configureIdentity(store: SandboxStore, options: IdentityOptions): void {
   stateOf(store).options = { ...options };
+}
+
+/** Whether an access token carries this authority's signature and has not expired (app-only or delegated). */
+export function issuedTokenValid(store: SandboxStore, token: string, now: number): boolean {
+  const [header, payload, signature] = token.split('.');
+  if (!header || !payload || signature === undefined) return false;
+  const expected = createHmac('sha256', stateOf(store).signingKey).update(`${header}.${payload}`).digest();
+  const given = Buffer.from(signature, 'base64url');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return false;
+  try {
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: unknown };
+    return typeof claims.exp === 'number' && claims.exp * 1000 > now;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether a delegated access token (by its `jti`) was issued here for that user and has not expired. */
@@ -230,6 +245,34 @@ function jwt(claims: Record<string, unknown>, key: Buffer): string {
   return `${header}.${payload}.${signature}`;
 }
 
+/** An app-only access token (client credentials): the app's id and application roles, no user, no scopes. */
+function issueAppToken(ctx: RouteContext, clientId: string): RouteResponse {
+  const state = stateOf(ctx.store);
+  const lifetime = state.options.accessTokenSeconds ?? 3600;
+  const now = Math.floor(ctx.now / 1000);
+  const tenant = ctx.params.tenant ?? SANDBOX_TENANT_ID;
+  const accessToken = jwt(
+    {
+      aud: 'https://graph.microsoft.com',
+      iss: `${ctx.baseUrl}/${tenant}/v2.0`,
+      iat: now,
+      nbf: now,
+      exp: now + lifetime,
+      appid: clientId,
+      idtyp: 'app',
+      roles: ['Teamwork.Migrate.All', 'User.Read.All', 'TeamMember.ReadWrite.All', 'Files.ReadWrite.All'],
+      tid: SANDBOX_TENANT_ID,
+      jti: randomUUID(),
+    },
+    state.signingKey,
+  );
+  return {
+    status: 200,
+    headers: { 'cache-control': 'no-store' },
+    body: { token_type: 'Bearer', expires_in: lifetime, ext_expires_in: lifetime, access_token: accessToken },
+  };
+}
+
 function issueTokens(
   ctx: RouteContext,
   grant: { clientId: string; userId: string; scopes: string[] },
@@ -329,6 +372,22 @@ function token(ctx: RouteContext): RouteResponse {
     code.used = true;
     return issueTokens(ctx, code);
   }
+  if (grantType === 'client_credentials') {
+    if (!state.options.clientSecret)
+      return oauthError(
+        401,
+        'invalid_client',
+        "AADSTS7000218: The request body must contain 'client_assertion' or 'client_secret'.",
+      );
+    const scope = params.get('scope') ?? '';
+    if (!/^\S+\/\.default$/.test(scope.split(' ').find((s) => !OIDC_SCOPES.has(s)) ?? ''))
+      return oauthError(
+        400,
+        'invalid_scope',
+        `AADSTS1002012: The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.`,
+      );
+    return issueAppToken(ctx, clientId);
+  }
   if (grantType === 'refresh_token') {
     const grant = state.refreshTokens.get(params.get('refresh_token') ?? '');
     if (!grant || grant.clientId !== clientId)
@@ -379,7 +438,8 @@ export const identityRoutes: Route[] = [
           token_endpoint: `${base}/oauth2/v2.0/token`,
           response_types_supported: ['code'],
           response_modes_supported: ['query'],
-          grant_types_supported: ['authorization_code', 'refresh_token'],
+          jwks_uri: `${base}/discovery/v2.0/keys`,
+          grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
           code_challenge_methods_supported: ['S256'],
           scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
           subject_types_supported: ['pairwise'],
@@ -389,6 +449,13 @@ export const identityRoutes: Route[] = [
         },
       };
     },
+  },
+  {
+    method: 'GET',
+    path: '/{tenant}/discovery/v2.0/keys',
+    kind: 'inspection',
+    // Tokens are HMAC-signed with a key only this sandbox holds, so there is no public key to publish.
+    handler: () => ({ status: 200, body: { keys: [] } }),
   },
   {
     method: 'GET',
