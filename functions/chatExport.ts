@@ -14,6 +14,7 @@ import { ConsentGoneError, TokenEndpointError } from '../core/chatexport/consent
 import {
   ChatExportRequestError,
   ConsentCallbackError,
+  LinkUsedError,
   type ChatExportService,
 } from '../core/chatexport/service';
 import '../orchestrators/exportUserChats';
@@ -108,6 +109,7 @@ function consentProblem(error: unknown, context: InvocationContext): HttpRespons
     return page(400, 'This link cannot be used', `${error.message} (${error.reason}).`, 'problem');
   if (error instanceof ConsentCallbackError)
     return page(400, 'Consent not completed', error.message, 'problem');
+  if (error instanceof LinkUsedError) return page(400, 'This link was used', error.message, 'used');
   if (error instanceof ConsentGoneError || error instanceof TokenEndpointError) {
     context.error(`chat export consent: ${error.message}`);
     return page(

@@ -120,6 +120,8 @@ export interface StateClaims {
 /** Records consumed nonces; `consume` is atomic and returns false when the nonce was already used. */
 export interface NonceStore {
   consume(nonce: string, expiresAtMs: number): Promise<boolean>;
+  /** Whether the nonce was consumed already (its link was used). */
+  wasConsumed(nonce: string): Promise<boolean>;
 }
 
 /** A NonceStore in memory (tests, single-process hosts); expired nonces are forgotten. */
@@ -134,6 +136,10 @@ export class InMemoryNonceStore implements NonceStore {
     if (this.used.has(nonce)) return false;
     this.used.set(nonce, expiresAtMs);
     return true;
+  }
+
+  async wasConsumed(nonce: string): Promise<boolean> {
+    return this.used.has(nonce);
   }
 }
 

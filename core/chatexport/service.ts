@@ -48,6 +48,20 @@ export class ConsentCallbackError extends Error {
   override readonly name = 'ConsentCallbackError';
 }
 
+/** A consent link opened again after its consent was given: the user is told where the export stands. */
+export class LinkUsedError extends Error {
+  override readonly name = 'LinkUsedError';
+  constructor(readonly status: ChatExportUser['status']) {
+    super(
+      status === 'exporting' || status === 'consented'
+        ? 'This link was used already: your consent is recorded and your chat export is running. The files appear in your OneDrive folder TeamsHistory; you can close this page.'
+        : status === 'exported'
+          ? 'This link was used already: your consent is recorded and your chat export is done. The files are in your OneDrive folder TeamsHistory; you can close this page.'
+          : 'This link was used already and cannot be used again: ask the administrator for a new link.',
+    );
+  }
+}
+
 /** What discovery found: users stored (and how many were new), and the source tenant's teams and channels. */
 export interface DiscoveryResult {
   users: number;
@@ -321,6 +335,7 @@ export class ChatExportService {
     const claims = verifyState(state, this.deps.links.stateKey, this.deps.now);
     const user = await this.deps.store.getUser(claims.userId);
     if (!user) throw new ConsentCallbackError('This link is for a user who is no longer in the export list.');
+    if (await this.deps.store.wasConsumed(claims.nonce)) throw new LinkUsedError(user.status);
     const pkce = createPkcePair();
     await this.deps.store.savePkceVerifier(claims.nonce, pkce.verifier, claims.exp);
     const consent = this.deps.consent();

@@ -227,6 +227,16 @@ export class ChatExportStore implements NonceStore {
     }
   }
 
+  async wasConsumed(nonce: string): Promise<boolean> {
+    try {
+      await this.table.getEntity(NONCE, encodeKey(nonce));
+      return true;
+    } catch (error) {
+      if (isStatus(error, 404)) return false;
+      throw error;
+    }
+  }
+
   /** The user's per-chat cursors, by chat id. */
   async loadCursors(userId: string): Promise<Record<string, ChatCursor>> {
     const cursors: Record<string, ChatCursor> = {};

@@ -90,6 +90,7 @@ describe('chat export end to end on the local host with the sandbox', () => {
   let browser: Browser | undefined;
   let browserSkip: string | undefined;
   let aliceCallbackUrl: string | undefined;
+  let aliceLink: string | undefined;
 
   const api = async (method: string, route: string, body?: unknown) => {
     const res = await fetch(`${host.url}/api/chat-export/${route}`, {
@@ -247,6 +248,7 @@ describe('chat export end to end on the local host with the sandbox', () => {
     expect(sent.json).toMatchObject({ sent: [alice.id] });
     expect(((await api('GET', `users/${alice.id}`)).json as unknown as ApiUser).status).toBe('link-sent');
     const link = await linkFor(alice.mail);
+    aliceLink = link;
     expect(link.startsWith(`${host.url}/api/chat-export/consent?state=`)).toBe(true);
 
     if (browser) {
@@ -308,6 +310,13 @@ describe('chat export end to end on the local host with the sandbox', () => {
     const replay = await fetch(aliceCallbackUrl!);
     expect(replay.status).toBe(400);
     expect(await replay.text()).toContain('already used');
+
+    const reopened = await fetch(aliceLink!, { redirect: 'manual' });
+    expect(reopened.headers.get('location')).toBeNull();
+    expect(reopened.status).toBe(400);
+    expect(await reopened.text()).toMatch(
+      /This link was used already: your consent is recorded and your chat export is (running|done)/,
+    );
 
     await api('POST', 'send-links', { users: [carol.id] });
     const link = new URL(await linkFor(carol.mail));
