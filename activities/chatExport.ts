@@ -5,6 +5,12 @@ import {
   type ExportChatInput,
   type ExportUserChatsResult,
   type FinishPassInput,
+  type ChatPagePlan,
+  type DiscoverTeamsPageInput,
+  type DiscoverUsersPageInput,
+  type TeamsPageResult,
+  type UsersPageResult,
+  type PlanChatPageInput,
   type PlanPassInput,
   type PlanResult,
 } from './chatExportNames';
@@ -14,6 +20,12 @@ export function createChatExportActivities(service: ChatExportService) {
   return {
     [ChatExportActivity.planPass]: (input: PlanPassInput): Promise<PlanResult> =>
       service.planPass(input.userId),
+    [ChatExportActivity.planChatPage]: (input: PlanChatPageInput): Promise<ChatPagePlan> =>
+      service.planChatPage(input),
+    [ChatExportActivity.discoverUsersPage]: (input: DiscoverUsersPageInput): Promise<UsersPageResult> =>
+      service.discoverUsersPage(input),
+    [ChatExportActivity.discoverTeamsPage]: (input: DiscoverTeamsPageInput): Promise<TeamsPageResult> =>
+      service.discoverTeamsPage(input),
     [ChatExportActivity.exportChat]: (input: ExportChatInput): Promise<ChatOutcome> =>
       service.exportChat(input),
     [ChatExportActivity.finishPass]: async (input: FinishPassInput): Promise<ExportUserChatsResult> => {

@@ -7,6 +7,8 @@ export interface ChatsOptions {
   api: string;
   key?: string;
   json: boolean;
+  /** How often `discover` asks whether discovery is done (ms); default 1000. */
+  pollMs?: number;
 }
 
 /** Where `teams-import chats` writes; `fetch` is a test seam. */
@@ -100,7 +102,16 @@ async function guarded(io: ChatsIo, work: () => Promise<void>): Promise<number> 
 export function runDiscover(opts: ChatsOptions & { userMap?: string }, io: ChatsIo): Promise<number> {
   return guarded(io, async () => {
     const userMap = opts.userMap ? await readFile(opts.userMap, 'utf8') : undefined;
-    const result = await call(opts, io, 'POST', 'discover', userMap ? { userMap } : {});
+    await call(opts, io, 'POST', 'discover', userMap ? { userMap } : {});
+    let result = await call(opts, io, 'GET', 'discover');
+    while (result.runtimeStatus === 'Running' || result.runtimeStatus === 'Pending') {
+      await new Promise((resolve) => setTimeout(resolve, opts.pollMs ?? 1000));
+      result = await call(opts, io, 'GET', 'discover');
+    }
+    if (result.runtimeStatus !== 'Completed')
+      throw new ApiError(
+        `Discovery ended ${String(result.runtimeStatus).toLowerCase()}: ${String(result.error ?? 'no reason given')}`,
+      );
     if (opts.json) return io.out(JSON.stringify(result));
     const teams = (result.teams as unknown[] | undefined)?.length ?? 0;
     io.out(`Discovered ${String(result.users)} users (${String(result.added)} new) and ${teams} teams.`);

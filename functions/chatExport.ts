@@ -6,6 +6,10 @@ import { createChatExportActivities } from '../activities/chatExport';
 import {
   ChatExportActivity,
   ChatExportOrchestrator,
+  DISCOVERY_INSTANCE_ID,
+  type DiscoverInput,
+  type DiscoveryStatus,
+  type DiscoveryTotals,
   type ExportUserChatsInput,
   type ExportUserChatsStatus,
 } from '../activities/chatExportNames';
@@ -15,8 +19,10 @@ import {
   ChatExportRequestError,
   ConsentCallbackError,
   LinkUsedError,
+  parseUserMap,
   type ChatExportService,
 } from '../core/chatexport/service';
+import '../orchestrators/discoverChatExport';
 import '../orchestrators/exportUserChats';
 import { NotConfiguredError, runtime } from './runtime';
 
@@ -158,21 +164,69 @@ async function startPass(
   return { instanceId, started: true };
 }
 
-app.http('chatExportDiscover', {
+df.app.client.http('chatExportDiscover', {
   route: 'chat-export/discover',
-  methods: ['POST'],
+  methods: ['POST', 'GET'],
   authLevel: 'function',
-  handler: async (request, context) => {
-    const parsed = discoverSchema.safeParse(await jsonBody(request, true));
-    if (!parsed.success) return { status: 400, jsonBody: { errors: issues(parsed.error) } };
+  handler: async (request: HttpRequest, client: df.DurableClient, context: InvocationContext) => {
     try {
-      const service = await chatExportService();
-      return { status: 200, jsonBody: await service.discover({ userMapCsv: parsed.data.userMap }) };
+      if (request.method === 'GET') return await discoveryView(client);
+      const parsed = discoverSchema.safeParse(await jsonBody(request, true));
+      if (!parsed.success) return { status: 400, jsonBody: { errors: issues(parsed.error) } };
+      const userMapCsv = parsed.data.userMap;
+      if (userMapCsv) parseUserMap(userMapCsv);
+      await chatExportService();
+      if (!(await runningInstance(client, DISCOVERY_INSTANCE_ID))) {
+        const input: DiscoverInput = userMapCsv ? { userMapCsv } : {};
+        await client.startNew(ChatExportOrchestrator.discover, { instanceId: DISCOVERY_INSTANCE_ID, input });
+        context.log('chat export: discovery started');
+      }
+      const statusUrl = new URL('/api/chat-export/discover', request.url).toString();
+      return {
+        status: 202,
+        headers: { location: statusUrl },
+        jsonBody: { status: 'running', statusUrl },
+      };
     } catch (error) {
       return failure(error, context);
     }
   },
 });
+
+/** The last discovery: where it stands, what it found, and (once done) the source tenant's teams and channels. */
+async function discoveryView(client: df.DurableClient): Promise<HttpResponseInit> {
+  let status: df.DurableOrchestrationStatus | undefined;
+  try {
+    status = await client.getStatus(DISCOVERY_INSTANCE_ID);
+  } catch (err) {
+    if (!(err instanceof Error && /\b404\b/.test(err.message))) throw err;
+  }
+  if (!status)
+    return {
+      status: 404,
+      jsonBody: { error: 'No discovery has run yet: POST /api/chat-export/discover first.' },
+    };
+  const progress = (status.customStatus ?? undefined) as DiscoveryStatus | undefined;
+  const done = status.runtimeStatus === df.OrchestrationRuntimeStatus.Completed;
+  const found = (done ? status.output : progress) as Partial<DiscoveryTotals> | undefined;
+  return {
+    status: 200,
+    jsonBody: {
+      runtimeStatus: status.runtimeStatus,
+      stage: done ? 'done' : (progress?.stage ?? 'users'),
+      users: found?.users ?? 0,
+      added: found?.added ?? 0,
+      ...(done
+        ? { teams: await (await chatExportService()).listTeams() }
+        : { teamsSoFar: found?.teams ?? 0 }),
+      ...(status.runtimeStatus === df.OrchestrationRuntimeStatus.Failed
+        ? { error: String(status.output) }
+        : {}),
+      createdTime: status.createdTime,
+      lastUpdatedTime: status.lastUpdatedTime,
+    },
+  };
+}
 
 app.http('chatExportUsers', {
   route: 'chat-export/users',

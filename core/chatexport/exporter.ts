@@ -133,8 +133,36 @@ export class ChatExporter {
   /** Lists the user's chats and gives each a file name: the recorded one, or a new one unique among the user's files. */
   async planChats(sourceUserId: string, cursors: Record<string, ChatCursor> = {}): Promise<PlannedChat[]> {
     const chats: ChatSummary[] = [];
-    for await (const page of this.deps.source.listChats(sourceUserId)) chats.push(...page);
+    let next: string | undefined;
+    do {
+      const page = await this.deps.source.listChatsPage(sourceUserId, next);
+      chats.push(...page.chats);
+      next = page.next;
+    } while (next !== undefined);
     chats.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return this.name(chats, sourceUserId, cursors);
+  }
+
+  /**
+   * Plans one page of the user's chats (a pass that continues page by page keeps its history bounded however
+   * many chats the user has). Names are fixed against the recorded cursors, so the caller records the new
+   * names before the next page is planned.
+   */
+  async planChatPage(
+    sourceUserId: string,
+    cursors: Record<string, ChatCursor>,
+    next?: string,
+  ): Promise<{ planned: PlannedChat[]; next?: string }> {
+    const page = await this.deps.source.listChatsPage(sourceUserId, next);
+    const chats = [...page.chats].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return { planned: this.name(chats, sourceUserId, cursors), ...(page.next ? { next: page.next } : {}) };
+  }
+
+  private name(
+    chats: ChatSummary[],
+    sourceUserId: string,
+    cursors: Record<string, ChatCursor>,
+  ): PlannedChat[] {
     const taken = new Set(Object.values(cursors).map((cursor) => cursor.fileName.toLowerCase()));
     const seen = new Set<string>();
     const planned: PlannedChat[] = [];

@@ -1,6 +1,12 @@
 import { ResponseType, type Client } from '@microsoft/microsoft-graph-client';
 import { ConsentGoneError } from './consent';
-import { GRAPH_PAGE_SIZE, type ChatSource, type HostedContent, type ListMessagesOptions } from './ports';
+import {
+  GRAPH_PAGE_SIZE,
+  type ChatPage,
+  type ChatSource,
+  type HostedContent,
+  type ListMessagesOptions,
+} from './ports';
 import type { ChatSummary, GraphChatMessage } from './types';
 
 /** The default Graph base URL (the `GRAPH_URL` setting overrides it, e.g. for national clouds or the sandbox). */
@@ -47,9 +53,18 @@ export class GraphChatSource implements ChatSource {
     this.chatsRoute = options.chatsRoute ?? 'me';
   }
 
-  async *listChats(userId: string): AsyncIterable<ChatSummary[]> {
+  async listChatsPage(userId: string, next?: string): Promise<ChatPage> {
     const owner = this.chatsRoute === 'me' ? '/me' : `/users/${encodePathSegment(userId)}`;
-    yield* this.pages<ChatSummary>(`${owner}/chats?$expand=members&$top=${GRAPH_PAGE_SIZE}`, {});
+    const target =
+      next === undefined
+        ? { path: `${owner}/chats?$expand=members&$top=${GRAPH_PAGE_SIZE}` }
+        : this.onGraph(next);
+    if (!target)
+      throw new Error(
+        `The chat listing's next page is not on ${this.base.origin}: check the GRAPH_URL setting matches the Graph endpoint in use`,
+      );
+    const page = await this.page<ChatSummary>(target, {});
+    return { chats: page.items, ...(page.next ? { next: page.next } : {}) };
   }
 
   async *listMessages(chatId: string, options: ListMessagesOptions = {}): AsyncIterable<GraphChatMessage[]> {
@@ -112,23 +127,32 @@ export class GraphChatSource implements ChatSource {
   }
 
   private async *pages<T>(first: string, headers: Record<string, string>): AsyncIterable<T[]> {
-    let next: { path: string; version?: string } | undefined = { path: first };
-    while (next) {
-      let page: Page<T>;
-      try {
-        page = (await this.request(next).headers(headers).get()) as Page<T>;
-      } catch (error) {
-        this.rethrow(error, `GET ${next.path.split('?')[0]}`);
-      }
-      const link = page['@odata.nextLink'];
-      next = link ? this.onGraph(link) : undefined;
-      if (link && !next) {
-        throw new Error(
-          `Graph returned an @odata.nextLink outside ${this.base.origin}: check the GRAPH_URL setting matches the Graph endpoint in use`,
-        );
-      }
-      yield page.value ?? [];
+    let target: { path: string; version?: string } | undefined = { path: first };
+    while (target) {
+      const page: { items: T[]; next?: string } = await this.page<T>(target, headers);
+      target = page.next === undefined ? undefined : this.onGraph(page.next);
+      yield page.items;
     }
+  }
+
+  /** One page; its `@odata.nextLink` is followed only on the Graph base URL. */
+  private async page<T>(
+    target: { path: string; version?: string },
+    headers: Record<string, string>,
+  ): Promise<{ items: T[]; next?: string }> {
+    let page: Page<T>;
+    try {
+      page = (await this.request(target).headers(headers).get()) as Page<T>;
+    } catch (error) {
+      this.rethrow(error, `GET ${target.path.split('?')[0]}`);
+    }
+    const link = page['@odata.nextLink'];
+    if (link && !this.onGraph(link)) {
+      throw new Error(
+        `Graph returned an @odata.nextLink outside ${this.base.origin}: check the GRAPH_URL setting matches the Graph endpoint in use`,
+      );
+    }
+    return { items: page.value ?? [], ...(link ? { next: link } : {}) };
   }
 
   private request(target: { path: string; version?: string }) {

@@ -9,6 +9,12 @@ export type HostedContent =
   | { kind: 'tooLarge'; limitBytes: number }
   | { kind: 'unavailable'; reason: string };
 
+/** A page of chats and where the next one is. */
+export interface ChatPage {
+  chats: ChatSummary[];
+  next?: string;
+}
+
 /** Options of a message listing: `since` is a watermark (ISO time); only messages modified after it come back. */
 export interface ListMessagesOptions {
   since?: string;
@@ -20,7 +26,8 @@ export interface ListMessagesOptions {
  * asks for it. Messages come newest-modified first.
  */
 export interface ChatSource {
-  listChats(userId: string): AsyncIterable<ChatSummary[]>;
+  /** One page of the user's chats; `next` (opaque) asks for the following page and is absent on the last. */
+  listChatsPage(userId: string, next?: string): Promise<ChatPage>;
   listMessages(chatId: string, options?: ListMessagesOptions): AsyncIterable<GraphChatMessage[]>;
   /** Fetches an inline image's bytes; never reads more than `maxBytes` of it. */
   getHostedContent(url: string, maxBytes: number): Promise<HostedContent>;

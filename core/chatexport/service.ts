@@ -12,6 +12,7 @@ import { ChatExporter, failedChatResult, type ChatExportResult, type PlannedChat
 import { encodePathSegment, GraphChatSource } from './graphSource';
 import { OneDriveSink } from './oneDriveSink';
 import type { ConversationStaging } from './ports';
+import type { PassTotals } from './passTotals';
 
 /** The app registration and authority used for the users' consent, and where the callback lives. */
 export interface ConsentSettings extends Omit<TokenClientOptions, 'now' | 'timeoutMs'> {
@@ -62,11 +63,24 @@ export class LinkUsedError extends Error {
   }
 }
 
-/** What discovery found: users stored (and how many were new), and the source tenant's teams and channels. */
-export interface DiscoveryResult {
+/** A team of the source tenant and its channels, as discovery lists them. */
+export interface DiscoveredTeam {
+  id: string;
+  displayName: string;
+  channels: { id: string; displayName: string }[];
+}
+
+/** One page of discovered users: how many were listed and how many were new; `next` continues the listing. */
+export interface UsersPageResult {
   users: number;
   added: number;
-  teams: { id: string; displayName: string; channels: { id: string; displayName: string }[] }[];
+  next?: string;
+}
+
+/** One page of discovered teams (recorded in the store); `next` continues the listing. */
+export interface TeamsPageResult {
+  teams: number;
+  next?: string;
 }
 
 /** The outcome of sending consent links. */
@@ -77,13 +91,22 @@ export interface SendLinksResult {
 
 /** The plan of a pass: the chats to export and the target user, or why the pass cannot run. */
 export type PlanResult =
-  | { kind: 'planned'; targetUserId: string; chats: PlannedChat[] }
+  | { kind: 'planned'; targetUserId: string }
+  | { kind: 'consentGone'; reason: string }
+  | { kind: 'failed'; reason: string };
+
+/** One page of a pass's chats, each with its file name; `next` continues the listing. */
+export type ChatPagePlan =
+  | { kind: 'page'; chats: PlannedChat[]; next?: string }
   | { kind: 'consentGone'; reason: string }
   | { kind: 'failed'; reason: string };
 
 /** One chat's outcome inside a pass, or the consent that went away during it. */
 export type ChatOutcome =
   { kind: 'done'; result: ChatExportResult } | { kind: 'consentGone'; reason: string };
+
+/** User rows read at once while a discovered page is merged into the list. */
+const LOOKUPS_AT_ONCE = 20;
 
 interface Page<T> {
   value?: T[];
@@ -138,64 +161,86 @@ export class ChatExportService {
 
   constructor(private readonly deps: ChatExportServiceDeps) {}
 
-  private async *pages<T>(client: Client, first: string): AsyncIterable<T[]> {
+  /** One page of a Graph listing; the next link is followed only on the Graph base URL. */
+  private async page<T>(client: Client, pathOrLink: string): Promise<{ items: T[]; next?: string }> {
     const base = new URL(this.deps.graphUrl);
-    let next: string | undefined = first;
-    while (next) {
-      const page = (await client.api(next).get()) as Page<T>;
-      yield page.value ?? [];
-      const link = page['@odata.nextLink'];
-      if (!link) break;
-      const url = new URL(link);
-      if (url.origin !== base.origin)
+    let path = pathOrLink;
+    if (/^https?:/i.test(pathOrLink)) {
+      const url = new URL(pathOrLink);
+      const match =
+        url.origin === base.origin
+          ? /^\/[^/]+(\/.*)$/.exec(url.pathname.slice(base.pathname.replace(/\/+$/, '').length))
+          : null;
+      if (!match)
         throw new Error(`Graph returned a next link outside ${base.origin}: check the GRAPH_URL setting`);
-      const match = /^\/[^/]+(\/.*)$/.exec(url.pathname.slice(base.pathname.replace(/\/+$/, '').length));
-      next = match ? `${match[1]}${url.search}` : undefined;
+      path = `${match[1]}${url.search}`;
+    }
+    const page = (await client.api(path).get()) as Page<T>;
+    const link = page['@odata.nextLink'];
+    return { items: page.value ?? [], ...(link ? { next: link } : {}) };
+  }
+
+  private async *pages<T>(client: Client, first: string): AsyncIterable<T[]> {
+    let next: string | undefined = first;
+    while (next !== undefined) {
+      const page: { items: T[]; next?: string } = await this.page<T>(client, next);
+      yield page.items;
+      next = page.next;
     }
   }
 
-  /** Lists the source tenant's users (all pages) into the user list, keeping known users' status; lists teams and channels. */
-  async discover(options: { userMapCsv?: string } = {}): Promise<DiscoveryResult> {
-    const map = options.userMapCsv ? parseUserMap(options.userMapCsv) : new Map<string, string>();
-    const known = new Map((await this.deps.store.listUsers()).map((u) => [u.id, u]));
-    let users = 0;
-    let added = 0;
+  /**
+   * Lists one page of the source tenant's users into the user list (known users keep their status; a CSV
+   * map overrides targets). Discovery goes page by page so a tenant of any size is listed by short steps.
+   */
+  async discoverUsersPage(input: { userMapCsv?: string; next?: string }): Promise<UsersPageResult> {
+    const map = input.userMapCsv ? parseUserMap(input.userMapCsv) : new Map<string, string>();
     const select = '$select=id,displayName,mail,userPrincipalName';
-    for await (const page of this.pages<GraphUser>(this.deps.sourceGraph, `/users?${select}`)) {
-      const fresh: ChatExportUser[] = [];
-      for (const user of page) {
-        users += 1;
-        const existing = known.get(user.id);
-        const row = this.userRow(user, map, existing);
-        if (!existing) fresh.push(row);
-        else if (
-          row.upn !== existing.upn ||
-          row.mail !== existing.mail ||
-          row.targetUpn !== existing.targetUpn ||
-          row.displayName !== existing.displayName
-        )
-          await this.deps.store.updateUser(user.id, (current) => this.userRow(user, map, current));
-      }
-      await this.deps.store.putUsers(fresh);
-      added += fresh.length;
+    const page = await this.page<GraphUser>(this.deps.sourceGraph, input.next ?? `/users?${select}`);
+    const known = new Map<string, ChatExportUser | undefined>();
+    for (let i = 0; i < page.items.length; i += LOOKUPS_AT_ONCE) {
+      const slice = page.items.slice(i, i + LOOKUPS_AT_ONCE);
+      const rows = await Promise.all(slice.map((user) => this.deps.store.getUser(user.id)));
+      slice.forEach((user, k) => known.set(user.id, rows[k]));
     }
-    const teams: DiscoveryResult['teams'] = [];
-    for await (const page of this.pages<{ id: string; displayName?: string }>(
+    const fresh: ChatExportUser[] = [];
+    for (const user of page.items) {
+      const existing = known.get(user.id);
+      const row = this.userRow(user, map, existing);
+      if (!existing) fresh.push(row);
+      else if (
+        row.upn !== existing.upn ||
+        row.mail !== existing.mail ||
+        row.targetUpn !== existing.targetUpn ||
+        row.displayName !== existing.displayName
+      )
+        await this.deps.store.updateUser(user.id, (current) => this.userRow(user, map, current));
+    }
+    await this.deps.store.putUsers(fresh);
+    return { users: page.items.length, added: fresh.length, ...(page.next ? { next: page.next } : {}) };
+  }
+
+  /** Lists one page of the source tenant's teams with their channels, and records them for the discovery answer. */
+  async discoverTeamsPage(input: { next?: string }): Promise<TeamsPageResult> {
+    const page = await this.page<{ id: string; displayName?: string }>(
       this.deps.sourceGraph,
-      '/teams',
-    )) {
-      for (const team of page) {
-        const channels: { id: string; displayName: string }[] = [];
-        const path = `/teams/${encodePathSegment(team.id)}/channels`;
-        for await (const list of this.pages<{ id: string; displayName?: string }>(
-          this.deps.sourceGraph,
-          path,
-        ))
-          channels.push(...list.map((c) => ({ id: c.id, displayName: c.displayName ?? '' })));
-        teams.push({ id: team.id, displayName: team.displayName ?? '', channels });
-      }
+      input.next ?? '/teams',
+    );
+    const teams: DiscoveredTeam[] = [];
+    for (const team of page.items) {
+      const channels: DiscoveredTeam['channels'] = [];
+      const path = `/teams/${encodePathSegment(team.id)}/channels`;
+      for await (const list of this.pages<{ id: string; displayName?: string }>(this.deps.sourceGraph, path))
+        channels.push(...list.map((c) => ({ id: c.id, displayName: c.displayName ?? '' })));
+      teams.push({ id: team.id, displayName: team.displayName ?? '', channels });
     }
-    return { users, added, teams };
+    await this.deps.store.putTeams(teams);
+    return { teams: teams.length, ...(page.next ? { next: page.next } : {}) };
+  }
+
+  /** The source tenant's teams and channels as the last discovery recorded them. */
+  listTeams(): Promise<DiscoveredTeam[]> {
+    return this.deps.store.listTeams();
   }
 
   private userRow(
@@ -432,12 +477,28 @@ export class ChatExportService {
     }));
     try {
       await this.accessToken(userId, true);
-      const targetUserId = await this.targetUserId(user);
-      const chats = await this.exporter(userId).planChats(userId, await this.deps.store.loadCursors(userId));
-      return { kind: 'planned', targetUserId, chats };
+      return { kind: 'planned', targetUserId: await this.targetUserId(user) };
     } catch (error) {
       if (error instanceof ConsentGoneError) return { kind: 'consentGone', reason: error.reason };
       return { kind: 'failed', reason: message(error) };
+    }
+  }
+
+  /**
+   * Lists and names one page of the user's chats. A new chat's file name is recorded (as a cursor with the
+   * name only) before the page is returned, so later pages and later passes never give it to another chat.
+   */
+  async planChatPage(input: { userId: string; next?: string }): Promise<ChatPagePlan> {
+    try {
+      const cursors = await this.deps.store.loadCursors(input.userId);
+      const page = await this.exporter(input.userId).planChatPage(input.userId, cursors, input.next);
+      for (const planned of page.planned)
+        if (!planned.cursor)
+          await this.deps.store.saveCursor(input.userId, planned.chat.id, { fileName: planned.fileName });
+      return { kind: 'page', chats: page.planned, ...(page.next ? { next: page.next } : {}) };
+    } catch (error) {
+      if (error instanceof ConsentGoneError) return { kind: 'consentGone', reason: error.reason };
+      return { kind: 'failed', reason: `listing the chats failed: ${message(error)}` };
     }
   }
 
@@ -466,45 +527,37 @@ export class ChatExportService {
   async finishPass(input: {
     userId: string;
     mode: 'full' | 'delta';
-    plan: PlanResult;
-    outcomes: ChatOutcome[];
+    totals: PassTotals;
+    /** Why the pass could not list or plan the chats, when it could not. */
+    failure?: string;
   }): Promise<ChatExportUser> {
     const now = new Date(this.deps.now()).toISOString();
-    const results = input.outcomes.flatMap((o) => (o.kind === 'done' ? [o.result] : []));
-    const gone =
-      input.plan.kind === 'consentGone'
-        ? input.plan.reason
-        : input.outcomes.find((o): o is { kind: 'consentGone'; reason: string } => o.kind === 'consentGone')
-            ?.reason;
-    const count = (status: ChatExportResult['status']) => results.filter((r) => r.status === status).length;
+    const { totals } = input;
     const summary: PassSummary = {
       mode: input.mode,
       finishedAt: now,
-      chats: results.length,
-      uploaded: count('uploaded'),
-      unchanged: count('unchanged'),
-      empty: count('empty'),
-      failed: count('failed'),
-      addedMessages: results.reduce((n, r) => n + r.addedMessages, 0),
-      updatedMessages: results.reduce((n, r) => n + r.updatedMessages, 0),
+      chats: totals.chats,
+      uploaded: totals.uploaded,
+      unchanged: totals.unchanged,
+      empty: totals.empty,
+      failed: totals.failed,
+      addedMessages: totals.addedMessages,
+      updatedMessages: totals.updatedMessages,
     };
     let status: ChatExportStatus = 'exported';
     let reason: string | undefined;
-    if (gone !== undefined) {
+    if (totals.consentGone !== undefined) {
       status = 'consent-needed';
-      reason = `consent is gone (${gone}): send the user a new link`;
-    } else if (input.plan.kind === 'failed') {
+      reason = `consent is gone (${totals.consentGone}): send the user a new link`;
+    } else if (input.failure !== undefined) {
       status = 'failed';
-      reason = input.plan.reason;
-    } else if (summary.failed > 0) {
+      reason = input.failure;
+    } else if (totals.failed > 0) {
       status = 'failed';
-      reason = results
-        .filter((r) => r.status === 'failed')
-        .map((r) => `${r.fileName}: ${r.error ?? 'failed'}`)
-        .join('; ')
-        .slice(0, 1000);
+      const more = totals.failed - totals.failures.length;
+      reason = `${totals.failures.join('; ')}${more > 0 ? `; and ${more} more` : ''}`.slice(0, 1000);
     }
-    if (gone !== undefined) this.accessTokens.delete(input.userId);
+    if (totals.consentGone !== undefined) this.accessTokens.delete(input.userId);
     return this.deps.store.updateUser(input.userId, (u) => ({
       ...u,
       status,

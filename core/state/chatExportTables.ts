@@ -2,6 +2,7 @@ import { RestError, type TableClient } from '@azure/data-tables';
 import { createHash } from 'node:crypto';
 import type { ChatCursor } from '../chatexport/exporter';
 import { decryptSecret, encryptSecret, type NonceStore } from '../chatexport/crypto';
+import type { DiscoveredTeam } from '../chatexport/service';
 import { encodeKey, tableClient, tableName, type LedgerConnection } from './tables';
 
 /** Where a user stands in the chat export. */
@@ -52,6 +53,9 @@ const USER = 'user';
 const TOKEN = 'token';
 const PKCE = 'pkce';
 const NONCE = 'nonce';
+const TEAM = 'team';
+/** Longest channel list kept per team row (a Table property holds at most 64 KiB). */
+const MAX_CHANNELS_JSON = 60_000;
 
 function isStatus(error: unknown, status: number): boolean {
   return error instanceof RestError && error.statusCode === status;
@@ -134,6 +138,39 @@ export class ChatExportStore implements NonceStore {
         ]),
       );
     }
+  }
+
+  /** Records discovered teams of the source tenant (replacing earlier rows of the same teams). */
+  async putTeams(teams: DiscoveredTeam[]): Promise<void> {
+    for (let i = 0; i < teams.length; i += 100) {
+      await this.table.submitTransaction(
+        teams.slice(i, i + 100).map((team) => {
+          let channels = team.channels;
+          while (channels.length > 0 && JSON.stringify(channels).length > MAX_CHANNELS_JSON)
+            channels = channels.slice(0, Math.floor(channels.length * 0.9));
+          return [
+            'upsert',
+            {
+              partitionKey: TEAM,
+              rowKey: encodeKey(team.id),
+              json: JSON.stringify({ ...team, channels, channelCount: team.channels.length }),
+            },
+            'Replace',
+          ];
+        }),
+      );
+    }
+  }
+
+  /** The discovered teams, by name; a team with more channels than a row holds lists the first ones and their count. */
+  async listTeams(): Promise<(DiscoveredTeam & { channelCount: number })[]> {
+    const teams: (DiscoveredTeam & { channelCount: number })[] = [];
+    const rows = this.table.listEntities<{ json: string }>({
+      queryOptions: { filter: `PartitionKey eq '${TEAM}'` },
+    });
+    for await (const row of rows)
+      teams.push(JSON.parse(row.json) as DiscoveredTeam & { channelCount: number });
+    return teams.sort((a, b) => a.displayName.localeCompare(b.displayName) || a.id.localeCompare(b.id));
   }
 
   /** Reads, changes and writes a user under its ETag, retrying on a concurrent change; throws when the user is unknown. */

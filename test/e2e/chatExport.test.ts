@@ -108,6 +108,16 @@ describe('chat export end to end on the local host with the sandbox', () => {
     }
     return { status: res.status, json, text, headers: res.headers };
   };
+  /** Starts a discovery and waits for it to end; answers the start's refusal, or the finished discovery. */
+  const discover = async (body: unknown) => {
+    const started = await api('POST', 'discover', body);
+    if (started.status !== 202) return started;
+    for (;;) {
+      const view = await api('GET', 'discover');
+      if (view.json.runtimeStatus !== 'Running' && view.json.runtimeStatus !== 'Pending') return view;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  };
   const graph = async (route: string) => {
     const res = await fetch(`${sandbox.url}/v1.0${route}`, { headers: { authorization: 'Bearer local' } });
     return res;
@@ -209,9 +219,9 @@ describe('chat export end to end on the local host with the sandbox', () => {
   });
 
   it('discovers the users by paging, with status discovered and the same UPN as target', async () => {
-    const discovered = await api('POST', 'discover', {});
+    const discovered = await discover({});
     expect(discovered.status).toBe(200);
-    expect(discovered.json).toMatchObject({ users: 154, added: 154, teams: [] });
+    expect(discovered.json).toMatchObject({ runtimeStatus: 'Completed', users: 154, added: 154, teams: [] });
     const pages = sandbox.requestLog().filter((r) => r.path.startsWith('/v1.0/users?'));
     expect(pages).toHaveLength(2);
     const users = (await api('GET', 'users')).json.users as ApiUser[];
@@ -221,13 +231,13 @@ describe('chat export end to end on the local host with the sandbox', () => {
       upn: alice.userPrincipalName,
       targetUpn: alice.userPrincipalName,
     });
-    const remap = await api('POST', 'discover', {
+    const remap = await discover({
       userMap: `source,target\n${STAFF[0]!.userPrincipalName},${carol.userPrincipalName}\n`,
     });
     expect(remap.json).toMatchObject({ users: 154, added: 0 });
     const mapped = (await api('GET', `users/${STAFF[0]!.id}`)).json;
     expect(mapped).toMatchObject({ status: 'discovered', targetUpn: carol.userPrincipalName });
-    const badMap = await api('POST', 'discover', { userMap: 'a,b,c' });
+    const badMap = await discover({ userMap: 'a,b,c' });
     expect(badMap.status).toBe(400);
     expect(badMap.json.error).toContain("userMap line 1 must be 'source,target'");
     const noUser = await api('POST', 'users', {});

@@ -1,5 +1,6 @@
 import type {
   ChatSource,
+  ChatPage,
   ExportSink,
   HostedContent,
   ListMessagesOptions,
@@ -36,8 +37,10 @@ export class FakeChatSource implements ChatSource {
   yieldBetweenPages = false;
   failWith?: Error;
 
-  async *listChats(): AsyncIterable<ChatSummary[]> {
-    for (let start = 0; start < this.chats.length; start += 50) yield this.chats.slice(start, start + 50);
+  async listChatsPage(_userId: string, next?: string): Promise<ChatPage> {
+    const start = next === undefined ? 0 : Number(next);
+    const end = start + 50;
+    return { chats: this.chats.slice(start, end), ...(end < this.chats.length ? { next: String(end) } : {}) };
   }
 
   async *listMessages(chatId: string, options: ListMessagesOptions = {}): AsyncIterable<GraphChatMessage[]> {

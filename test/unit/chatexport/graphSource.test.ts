@@ -131,14 +131,21 @@ describe('GraphChatSource', () => {
     const chats = Array.from({ length: 60 }, (_, i) => chat(`19:c${i}@thread.v2`));
     const { graph, source, client } = setup();
     graph.route(chatsRoute('https://graph.microsoft.com', '/v1.0/me', chats));
-    const pages = await collect(source.listChats('ignored-for-me'));
+    const pages = await chatPages(source, 'ignored-for-me');
     expect(pages.map((page) => page.length)).toEqual([50, 10]);
     expect(graph.calls[0].url.searchParams.get('$expand')).toBe('members');
     expect(graph.calls[0].url.searchParams.get('$top')).toBe('50');
 
     graph.route(chatsRoute('https://graph.microsoft.com', '/v1.0/users/user%2F1', chats));
     const byUser = new GraphChatSource(client, { chatsRoute: 'users' });
-    expect((await collect(byUser.listChats('user/1'))).flat()).toHaveLength(60);
+    expect((await chatPages(byUser, 'user/1')).flat()).toHaveLength(60);
+  });
+
+  it('refuses a chat page link that is not on the Graph base URL', async () => {
+    const { source } = setup();
+    await expect(source.listChatsPage('u', 'https://evil.test/v1.0/me/chats?$skiptoken=x')).rejects.toThrow(
+      /next page is not on https:\/\/graph\.microsoft\.com/,
+    );
   });
 
   it('follows absolute nextLinks on a plain-http Graph base such as the local sandbox', async () => {
@@ -241,3 +248,14 @@ describe('GraphChatSource', () => {
     });
   });
 });
+
+async function chatPages(source: GraphChatSource, userId: string): Promise<unknown[][]> {
+  const pages: unknown[][] = [];
+  let next: string | undefined;
+  do {
+    const page = await source.listChatsPage(userId, next);
+    pages.push(page.chats);
+    next = page.next;
+  } while (next !== undefined);
+  return pages;
+}
