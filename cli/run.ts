@@ -8,7 +8,13 @@ import type { MigrateTeamResult } from '../activities/names';
 import type { MigrationReport } from '../core/pipeline/report';
 import { openSlackExport } from '../core/sources/slack/export';
 import { startHost, type LocalHost } from '../devhost/host';
-import { startSandbox, sandboxUserFor, type SandboxHandle, type SandboxUser } from '../sandbox';
+import {
+  startSandbox,
+  sandboxUserFor,
+  type SandboxHandle,
+  type SandboxOptions,
+  type SandboxUser,
+} from '../sandbox';
 import type { CommandRegistrar } from './command';
 
 /** Options of `teams-import run`. */
@@ -30,6 +36,8 @@ export interface RunOptions {
   batchSeconds: number;
   /** Seconds between polls of the team creation; default 1 for the embedded sandbox, 30 (Microsoft's ask) otherwise. */
   operationPollSeconds?: number;
+  /** Options of the embedded sandbox beyond its users and state file (tests raise its time scale). */
+  sandbox?: Omit<SandboxOptions, 'users' | 'stateFile'>;
 }
 
 /** Where `run` writes and what stops it; tests pass their own. */
@@ -43,17 +51,37 @@ export interface RunIo {
 /** The account that posts for unmatched and bot authors in a sandbox rehearsal. */
 export const SANDBOX_FALLBACK = sandboxUserFor('migration.account@sandbox.local', 'Migration Account');
 
-/** The Entra users a sandbox rehearsal of an export starts with: one per active person with an e-mail. */
-export async function sandboxUsersFromExport(exportPath: string): Promise<SandboxUser[]> {
+/** The domain of the sandbox users made for Slack people who have no e-mail in the export. */
+export const SANDBOX_DOMAIN = 'sandbox.local';
+
+/**
+ * A sandbox rehearsal of an export: one Entra user per Slack person who is neither a bot nor deleted (their
+ * e-mail, or `<handle>@sandbox.local` when the export has none), the fallback account, and the user map that
+ * names the people without an e-mail, so the rehearsal shows every person under their own name.
+ */
+export async function sandboxRehearsal(
+  exportPath: string,
+): Promise<{ users: SandboxUser[]; userMap: string }> {
   const exp = await openSlackExport(exportPath);
   try {
-    const users = exp.users
-      .filter((u) => u.email && !u.isBot && !u.isDeleted)
-      .map((u) => sandboxUserFor(u.email!, u.displayName));
-    return [...users, SANDBOX_FALLBACK];
+    const people = exp.users.filter((u) => !u.isBot && !u.isDeleted);
+    const upnOf = (u: (typeof people)[number]): string =>
+      u.email ??
+      `${(u.name || u.sourceId).toLowerCase().replace(/[^a-z0-9._-]+/g, '.')}.${u.sourceId.toLowerCase()}@${SANDBOX_DOMAIN}`;
+    const users = people.map((u) => sandboxUserFor(upnOf(u), u.displayName));
+    const userMap = people
+      .filter((u) => !u.email)
+      .map((u) => `${u.sourceId},${upnOf(u)}`)
+      .join('\n');
+    return { users: [...users, SANDBOX_FALLBACK], userMap };
   } finally {
     await exp.close();
   }
+}
+
+/** The Entra users a sandbox rehearsal of an export starts with (see sandboxRehearsal). */
+export async function sandboxUsersFromExport(exportPath: string): Promise<SandboxUser[]> {
+  return (await sandboxRehearsal(exportPath)).users;
 }
 
 interface MigrationView {
@@ -89,7 +117,7 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
   }
   const stateDir = path.resolve(opts.stateDir);
   await mkdir(stateDir, { recursive: true });
-  const userMapText = opts.userMap ? await readFile(opts.userMap, 'utf8') : undefined;
+  let userMapText = opts.userMap ? await readFile(opts.userMap, 'utf8') : undefined;
   const progress = opts.json ? io.err : io.out;
 
   let sandbox: SandboxHandle | undefined;
@@ -97,9 +125,12 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
   try {
     let fallbackUser = opts.fallbackUser;
     if (!opts.graphUrl) {
+      const rehearsal = await sandboxRehearsal(exportPath);
+      userMapText ??= rehearsal.userMap;
       sandbox = await startSandbox({
         port: 0,
-        users: await sandboxUsersFromExport(exportPath),
+        ...opts.sandbox,
+        users: rehearsal.users,
         stateFile: path.join(stateDir, 'sandbox.json'),
       });
       fallbackUser ??= SANDBOX_FALLBACK.userPrincipalName;

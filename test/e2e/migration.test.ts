@@ -79,6 +79,27 @@ describe('migrating the bundled sample into the sandbox', () => {
     expect(team.members.length).toBeGreaterThan(0);
   });
 
+  it('rehearses in the embedded sandbox with every person of the sample under their own name', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'e2e-embedded-'));
+    try {
+      const { io, out } = capturedIo();
+      const options = testRunOptions(dir, '', { runId: 'embedded', sandbox: { timeScale: 10 } });
+      delete options.graphUrl;
+      delete options.fallbackUser;
+      expect(await runMigration(SAMPLE_EXPORT, options, io)).toBe(0);
+      const report = JSON.parse(out.join('\n')) as { users: { matched: number; unmatched: number } };
+      const people = (
+        JSON.parse(readFileSync(path.join(SAMPLE_EXPORT, 'users.json'), 'utf8')) as {
+          is_bot?: boolean;
+          deleted?: boolean;
+        }[]
+      ).filter((u) => !u.is_bot && !u.deleted);
+      expect(report.users).toMatchObject({ matched: people.length, unmatched: 0 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('changes nothing when the same run is started again', async () => {
     const before = seenTeams(sandbox.dump());
     const postsBefore = sandbox
