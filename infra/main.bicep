@@ -559,7 +559,6 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
     keyVaultReferenceIdentity: identity.id
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       appSettings: appSettings
     }
     functionAppConfig: {

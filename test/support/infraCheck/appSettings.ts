@@ -203,8 +203,8 @@ export function sampleSettings(file: string, source: string): { name: string; li
 
 /**
  * Every setting the app reads is set by the template or documented as optional or local only; every row of the
- * table tells the truth about the template (a `template` row is set by it, an `optional` or `local only` row is
- * not); every setting the template sets has a row.
+ * table tells the truth (a `template` row is set by the template; an `optional` or `local only` row is not, and
+ * is a setting the app reads); every setting the template sets has a row.
  */
 export function checkSettingsCoverage(input: {
   settings: TemplateSetting[];
@@ -226,8 +226,18 @@ export function checkSettingsCoverage(input: {
       message: `'${name}' is read by the app but no infra/*.bicep file sets it, and ${input.readme.file}'s settings table does not list it as optional or local only`,
     });
   }
+  const read = new Set(input.sample.entries.map((e) => e.name));
   for (const row of input.readme.rows) {
     const setting = set.get(row.name);
+    if (row.status !== 'template' && !read.has(row.name)) {
+      findings.push({
+        file: input.readme.file,
+        line: row.line,
+        rule: 'settings-table',
+        message: `'${row.name}' is listed as ${row.status}, but the app does not read it (it is not in ${input.sample.file}); remove the row`,
+      });
+      continue;
+    }
     if (row.status === 'template' && !setting) {
       findings.push({
         file: input.readme.file,

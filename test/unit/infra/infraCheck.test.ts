@@ -135,10 +135,9 @@ describe('the offline infra check', () => {
       `{ name: '${name}', value: 'x' }`,
     ]);
     const line = source.split('\n').findIndex((l) => l.includes(name)) + 1;
-    const findings = await check(source, 'infra/site.bicep');
-    expect(findings).toEqual([
-      expect.objectContaining({ file: 'infra/site.bicep', line, rule: 'flex-rejected-setting' }),
-    ]);
+    const file = path.join('infra', 'site.bicep');
+    const findings = await check(source, file);
+    expect(findings).toEqual([expect.objectContaining({ file, line, rule: 'flex-rejected-setting' })]);
   });
 
   it('fails a rejected setting in a sites/config appsettings resource, and checks that resource too', async () => {
@@ -321,6 +320,20 @@ describe('app settings coverage', () => {
         line: optionalLine,
         rule: 'settings-table',
         message: expect.stringContaining('sets it'),
+      }),
+    ]);
+  });
+
+  it('fails an optional row for a setting the app no longer reads', async () => {
+    const without = sample.replace(/\n\s*"TEAMS_IMPORT_PACING_MARGIN_MS": "10",/, '');
+    expect(without).not.toContain('TEAMS_IMPORT_PACING_MARGIN_MS');
+    const line = readme.split('\n').findIndex((l) => l.includes('`TEAMS_IMPORT_PACING_MARGIN_MS`')) + 1;
+    expect(await run({ sample: without })).toEqual([
+      expect.objectContaining({
+        file: PROJECT_PATHS.readme,
+        line,
+        rule: 'settings-table',
+        message: expect.stringContaining('does not read it'),
       }),
     ]);
   });
