@@ -49,6 +49,7 @@ export default tseslint.config(
       '.teams-import/**',
       'test-artifacts/**',
       'coverage/**',
+      '.azure-package/**',
     ],
   },
   js.configs.recommended,
