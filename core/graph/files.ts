@@ -10,11 +10,12 @@ export interface FilesFolder {
   webUrl?: string;
 }
 
-/** An uploaded file: its drive item id and the URL to link from a message. */
+/** An uploaded file: its drive item id, its name in the folder, its own webUrl and its eTag (`"{GUID},n"`). */
 export interface UploadedFile {
   id: string;
   name: string;
   webUrl: string;
+  eTag?: string;
 }
 
 /** Files at or under this size go in one PUT; larger ones through an upload session. */
@@ -154,5 +155,10 @@ function toUploaded(item: DriveItem, name: string): UploadedFile {
     throw new Error(
       `uploadFile: the service answered without an id or webUrl for ${name}; re-run the upload.`,
     );
-  return { id: item.id, name: item.name ?? name, webUrl: item.webUrl };
+  return {
+    id: item.id,
+    name: item.name ?? name,
+    webUrl: item.webUrl,
+    ...(item.eTag ? { eTag: item.eTag } : {}),
+  };
 }
