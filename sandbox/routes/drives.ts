@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { GraphError, badRequest, notFound } from '../errors';
 import { parseInput } from '../rules';
@@ -141,6 +141,7 @@ function writeFile(
   if (existing && behavior === 'replace') {
     existing.content = bytes.toString('base64');
     existing.mimeType = mimeType ?? existing.mimeType;
+    existing.version = (existing.version ?? 1) + 1;
     return { item: existing, created: false };
   }
   if (existing && behavior === 'rename') {
@@ -156,6 +157,8 @@ function writeFile(
     mimeType: mimeType ?? 'application/octet-stream',
     createdDateTime: now,
     content: bytes.toString('base64'),
+    guid: randomUUID().toUpperCase(),
+    version: 1,
   };
   drive.items.push(item);
   return { item, created: true };
