@@ -33,6 +33,13 @@ export interface RunOptions {
   batchSeconds: number;
   /** Seconds between polls of the team creation; default 1 for the embedded sandbox, 30 (Microsoft's ask) otherwise. */
   operationPollSeconds?: number;
+  /**
+   * Where `files.slack.com` URLs are downloaded from (`SLACK_FILES_URL`). Default: the setting, else the
+   * embedded sandbox's Slack file host when rehearsing against it, else `https://files.slack.com`.
+   */
+  slackFilesUrl?: string;
+  /** Largest file moved, in MiB (`TEAMS_IMPORT_MAX_FILE_MB`, default 250). */
+  maxFileMb?: number;
 }
 
 /** Where `run` writes and what stops it; tests pass their own. */
@@ -101,15 +108,33 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
   try {
     let fallbackUser = opts.fallbackUser;
     if (!opts.graphUrl) {
+      const serveFiles = !opts.slackFilesUrl && !process.env.SLACK_FILES_URL;
       sandbox = await startSandbox({
         port: 0,
         users: await sandboxUsersFromExport(exportPath),
         stateFile: path.join(stateDir, 'sandbox.json'),
+        ...(serveFiles
+          ? {
+              slackFiles: {
+                export: exportPath,
+                ...(process.env.SLACK_TOKEN ? { botToken: process.env.SLACK_TOKEN } : {}),
+              },
+            }
+          : {}),
       });
       fallbackUser ??= SANDBOX_FALLBACK.userPrincipalName;
       progress(`Teams sandbox: ${sandbox.url} (preview: ${sandbox.url}/_sandbox/state)`);
     }
     process.env.GRAPH_URL = opts.graphUrl ?? sandbox!.url;
+    const filesUrl = opts.slackFilesUrl ?? sandbox?.slackFilesUrl;
+    if (filesUrl) {
+      process.env.SLACK_FILES_URL = filesUrl;
+      if (filesUrl === sandbox?.slackFilesUrl)
+        progress(
+          `Slack files: served by the sandbox from the export (${filesUrl}), bytes generated from each file id`,
+        );
+    }
+    if (opts.maxFileMb !== undefined) process.env.TEAMS_IMPORT_MAX_FILE_MB = String(opts.maxFileMb);
     process.env.TEAMS_IMPORT_ALLOW_LOCAL_PATHS = 'true';
     host = await startHost({ port: 0, stateDir: path.join(stateDir, 'host') });
 
@@ -188,7 +213,12 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
   } finally {
     await host?.stop();
     await sandbox?.stop();
-    for (const key of ['GRAPH_URL', 'TEAMS_IMPORT_ALLOW_LOCAL_PATHS'])
+    for (const key of [
+      'GRAPH_URL',
+      'TEAMS_IMPORT_ALLOW_LOCAL_PATHS',
+      'SLACK_FILES_URL',
+      'TEAMS_IMPORT_MAX_FILE_MB',
+    ])
       if (envBefore[key] === undefined) delete process.env[key];
       else process.env[key] = envBefore[key];
   }
@@ -275,6 +305,29 @@ const positiveInt =
       throw new InvalidArgumentError(`${name} must be a whole number of at least 1.`);
     return n;
   };
+const positiveNumber =
+  (name: string) =>
+  (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new InvalidArgumentError(`${name} must be a number greater than 0.`);
+    return n;
+  };
+const httpUrl =
+  (name: string) =>
+  (value: string): string => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new InvalidArgumentError(
+        `${name} must be an absolute http(s) URL such as https://files.slack.com.`,
+      );
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+      throw new InvalidArgumentError(`${name} must be an http(s) URL, not ${url.protocol}`);
+    return value.replace(/\/+$/, '');
+  };
 const list = (value: string): string[] =>
   value
     .split(',')
@@ -319,6 +372,16 @@ export const registerRun: CommandRegistrar = (program: Command, setExitCode) => 
       '--operation-poll-seconds <n>',
       'seconds between polls of the team creation (default 1 for the embedded sandbox, 30 otherwise)',
       positiveInt('--operation-poll-seconds'),
+    )
+    .option(
+      '--slack-files-url <url>',
+      'where files.slack.com URLs are downloaded from (default: SLACK_FILES_URL, else the embedded sandbox serves the export, else https://files.slack.com)',
+      httpUrl('--slack-files-url'),
+    )
+    .option(
+      '--max-file-mb <n>',
+      'files larger than this many MiB become a notice with their size (default 250)',
+      positiveNumber('--max-file-mb'),
     )
     .option('--json', 'print the report as JSON on stdout (progress goes to stderr)', false)
     .action(async (exportArg: string, options: RunOptions) => {
