@@ -38,6 +38,8 @@ export class DownloadError extends Error {
     readonly missing = false,
     /** Worth another attempt (network, timeout, 429, 5xx). */
     readonly transient = false,
+    /** The URL is not an https URL on Slack's file hosts: nothing was sent to it. */
+    readonly notSlack = false,
   ) {
     super(message);
     this.name = 'DownloadError';
@@ -190,9 +192,19 @@ export class SlackFileDownloader {
     const rehearsal = url.origin === this.rehearsalOrigin;
     if (!rehearsal) {
       if (url.protocol !== 'https:')
-        throw new DownloadError(`refused ${safeUrl(url)}: files are downloaded over https only`);
+        throw new DownloadError(
+          `refused ${safeUrl(url)}: files are downloaded over https only`,
+          false,
+          false,
+          true,
+        );
       if (!isSlackFileHost(url.hostname))
-        throw new DownloadError(`refused ${safeUrl(url)}: ${url.hostname} is not one of Slack's file hosts`);
+        throw new DownloadError(
+          `refused ${safeUrl(url)}: ${url.hostname} is not one of Slack's file hosts`,
+          false,
+          false,
+          true,
+        );
     }
     const host = url.hostname.replace(/^\[|\]$/g, '');
     if (isIP(host)) {

@@ -202,12 +202,11 @@ export class MessageFiles {
         await this.record(noticeRow);
         return { row: noticeRow };
       }
-      if (err instanceof DownloadError && err.missing) {
-        const noticeRow: FileRecord = {
-          fileId,
-          target: 'notice',
-          notice: 'not migrated: the file is no longer in Slack',
-        };
+      if (err instanceof DownloadError && (err.missing || err.notSlack)) {
+        const notice = err.missing
+          ? 'not migrated: the file is no longer in Slack'
+          : 'not migrated: its link is not on a Slack file host, so it was not downloaded';
+        const noticeRow: FileRecord = { fileId, target: 'notice', notice };
         await this.record(noticeRow);
         return { row: noticeRow };
       }
