@@ -121,6 +121,7 @@ export async function postMessages(
         await checkpoint(false);
     }
   } catch (err) {
+    done = false;
     await checkpoint(false).catch(() => undefined);
     throw err;
   } finally {
