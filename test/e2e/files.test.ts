@@ -274,11 +274,13 @@ describe('files and images of a standard export, through a kill and a resume', (
   });
 });
 
-describe('a file URL on a host that is not Slack', () => {
+describe('a file URL on a host that is not Slack, and a download Slack refuses', () => {
   let hostile: Server;
   const seen: string[] = [];
   let sandbox: SandboxHandle;
   let root: string;
+  let code: number;
+  let report: { phase: string; channels: { failures: { key: string; error: string }[] }[] };
   const env = { ...process.env };
 
   beforeAll(async () => {
@@ -311,6 +313,10 @@ describe('a file URL on a host that is not Slack', () => {
           url: 'https://evil.example.test/x',
         },
       },
+      {
+        text: 'refused',
+        file: { id: 'FREF1', name: 'c.txt', mimetype: 'text/plain', bytes: Buffer.from('c'), noToken: true },
+      },
     ]);
     Object.assign(process.env, FAST_RATES, { SLACK_TOKEN: 'xoxb-bot-secret' });
     sandbox = await startSandbox({
@@ -318,15 +324,26 @@ describe('a file URL on a host that is not Slack', () => {
       timeScale: 10,
       slackFiles: { export: exportDir },
     });
-    const { io, err, out } = capturedIo();
-    const code = await runMigration(exportDir, testRunOptions(path.join(root, 'state'), sandbox.url), io);
-    if (code !== 0) throw new Error(`the run failed: ${err.join('\n')}\n${out.join('\n')}`);
+    const { io, out } = capturedIo();
+    code = await runMigration(exportDir, testRunOptions(path.join(root, 'state'), sandbox.url), io);
+    report = JSON.parse(out.join('\n')) as typeof report;
   }, 120_000);
   afterAll(async () => {
     process.env = env;
     await sandbox?.stop();
     await new Promise((r) => hostile.close(r));
     rmSync(root, { recursive: true, force: true });
+  });
+
+  it('fails the message Slack refuses with the reason, and the run needs attention', () => {
+    expect(code).toBe(1);
+    expect(report.phase).toBe('needs-attention');
+    const failures = report.channels.flatMap((c) => c.failures);
+    expect(failures).toHaveLength(1);
+    expect(JSON.stringify(report)).not.toContain('xoxb-bot-secret');
+    expect(failures[0]!.error).toMatch(
+      /^file c\.txt could not be downloaded: http:\/\/127\.0\.0\.1:\d+\/slack-files\/files-pri\/T1-FREF1\/download\/c\.txt answered 403: Slack refused the download/,
+    );
   });
 
   it('is never contacted, so never sent a token, and the file becomes a notice', () => {

@@ -18,6 +18,8 @@ export interface ExportFile {
   url?: string;
   externalUrl?: string;
   title?: string;
+  /** The URL carries no export token (older exports): only a bot token can fetch it. */
+  noToken?: boolean;
 }
 
 /** A message of the generated export: text, at most one file, and the subtype Slack gives it. */
@@ -128,10 +130,10 @@ export function writeFilesExport(root: string, bytesDir: string, messages: Expor
           Object.assign(file, { is_external: true, external_type: 'gdrive', url_private: f.externalUrl });
         } else {
           const base = f.url ?? `https://files.slack.com/files-pri/T1-${f.id}`;
-          const token = `t=${fileToken(f.id)}`;
+          const query = f.noToken ? '' : `?t=${fileToken(f.id)}`;
           Object.assign(file, {
-            url_private: `${base}/${encodeURIComponent(f.name)}?${token}`,
-            url_private_download: `${base}/download/${encodeURIComponent(f.name)}?${token}`,
+            url_private: `${base}/${encodeURIComponent(f.name)}${query}`,
+            url_private_download: `${base}/download/${encodeURIComponent(f.name)}${query}`,
           });
         }
         file.permalink = `https://files-test.slack.com/files/U1/${f.id}/${encodeURIComponent(f.name)}`;
