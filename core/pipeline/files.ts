@@ -54,7 +54,8 @@ const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).dig
 /**
  * Moves the files of one channel's messages, each once: download (or read from the export) into the run's
  * staging area with a ledger row (size, SHA-256), then by the bytes' real type and size an inline image
- * (an image Teams shows, up to 4 MiB) or an upload to the channel's files folder attached as a reference
+ * (an image Teams shows, while the message's inline images stay within 4 MiB together, so one POST never
+ * carries more) or an upload to the channel's files folder attached as a reference
  * (`id` = the GUID of the item's eTag, `contentUrl` = the folder's webUrl + `/` + the item's name). Every
  * outcome is in the ledger before the message is posted, so a resume never downloads or uploads a file
  * again. Notices replace files that are gone, empty or over the size limit; other failures fail the message.
@@ -79,6 +80,7 @@ export class MessageFiles {
     for (const hosted of msg.hostedContents)
       hostedBytes.set(hosted.temporaryId, await this.hostedBytes(hosted));
     const hostedContents = [...msg.hostedContents];
+    let inlineBytes = [...hostedBytes.values()].reduce((n, b) => n + b.length, 0);
     const files: PlannedFileLink[] = [];
     const fileUrls = new Map<string, string>();
     let html = msg.html;
@@ -114,7 +116,8 @@ export class MessageFiles {
         continue;
       }
       const imageType = inlineImageType(got.bytes);
-      if (imageType && got.bytes.length <= MAX_INLINE_IMAGE_BYTES) {
+      if (imageType && inlineBytes + got.bytes.length <= MAX_INLINE_IMAGE_BYTES) {
+        inlineBytes += got.bytes.length;
         const temporaryId = nextTemporaryId(hostedContents);
         hostedContents.push({ temporaryId, contentType: imageType, name: file.name, size: got.bytes.length });
         hostedBytes.set(temporaryId, got.bytes);

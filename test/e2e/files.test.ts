@@ -71,6 +71,18 @@ const notes2: ExportFile = {
   mimetype: 'text/plain',
   bytes: Buffer.from('second'),
 };
+const shot1: ExportFile = {
+  id: 'FSH1A',
+  name: 'shot-1.png',
+  mimetype: 'image/png',
+  bytes: pngBytes(16, 16, 6, 2 * MiB + 512 * 1024),
+};
+const shot2: ExportFile = {
+  id: 'FSH2A',
+  name: 'shot-2.png',
+  mimetype: 'image/png',
+  bytes: pngBytes(16, 16, 7, 2 * MiB + 512 * 1024),
+};
 const tombstone: ExportFile = { id: 'FTMB1', name: '', mimetype: '', mode: 'tombstone' };
 const hidden: ExportFile = { id: 'FHID1', name: '', mimetype: '', mode: 'hidden_by_limit' };
 const external: ExportFile = {
@@ -99,6 +111,7 @@ const MESSAGES: ExportMessage[] = [
   { text: 'a broken image', file: broken },
   { text: 'the plan', file: docx },
   { text: 'a snippet', file: snippet },
+  { text: 'two screenshots', file: shot1, more: [shot2] },
   { text: 'notes', file: notes1 },
   { text: 'more notes', file: notes2 },
   { text: 'about the report', file: pdf, subtype: 'file_comment' },
@@ -232,6 +245,17 @@ describe('files and images of a standard export, through a kill and a resume', (
     expect(byText(textOf(snippet)).body.content).toContain('<pre>print(&quot;hello&quot;)</pre>');
   });
 
+  it('inlines images of one message only while they fit 4 MiB together, and uploads the rest', async () => {
+    const message = byText('two screenshots');
+    expect(message.hostedContents.map((h) => h.size)).toEqual([shot1.bytes!.length]);
+    const [a] = message.attachments as { contentUrl: string; name: string }[];
+    expect(a!.name).toBe(shot2.name);
+    expect(Buffer.from(await (await fetch(a!.contentUrl)).arrayBuffer()).equals(shot2.bytes!)).toBe(true);
+    expect(message.body.content.indexOf('alt="shot-1.png"')).toBeLessThan(
+      message.body.content.indexOf('<attachment'),
+    );
+  });
+
   it('links a comment on a file to the same upload instead of uploading it again', () => {
     const upload = byText(textOf(pdf)).attachments as { id: string }[];
     const comment = messages.find((m) => m.body.content.includes('about the report'))!;
@@ -240,7 +264,7 @@ describe('files and images of a standard export, through a kill and a resume', (
 
   it('downloads every file once across the kill and the resume, and never the ones it cannot move', () => {
     const served = sandbox.slackFilesServed();
-    for (const file of [...INLINE, ...SHAREPOINT])
+    for (const file of [...INLINE, ...SHAREPOINT, shot1, shot2])
       expect(served.filter((s) => s.fileId === file.id && s.status === 200)).toHaveLength(1);
     expect(served.filter((s) => s.fileId === missing.id).map((s) => s.status)).toEqual([404]);
     for (const file of [tombstone, hidden, external, empty, huge])

@@ -22,10 +22,12 @@ export interface ExportFile {
   noToken?: boolean;
 }
 
-/** A message of the generated export: text, at most one file, and the subtype Slack gives it. */
+/** A message of the generated export: text, a file (or several), and the subtype Slack gives it. */
 export interface ExportMessage {
   text: string;
   file?: ExportFile;
+  /** More files of the same message, after `file`. */
+  more?: ExportFile[];
   subtype?: string;
 }
 
@@ -120,30 +122,34 @@ export function writeFilesExport(root: string, bytesDir: string, messages: Expor
     const ts = `${start + i * 60}.000100`;
     const raw: Record<string, unknown> = { type: 'message', ts, user: i % 2 ? 'U2' : 'U1', text: m.text };
     if (m.subtype) raw.subtype = m.subtype;
-    const f = m.file;
-    if (f) {
-      const size = f.size ?? f.bytes?.length ?? 0;
-      const file: Record<string, unknown> = { id: f.id, mode: f.mode ?? 'hosted' };
-      if (f.mode !== 'tombstone' && f.mode !== 'hidden_by_limit') {
-        Object.assign(file, { name: f.name, title: f.title ?? f.name, mimetype: f.mimetype, size });
-        if (f.mode === 'external') {
-          Object.assign(file, { is_external: true, external_type: 'gdrive', url_private: f.externalUrl });
-        } else {
-          const base = f.url ?? `https://files.slack.com/files-pri/T1-${f.id}`;
-          const query = f.noToken ? '' : `?t=${fileToken(f.id)}`;
-          Object.assign(file, {
-            url_private: `${base}/${encodeURIComponent(f.name)}${query}`,
-            url_private_download: `${base}/download/${encodeURIComponent(f.name)}${query}`,
-          });
-        }
-        file.permalink = `https://files-test.slack.com/files/U1/${f.id}/${encodeURIComponent(f.name)}`;
-        if (f.preview) file.preview = f.preview;
-      }
-      raw.files = [file];
+    const files = [...(m.file ? [m.file] : []), ...(m.more ?? [])];
+    if (files.length > 0) {
+      raw.files = files.map((f) => exportFile(f));
       raw.subtype ??= 'file_share';
-      if (f.bytes) writeFileSync(path.join(bytesDir, f.id), f.bytes);
+      for (const f of files) if (f.bytes) writeFileSync(path.join(bytesDir, f.id), f.bytes);
     }
     return raw;
   });
   writeFileSync(path.join(root, 'general', '2024-01-10.json'), JSON.stringify(day, null, 1));
+}
+
+/** A file object as a standard export lists it. */
+function exportFile(f: ExportFile): Record<string, unknown> {
+  const size = f.size ?? f.bytes?.length ?? 0;
+  const file: Record<string, unknown> = { id: f.id, mode: f.mode ?? 'hosted' };
+  if (f.mode === 'tombstone' || f.mode === 'hidden_by_limit') return file;
+  Object.assign(file, { name: f.name, title: f.title ?? f.name, mimetype: f.mimetype, size });
+  if (f.mode === 'external') {
+    Object.assign(file, { is_external: true, external_type: 'gdrive', url_private: f.externalUrl });
+  } else {
+    const base = f.url ?? `https://files.slack.com/files-pri/T1-${f.id}`;
+    const query = f.noToken ? '' : `?t=${fileToken(f.id)}`;
+    Object.assign(file, {
+      url_private: `${base}/${encodeURIComponent(f.name)}${query}`,
+      url_private_download: `${base}/download/${encodeURIComponent(f.name)}${query}`,
+    });
+  }
+  file.permalink = `https://files-test.slack.com/files/U1/${f.id}/${encodeURIComponent(f.name)}`;
+  if (f.preview) file.preview = f.preview;
+  return file;
 }
