@@ -1,14 +1,12 @@
 import type { Client } from '@microsoft/microsoft-graph-client';
+import { SIMPLE_UPLOAD_LIMIT } from '../graph/files';
 import { UPLOAD_CHUNK_UNIT, sendUploadSession } from '../graph/uploadSession';
 import { encodePathSegment } from './graphSource';
 import { EXPORT_FOLDER } from './names';
 import type { ConversationStaging, ExportSink, UploadedFile } from './ports';
 import type { StagedConversation } from './types';
 
-/** Files up to this size go in one PUT; larger ones through an upload session. */
-export const SIMPLE_UPLOAD_LIMIT = 4 * 1024 * 1024;
-
-export { UPLOAD_CHUNK_UNIT };
+export { SIMPLE_UPLOAD_LIMIT, UPLOAD_CHUNK_UNIT };
 
 /** The default upload-session chunk: 10 x 320 KiB, well under the 60 MiB per-request cap. */
 export const DEFAULT_CHUNK_SIZE = 10 * UPLOAD_CHUNK_UNIT;
