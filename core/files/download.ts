@@ -20,7 +20,7 @@ export interface SlackFileDownloaderOptions {
   botToken?: string;
   /** Largest file accepted, in bytes; a larger one fails with FileTooLargeError. */
   maxBytes: number;
-  /** Longest one attempt may take, connection and body included. Default 5 minutes. */
+  /** Longest one attempt may take, redirects, connection and body included. Default 5 minutes. */
   timeoutMs?: number;
   /** Attempts for transient failures (network, timeouts, 429, 5xx). Default 3. */
   attempts?: number;
@@ -168,22 +168,35 @@ export class SlackFileDownloader {
     }
   }
 
+  /** One attempt: redirects followed, the whole of it (connection, answer, body) within `timeoutMs`. */
   private async fetchOnce(start: URL, expectedType: string | undefined): Promise<Buffer> {
     const maxRedirects = this.options.maxRedirects ?? 5;
-    let url = start;
-    for (let hop = 0; ; hop++) {
-      const address = await this.check(url);
-      const response = await this.get(url, address);
-      if (REDIRECTS.has(response.statusCode ?? 0)) {
-        response.resume();
-        const location = response.headers.location;
-        if (!location) throw new DownloadError(`${safeUrl(url)} answered a redirect with no Location`);
-        if (hop >= maxRedirects)
-          throw new DownloadError(`${safeUrl(start)} redirected more than ${maxRedirects} times`);
-        url = new URL(location, url);
-        continue;
+    const timeoutMs = this.options.timeoutMs ?? 300_000;
+    const deadline = new AbortController();
+    const late = (): DownloadError =>
+      new DownloadError(`${safeUrl(start)} did not finish within ${timeoutMs} ms`, false, true);
+    const timer = setTimeout(() => deadline.abort(late()), timeoutMs);
+    try {
+      let url = start;
+      for (let hop = 0; ; hop++) {
+        const address = await this.check(url);
+        const response = await this.get(url, address, deadline.signal);
+        deadline.signal.addEventListener('abort', () => response.destroy(late()), { once: true });
+        if (REDIRECTS.has(response.statusCode ?? 0)) {
+          response.resume();
+          const location = response.headers.location;
+          if (!location) throw new DownloadError(`${safeUrl(url)} answered a redirect with no Location`);
+          if (hop >= maxRedirects)
+            throw new DownloadError(`${safeUrl(start)} redirected more than ${maxRedirects} times`);
+          url = new URL(location, url);
+          continue;
+        }
+        return await this.body(url, response, expectedType);
       }
-      return this.body(url, response, expectedType);
+    } catch (err) {
+      throw deadline.signal.aborted ? late() : err;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -231,8 +244,11 @@ export class SlackFileDownloader {
     return addresses[0];
   }
 
-  private get(url: URL, address: { address: string; family: number } | undefined): Promise<IncomingMessage> {
-    const timeoutMs = this.options.timeoutMs ?? 300_000;
+  private get(
+    url: URL,
+    address: { address: string; family: number } | undefined,
+    signal: AbortSignal,
+  ): Promise<IncomingMessage> {
     const headers: Record<string, string> = { 'user-agent': 'teams-import' };
     const carriesToken = url.searchParams.has('t') || url.searchParams.has('token');
     if (
@@ -248,6 +264,7 @@ export class SlackFileDownloader {
         {
           method: 'GET',
           headers,
+          signal,
           ...(address
             ? {
                 lookup: ((_host: string, opts: { all?: boolean }, cb: (...args: unknown[]) => void) =>
@@ -258,11 +275,6 @@ export class SlackFileDownloader {
             : {}),
         },
         resolve,
-      );
-      request.setTimeout(timeoutMs, () =>
-        request.destroy(
-          new DownloadError(`${safeUrl(url)} did not answer within ${timeoutMs} ms`, false, true),
-        ),
       );
       request.on('error', (err) =>
         reject(

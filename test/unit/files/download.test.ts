@@ -133,17 +133,31 @@ describe('SlackFileDownloader', () => {
     await expect(d.download('https://files.slack.com/streamed')).rejects.toBeInstanceOf(FileTooLargeError);
   });
 
-  it('gives up on a server that never answers, after its attempts', async () => {
-    const host = await start(() => undefined);
+  it('gives up on a server that never answers, or trickles, after its attempts', async () => {
+    const timers: NodeJS.Timeout[] = [];
+    const host = await start((req, res) => {
+      if (req.url !== '/trickle') return;
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      timers.push(setInterval(() => res.write('x'), 20));
+    });
     const d = new SlackFileDownloader({
       filesUrl: host.url,
-      maxBytes: 100,
+      maxBytes: 1000,
       timeoutMs: 200,
       attempts: 2,
       sleep: noSleep,
     });
-    await expect(d.download('https://files.slack.com/slow')).rejects.toThrow(/did not answer within 200 ms/);
-    expect(host.seen).toHaveLength(2);
+    try {
+      await expect(d.download('https://files.slack.com/silent')).rejects.toThrow(
+        /\/silent did not finish within 200 ms/,
+      );
+      await expect(d.download('https://files.slack.com/trickle')).rejects.toThrow(
+        /\/trickle did not finish within 200 ms/,
+      );
+      expect(host.seen.map((s) => s.path)).toEqual(['/silent', '/silent', '/trickle', '/trickle']);
+    } finally {
+      timers.forEach(clearInterval);
+    }
   });
 
   it('names a gone file as missing, a refused token as refused, and never shows the token', async () => {
