@@ -38,6 +38,13 @@ export interface RunOptions {
   operationPollSeconds?: number;
   /** Options of the embedded sandbox beyond its users and state file (tests raise its time scale). */
   sandbox?: Omit<SandboxOptions, 'users' | 'stateFile'>;
+  /**
+   * Where `files.slack.com` URLs are downloaded from (`SLACK_FILES_URL`). Default: the setting, else the
+   * embedded sandbox's Slack file host when rehearsing against it, else `https://files.slack.com`.
+   */
+  slackFilesUrl?: string;
+  /** Largest file moved, in MiB (`TEAMS_IMPORT_MAX_FILE_MB`, default 250). */
+  maxFileMb?: number;
 }
 
 /** Where `run` writes and what stops it; tests pass their own. */
@@ -127,19 +134,38 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
     if (!opts.graphUrl) {
       const rehearsal = await sandboxRehearsal(exportPath);
       userMapText ??= rehearsal.userMap;
+      const serveFiles = !opts.slackFilesUrl && !process.env.SLACK_FILES_URL;
       sandbox = await startSandbox({
         port: 0,
         ...opts.sandbox,
         users: rehearsal.users,
         stateFile: path.join(stateDir, 'sandbox.json'),
+        ...(serveFiles
+          ? {
+              slackFiles: {
+                export: exportPath,
+                ...(process.env.SLACK_TOKEN ? { botToken: process.env.SLACK_TOKEN } : {}),
+              },
+            }
+          : {}),
       });
       fallbackUser ??= SANDBOX_FALLBACK.userPrincipalName;
       progress(`Teams sandbox: ${sandbox.url} (preview: ${sandbox.url}/_sandbox/state)`);
     }
+    const filesUrl = opts.slackFilesUrl ?? sandbox?.slackFilesUrl;
+    if (filesUrl && filesUrl === sandbox?.slackFilesUrl)
+      progress(
+        `Slack files: served by the sandbox from the export (${filesUrl}), bytes generated from each file id`,
+      );
     host = await startHost({
       port: 0,
       stateDir: path.join(stateDir, 'host'),
-      values: { GRAPH_URL: opts.graphUrl ?? sandbox!.url, TEAMS_IMPORT_ALLOW_LOCAL_PATHS: 'true' },
+      values: {
+        GRAPH_URL: opts.graphUrl ?? sandbox!.url,
+        TEAMS_IMPORT_ALLOW_LOCAL_PATHS: 'true',
+        SLACK_FILES_URL: filesUrl,
+        TEAMS_IMPORT_MAX_FILE_MB: opts.maxFileMb === undefined ? undefined : String(opts.maxFileMb),
+      },
     });
 
     const body = {
@@ -303,6 +329,29 @@ const positiveInt =
       throw new InvalidArgumentError(`${name} must be a whole number of at least 1.`);
     return n;
   };
+const positiveNumber =
+  (name: string) =>
+  (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new InvalidArgumentError(`${name} must be a number greater than 0.`);
+    return n;
+  };
+const httpUrl =
+  (name: string) =>
+  (value: string): string => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new InvalidArgumentError(
+        `${name} must be an absolute http(s) URL such as https://files.slack.com.`,
+      );
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+      throw new InvalidArgumentError(`${name} must be an http(s) URL, not ${url.protocol}`);
+    return value.replace(/\/+$/, '');
+  };
 const list = (value: string): string[] =>
   value
     .split(',')
@@ -347,6 +396,16 @@ export const registerRun: CommandRegistrar = (program: Command, setExitCode) => 
       '--operation-poll-seconds <n>',
       'seconds between polls of the team creation (default 1 for the embedded sandbox, 30 otherwise)',
       positiveInt('--operation-poll-seconds'),
+    )
+    .option(
+      '--slack-files-url <url>',
+      'where files.slack.com URLs are downloaded from (default: SLACK_FILES_URL, else the embedded sandbox serves the export, else https://files.slack.com)',
+      httpUrl('--slack-files-url'),
+    )
+    .option(
+      '--max-file-mb <n>',
+      'files larger than this many MiB become a notice with their size (default 250)',
+      positiveNumber('--max-file-mb'),
     )
     .option('--json', 'print the report as JSON on stdout (progress goes to stderr)', false)
     .action(async (exportArg: string, options: RunOptions) => {

@@ -22,6 +22,9 @@ export interface SandboxCommandOptions {
   seed?: string;
   state?: string;
   token?: string;
+  slackFiles?: string;
+  slackFilesBytes?: string;
+  slackToken?: string;
 }
 
 /** Where the command writes and how it learns to stop; the CLI wires stdout, stderr and SIGINT/SIGTERM. */
@@ -113,6 +116,14 @@ export async function sandboxOptionsFrom(opts: SandboxCommandOptions): Promise<S
     }
   }
   if (opts.users !== undefined) options.users = await loadUsersFile(resolve(opts.users));
+  if (opts.slackFiles !== undefined)
+    options.slackFiles = {
+      export: resolve(opts.slackFiles),
+      ...(opts.slackFilesBytes ? { bytesDir: resolve(opts.slackFilesBytes) } : {}),
+      ...(opts.slackToken ? { botToken: opts.slackToken } : {}),
+    };
+  else if (opts.slackFilesBytes !== undefined || opts.slackToken !== undefined)
+    throw new Error('--slack-files-bytes and --slack-token need --slack-files <export>');
   return options;
 }
 
@@ -137,6 +148,8 @@ export async function runSandboxCommand(opts: SandboxCommandOptions, io: Sandbox
     `Graph: ${handle.url}/v1.0 · preview and state: ${handle.url}/_sandbox · ${handle.dump().users.length} user(s)` +
       (options.stateFile ? ` · state: ${options.stateFile}` : ''),
   );
+  if (handle.slackFilesUrl)
+    io.out(`Slack files: ${handle.slackFilesUrl} (run with --slack-files-url ${handle.slackFilesUrl})`);
   await io.waitForStop();
   await handle.stop();
   if (options.stateFile) io.out(`state saved to ${options.stateFile}`);
@@ -171,6 +184,15 @@ export const registerSandbox: CommandRegistrar = (program: Command, setExitCode)
     .option('--seed <s>', 'seed of the fault decisions', '1')
     .option('--state <file>', 'load the state from this file and save it back (on changes and on exit)')
     .option('--token <token>', 'accept only this bearer token (default: any)')
+    .option(
+      '--slack-files <export>',
+      "serve this Slack export's files under /slack-files, checking their tokens",
+    )
+    .option(
+      '--slack-files-bytes <dir>',
+      'with --slack-files: read each file from <dir>/<file id> (default: generated)',
+    )
+    .option('--slack-token <token>', 'with --slack-files: also accept this bot token as Bearer')
     .action(async (opts: SandboxCommandOptions) => {
       const code = await runSandboxCommand(opts, {
         out: (line) => process.stdout.write(`${line}\n`),

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { PlanManifest } from '../core/model';
+import type { PlanManifest, PlannedFileCounts } from '../core/model';
 import { ExportReadError } from '../core/sources/archive';
 import { planExport } from '../core/transform/plan';
 import type { CommandRegistrar } from './command';
@@ -17,6 +17,10 @@ export interface ValidateOptions {
   includeSystemEvents?: boolean;
   /** The instant nothing may be planned after; defaults to the current time. */
   now?: Date;
+  /** Files larger than this many MiB become a notice (`--max-file-mb`, default 250). */
+  maxFileMb?: number;
+  /** A Slack bot token will be set for the run (`SLACK_TOKEN`): file URLs without the export's token can be downloaded. */
+  slackBotToken?: boolean;
 }
 
 /** One channel in the validation report. */
@@ -29,6 +33,8 @@ export interface ValidateChannel {
   skipped: Record<string, number>;
   files: number;
   inlineImages: number;
+  /** The channel's files: inline images, SharePoint uploads, and those that fall back to a notice, by reason. */
+  fileOutcomes: PlannedFileCounts;
   split: number;
   collisions: number;
 }
@@ -47,6 +53,14 @@ export interface ValidateReport {
 
 /** An option value that cannot be used; the message names the option. */
 export class OptionError extends Error {}
+
+/** Parses `--max-file-mb`: a number of MiB greater than 0. */
+export function maxFileMbOption(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new OptionError(`--max-file-mb '${value}' must be a number greater than 0.`);
+  return n;
+}
 
 /** Parses a `--since`/`--until` value: a date (whole day, UTC) or an ISO instant, to epoch ms. */
 export function parseDateOption(value: string, option: string, endOfDay: boolean): number {
@@ -76,6 +90,8 @@ export async function validateExport(path: string, options: ValidateOptions = {}
     ...(options.until ? { until: parseDateOption(options.until, '--until', true) } : {}),
     ...(options.includeSystemEvents ? { includeSystemEvents: true } : {}),
     ...(userMap ? { userMap } : {}),
+    ...(options.maxFileMb !== undefined ? { maxFileBytes: Math.floor(options.maxFileMb * 1024 * 1024) } : {}),
+    ...(options.slackBotToken ? { slackBotToken: true } : {}),
   });
   return toReport(manifest);
 }
@@ -99,6 +115,7 @@ export function toReport(manifest: PlanManifest): ValidateReport {
       >,
       files: c.files,
       inlineImages: c.inlineImages,
+      fileOutcomes: c.fileCounts ?? { inline: 0, sharepoint: 0, fallback: {} },
       split: c.split,
       collisions: c.timestampBumps,
     })),
@@ -136,6 +153,8 @@ export function formatReport(r: ValidateReport): string {
       `  #${c.source} -> ${c.teamsName}${c.general ? ' (General)' : ''}: ${c.posts} posts, ${c.replies} replies, ` +
         `skipped ${skipped || 'none'}, ${c.files} files, ${c.inlineImages} inline images, ${c.split} split, ${c.collisions} collisions resolved`,
     );
+    const line = fileOutcomesLine(c.fileOutcomes);
+    if (line) out.push(`    files: ${line}`);
   }
   if (r.notImported.length) {
     out.push('', 'Not imported:');
@@ -164,6 +183,32 @@ export function formatReport(r: ValidateReport): string {
   return out.join('\n') + '\n';
 }
 
+const FALLBACK_WORDS: Record<keyof PlannedFileCounts['fallback'], string> = {
+  deleted: 'deleted in Slack',
+  'hidden-by-limit': "hidden by Slack's free-plan limit",
+  external: 'external (linked)',
+  canvas: 'canvases or posts (title and link)',
+  'earlier-upload': 'comments on earlier uploads (linked)',
+  'too-large': 'over the size limit',
+  empty: 'empty (0 bytes)',
+  missing: 'not in the export',
+  'no-token': 'no file token in the export and no SLACK_TOKEN',
+};
+
+/** One channel's files for people: `2 inline, 5 to SharePoint; 3 fall back: 1 deleted in Slack, 2 external (linked)`. */
+export function fileOutcomesLine(o: PlannedFileCounts): string {
+  const fallback = Object.entries(o.fallback).filter(([, n]) => (n ?? 0) > 0) as [
+    keyof typeof FALLBACK_WORDS,
+    number,
+  ][];
+  const total = fallback.reduce((sum, [, n]) => sum + n, 0);
+  if (o.inline + o.sharepoint + total === 0) return '';
+  const native = `${o.inline} inline image(s) (if their bytes are images up to 4 MiB), ${o.sharepoint} to SharePoint`;
+  return total === 0
+    ? native
+    : `${native}; ${total} fall back: ${fallback.map(([reason, n]) => `${n} ${FALLBACK_WORDS[reason]}`).join(', ')}`;
+}
+
 /** Registers `validate <export> [--json] [--user-map FILE] [--channels a,b] [--since D] [--until D]`. */
 export const registerValidate: CommandRegistrar = (program: Command, setExitCode) => {
   program
@@ -176,6 +221,7 @@ export const registerValidate: CommandRegistrar = (program: Command, setExitCode
     .option('--since <date>', 'only messages from this date (YYYY-MM-DD, UTC) or ISO time')
     .option('--until <date>', 'only messages up to this date (inclusive, UTC) or before this ISO time')
     .option('--include-system-events', 'show joins, topic changes and pins as small notices')
+    .option('--max-file-mb <n>', 'files larger than this many MiB become a notice (default 250)')
     .action(async (path: string, opts: Record<string, string | boolean | undefined>) => {
       try {
         const report = await validateExport(path, {
@@ -191,6 +237,8 @@ export const registerValidate: CommandRegistrar = (program: Command, setExitCode
           ...(typeof opts.since === 'string' ? { since: opts.since } : {}),
           ...(typeof opts.until === 'string' ? { until: opts.until } : {}),
           ...(opts.includeSystemEvents ? { includeSystemEvents: true } : {}),
+          ...(typeof opts.maxFileMb === 'string' ? { maxFileMb: maxFileMbOption(opts.maxFileMb) } : {}),
+          ...(process.env.SLACK_TOKEN ? { slackBotToken: true } : {}),
         });
         process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
         setExitCode(report.importable ? 0 : 1);

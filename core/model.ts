@@ -60,6 +60,18 @@ export interface SourceFile {
   /** The path of the bytes inside the export, when the export carries them. */
   exportPath?: string;
   isImage: boolean;
+  /** Slack's `mode`: `hosted`, `snippet`, `post`, `external`, `tombstone`, `hidden_by_limit`, `quip`/`canvas`, ... */
+  mode?: string;
+  /** A snippet's first lines as Slack showed them (`preview`). */
+  preview?: string;
+  /** Where an `external` file lives (Google Drive, Dropbox, ...): its `url_private` or `permalink_public`. */
+  externalUrl?: string;
+  /** The export's day file that lists this file: where the posting side reads its tokenized URL. */
+  dayFile?: string;
+  /** The file's position in its message's `files` list (with `dayFile` and the message `ts`, its locator). */
+  index?: number;
+  /** The URL in the export carries Slack's file token (`t` or `token`); the token itself is never kept. */
+  urlHasToken?: boolean;
 }
 
 /** One reaction on a source message. */
@@ -133,6 +145,25 @@ export interface PlannedFileLink {
   url?: string;
   /** The source's page for the file, used as the link when the bytes cannot be had. */
   permalink?: string;
+  /** The source file id (Slack `F...`): the key of the file's ledger row, so each file moves once. */
+  sourceId?: string;
+  /**
+   * Where the posting side finds the file's tokenized URL in the export: the day file, the message `ts` and
+   * the file's index in its `files` list. The plan never holds the token itself.
+   */
+  locator?: { dayFile: string; ts: string; index: number };
+  /**
+   * The name the file gets in the channel's files folder: the source name made valid for SharePoint, and
+   * unique in the channel (a later file with the same name gets ` (2)`, ` (3)`, ... in read order).
+   */
+  uploadName?: string;
+  /** The source says the file is an image: the posting side checks the bytes before sending it inline. */
+  image?: boolean;
+  /**
+   * The message comments on or mentions a file uploaded earlier (`file_comment`, `file_mention`): it links to
+   * that upload when this channel has it, and to the source's page otherwise; it never uploads the file again.
+   */
+  earlier?: boolean;
 }
 
 /** One message the posting side sends, in posting order. One NDJSON line of a channel plan. */
@@ -153,6 +184,37 @@ export interface PlannedMessage {
   files: PlannedFileLink[];
   /** Set when a long source message was split: this part's index from 1, and the number of parts. */
   part?: { index: number; of: number };
+}
+
+/** Why a source file is not moved into Teams as its bytes (inline image or SharePoint file). */
+export type FileFallback =
+  /** Deleted in Slack (`mode: tombstone`). */
+  | 'deleted'
+  /** Hidden by the free plan's storage limit (`mode: hidden_by_limit`). */
+  | 'hidden-by-limit'
+  /** Lives outside Slack (Google Drive, Dropbox, ...): a link to it. */
+  | 'external'
+  /** A Slack canvas or post: its title and a link. */
+  | 'canvas'
+  /** A comment on or mention of a file uploaded earlier: a link to that upload. */
+  | 'earlier-upload'
+  /** Larger than the size limit (`TEAMS_IMPORT_MAX_FILE_MB`). */
+  | 'too-large'
+  /** Slack gives its size as 0 bytes. */
+  | 'empty'
+  /** The export has neither its bytes nor a URL to download them. */
+  | 'missing'
+  /** The export's URL carries no file token and no `SLACK_TOKEN` is set. */
+  | 'no-token';
+
+/** How a channel's files are planned to arrive: natively (inline or in SharePoint) or as a notice, and why. */
+export interface PlannedFileCounts {
+  /** Images Slack sized at 4 MiB or less: inline when their bytes parse as an image, else a SharePoint file. */
+  inline: number;
+  /** Files uploaded to the channel's files folder and attached as reference attachments. */
+  sharepoint: number;
+  /** Files that arrive as a notice or a link, by reason. */
+  fallback: Partial<Record<FileFallback, number>>;
 }
 
 /** Why a source message is not posted. */
@@ -206,6 +268,8 @@ export interface PlannedChannel {
   timestampBumps: number;
   files: number;
   inlineImages: number;
+  /** The channel's source files by planned outcome (counted once per file per message). */
+  fileCounts?: PlannedFileCounts;
   /** Source user ids of the members. */
   members: string[];
   /** Source user id of the channel's creator, when known. */

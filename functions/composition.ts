@@ -10,7 +10,9 @@ import { channelKeyOfUrl, Pacer } from '../core/graph/pacing';
 import { TeamsImportClient } from '../core/graph/teamsImport';
 import type { SourceRef } from '../core/pipeline/contracts';
 import type { OpenedSource, PipelineDeps } from '../core/pipeline/deps';
+import { SlackFileDownloader } from '../core/files/download';
 import { BlobObjectStore } from '../core/state/blobStore';
+import { FileLedger } from '../core/state/fileLedger';
 import { Ledger } from '../core/state/ledger';
 import { storageClients } from '../core/state/storageAccount';
 import type { AppSettings } from './settings';
@@ -44,19 +46,24 @@ export async function createPipelineDeps(settings: AppSettings): Promise<Pipelin
   const ledger = Ledger.create(tables, settings.tablePrefix);
   await ledger.ensureTables();
 
-  const slackToken = settings.slackToken;
+  const fileLedger = FileLedger.create(tables, settings.tablePrefix);
+  await fileLedger.ensureTable();
+  const downloader = new SlackFileDownloader({
+    filesUrl: settings.slackFilesUrl,
+    botToken: settings.slackToken,
+    maxBytes: settings.maxFileBytes,
+  });
   return {
     graph,
     ledger,
     store,
     openSource: (source) => openSource(source, settings, blobService),
-    downloadSourceFile: slackToken
-      ? async (url) => {
-          const res = await fetch(url, { headers: { Authorization: `Bearer ${slackToken}` } });
-          if (!res.ok) throw new Error(`Slack answered ${res.status} for ${new URL(url).pathname}`);
-          return Buffer.from(await res.arrayBuffer());
-        }
-      : undefined,
+    files: {
+      download: (url, mimeType) => downloader.download(url, mimeType),
+      ledger: fileLedger,
+      maxFileBytes: settings.maxFileBytes,
+      botToken: !!settings.slackToken,
+    },
     throttles: { count: (key) => throttled.get(key) ?? 0 },
     now: () => Date.now(),
   };

@@ -31,8 +31,12 @@ export interface AppSettings {
   allowLocalPaths: boolean;
   /** Default fallback user for unmatched authors, when a migration names none. */
   fallbackUser?: string;
-  /** A Slack token that lets file links and inline images be downloaded from Slack (a secret). */
+  /** A Slack bot token, sent as Bearer to Slack's file hosts only, for file URLs without the export's token (a secret). */
   slackToken?: string;
+  /** Where `files.slack.com` URLs are downloaded from (`SLACK_FILES_URL`); a rehearsal serves the files locally. */
+  slackFilesUrl: string;
+  /** Largest source file moved, in bytes (`TEAMS_IMPORT_MAX_FILE_MB`, in MiB); larger ones become a notice. */
+  maxFileBytes: number;
 }
 
 const positive = (name: string, fallback: number) =>
@@ -87,6 +91,13 @@ const schema = z.object({
   GRAPH_FEDERATED_IDENTITY_AUDIENCE: z.string().optional(),
   IDENTITY_ENDPOINT: z.string().optional(),
   MSI_ENDPOINT: z.string().optional(),
+  SLACK_FILES_URL: z
+    .url({
+      protocol: /^https?$/,
+      error: 'SLACK_FILES_URL must be an http(s) URL such as https://files.slack.com',
+    })
+    .default('https://files.slack.com'),
+  TEAMS_IMPORT_MAX_FILE_MB: positive('TEAMS_IMPORT_MAX_FILE_MB', 250),
   TEAMS_IMPORT_RATE_PER_CHANNEL: positive('TEAMS_IMPORT_RATE_PER_CHANNEL', 5),
   TEAMS_IMPORT_RATE_GLOBAL: positive('TEAMS_IMPORT_RATE_GLOBAL', 50),
   TEAMS_IMPORT_PACING_MARGIN_MS: z.coerce
@@ -153,6 +164,8 @@ export function readSettings(env: NodeJS.ProcessEnv): AppSettings {
     allowLocalPaths: ['true', '1'].includes(s.TEAMS_IMPORT_ALLOW_LOCAL_PATHS ?? ''),
     fallbackUser: s.TEAMS_IMPORT_FALLBACK_USER || undefined,
     slackToken: s.SLACK_TOKEN || undefined,
+    slackFilesUrl: s.SLACK_FILES_URL.replace(/\/+$/, ''),
+    maxFileBytes: Math.floor(s.TEAMS_IMPORT_MAX_FILE_MB * 1024 * 1024),
   };
 }
 

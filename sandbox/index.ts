@@ -5,3 +5,4 @@ export { parseFaults, decideFault, type FaultSpec, type FaultRule, type FaultKin
 export type { SandboxDump, DumpTeam, DumpChannel, DumpMessage } from './dump';
 export type { Route, RouteContext, RouteResponse } from './router';
 export { MESSAGE_SIZE_LIMIT, HOSTED_CONTENT_LIMIT, messageSize } from './rules';
+export { generatedBytes, SLACK_FILES_PREFIX, type ServedFile, type SlackFilesOptions } from './slackFiles';

@@ -190,14 +190,14 @@ function renderMessage(store: SandboxStore, message: MessageRecord, reply: boole
     (message.from ? message.from.user.id : 'Unknown author');
   const warnings = reviewMessage(message);
   const attachments = (
-    message.attachments as { id?: string; name?: string | null; contentUrl?: string | null }[]
+    message.attachments as {
+      id?: string;
+      contentType?: string;
+      name?: string | null;
+      contentUrl?: string | null;
+    }[]
   )
-    .map((a) => {
-      const name = escapeHtml(a.name ?? a.id ?? 'file');
-      return a.contentUrl && /^https?:\/\//i.test(a.contentUrl)
-        ? `<a class="file" href="${escapeHtml(a.contentUrl)}" target="_blank" rel="noopener noreferrer">${name}</a>`
-        : `<span class="file">${name}</span>`;
-    })
+    .map((a) => fileCard(a))
     .join('');
   const reactions =
     message.reactions.length > 0
@@ -213,6 +213,31 @@ function renderMessage(store: SandboxStore, message: MessageRecord, reply: boole
     ${warnings.length > 0 ? `<ul class="warnings">${warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul>` : ''}
   </div>
 </div>`;
+}
+
+const FILE_KINDS: [RegExp, string, string][] = [
+  [/\.pdf$/i, 'PDF', '#c4314b'],
+  [/\.(docx?|rtf|odt)$/i, 'W', '#185abd'],
+  [/\.(xlsx?|csv|ods)$/i, 'X', '#107c41'],
+  [/\.(pptx?|odp|key)$/i, 'P', '#c43e1c'],
+  [/\.(png|jpe?g|gif|bmp|webp|svg|tiff?|heic)$/i, 'IMG', '#8764b8'],
+  [/\.(zip|gz|tgz|7z|rar)$/i, 'ZIP', '#6e6e6e'],
+  [/\.(js|ts|py|json|java|go|rb|sh|c|cpp|cs|html?|css|md|txt|log|ya?ml)$/i, '</>', '#5c5c5c'],
+];
+
+/** A file attachment as Teams draws it: a card with the file type's badge and name, opening the file. */
+function fileCard(a: {
+  id?: string;
+  contentType?: string;
+  name?: string | null;
+  contentUrl?: string | null;
+}): string {
+  const name = a.name ?? a.id ?? 'file';
+  const [, badge, color] = FILE_KINDS.find(([re]) => re.test(name)) ?? [/./, 'FILE', '#6264a7'];
+  const inner = `<span class="file-icon" style="background:${color}">${escapeHtml(badge)}</span><span class="file-text"><span class="file-name">${escapeHtml(name)}</span><span class="file-where">${a.contentType === 'reference' ? 'SharePoint · channel files' : escapeHtml(a.contentType ?? '')}</span></span>`;
+  return a.contentUrl && /^https?:\/\//i.test(a.contentUrl)
+    ? `<a class="file-card" href="${escapeHtml(a.contentUrl)}" target="_blank" rel="noopener noreferrer">${inner}</a>`
+    : `<span class="file-card missing">${inner}</span>`;
 }
 
 function renderChannel(store: SandboxStore, channel: ChannelRecord): string {
@@ -262,8 +287,12 @@ time{color:#616161;font-size:12px}
 .body blockquote{border-left:3px solid #c8c6c4;margin:4px 0;padding-left:8px;color:#484644}
 .mention{color:#6264a7;font-weight:600}
 .files{display:flex;gap:8px;flex-wrap:wrap;margin-top:4px}
-.file{border:1px solid #e0e0e0;border-radius:4px;padding:4px 8px;color:#242424;text-decoration:none;background:#fafafa}
-.file::before{content:"";display:inline-block;width:9px;height:12px;border:1.5px solid #6264a7;border-radius:2px;margin-right:6px;vertical-align:-2px}
+.file-card{display:flex;align-items:center;gap:10px;min-width:240px;max-width:360px;border:1px solid #e0e0e0;border-radius:6px;padding:8px 10px;color:#242424;text-decoration:none;background:#fff;box-shadow:0 1px 2px rgba(0,0,0,.08)}
+.file-card:hover{background:#f5f5f5}.file-card.missing{opacity:.6}
+.file-icon{flex:none;width:32px;height:32px;border-radius:4px;color:#fff;font-size:10px;font-weight:700;display:flex;align-items:center;justify-content:center}
+.file-text{display:flex;flex-direction:column;min-width:0}
+.file-name{font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.file-where{font-size:11px;color:#616161}
 .reactions{font-size:12px;color:#616161}
 .warnings{margin:6px 0 0;padding:0;list-style:none;color:#835b00;font-size:12px}
 .warnings li::before{content:"⚠ "}

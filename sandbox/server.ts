@@ -17,6 +17,7 @@ import {
   type SubRequest,
 } from './router';
 import { addSeedChats, type SeedChat } from './chatState';
+import { SLACK_FILES_PREFIX, SlackFileHost, type ServedFile, type SlackFilesOptions } from './slackFiles';
 import { sandboxRoutes } from './routes';
 import { configureIdentity, issuedTokenValid, type IdentityOptions } from './routes/identity';
 import { callerFromToken, type Caller } from './rules';
@@ -71,6 +72,8 @@ export interface SandboxOptions {
   chats?: SeedChat[];
   /** The app registration the local authorization server accepts (`/{tenant}/oauth2/v2.0/...`). */
   identity?: IdentityOptions;
+  /** Serve an export's files under `/slack-files` as Slack's file host does, token check included. */
+  slackFiles?: SlackFilesOptions;
 }
 
 /** One request as logged: no bodies and no header values. `t` is the sandbox clock when it was dispatched. */
@@ -112,6 +115,10 @@ export interface SandboxHandle {
   setFaults(faults: FaultSpec | string, seed?: number): void;
   /** Saves the state file now (no-op without one). */
   save(): Promise<void>;
+  /** With `slackFiles`: the base to give as `SLACK_FILES_URL` (`${url}/slack-files`). */
+  slackFilesUrl?: string;
+  /** With `slackFiles`: every answer of the Slack file host so far (path, file id, status, bytes). */
+  slackFilesServed(): ServedFile[];
 }
 
 interface Outcome {
@@ -194,6 +201,7 @@ class Sandbox {
   private stopped: Promise<void> | undefined;
   baseUrl = '';
   readonly server: Server;
+  slackFiles?: SlackFileHost;
 
   constructor(
     readonly options: SandboxOptions,
@@ -557,6 +565,20 @@ class Sandbox {
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const pathname = (req.url ?? '/').split('?')[0] ?? '/';
+    if (this.slackFiles && pathname.startsWith(`${SLACK_FILES_PREFIX}/`)) {
+      await this.slackFiles.handle(req, res).catch(() => res.destroy());
+      return;
+    }
+    if (pathname === '/_sandbox/slack-files') {
+      const body = Buffer.from(JSON.stringify(this.slackFiles?.served ?? []), 'utf8');
+      res.writeHead(200, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': String(body.length),
+      });
+      res.end(body);
+      return;
+    }
     const arrived = clock();
     const requestId = randomUUID();
     const clientRequestId = headerValue(req, 'client-request-id') ?? requestId;
@@ -636,6 +658,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const loaded = options.stateFile ? await loadStateFile(options.stateFile) : undefined;
   const data = loaded ?? emptyData(users);
   const sandbox = new Sandbox(options, data, sandboxRoutes);
+  if (options.slackFiles) sandbox.slackFiles = await SlackFileHost.load(options.slackFiles);
   if (loaded) sandbox.addUsers(users);
   if (options.chats) addSeedChats(sandbox.store, options.chats, Date.now());
   configureIdentity(sandbox.store, options.identity ?? {});
@@ -655,5 +678,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         seed ?? options.seed ?? 1,
       ),
     save: () => sandbox.save(),
+    ...(sandbox.slackFiles ? { slackFilesUrl: `${sandbox.baseUrl}${SLACK_FILES_PREFIX}` } : {}),
+    slackFilesServed: () => (sandbox.slackFiles?.served ?? []).map((s) => ({ ...s })),
   };
 }

@@ -98,6 +98,10 @@ export interface DriveItemRecord {
   createdDateTime: string;
   /** The bytes, base64; absent for folders. */
   content?: string;
+  /** The SharePoint list item's unique id: the GUID in the item's eTag (`"{GUID},version"`). */
+  guid?: string;
+  /** The item's version, the number after the GUID in its eTag; a replace adds one. */
+  version?: number;
 }
 
 /** A team's document library: the root, one folder per channel, and what was uploaded. */

@@ -1,14 +1,12 @@
 import type { Client } from '@microsoft/microsoft-graph-client';
+import { SIMPLE_UPLOAD_LIMIT } from '../graph/files';
+import { UPLOAD_CHUNK_UNIT, sendUploadSession } from '../graph/uploadSession';
 import { encodePathSegment } from './graphSource';
 import { EXPORT_FOLDER } from './names';
 import type { ConversationStaging, ExportSink, UploadedFile } from './ports';
 import type { StagedConversation } from './types';
 
-/** Files up to this size go in one PUT; larger ones through an upload session. */
-export const SIMPLE_UPLOAD_LIMIT = 4 * 1024 * 1024;
-
-/** Upload-session chunks must be multiples of 320 KiB (all but the last). */
-export const UPLOAD_CHUNK_UNIT = 320 * 1024;
+export { SIMPLE_UPLOAD_LIMIT, UPLOAD_CHUNK_UNIT };
 
 /** The default upload-session chunk: 10 x 320 KiB, well under the 60 MiB per-request cap. */
 export const DEFAULT_CHUNK_SIZE = 10 * UPLOAD_CHUNK_UNIT;
@@ -28,16 +26,6 @@ interface DriveItem {
   id?: string;
   name?: string;
   size?: number;
-}
-
-interface SessionStatus {
-  nextExpectedRanges?: string[];
-}
-
-function nextOffset(status: SessionStatus, fallback: number): number {
-  const range = status.nextExpectedRanges?.[0];
-  const start = range ? Number(range.split('-')[0]) : NaN;
-  return Number.isInteger(start) ? start : fallback;
 }
 
 /**
@@ -85,7 +73,7 @@ export class OneDriveSink implements ExportSink {
       const result =
         content.length <= SIMPLE_UPLOAD_LIMIT
           ? await this.simpleUpload(item, content)
-          : await this.sessionUpload(item, content, where);
+          : await this.sessionUpload(item, content);
       return {
         ...(result.id ? { id: result.id } : {}),
         name: result.name ?? fileName,
@@ -107,14 +95,14 @@ export class OneDriveSink implements ExportSink {
       .put(content)) as DriveItem;
   }
 
-  private async sessionUpload(item: string, content: Buffer, where: string): Promise<DriveItem> {
+  private async sessionUpload(item: string, content: Buffer): Promise<DriveItem> {
     const session = (await this.options.client
       .api(`${item}/createUploadSession`)
       .post({ item: { '@microsoft.graph.conflictBehavior': 'replace' } })) as { uploadUrl?: string };
     const uploadUrl = session.uploadUrl;
     if (!uploadUrl) throw new Error('createUploadSession returned no uploadUrl');
     try {
-      return await this.sendChunks(uploadUrl, content, where);
+      return await this.sendChunks(uploadUrl, content);
     } catch (error) {
       await this.fetch(uploadUrl, { method: 'DELETE' }).then(
         (response) => response.body?.cancel(),
@@ -124,54 +112,24 @@ export class OneDriveSink implements ExportSink {
     }
   }
 
-  private async sendChunks(uploadUrl: string, content: Buffer, where: string): Promise<DriveItem> {
-    const total = content.length;
-    const maxRequests = Math.ceil(total / this.chunkSize) * 3 + 10;
-    let offset = 0;
-    for (let request = 0; request < maxRequests; request += 1) {
-      const end = Math.min(offset + this.chunkSize, total);
-      const response = await this.withRetries(() =>
-        this.fetch(uploadUrl, {
-          method: 'PUT',
-          headers: {
-            'Content-Length': String(end - offset),
-            'Content-Range': `bytes ${offset}-${end - 1}/${total}`,
-          },
-          body: content.subarray(offset, end),
-        }),
-      );
-      if (response.status === 200 || response.status === 201) return (await response.json()) as DriveItem;
-      if (response.status === 202) {
-        offset = nextOffset((await response.json()) as SessionStatus, end);
-      } else if (response.status === 416) {
-        await response.body?.cancel();
-        const status = await this.withRetries(() => this.fetch(uploadUrl, { method: 'GET' }));
-        offset = nextOffset((await status.json()) as SessionStatus, end);
-      } else {
-        const text = (await response.text()).slice(0, 300);
-        throw new Error(`upload session answered ${response.status} at bytes ${offset}-${end - 1}: ${text}`);
-      }
-      if (offset >= total)
-        throw new Error(`upload session expects no more bytes but did not return the file`);
-    }
-    throw new Error(`upload session of ${where} made no progress after ${maxRequests} requests`);
-  }
-
-  private async withRetries(send: () => Promise<Response>): Promise<Response> {
-    for (let attempt = 1; ; attempt += 1) {
-      let failure: string;
-      try {
-        const response = await send();
-        if (response.status < 500) return response;
-        failure = `status ${response.status}`;
-        await response.body?.cancel();
-      } catch (error) {
-        failure = (error as Error).message;
-      }
-      if (attempt >= this.maxAttempts) {
-        throw new Error(`upload session request failed ${attempt} times, last: ${failure}`);
-      }
-      await this.sleep(1000 * 2 ** (attempt - 1));
-    }
+  private async sendChunks(uploadUrl: string, content: Buffer): Promise<DriveItem> {
+    return (await sendUploadSession(uploadUrl, content, {
+      chunkBytes: this.chunkSize,
+      fetch: this.fetch,
+      sleep: this.sleep,
+      resync: false,
+      retryDelay: ({ response }, attempt) =>
+        (response && response.status < 500) || attempt >= this.maxAttempts
+          ? undefined
+          : 1000 * 2 ** (attempt - 1),
+      giveUp: async ({ response, error }, attempts) => {
+        if (response && response.status < 500)
+          return new Error(
+            `upload session answered ${response.status}: ${(await response.text()).slice(0, 300)}`,
+          );
+        const last = response ? `status ${response.status}` : (error as Error).message;
+        return new Error(`upload session request failed ${attempts} times, last: ${last}`);
+      },
+    })) as DriveItem;
   }
 }

@@ -2,6 +2,7 @@ import type { DriveItem, UploadSession } from '@microsoft/microsoft-graph-types'
 import { GraphNetworkError, graphErrorFromResponse } from './errors';
 import { backoffMs, retryAfterMs } from './middleware/retry';
 import { seg, type GraphCaller } from './request';
+import { UPLOAD_CHUNK_UNIT, sendUploadSession } from './uploadSession';
 
 /** Where a channel keeps its files: the drive and the folder item. */
 export interface FilesFolder {
@@ -10,17 +11,17 @@ export interface FilesFolder {
   webUrl?: string;
 }
 
-/** An uploaded file: its drive item id and the URL to link from a message. */
+/** An uploaded file: its drive item id, its name in the folder, its own webUrl and its eTag (`"{GUID},n"`). */
 export interface UploadedFile {
   id: string;
   name: string;
   webUrl: string;
+  eTag?: string;
 }
 
 /** Files at or under this size go in one PUT; larger ones through an upload session. */
 export const SIMPLE_UPLOAD_LIMIT = 4 * 1024 * 1024;
-/** Upload-session chunks must be multiples of 320 KiB. */
-export const UPLOAD_CHUNK_UNIT = 320 * 1024;
+export { UPLOAD_CHUNK_UNIT };
 
 /** The channel's files folder (`GET /teams/{id}/channels/{id}/filesFolder`). */
 export async function getFilesFolder(
@@ -76,6 +77,7 @@ export async function uploadFile(
     throw new RangeError(
       `Upload chunk size ${chunkBytes} is not a positive multiple of 320 KiB (${UPLOAD_CHUNK_UNIT} bytes).`,
     );
+  const { retry, sleep, random, now } = caller.handle;
   const { body: session } = await caller.call<UploadSession>(
     'uploadFile',
     'POST',
@@ -86,67 +88,26 @@ export async function uploadFile(
     },
   );
   if (!session.uploadUrl) throw new Error(`uploadFile: the upload session for ${name} has no uploadUrl.`);
-  return toUploaded(
-    await sendChunks(caller, session.uploadUrl, bytes, chunkBytes, options.fetch ?? fetch),
-    name,
-  );
-}
-
-async function sendChunks(
-  caller: GraphCaller,
-  uploadUrl: string,
-  bytes: Buffer,
-  chunkBytes: number,
-  fetchImpl: typeof fetch,
-): Promise<DriveItem> {
-  const { retry, sleep, random, now } = caller.handle;
-  let offset = 0;
-  let failures = 0;
-  for (;;) {
-    const end = Math.min(offset + chunkBytes, bytes.length);
-    let response: Response;
-    try {
-      response = await fetchImpl(uploadUrl, {
-        method: 'PUT',
-        headers: {
-          'Content-Length': String(end - offset),
-          'Content-Range': `bytes ${offset}-${end - 1}/${bytes.length}`,
-        },
-        body: bytes.subarray(offset, end),
-      });
-    } catch (err) {
-      if (++failures > retry.maxRetries) throw new GraphNetworkError('PUT', 'uploadUrl', failures, err);
-      await sleep(backoffMs(retry, failures - 1, random));
-      offset = await nextExpected(uploadUrl, fetchImpl, offset);
-      continue;
-    }
-    if (response.status === 200 || response.status === 201) return (await response.json()) as DriveItem;
-    if (response.status === 202) {
-      const ranges = ((await response.json()) as UploadSession).nextExpectedRanges ?? [];
-      offset = ranges.length > 0 ? parseInt(ranges[0], 10) : end;
-      failures = 0;
-      continue;
-    }
-    if ([429, 500, 502, 503, 504].includes(response.status) && ++failures <= retry.maxRetries) {
-      const asked = retryAfterMs(response.headers, now());
-      await response.body?.cancel().catch(() => undefined);
-      await sleep(Math.min(asked ?? backoffMs(retry, failures - 1, random), retry.maxDelayMs));
-      offset = await nextExpected(uploadUrl, fetchImpl, offset);
-      continue;
-    }
-    throw await graphErrorFromResponse(response, 'uploadFile');
-  }
-}
-
-async function nextExpected(uploadUrl: string, fetchImpl: typeof fetch, fallback: number): Promise<number> {
-  try {
-    const response = await fetchImpl(uploadUrl, { method: 'GET' });
-    if (!response.ok) return fallback;
-    const ranges = ((await response.json()) as UploadSession).nextExpectedRanges ?? [];
-    return ranges.length > 0 ? parseInt(ranges[0], 10) : fallback;
-  } catch {
-    return fallback;
-  }
+  const item = await sendUploadSession(session.uploadUrl, bytes, {
+    chunkBytes,
+    fetch: options.fetch ?? fetch,
+    sleep,
+    resync: true,
+    retryDelay: ({ response }, attempt) => {
+      if (attempt > retry.maxRetries) return undefined;
+      if (!response) return backoffMs(retry, attempt - 1, random);
+      if (![429, 500, 502, 503, 504].includes(response.status)) return undefined;
+      return Math.min(
+        retryAfterMs(response.headers, now()) ?? backoffMs(retry, attempt - 1, random),
+        retry.maxDelayMs,
+      );
+    },
+    giveUp: ({ response, error }, attempts) =>
+      response
+        ? graphErrorFromResponse(response, 'uploadFile')
+        : new GraphNetworkError('PUT', 'uploadUrl', attempts, error),
+  });
+  return toUploaded(item as DriveItem, name);
 }
 
 function toUploaded(item: DriveItem, name: string): UploadedFile {
@@ -154,5 +115,10 @@ function toUploaded(item: DriveItem, name: string): UploadedFile {
     throw new Error(
       `uploadFile: the service answered without an id or webUrl for ${name}; re-run the upload.`,
     );
-  return { id: item.id, name: item.name ?? name, webUrl: item.webUrl };
+  return {
+    id: item.id,
+    name: item.name ?? name,
+    webUrl: item.webUrl,
+    ...(item.eTag ? { eTag: item.eTag } : {}),
+  };
 }

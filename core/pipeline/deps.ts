@@ -1,4 +1,5 @@
 import type { SourceRef } from './contracts';
+import type { SourceFiles } from './files';
 import type { TeamsImportClient } from '../graph/teamsImport';
 import type { Ledger } from '../state/ledger';
 import type { ObjectStore } from '../state/objectStore';
@@ -21,8 +22,8 @@ export interface PipelineDeps {
   /** The run's staging area: plans, source references, reports. */
   store: ObjectStore;
   openSource(source: SourceRef): Promise<OpenedSource>;
-  /** Downloads a file the plan references by URL (Slack files need a token); undefined when not configured. */
-  downloadSourceFile?: (url: string) => Promise<Buffer>;
+  /** Source files: the downloader (Slack's file hosts only), the file ledger and the size limit. */
+  files: SourceFiles;
   throttles: ThrottleCounter;
   now(): number;
 }

@@ -1,14 +1,12 @@
 import { createInterface } from 'node:readline';
 import { GraphError, MaybeCommittedError } from '../graph/errors';
-import type { FilesFolder } from '../graph/files';
 import { buildImportMessage, messageIdFor, type MessageAuthor } from '../graph/messageBody';
 import { channelPacingKey } from '../graph/pacing';
-import type { PlannedFileLink, PlannedMessage } from '../model';
-import { openExportArchive, type ExportArchive } from '../sources/archive';
+import type { PlannedMessage } from '../model';
 import type { MessageRecord, UserRecord } from '../state/ledgerRecords';
-import { escapeHtml } from '../transform/html';
-import type { PostMessagesInput, PostMessagesResult, SourceRef } from './contracts';
-import type { OpenedSource, PipelineDeps } from './deps';
+import type { PostMessagesInput, PostMessagesResult } from './contracts';
+import type { PipelineDeps } from './deps';
+import { FileFailure, MessageFiles } from './files';
 import { readManifest, runPaths } from './runStore';
 import { FALLBACK_USER_KEY } from './users';
 
@@ -50,7 +48,14 @@ export async function postMessages(
     if (row.state === 'posted' && row.teamsId) posted.set(row.key, row.teamsId);
     else failed.set(row.key, row.error ?? 'failed');
   }
-  const poster = new MessagePoster(deps, runId, teamId, channelId, await deps.ledger.getUsers(runId));
+  const poster = new MessagePoster(
+    deps,
+    runId,
+    teamId,
+    channelId,
+    await deps.ledger.getUsers(runId),
+    new MessageFiles(deps, runId, teamId, channelId, channelKey),
+  );
   const throttleKey = channelPacingKey(teamId, channelId);
   const throttledBefore = deps.throttles.count(throttleKey);
 
@@ -116,11 +121,12 @@ export async function postMessages(
         await checkpoint(false);
     }
   } catch (err) {
+    done = false;
     await checkpoint(false).catch(() => undefined);
     throw err;
   } finally {
     lines.close();
-    await poster.close();
+    await poster.close(done && failed.size === 0);
   }
   await checkpoint(true);
   return {
@@ -133,24 +139,31 @@ export async function postMessages(
 
 /** Sends one planned message: author, inline images and file links resolved, lost answers looked up. */
 class MessagePoster {
-  private source?: Promise<{ opened: OpenedSource; archive: ExportArchive }>;
-  private filesFolder?: Promise<FilesFolder>;
-
   constructor(
     private readonly deps: PipelineDeps,
     private readonly runId: string,
     private readonly teamId: string,
     private readonly channelId: string,
     private readonly users: Map<string, UserRecord>,
+    private readonly files: MessageFiles,
   ) {}
 
   async post(msg: PlannedMessage, parentId: string | undefined): Promise<string> {
     const author = this.author(msg);
-    const hostedBytes = new Map<string, Buffer>();
-    for (const hosted of msg.hostedContents)
-      hostedBytes.set(hosted.temporaryId, await this.bytes(hosted, `inline image ${hosted.name}`));
-    const { message, fileUrls } = await this.linkFiles(msg);
-    const body = buildImportMessage(message, author, hostedBytes, fileUrls);
+    const prepared = await this.files.prepare(msg).catch((err: unknown) => {
+      throw err instanceof FileFailure ? new MessageFailure(err.message) : err;
+    });
+    const body = buildImportMessage(prepared.message, author, prepared.hostedBytes, prepared.fileUrls);
+    const id = await this.send(msg, parentId, body);
+    await this.files.posted(msg).catch(() => undefined);
+    return id;
+  }
+
+  private async send(
+    msg: PlannedMessage,
+    parentId: string | undefined,
+    body: ReturnType<typeof buildImportMessage>,
+  ): Promise<string> {
     for (let send = 1; ; send++) {
       try {
         const created = parentId
@@ -175,11 +188,9 @@ class MessagePoster {
     }
   }
 
-  async close(): Promise<void> {
-    if (!this.source) return;
-    const { opened, archive } = await this.source;
-    await archive.close();
-    await opened.release();
+  /** Releases the export; `channelDone` (every planned message posted) also drops the staged file bytes. */
+  async close(channelDone: boolean): Promise<void> {
+    await this.files.close(channelDone);
   }
 
   private author(msg: PlannedMessage): MessageAuthor {
@@ -200,57 +211,5 @@ class MessagePoster {
       ? await this.deps.graph.getReply(this.teamId, this.channelId, parentId, id)
       : await this.deps.graph.getMessage(this.teamId, this.channelId, id);
     return found?.id;
-  }
-
-  /** Uploads files whose bytes can be had to the channel's files folder; links the others to their source page. */
-  private async linkFiles(
-    msg: PlannedMessage,
-  ): Promise<{ message: PlannedMessage; fileUrls: Map<string, string> }> {
-    const fileUrls = new Map<string, string>();
-    const uploaded: PlannedFileLink[] = [];
-    let html = msg.html;
-    for (const file of msg.files) {
-      const available = file.exportPath || (file.url && this.deps.downloadSourceFile);
-      if (!available) {
-        const href = file.permalink ?? file.url;
-        const label = escapeHtml(file.name);
-        const link = href ? `<a href="${escapeHtml(href)}">${label}</a>` : label;
-        html = html.replace(
-          `<attachment id="${file.attachmentId}"></attachment>`,
-          `<p>📎 ${link} <em>(file not migrated: its bytes are not in the export)</em></p>`,
-        );
-        continue;
-      }
-      const folder = await (this.filesFolder ??= this.deps.graph.getFilesFolder(this.teamId, this.channelId));
-      const bytes = await this.bytes(file, `file ${file.name}`);
-      const name = `${file.attachmentId.slice(0, 8)}-${file.name.replace(/[\\/:*?"<>|#%]/g, '_')}`;
-      const item = await this.deps.graph.uploadFile(folder.driveId, folder.itemId, name, bytes);
-      fileUrls.set(file.attachmentId, item.webUrl);
-      uploaded.push(file);
-    }
-    return { message: { ...msg, html, files: uploaded }, fileUrls };
-  }
-
-  private async bytes(ref: { exportPath?: string; url?: string }, what: string): Promise<Buffer> {
-    try {
-      if (ref.exportPath) return await (await this.archive()).read(ref.exportPath);
-      if (ref.url && this.deps.downloadSourceFile) return await this.deps.downloadSourceFile(ref.url);
-    } catch (err) {
-      throw new MessageFailure(
-        `${what} could not be read: ${err instanceof Error ? err.message : String(err)}`,
-      );
-    }
-    throw new MessageFailure(`${what} has no readable source: neither in the export nor downloadable`);
-  }
-
-  private async archive(): Promise<ExportArchive> {
-    this.source ??= (async () => {
-      const ref = JSON.parse(
-        (await this.deps.store.get(runPaths.source(this.runId))).toString('utf8'),
-      ) as SourceRef;
-      const opened = await this.deps.openSource(ref);
-      return { opened, archive: await openExportArchive(opened.path) };
-    })();
-    return (await this.source).archive;
   }
 }

@@ -36,6 +36,8 @@ export async function stageSource(deps: PipelineDeps, input: StageSourceInput): 
           userMap: input.options.userMapCsv
             ? { text: input.options.userMapCsv, source: 'user map' }
             : undefined,
+          slackBotToken: deps.files.botToken,
+          maxFileBytes: deps.files.maxFileBytes,
         },
         new PrefixedStore(deps.store, runPaths.plan(runId)),
       );

@@ -3,6 +3,7 @@ import type {
   NotImportedConversation,
   PlanManifest,
   PlannedChannel,
+  PlannedFileCounts,
   PlannedFileLink,
   PlannedHostedContent,
   PlannedMessage,
@@ -16,7 +17,8 @@ import type { ObjectStore } from '../state/objectStore';
 import { assignTeamsNames } from './channelNames';
 import type { RenderNames } from './mrkdwn';
 import { ProblemLog } from './problems';
-import { ORPHAN_NOTE_HTML, renderMessage } from './render';
+import { FileNamer } from '../files/names';
+import { ORPHAN_NOTE_HTML, renderMessage, type RenderOptions } from './render';
 import { BODY_BUDGET_BYTES, fitsBudget, splitBlocks } from './split';
 import { Column, PairRows } from './column';
 import { SpillFile } from './spill';
@@ -39,8 +41,10 @@ export interface PlanOptions {
   includeSystemEvents?: boolean;
   teamName?: string;
   teamDescription?: string;
-  /** A Slack token the posting side will use to download files; planning only records the URLs. */
-  slackToken?: string;
+  /** A Slack bot token (`SLACK_TOKEN`) is configured for downloads; planning never sees the token itself. */
+  slackBotToken?: boolean;
+  /** Files larger than this (bytes) become a notice with their size; default 250 MiB. */
+  maxFileBytes?: number;
   /** User map CSV text and its name for messages. */
   userMap?: { text: string; source: string };
   limits?: ArchiveLimits;
@@ -326,7 +330,13 @@ async function planChannel(
     },
     channel: ctx.names.channel,
   };
-  const renderOptions = { canDownloadFiles: !!options.slackToken, channelKey: conv.sourceId };
+  const renderOptions: RenderOptions = {
+    canDownloadFiles: !!options.slackBotToken,
+    channelKey: conv.sourceId,
+    ...(options.maxFileBytes !== undefined ? { maxFileBytes: options.maxFileBytes } : {}),
+    fileNames: new FileNamer(),
+  };
+  const fileCounts: PlannedFileCounts = { inline: 0, sharepoint: 0, fallback: {} };
   const budget = options.bodyBudgetBytes ?? BODY_BUDGET_BYTES;
   const bodies = (
     spilled: string,
@@ -388,6 +398,7 @@ async function planChannel(
   let sourceMessages = 0;
   for await (const day of ctx.exp.days(conv)) {
     log.add(...day.problems);
+    const dayFile = day.path.split('/').slice(-2).join('/');
     sourceMessages += day.messages.length + day.unreadable;
     skip('unreadable', day.unreadable);
     for (const m of day.messages) {
@@ -444,7 +455,9 @@ async function planChannel(
         continue;
       }
       unresolved = false;
+      for (const f of m.files) f.dayFile = dayFile;
       const rendered = renderMessage(m, trackedNames, renderOptions, { broadcast: m.broadcast });
+      if (rendered.fileCounts) addFileCounts(fileCounts, rendered.fileCounts);
       columns.author.push(authors.numberOf(m));
       columns.flags.push((m.deleted ? DELETED : 0) | (rendered.empty ? EMPTY : 0));
       if (rendered.empty) {
@@ -629,9 +642,18 @@ async function planChannel(
     timestampBumps: counts.bumps,
     files: counts.files,
     inlineImages: counts.inlineImages,
+    fileCounts,
     members: conv.members,
     ...(conv.creatorId ? { creatorId: conv.creatorId } : {}),
   };
+}
+
+/** Adds one message's file outcomes to a channel's. */
+function addFileCounts(total: PlannedFileCounts, add: PlannedFileCounts): void {
+  total.inline += add.inline;
+  total.sharepoint += add.sharepoint;
+  for (const [reason, n] of Object.entries(add.fallback) as [keyof PlannedFileCounts['fallback'], number][])
+    total.fallback[reason] = (total.fallback[reason] ?? 0) + n;
 }
 
 /** `JSON.stringify` of a {@link PlannedMessage}, from its fields serialized beforehand. */

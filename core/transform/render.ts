@@ -1,5 +1,13 @@
 import { createHash } from 'node:crypto';
-import type { PlannedFileLink, PlannedHostedContent, SourceFile, SourceMessage } from '../model';
+import { FileNamer, sharePointName } from '../files/names';
+import type {
+  FileFallback,
+  PlannedFileCounts,
+  PlannedFileLink,
+  PlannedHostedContent,
+  SourceFile,
+  SourceMessage,
+} from '../model';
 import { attachmentsToHtml } from './attachments';
 import { renderEmoji } from './emoji';
 import { escapeHtml } from './html';
@@ -16,6 +24,8 @@ export interface RenderedMessage {
   files: PlannedFileLink[];
   /** True when the message has nothing to show (no text, files or cards). */
   empty: boolean;
+  /** The message's files by planned outcome. */
+  fileCounts?: PlannedFileCounts;
 }
 
 /** The note above a reply whose thread parent is not in the import; it is posted top-level. */
@@ -29,16 +39,24 @@ export interface RenderNotes {
 
 /** Options that change how messages render. */
 export interface RenderOptions {
-  /** Image bytes can be downloaded from Slack URLs (a Slack token was supplied). */
+  /** A Slack bot token (`SLACK_TOKEN`) is configured: files whose export URL carries no token can be downloaded. */
   canDownloadFiles: boolean;
   /** Stable prefix for attachment ids (the channel key). */
   channelKey: string;
+  /** Files larger than this (bytes, as Slack gives their size) become a notice; default 250 MiB. */
+  maxFileBytes?: number;
+  /** Names files in the channel's files folder; without one, each gets its SharePoint-safe source name. */
+  fileNames?: FileNamer;
 }
+
+/** The default size limit of one file (`TEAMS_IMPORT_MAX_FILE_MB`): 250 MiB. */
+export const DEFAULT_MAX_FILE_BYTES = 250 * 1024 * 1024;
 
 /**
  * Renders one source message to Teams HTML blocks. Mentions are bold `@Name` text (the import API's
  * `mentions` array is not used); reactions become a line "👍 3 · 🎉 1"; an edit adds "(edited)";
- * images up to 4 MB whose bytes are available become hosted contents, every other file an `<attachment>`.
+ * each file whose bytes can move is an `<attachment>` placeholder the posting side turns into an inline image
+ * or a SharePoint reference; deleted, hidden, external, oversized, empty and missing files become notices.
  */
 export function renderMessage(
   msg: SourceMessage,
@@ -52,33 +70,45 @@ export function renderMessage(
   const hostedContents: PlannedHostedContent[] = [];
   const files: PlannedFileLink[] = [];
   const fileBlocks: string[] = [];
+  const fileCounts: PlannedFileCounts = { inline: 0, sharepoint: 0, fallback: {} };
+  const fallBack = (reason: FileFallback, html: string): void => {
+    fileCounts.fallback[reason] = (fileCounts.fallback[reason] ?? 0) + 1;
+    fileBlocks.push(html);
+  };
+  const earlierUpload = msg.subtype === 'file_comment' || msg.subtype === 'file_mention';
   for (const [index, file] of msg.files.entries()) {
-    if (!file.sourceId && !file.url && !file.exportPath) continue;
-    if (isInlineImage(file, options)) {
-      const temporaryId = String(hostedContents.length + 1);
-      hostedContents.push({
-        temporaryId,
-        contentType: file.mimeType ?? 'image/png',
-        ...(file.exportPath ? { exportPath: file.exportPath } : { url: file.url }),
-        ...(file.size !== undefined ? { size: file.size } : {}),
-        name: file.name,
-      });
-      fileBlocks.push(
-        `<p><img src="../hostedContents/${temporaryId}/$value" alt="${escapeHtml(file.name)}"></p>`,
-      );
-    } else {
-      const attachmentId = attachmentIdFor(options.channelKey, msg.key, file.sourceId, index);
-      files.push({
-        attachmentId,
-        name: file.name,
-        ...(file.mimeType ? { mimeType: file.mimeType } : {}),
-        ...(file.size !== undefined ? { size: file.size } : {}),
-        ...(file.exportPath ? { exportPath: file.exportPath } : {}),
-        ...(file.url ? { url: file.url } : {}),
-        ...(file.permalink ? { permalink: file.permalink } : {}),
-      });
-      fileBlocks.push(`<attachment id="${attachmentId}"></attachment>`);
+    if (!file.sourceId && !file.url && !file.exportPath && !file.externalUrl) continue;
+    const notice = fileNotice(file, options);
+    if (notice) {
+      fallBack(notice.reason, notice.html);
+      continue;
     }
+    const attachmentId = attachmentIdFor(options.channelKey, msg.key, file.sourceId, index);
+    const uploadName = options.fileNames
+      ? options.fileNames.nameFor(file.sourceId || `${msg.key}#${index}`, file.name)
+      : sharePointName(file.name, file.sourceId);
+    files.push({
+      attachmentId,
+      name: file.name,
+      ...(file.mimeType ? { mimeType: file.mimeType } : {}),
+      ...(file.size !== undefined ? { size: file.size } : {}),
+      ...(file.exportPath ? { exportPath: file.exportPath } : {}),
+      ...(file.url ? { url: file.url } : {}),
+      ...(file.permalink ? { permalink: file.permalink } : {}),
+      ...(file.sourceId ? { sourceId: file.sourceId } : {}),
+      ...(file.dayFile && file.url
+        ? { locator: { dayFile: file.dayFile, ts: msg.ts, index: file.index ?? index } }
+        : {}),
+      uploadName,
+      ...(isInlineImage(file) ? { image: true } : {}),
+      ...(earlierUpload ? { earlier: true } : {}),
+    });
+    if (earlierUpload)
+      fileCounts.fallback['earlier-upload'] = (fileCounts.fallback['earlier-upload'] ?? 0) + 1;
+    else if (isInlineImage(file)) fileCounts.inline++;
+    else fileCounts.sharepoint++;
+    if (file.mode === 'snippet' && file.preview) fileBlocks.push(`<pre>${escapeHtml(file.preview)}</pre>`);
+    fileBlocks.push(`<attachment id="${attachmentId}"></attachment>`);
   }
   const footer: string[] = [];
   if (notes.broadcast) footer.push('<em>(also sent to the channel)</em>');
@@ -91,7 +121,7 @@ export function renderMessage(
   const empty = content.length === 0 && cards.length === 0 && fileBlocks.length === 0;
   blocks.push(...content, ...cards, ...fileBlocks);
   if (footer.length) blocks.push(`<p>${footer.join(' · ')}</p>`);
-  return { blocks, hostedContents, files, empty };
+  return { blocks, hostedContents, files, empty, fileCounts };
 }
 
 function contentBlocks(msg: SourceMessage, names: RenderNames): string[] {
@@ -105,9 +135,95 @@ function contentBlocks(msg: SourceMessage, names: RenderNames): string[] {
   return msg.text.trim() ? mrkdwnToBlocks(msg.text, names) : [];
 }
 
-function isInlineImage(file: SourceFile, options: RenderOptions): boolean {
-  if (!file.isImage || file.size === undefined || file.size > MAX_INLINE_IMAGE_BYTES) return false;
-  return !!file.exportPath || (!!file.url && options.canDownloadFiles);
+/**
+ * Whether a file is planned as an inline image: Slack calls it an image of at most 4 MiB. The posting side
+ * decides for good after the download, by the bytes' real type and size; anything else goes to SharePoint.
+ */
+export function isInlineImage(file: SourceFile): boolean {
+  return file.isImage && (file.size === undefined || file.size <= MAX_INLINE_IMAGE_BYTES);
+}
+
+/** Sizes as people read them: `312.4 MB` (MiB, one decimal), `17 KB`, `512 bytes`. */
+export function formatSize(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${bytes} bytes`;
+}
+
+/** A file's line when its bytes do not move: 📎, the name (linked when there is a link) and why, in italics. */
+export function fileNoticeHtml(name: string, href: string | undefined, why: string): string {
+  const label = escapeHtml(name);
+  const link = href && /^https?:\/\//i.test(href) ? `<a href="${escapeHtml(href)}">${label}</a>` : label;
+  return `<p>📎 ${link} <em>(${escapeHtml(why)})</em></p>`;
+}
+
+/** What a file becomes when the plan can already tell that its bytes will not move, or undefined. */
+function fileNotice(
+  file: SourceFile,
+  options: RenderOptions,
+): { reason: FileFallback; html: string } | undefined {
+  const title = file.title || file.name || 'file';
+  switch (file.mode) {
+    case 'tombstone':
+      return { reason: 'deleted', html: '<p>📎 <em>(a file that was deleted in Slack)</em></p>' };
+    case 'hidden_by_limit':
+      return {
+        reason: 'hidden-by-limit',
+        html: "<p>📎 <em>(a file hidden by Slack's free-plan limit: it is not in the export)</em></p>",
+      };
+    case 'external':
+      return {
+        reason: 'external',
+        html: fileNoticeHtml(title, file.externalUrl ?? file.permalink, 'external file, left where it is'),
+      };
+    case 'quip':
+    case 'canvas':
+    case 'post':
+    case 'docs': {
+      const kind = file.mode === 'post' ? 'Post' : 'Canvas';
+      const href = file.permalink;
+      const label = escapeHtml(`${kind}: ${title}`);
+      return {
+        reason: 'canvas',
+        html: `<p>📝 ${href && /^https?:\/\//i.test(href) ? `<a href="${escapeHtml(href)}">${label}</a>` : label}</p>`,
+      };
+    }
+  }
+  if (file.externalUrl)
+    return {
+      reason: 'external',
+      html: fileNoticeHtml(title, file.externalUrl, 'external file, left where it is'),
+    };
+  if (file.size === 0)
+    return {
+      reason: 'empty',
+      html: fileNoticeHtml(file.name, file.permalink, 'empty file: 0 bytes in Slack'),
+    };
+  const limit = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  if (file.size !== undefined && file.size > limit)
+    return {
+      reason: 'too-large',
+      html: fileNoticeHtml(
+        file.name,
+        file.permalink,
+        `not migrated: ${formatSize(file.size)}, over the ${formatSize(limit)} limit`,
+      ),
+    };
+  if (!file.exportPath && !file.url)
+    return {
+      reason: 'missing',
+      html: fileNoticeHtml(file.name, file.permalink, 'not migrated: the export has no copy of this file'),
+    };
+  if (!file.exportPath && !file.urlHasToken && !options.canDownloadFiles)
+    return {
+      reason: 'no-token',
+      html: fileNoticeHtml(
+        file.name,
+        file.permalink,
+        'not migrated: the export carries no file token; set SLACK_TOKEN to move files',
+      ),
+    };
+  return undefined;
 }
 
 /** A stable GUID-shaped attachment id derived from the channel, message and file. */

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { badRequest, forbidden, notFound } from '../errors';
 import { INITIATOR_MESSAGE } from '../rules';
 import type { RouteContext } from '../router';
@@ -339,6 +339,42 @@ export function newDriveId(): string {
   return `b!${randomBytes(48).toString('base64url')}`;
 }
 
+/** The GUID in a drive item's eTag, given to items from older state files on first use. */
+export function itemGuid(item: DriveItemRecord): string {
+  item.guid ??= randomUUID().toUpperCase();
+  return item.guid;
+}
+
+/** Office documents, whose own `webUrl` SharePoint gives as a `Doc.aspx` page rather than the file's path. */
+const OFFICE = /\.(docx?|xlsx?|pptx?|docm|xlsm|pptm|vsdx|one)$/i;
+
+/** The web root of a team's document library: `…/_sandbox/sites/{teamId}/Shared%20Documents`. */
+export function libraryUrl(baseUrl: string, drive: DriveRecord): string {
+  return `${baseUrl}/_sandbox/sites/${drive.teamId}/Shared%20Documents`;
+}
+
+/** The item's path under the library root, each name percent-encoded (`General/design%20spec.pdf`). */
+export function itemPath(drive: DriveRecord, item: DriveItemRecord): string {
+  const names: string[] = [];
+  for (let at: DriveItemRecord | undefined = item; at && at.parentId !== null;) {
+    names.unshift(encodeURIComponent(at.name));
+    const parent: string = at.parentId;
+    at = drive.items.find((i) => i.id === parent);
+  }
+  return names.join('/');
+}
+
+/**
+ * An item's `webUrl` as SharePoint gives it: the library URL and the item's path, except an Office document,
+ * whose `webUrl` is a `_layouts/15/Doc.aspx` page (which a reference attachment's `contentUrl` must not be).
+ */
+export function itemWebUrl(baseUrl: string, drive: DriveRecord, item: DriveItemRecord): string {
+  if (!item.folder && OFFICE.test(item.name))
+    return `${baseUrl}/_sandbox/sites/${drive.teamId}/_layouts/15/Doc.aspx?sourcedoc=%7B${itemGuid(item)}%7D&file=${encodeURIComponent(item.name)}&action=default`;
+  const path = itemPath(drive, item);
+  return path ? `${libraryUrl(baseUrl, drive)}/${path}` : libraryUrl(baseUrl, drive);
+}
+
 /** A drive item as `GET /drives/{d}/items/{i}` answers it; `webUrl` serves the bytes from the sandbox. */
 export function driveItemJson(
   ctx: RouteContext,
@@ -351,11 +387,9 @@ export function driveItemJson(
     name: item.name,
     createdDateTime: item.createdDateTime,
     lastModifiedDateTime: item.createdDateTime,
-    eTag: `"{${item.id}},1"`,
+    eTag: `"{${itemGuid(item)}},${item.version ?? 1}"`,
     size,
-    webUrl: item.folder
-      ? `${ctx.baseUrl}/_sandbox/drives/${drive.id}/items/${item.id}`
-      : `${ctx.baseUrl}/_sandbox/drives/${drive.id}/items/${item.id}/content`,
+    webUrl: itemWebUrl(ctx.baseUrl, drive, item),
     parentReference: { driveId: drive.id, driveType: 'documentLibrary', id: item.parentId },
   };
   if (item.folder) {

@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { GraphError, badRequest, notFound } from '../errors';
 import { parseInput } from '../rules';
 import type { Route, RouteContext, RouteResponse } from '../router';
 import type { DriveItemRecord, DriveRecord } from '../state';
-import { driveItemJson, newDriveItemId } from './common';
+import { driveItemJson, itemPath, newDriveItemId } from './common';
 
 /** Upload-session fragments must be multiples of 320 KiB, except the last. */
 export const UPLOAD_FRAGMENT_UNIT = 320 * 1024;
@@ -105,6 +105,17 @@ function planWrite(drive: DriveRecord, parentId: string, path: string, behavior:
   }
 }
 
+/**
+ * The eTag GUID of a new file: derived from its path in the drive, so two sandboxes given the same uploads
+ * answer the same GUIDs (runs can be compared); SharePoint's are random, which nothing may rely on either way.
+ */
+function guidForPath(drive: DriveRecord, parentId: string, name: string): string {
+  const parent = drive.items.find((i) => i.id === parentId);
+  const path = `${parent ? itemPath(drive, parent) : ''}/${name}`.toLowerCase();
+  const hex = createHash('sha1').update(`drive-item:${path}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`.toUpperCase();
+}
+
 /** Writes a file (creating missing folders) after `planWrite` passed; answers whether it was created. */
 function writeFile(
   drive: DriveRecord,
@@ -141,6 +152,7 @@ function writeFile(
   if (existing && behavior === 'replace') {
     existing.content = bytes.toString('base64');
     existing.mimeType = mimeType ?? existing.mimeType;
+    existing.version = (existing.version ?? 1) + 1;
     return { item: existing, created: false };
   }
   if (existing && behavior === 'rename') {
@@ -156,6 +168,8 @@ function writeFile(
     mimeType: mimeType ?? 'application/octet-stream',
     createdDateTime: now,
     content: bytes.toString('base64'),
+    guid: guidForPath(drive, parent, name),
+    version: 1,
   };
   drive.items.push(item);
   return { item, created: true };

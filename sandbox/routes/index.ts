@@ -8,6 +8,7 @@ import { inspectionRoutes } from './inspection';
 import { mailRoutes } from './mail';
 import { memberRoutes } from './members';
 import { messageRoutes } from './messages';
+import { siteRoutes } from './sites';
 import { teamRoutes } from './teams';
 import { userDriveRoutes } from './userDrive';
 import { userRoutes } from './users';
@@ -28,5 +29,6 @@ export const sandboxRoutes: readonly Route[] = [
   ...batchRoutes,
   ...driveRoutes,
   ...inspectionRoutes,
+  ...siteRoutes,
   ...identityRoutes,
 ];

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkReferenceAttachments } from '../attachments';
 import { GraphError, badRequest, conflict, forbidden, notFound } from '../errors';
 import {
   HOSTED_CONTENT_LIMIT,
@@ -177,6 +178,7 @@ function postMessage(ctx: RouteContext, asReply: boolean): RouteResponse {
   }
   const hosted = checkHostedContents(input);
   checkAttachments(input);
+  checkReferenceAttachments(ctx.store, ctx.baseUrl, team, channel, input.attachments ?? []);
   const id = String(created.ms);
   const existing = ctx.store.messageInChannel(channel.id, id);
   if (existing) {

@@ -36,6 +36,7 @@ describe('app-only Graph sign-in at a non-Microsoft authority', () => {
       tls: { key: pems.private, cert: pems.cert },
       identity: APP,
       issuedTokensOnly: true,
+      slackFiles: { export: SAMPLE_EXPORT },
     });
   }, 60_000);
   afterAll(async () => {
@@ -60,6 +61,8 @@ describe('app-only Graph sign-in at a non-Microsoft authority', () => {
         '1',
         '--operation-poll-seconds',
         '1',
+        '--slack-files-url',
+        sandbox.slackFilesUrl!,
         '--json',
       ],
       {

@@ -25,7 +25,13 @@ describe('migration under faults and bad input', () => {
     return d;
   };
   const sandbox = async (faults?: string): Promise<SandboxHandle> => {
-    const s = await startSandbox({ users, timeScale: 10, faults, seed: 11 });
+    const s = await startSandbox({
+      users,
+      timeScale: 10,
+      faults,
+      seed: 11,
+      slackFiles: { export: SAMPLE_EXPORT },
+    });
     sandboxes.push(s);
     return s;
   };

@@ -19,7 +19,11 @@ describe('migrating the bundled sample into the sandbox', () => {
 
   beforeAll(async () => {
     Object.assign(process.env, FAST_RATES);
-    sandbox = await startSandbox({ users: await sandboxUsersFromExport(SAMPLE_EXPORT), timeScale: 10 });
+    sandbox = await startSandbox({
+      users: await sandboxUsersFromExport(SAMPLE_EXPORT),
+      timeScale: 10,
+      slackFiles: { export: SAMPLE_EXPORT },
+    });
     stateDir = mkdtempSync(path.join(tmpdir(), 'e2e-run-'));
   });
   afterAll(async () => {
@@ -32,7 +36,7 @@ describe('migrating the bundled sample into the sandbox', () => {
     const { io, out } = capturedIo();
     const code = await runMigration(
       SAMPLE_EXPORT,
-      testRunOptions(stateDir, sandbox.url, { runId: 'sample' }),
+      testRunOptions(stateDir, sandbox.url, { runId: 'sample', slackFilesUrl: sandbox.slackFilesUrl }),
       io,
     );
     expect(code).toBe(0);
@@ -74,6 +78,9 @@ describe('migrating the bundled sample into the sandbox', () => {
         if (!want.authorEmail) expect(got.m.body).toContain('Originally posted by');
         const text = visibleText(got.m.body);
         for (const word of want.words) expect(text).toContain(word);
+        const moved =
+          [...got.m.body.matchAll(/<attachment id="[0-9A-F-]{36}"><\/attachment>/gi)].length + got.m.images;
+        expect(moved).toBe(want.files);
       });
     }
     expect(team.members.length).toBeGreaterThan(0);
@@ -86,6 +93,7 @@ describe('migrating the bundled sample into the sandbox', () => {
       const options = testRunOptions(dir, '', { runId: 'embedded', sandbox: { timeScale: 10 } });
       delete options.graphUrl;
       delete options.fallbackUser;
+      delete options.slackFilesUrl;
       expect(await runMigration(SAMPLE_EXPORT, options, io)).toBe(0);
       const report = JSON.parse(out.join('\n')) as { users: { matched: number; unmatched: number } };
       const people = (
@@ -107,7 +115,11 @@ describe('migrating the bundled sample into the sandbox', () => {
       .filter((r) => r.method === 'POST' && /\/messages/.test(r.path)).length;
     const { io } = capturedIo();
     expect(
-      await runMigration(SAMPLE_EXPORT, testRunOptions(stateDir, sandbox.url, { runId: 'sample' }), io),
+      await runMigration(
+        SAMPLE_EXPORT,
+        testRunOptions(stateDir, sandbox.url, { runId: 'sample', slackFilesUrl: sandbox.slackFilesUrl }),
+        io,
+      ),
     ).toBe(0);
     expect(seenTeams(sandbox.dump())).toEqual(before);
     const postsAfter = sandbox
@@ -141,6 +153,8 @@ interface ExpectedMessage {
   authorEmail?: string;
   /** Words of the message's own text that any rendering must keep. */
   words: string[];
+  /** Files the message shares, each arriving as an inline image or a file in SharePoint. */
+  files: number;
 }
 
 /**
@@ -149,6 +163,8 @@ interface ExpectedMessage {
  */
 function readSampleExport(dir: string): { name: string; read: number; messages: ExpectedMessage[] }[] {
   type Raw = {
+    files?: unknown[];
+    file?: unknown;
     ts: string;
     thread_ts?: string;
     subtype?: string;
@@ -184,6 +200,7 @@ function readSampleExport(dir: string): { name: string; read: number; messages: 
           ...(m.thread_ts && m.thread_ts !== m.ts ? { threadTs: m.thread_ts } : {}),
           ...(person && emails.has(person) ? { authorEmail: emails.get(person) } : {}),
           words: m.subtype === 'file_share' || m.subtype === 'file_comment' ? [] : words,
+          files: m.files?.length ?? (m.file ? 1 : 0),
         };
       })
       .sort((a, b) => a.ms - b.ms || a.ts.localeCompare(b.ts));

@@ -2,7 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sandboxUsersFromExport, SANDBOX_FALLBACK } from '../../cli/run';
-import { startSandbox, type RequestLogEntry, type SandboxHandle, type SandboxUser } from '../../sandbox';
+import {
+  SLACK_FILES_PREFIX,
+  startSandbox,
+  type RequestLogEntry,
+  type SandboxHandle,
+  type SandboxUser,
+} from '../../sandbox';
 import {
   exitedWithin,
   FAST_RATES,
@@ -57,6 +63,8 @@ const runArgs = (stateDir: string, graphUrl: string): string[] => [
   '1',
   '--operation-poll-seconds',
   '1',
+  '--slack-files-url',
+  `${graphUrl}${SLACK_FILES_PREFIX}`,
   '--json',
 ];
 
@@ -66,7 +74,7 @@ describe('a run killed at any point and run again ends exactly like an uninterru
   const dirs: string[] = [];
   const sandboxes: SandboxHandle[] = [];
   const freshSandbox = async (): Promise<SandboxHandle> => {
-    const s = await startSandbox({ users, timeScale: 10 });
+    const s = await startSandbox({ users, timeScale: 10, slackFiles: { export: SAMPLE_EXPORT } });
     sandboxes.push(s);
     return s;
   };

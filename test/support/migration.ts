@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { SANDBOX_FALLBACK, type RunIo, type RunOptions } from '../../cli/run';
-import type { SandboxDump, DumpMessage } from '../../sandbox';
+import { SLACK_FILES_PREFIX, type SandboxDump, type DumpMessage } from '../../sandbox';
 
 /** The repository root. */
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -134,6 +134,7 @@ export function testRunOptions(
     batchSeconds: 1,
     operationPollSeconds: 1,
     fallbackUser: SANDBOX_FALLBACK.userPrincipalName,
+    slackFilesUrl: `${graphUrl}${SLACK_FILES_PREFIX}`,
     ...extra,
   };
 }

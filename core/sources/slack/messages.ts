@@ -106,7 +106,7 @@ export function readSlackMessage(
     ts,
     kind,
     text: str(raw.text) ?? '',
-    files: rawFiles.filter(isObj).map((f) => readFile(f, fileBytes)),
+    files: rawFiles.flatMap((f, index) => (isObj(f) ? [readFile(f, index, fileBytes)] : [])),
     reactions: Array.isArray(raw.reactions) ? raw.reactions.filter(isObj).map(readReaction) : [],
     deleted,
     broadcast: subtype === 'thread_broadcast' || subtype === 'reply_broadcast',
@@ -149,22 +149,45 @@ export function stripUrlToken(url: string | undefined): string | undefined {
   }
 }
 
-function readFile(f: Json, fileBytes: (fileId: string, name: string) => string | undefined): SourceFile {
+function readFile(
+  f: Json,
+  index: number,
+  fileBytes: (fileId: string, name: string) => string | undefined,
+): SourceFile {
   const id = str(f.id) ?? '';
   const name = str(f.name) ?? str(f.title) ?? id;
   const mimeType = str(f.mimetype);
-  const url = stripUrlToken(str(f.url_private_download) ?? str(f.url_private));
+  const mode = str(f.mode);
+  const external = mode === 'external' || f.is_external === true;
+  const rawUrl = str(f.url_private_download) ?? str(f.url_private);
+  const url = external ? undefined : stripUrlToken(rawUrl);
+  const externalUrl = external ? (str(f.url_private) ?? str(f.permalink_public)) : undefined;
   const permalink = str(f.permalink);
-  const exportPath = id ? fileBytes(id, name) : undefined;
+  const exportPath = id && !external ? fileBytes(id, name) : undefined;
+  const preview = str(f.preview);
+  const gone = mode === 'tombstone' || mode === 'hidden_by_limit';
   return {
     sourceId: id,
     name,
     ...(str(f.title) ? { title: str(f.title) } : {}),
     ...(mimeType ? { mimeType } : {}),
     ...(typeof f.size === 'number' ? { size: f.size } : {}),
-    ...(url ? { url } : {}),
+    ...(url ? { url, urlHasToken: hasUrlToken(rawUrl) } : {}),
     ...(permalink ? { permalink } : {}),
     ...(exportPath ? { exportPath } : {}),
-    isImage: !!mimeType?.startsWith('image/') && f.mode !== 'tombstone',
+    isImage: !!mimeType?.startsWith('image/') && !gone && !external,
+    ...(mode ? { mode } : {}),
+    ...(preview ? { preview } : {}),
+    ...(externalUrl ? { externalUrl } : {}),
+    index,
   };
+}
+
+function hasUrlToken(url: string | undefined): boolean {
+  try {
+    const params = new URL(url ?? '').searchParams;
+    return !!(params.get('t') || params.get('token'));
+  } catch {
+    return false;
+  }
 }

@@ -140,13 +140,14 @@ describe('TeamsImportClient against the sandbox', () => {
     );
     expect(small).toMatchObject({ name: 'notes.txt', webUrl: expect.stringMatching(/^http/) });
     expect(big.name).toBe('big.bin');
+    const guid = /\{(.+)\}/.exec(small.eTag ?? '')![1];
     const withFile = planned(3, '2020-01-03T12:30:00.000Z', '<p>a file</p>', {
-      files: [{ attachmentId: 'a1', name: 'notes.txt' }],
+      files: [{ attachmentId: guid, name: 'notes.txt' }],
     });
     await client.postMessage(
       teamId,
       random.id,
-      buildImportMessage(withFile, ana, new Map(), new Map([['a1', small.webUrl]])),
+      buildImportMessage(withFile, ana, new Map(), new Map([[guid, `${folder.webUrl}/notes.txt`]])),
     );
 
     await client.postMessage(

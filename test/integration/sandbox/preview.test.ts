@@ -83,10 +83,20 @@ async function rehearse(sb: SandboxHandle): Promise<string> {
     design,
     importMessage(daysAgo(580), '<p>Old avatar: <img src="https://avatars.slack-edge.com/a.png"></p>', alan),
   );
+  const folder = (await call(sb, 'GET', `/teams/${team}/channels/${encodeURIComponent(design)}/filesFolder`))
+    .body as { id: string; webUrl: string; parentReference: { driveId: string } };
+  const uploaded = await call(
+    sb,
+    'PUT',
+    `/drives/${folder.parentReference.driveId}/items/${folder.id}:/spec.pdf:/content`,
+    undefined,
+    { raw: '%PDF-1.4 final spec' },
+  );
+  const guid = /\{(.+)\}/.exec(uploaded.body.eTag as string)![1];
   await post(design, {
-    ...importMessage(daysAgo(570), '<p>Final spec <attachment id="spec"></attachment></p>', ada),
+    ...importMessage(daysAgo(570), `<p>Final spec <attachment id="${guid}"></attachment></p>`, ada),
     attachments: [
-      { id: 'spec', contentType: 'reference', contentUrl: 'javascript:alert(1)', name: 'spec.pdf' },
+      { id: guid, contentType: 'reference', contentUrl: `${folder.webUrl}/spec.pdf`, name: 'spec.pdf' },
     ],
   });
   return team;
@@ -111,8 +121,7 @@ describe('sandbox: HTML preview', () => {
     expect(html).not.toMatch(/<script/i);
     expect(html).not.toMatch(/onerror/i);
     expect(html).not.toContain('javascript:');
-    expect(html).toContain('spec.pdf');
-    expect(html).toContain('has no web URL Teams can open');
+    expect(html).toMatch(/<a class="file-card" href="[^"]+\/design-reviews\/spec\.pdf"/);
     expect(html).toContain('Teams strips &#60;script&#62;');
     expect(html).toContain('Slack markup left in the body');
     expect(html).toContain('is not a hosted content');
@@ -166,7 +175,10 @@ describe('sandbox: HTML preview', () => {
         expect(await page.evaluate('window.__pwned')).toBeUndefined();
         expect(await page.locator('.body script').count()).toBe(0);
         expect(await page.locator('.body b').first().textContent()).toBe('Contoso Design');
-        expect(await page.locator('.message.warn').count()).toBe(4);
+        expect(await page.locator('.message.warn').count()).toBe(3);
+        const card = page.locator('a.file-card');
+        expect(await card.locator('.file-name').textContent()).toBe('spec.pdf');
+        expect(await (await fetch((await card.getAttribute('href'))!)).text()).toBe('%PDF-1.4 final spec');
         expect(errors).toEqual([]);
 
         await mkdir(join(ARTIFACT, '..'), { recursive: true });

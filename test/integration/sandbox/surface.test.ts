@@ -193,31 +193,83 @@ describe('sandbox: users, $batch and drive items', () => {
     expect((await put(320 * 1024, 2 * 320 * 1024 - 1)).status).toBe(202);
     const last = await put(2 * 320 * 1024, fileBytes.length - 1);
     expect(last.status).toBe(201);
-    const item = (await last.json()) as { id: string; name: string; webUrl: string };
+    const item = (await last.json()) as { id: string; name: string; webUrl: string; eTag: string };
     expect(item).toMatchObject({ name: 'design spec.pdf', size: fileBytes.length });
+    const guid = /^"\{([0-9A-F-]{36})\},1"$/i.exec(item.eTag)?.[1];
+    expect(guid).toBeDefined();
+    expect(item.webUrl).toBe(`${folder.body.webUrl}/design%20spec.pdf`);
     const fetched = await call(sb, 'GET', `/drives/${driveId}/items/${item.id}`);
     expect(fetched.body.webUrl).toBe(item.webUrl);
     const downloaded = Buffer.from(await (await fetch(item.webUrl)).arrayBuffer());
     expect(downloaded.equals(fileBytes)).toBe(true);
 
+    const reference = { id: guid!, contentType: 'reference', contentUrl: item.webUrl, name: item.name };
     const message = await call(sb, 'POST', messagesPath(team, channel), {
-      ...importMessage(daysAgo(20), `Spec attached <attachment id="${item.id}"></attachment>`),
-      attachments: [{ id: item.id, contentType: 'reference', contentUrl: item.webUrl, name: item.name }],
+      ...importMessage(daysAgo(20), `Spec attached <attachment id="${guid}"></attachment>`),
+      attachments: [reference],
     });
     expect(message.status).toBe(201);
     const mismatch = await call(sb, 'POST', messagesPath(team, channel), {
       ...importMessage(daysAgo(19), 'no reference in the body'),
-      attachments: [{ id: item.id, contentType: 'reference', contentUrl: item.webUrl, name: item.name }],
+      attachments: [reference],
     });
     expect([mismatch.status, mismatch.body.error.message]).toEqual([
       400,
       expect.stringMatching(/not referenced by the body/),
     ]);
+    const byItemId = await call(sb, 'POST', messagesPath(team, channel), {
+      ...importMessage(daysAgo(18), `<attachment id="${item.id}"></attachment>`),
+      attachments: [{ ...reference, id: item.id }],
+    });
+    expect([byItemId.status, byItemId.body.error.message]).toEqual([
+      400,
+      expect.stringMatching(/GUID inside the eTag/),
+    ]);
+    const doc = await call(sb, 'PUT', `${base}:/plan.docx:/content`, undefined, { raw: 'docx bytes' });
+    expect(doc.body.webUrl).toMatch(/_layouts\/15\/Doc\.aspx\?sourcedoc=/);
+    const docGuid = /\{(.+)\}/.exec(doc.body.eTag as string)![1];
+    const byDocUrl = await call(sb, 'POST', messagesPath(team, channel), {
+      ...importMessage(daysAgo(17), `<attachment id="${docGuid}"></attachment>`),
+      attachments: [
+        { id: docGuid, contentType: 'reference', contentUrl: doc.body.webUrl, name: 'plan.docx' },
+      ],
+    });
+    expect([byDocUrl.status, byDocUrl.body.error.message]).toEqual([
+      400,
+      expect.stringMatching(/contentUrl must be the channel's files folder webUrl/),
+    ]);
+    const wrongName = await call(sb, 'POST', messagesPath(team, channel), {
+      ...importMessage(daysAgo(16), `<attachment id="${docGuid}"></attachment>`),
+      attachments: [
+        {
+          id: docGuid,
+          contentType: 'reference',
+          contentUrl: `${folder.body.webUrl}/plan.docx`,
+          name: 'plan.pdf',
+        },
+      ],
+    });
+    expect(wrongName.status).toBe(400);
+    expect(
+      (
+        await call(sb, 'POST', messagesPath(team, channel), {
+          ...importMessage(daysAgo(15), `<attachment id="${docGuid}"></attachment>`),
+          attachments: [
+            {
+              id: docGuid,
+              contentType: 'reference',
+              contentUrl: `${folder.body.webUrl}/plan.docx`,
+              name: 'plan.docx',
+            },
+          ],
+        })
+      ).status,
+    ).toBe(201);
     expect(
       sb
         .dump()
         .teams.find((t) => t.id === team)!
         .files.map((f) => f.path),
-    ).toEqual(['/docs/notes.txt', '/docs/design spec.pdf']);
+    ).toEqual(['/docs/notes.txt', '/docs/design spec.pdf', '/docs/plan.docx']);
   });
 });

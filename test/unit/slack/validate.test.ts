@@ -36,6 +36,7 @@ describe('validate', () => {
         skipped: { 'system-event': 6 },
         files: 0,
         inlineImages: 0,
+        fileOutcomes: { inline: 0, sharepoint: 0, fallback: {} },
         split: 0,
         collisions: 3,
       },
@@ -48,6 +49,8 @@ describe('validate', () => {
         skipped: { 'system-event': 5 },
         files: 4,
         inlineImages: 0,
+        // three snippets shared (uploaded), and a comment on one of them (a link to that upload)
+        fileOutcomes: { inline: 0, sharepoint: 3, fallback: { 'earlier-upload': 1 } },
         split: 0,
         collisions: 0,
       },

@@ -105,14 +105,16 @@ describe('golden HTML of real messages (blocks preferred over text)', () => {
     );
   });
 
-  it('files: a canvas and a snippet become attachments with stable ids; token query strings are dropped', () => {
-    const r = renderMessage(read(fx('message_with_variety_files_and_rich_text')), names, options);
-    expect(r.files.map((f) => f.name)).toEqual(['Untitled', 'channels.json']);
-    expect(r.files[1].url).toBe(
-      'https://files.slack.com/files-pri/T06NRA6HM3P-F07A2TVQ7C0/download/channels.json',
-    );
+  it('files: a canvas becomes its title linked to Slack, a snippet an attachment; token query strings are dropped', () => {
+    const raw = fx('message_with_variety_files_and_rich_text') as { files: Array<Record<string, string>> };
+    const r = renderMessage(read(raw), names, options);
+    expect(r.files.map((f) => f.name)).toEqual(['channels.json']);
+    expect(r.files[0].url).toBe(raw.files[1].url_private_download.replace(/\?token=.*$/, ''));
+    expect(JSON.stringify(r)).not.toContain('xoxe');
     expect(r.blocks.join('')).toBe(
-      `<p>message with <b>files  </b><b><strong>@Ana</strong></b><b> </b></p><attachment id="${r.files[0].attachmentId}"></attachment><attachment id="${r.files[1].attachmentId}"></attachment>`,
+      `<p>message with <b>files  </b><b><strong>@Ana</strong></b><b> </b></p>` +
+        `<p>📝 <a href="${raw.files[0].permalink}">Canvas: ${raw.files[0].title}</a></p>` +
+        `<attachment id="${r.files[0].attachmentId}"></attachment>`,
     );
     expect(r.files[0].attachmentId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
   });
@@ -256,7 +258,7 @@ describe('escaping and mrkdwn edge cases', () => {
     ).toBe('<p><em>This message was deleted.</em></p>');
   });
 
-  it('images: inline hosted content when bytes are available, else an attachment', () => {
+  it('images: an attachment placeholder marked as an image up to 4 MiB, decided after the download', () => {
     const raw = {
       ts: '1.000001',
       user: 'U1',
@@ -271,21 +273,13 @@ describe('escaping and mrkdwn edge cases', () => {
         },
       ],
     };
-    const noToken = renderMessage(read(raw), names, options);
-    expect(noToken.hostedContents).toHaveLength(0);
-    expect(noToken.files).toHaveLength(1);
-    const withToken = renderMessage(read(raw), names, { ...options, canDownloadFiles: true });
-    expect(withToken.hostedContents).toEqual([
-      {
-        temporaryId: '1',
-        contentType: 'image/png',
-        url: 'https://files.slack.com/F1/cat.png',
-        size: 1000,
-        name: 'cat.png',
-      },
+    const small = renderMessage(read(raw), names, options);
+    expect(small.hostedContents).toHaveLength(0);
+    expect(small.files).toMatchObject([
+      { name: 'cat.png', url: 'https://files.slack.com/F1/cat.png', image: true },
     ]);
-    expect(withToken.blocks.join('')).toBe('<p><img src="../hostedContents/1/$value" alt="cat.png"></p>');
-    const big = { ...raw, files: [{ ...raw.files[0], size: 5 * 1024 * 1024 }] };
-    expect(renderMessage(read(big), names, { ...options, canDownloadFiles: true }).files).toHaveLength(1);
+    expect(small.blocks.join('')).toBe(`<attachment id="${small.files[0].attachmentId}"></attachment>`);
+    const big = { ...raw, files: [{ ...raw.files[0], size: 4 * 1024 * 1024 + 1 }] };
+    expect(renderMessage(read(big), names, options).files[0].image).toBeUndefined();
   });
 });
