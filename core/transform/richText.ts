@@ -139,7 +139,7 @@ function inlineElement(e: Json, names: RenderNames, plain: boolean): string {
       const name = str(e.name) ?? '';
       const tone = typeof e.skin_tone === 'number' ? e.skin_tone : undefined;
       const fromCodes = str(e.unicode) ? emojiFromCodepoints(str(e.unicode)!) : undefined;
-      html = tone || !fromCodes ? renderEmoji(name, tone) : fromCodes;
+      html = fromCodes ?? renderEmoji(name, tone);
       html = escapeHtml(html);
       break;
     }
