@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline';
 import { GraphError, MaybeCommittedError } from '../graph/errors';
 import type { FilesFolder } from '../graph/files';
 import { buildImportMessage, messageIdFor, type MessageAuthor } from '../graph/messageBody';
+import { refusesReactions, tenantDirectory, type TenantDirectory } from '../graph/nativeContent';
 import { channelPacingKey } from '../graph/pacing';
 import type { PlannedFileLink, PlannedMessage } from '../model';
 import { openExportArchive, type ExportArchive } from '../sources/archive';
@@ -50,7 +51,9 @@ export async function postMessages(
     if (row.state === 'posted' && row.teamsId) posted.set(row.key, row.teamsId);
     else failed.set(row.key, row.error ?? 'failed');
   }
-  const poster = new MessagePoster(deps, runId, teamId, channelId, await deps.ledger.getUsers(runId));
+  const users = await deps.ledger.getUsers(runId);
+  const tenant = tenantDirectory(teamId, channelId, users, await deps.ledger.listChannels(runId));
+  const poster = new MessagePoster(deps, runId, teamId, channelId, users, tenant);
   const throttleKey = channelPacingKey(teamId, channelId);
   const throttledBefore = deps.throttles.count(throttleKey);
 
@@ -102,6 +105,7 @@ export async function postMessages(
           throw new MessageFailure(`its thread's first message (${msg.parentKey}) is not posted yet`);
         const teamsId = await poster.post(msg, parentId);
         row = { key: msg.key, teamsId, createdDateTime: msg.createdDateTime, state: 'posted' };
+        if (poster.reactionsRefused.has(msg.key)) row.reactionsRefused = true;
         posted.set(msg.key, teamsId);
         failed.delete(msg.key);
         if (contiguous) cursor = msg.seq + 1;
@@ -142,7 +146,11 @@ class MessagePoster {
     private readonly teamId: string,
     private readonly channelId: string,
     private readonly users: Map<string, UserRecord>,
+    private readonly tenant: TenantDirectory,
   ) {}
+
+  /** Keys of messages whose native reactions the service refused: they were posted with the text line. */
+  readonly reactionsRefused = new Set<string>();
 
   async post(msg: PlannedMessage, parentId: string | undefined): Promise<string> {
     const author = this.author(msg);
@@ -150,7 +158,7 @@ class MessagePoster {
     for (const hosted of msg.hostedContents)
       hostedBytes.set(hosted.temporaryId, await this.bytes(hosted, `inline image ${hosted.name}`));
     const { message, fileUrls } = await this.linkFiles(msg);
-    const body = buildImportMessage(message, author, hostedBytes, fileUrls);
+    let body = buildImportMessage(message, author, hostedBytes, fileUrls, this.tenant);
     for (let send = 1; ; send++) {
       try {
         const created = parentId
@@ -158,6 +166,11 @@ class MessagePoster {
           : await this.deps.graph.postMessage(this.teamId, this.channelId, body);
         return created.id;
       } catch (err) {
+        if (err instanceof GraphError && body.reactions && refusesReactions(err.status, err.serviceMessage)) {
+          body = buildImportMessage(message, author, hostedBytes, fileUrls, this.tenant, false);
+          this.reactionsRefused.add(msg.key);
+          continue;
+        }
         const conflict = err instanceof GraphError && err.status === 409;
         if (conflict || err instanceof MaybeCommittedError) {
           const existing = await this.lookUp(msg, parentId);

@@ -1,9 +1,16 @@
 import { createHash } from 'node:crypto';
-import type { PlannedFileLink, PlannedHostedContent, SourceFile, SourceMessage } from '../model';
+import type {
+  PlannedFileLink,
+  PlannedHostedContent,
+  PlannedMention,
+  SourceFile,
+  SourceMessage,
+} from '../model';
 import { attachmentsToHtml } from './attachments';
-import { renderEmoji } from './emoji';
 import { escapeHtml } from './html';
+import { MessageMentions, type MentionDirectory, type MentionTextReason } from './mentions';
 import { mrkdwnInline, mrkdwnToBlocks, type RenderNames } from './mrkdwn';
+import { planReactions, type PlannedReactions, type ReactionContext } from './reactions';
 import { blocksToHtml } from './richText';
 
 /** The service's limit for one inline image (hosted content). */
@@ -16,6 +23,12 @@ export interface RenderedMessage {
   files: PlannedFileLink[];
   /** True when the message has nothing to show (no text, files or cards). */
   empty: boolean;
+  /** The mentions the blocks hold as `<at id="n">`, ids from 0 in body order. */
+  mentions: PlannedMention[];
+  /** Mentions written as bold text, by reason. */
+  mentionText: Partial<Record<MentionTextReason, number>>;
+  /** The reactions, as native candidates and a text line (not in the blocks). */
+  reactions: PlannedReactions;
 }
 
 /** The note above a reply whose thread parent is not in the import; it is posted top-level. */
@@ -33,19 +46,34 @@ export interface RenderOptions {
   canDownloadFiles: boolean;
   /** Stable prefix for attachment ids (the channel key). */
   channelKey: string;
+  /** Who can be mentioned natively; without it every mention is bold text. */
+  mentions?: MentionDirectory;
+  /** How reactions are planned; without it every reaction is text. */
+  reactions?: ReactionContext;
 }
 
+const ALL_TEXT: ReactionContext = {
+  native: false,
+  reactorTextReason: () => undefined,
+  displayName: (id) => id,
+};
+
 /**
- * Renders one source message to Teams HTML blocks. Mentions are bold `@Name` text (the import API's
- * `mentions` array is not used); reactions become a line "👍 3 · 🎉 1"; an edit adds "(edited)";
- * images up to 4 MB whose bytes are available become hosted contents, every other file an `<attachment>`.
+ * Renders one source message to Teams HTML blocks. Mentions the directory allows become `<at id="n">` tags
+ * listed in `mentions`, the others bold `@Name` text; reactions are planned beside the blocks (native
+ * candidates and a text line "👍 3 · 🎉 1"); an edit adds "(edited)"; images up to 4 MB whose bytes are
+ * available become hosted contents, every other file an `<attachment>`.
  */
 export function renderMessage(
   msg: SourceMessage,
-  names: RenderNames,
+  baseNames: RenderNames,
   options: RenderOptions,
   notes: RenderNotes = {},
 ): RenderedMessage {
+  const sink = options.mentions
+    ? new MessageMentions(options.mentions, baseNames.user, baseNames.channel, msg.text)
+    : undefined;
+  const names: RenderNames = sink ? { ...baseNames, mention: sink.render } : baseNames;
   const blocks: string[] = [];
   const content = contentBlocks(msg, names);
   const cards = msg.attachments ? attachmentsToHtml(msg.attachments, names) : [];
@@ -83,15 +111,19 @@ export function renderMessage(
   const footer: string[] = [];
   if (notes.broadcast) footer.push('<em>(also sent to the channel)</em>');
   if (msg.editedTs && !msg.deleted) footer.push('<em>(edited)</em>');
-  const reactions = msg.reactions
-    .filter((r) => r.count > 0)
-    .map((r) => `${escapeHtml(renderEmoji(r.name))} ${r.count}`)
-    .join(' · ');
-  if (reactions) footer.push(reactions);
   const empty = content.length === 0 && cards.length === 0 && fileBlocks.length === 0;
   blocks.push(...content, ...cards, ...fileBlocks);
   if (footer.length) blocks.push(`<p>${footer.join(' · ')}</p>`);
-  return { blocks, hostedContents, files, empty };
+  const finished = sink ? sink.finish(blocks) : { blocks, mentions: [] };
+  return {
+    blocks: finished.blocks,
+    hostedContents,
+    files,
+    empty,
+    mentions: finished.mentions,
+    mentionText: sink?.textReasons ?? {},
+    reactions: planReactions(msg.reactions, options.reactions ?? ALL_TEXT),
+  };
 }
 
 function contentBlocks(msg: SourceMessage, names: RenderNames): string[] {

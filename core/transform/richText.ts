@@ -146,21 +146,31 @@ function inlineElement(e: Json, names: RenderNames, plain: boolean): string {
     case 'user': {
       const id = str(e.user_id) ?? '';
       const label = names.user(id) ?? id;
-      html = plain ? escapeHtml(`@${label}`) : mention(label);
+      html = plain ? escapeHtml(`@${label}`) : (names.mention?.({ type: 'user', id }) ?? mention(label));
       break;
     }
-    case 'usergroup':
-      html = plain ? escapeHtml(`@${str(e.usergroup_id)}`) : mention(str(e.usergroup_id) ?? 'group');
+    case 'usergroup': {
+      const id = str(e.usergroup_id) ?? '';
+      html = plain
+        ? escapeHtml('@user group')
+        : (names.mention?.({ type: 'usergroup', id }) ?? mention('user group'));
       break;
+    }
     case 'channel': {
       const id = str(e.channel_id) ?? '';
       const label = names.channel(id) ?? id;
-      html = plain ? escapeHtml(`#${label}`) : channelRef(label);
+      html = plain
+        ? escapeHtml(`#${label}`)
+        : (names.mention?.({ type: 'channel', id }) ?? channelRef(label));
       break;
     }
-    case 'broadcast':
-      html = plain ? escapeHtml(`@${str(e.range)}`) : mention(str(e.range) ?? 'here');
+    case 'broadcast': {
+      const range = str(e.range) ?? 'here';
+      html = plain
+        ? escapeHtml(`@${range}`)
+        : (names.mention?.({ type: 'broadcast', range }) ?? mention(range));
       break;
+    }
     case 'date':
       html = escapeHtml(str(e.fallback) ?? String(e.timestamp ?? ''));
       break;

@@ -1,7 +1,13 @@
+import { mentionEntryBytes, reactionEntryBytes } from '../graph/messageSize';
+import type { PlannedMention } from '../model';
+import { demoteMentions, renumberMentions } from './mentions';
+import { fitReactions, fullReactionLine, reactionLineHtml, type PlannedReactions } from './reactions';
+
 /**
- * The budget for one message body: bytes of the body HTML as it appears inside the request's JSON string
- * (UTF-8, after JSON escaping, without the quotes). 24,000 leaves about 4 KB under the service's ~28 KB for
- * the posting side's attribution line and the rest of the request.
+ * The budget for one planned message: what it adds to the service's measure (`messageSize` in
+ * core/graph/messageSize.ts: the UTF-8 JSON of body, mentions and reactions) beyond the fixed envelope, that is
+ * the body HTML as it appears inside the request's JSON string, plus each mention and reaction entry. 24,000
+ * leaves about 4 KB under the service's 28,672 for the posting side's attribution line.
  */
 export const BODY_BUDGET_BYTES = 24_000;
 
@@ -128,4 +134,69 @@ function splitBlock(block: string, budget: number): string[] {
   }
   parts.push(cur);
   return parts.filter((p) => p !== '');
+}
+
+/** A rendered message to fit into the budget: its blocks, the mentions they hold, its reactions. */
+export interface MessageToFit {
+  blocks: string[];
+  mentions: PlannedMention[];
+  reactions: PlannedReactions;
+}
+
+/** One part of a fitted message: its HTML, its own mentions (ids from 0), and on the last part the reactions. */
+export interface FittedPart {
+  html: string;
+  mentions: PlannedMention[];
+  reactions?: PlannedReactions;
+}
+
+const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
+
+/** Bytes the mentions add to the service's measure, at most (their tenant ids are not known yet). */
+export function mentionsSize(mentions: readonly PlannedMention[]): number {
+  return sum(mentions.map(mentionEntryBytes));
+}
+
+/** Whether the message fits whole with every mention and every native reaction candidate. */
+export function fitsWhole(message: MessageToFit, budget: number = BODY_BUDGET_BYTES): boolean {
+  const extra =
+    mentionsSize(message.mentions) +
+    bodySize(reactionLineHtml(fullReactionLine(message.reactions))) +
+    sum(message.reactions.candidates.map((c) => reactionEntryBytes(c.emoji, c.displayName)));
+  return extra <= budget && fitsBudget(message.blocks.join(''), budget - extra);
+}
+
+/**
+ * Fits a message into parts within `budget` as the service measures them: each part's body plus its own
+ * mentions (renumbered from 0), and on the last part the reaction text line (sized as if every candidate were
+ * text) plus as many native reactions as still fit. Mentions beyond a quarter of the budget are written as bold
+ * text (`demoted` counts them), so long lists of mentions never starve the text.
+ */
+export function fitMessage(
+  message: MessageToFit,
+  budget: number = BODY_BUDGET_BYTES,
+): { parts: FittedPart[]; demoted: number } {
+  let blocks = message.blocks;
+  let mentions = message.mentions;
+  let demoted = 0;
+  const allowed = Math.floor(budget / 4);
+  if (mentionsSize(mentions) > allowed) {
+    let keep = 0;
+    for (let used = 0; keep < mentions.length; keep++) {
+      used += mentionEntryBytes(mentions[keep]);
+      if (used > allowed) break;
+    }
+    const kept = mentions.slice(0, keep);
+    blocks = blocks.map((b) => demoteMentions(b, mentions, (m) => m.id < kept.length));
+    demoted = mentions.length - keep;
+    mentions = kept;
+  }
+  const lineSize = bodySize(reactionLineHtml(fullReactionLine(message.reactions)));
+  const htmlBudget = Math.max(budget - mentionsSize(mentions) - lineSize, Math.floor(budget / 2));
+  const htmlParts = splitBlocks(blocks, htmlBudget);
+  const parts: FittedPart[] = htmlParts.map((html) => renumberMentions(html, mentions));
+  const last = parts[parts.length - 1];
+  const room = budget - bodySize(last.html) - mentionsSize(last.mentions) - lineSize;
+  last.reactions = fitReactions(message.reactions, Math.max(0, room));
+  return { parts, demoted };
 }

@@ -123,8 +123,12 @@ describe('golden HTML of real messages (blocks preferred over text)', () => {
     const message = read(withReaction);
     expect(message.kind).toBe('bot');
     expect(html(withReaction)).toBe(
-      '<p>[enrique:master] 1 new commit by hfaran:</p><blockquote><a href="https://github.com/mesos-magellan/enrique/commit/b698a38dabbd81c51029f163e74bcd76115e9c2f">b698a38</a>: Implement killTask; resolves #20 - hfaran</blockquote><p>:botman: 1</p>',
+      '<p>[enrique:master] 1 new commit by hfaran:</p><blockquote><a href="https://github.com/mesos-magellan/enrique/commit/b698a38dabbd81c51029f163e74bcd76115e9c2f">b698a38</a>: Implement killTask; resolves #20 - hfaran</blockquote>',
     );
+    const { reactions } = renderMessage(message, names, options);
+    expect(reactions.candidates).toEqual([]);
+    expect(reactions.line).toEqual([{ label: ':botman:', count: 1 }]);
+    expect(reactions.textReasons).toEqual({ 'custom-emoji': 1 });
   });
 
   it('2016 file_share: text plus a file attachment; edited message carries (edited)', () => {
