@@ -46,6 +46,20 @@ export function mrkdwnInline(text: string, names: RenderNames): string {
   return inline(text, names);
 }
 
+/**
+ * Converts text that Slack shows without mrkdwn styling (attachment text outside `mrkdwn_in`): its `<...>`
+ * tokens (links, mentions, channels) are still converted, everything else is escaped, newlines become `<br>`.
+ */
+export function plainWithSpecials(text: string, names: RenderNames): string {
+  let out = '';
+  let last = 0;
+  for (const m of text.matchAll(/<([^<>\n]+)>/g)) {
+    out += escapeSlackText(text.slice(last, m.index)) + special(m[1], names);
+    last = m.index + m[0].length;
+  }
+  return (out + escapeSlackText(text.slice(last))).replace(/\n/g, '<br>');
+}
+
 function lineBlocks(text: string, names: RenderNames): string[] {
   const blocks: string[] = [];
   const lines = text.split('\n');

@@ -189,7 +189,7 @@ async function planOpened(
     },
     textReason: (id) => {
       const user = users.get(id);
-      if (!user) return 'unknown-user';
+      if (!user) return userMap?.map.has(id) ? undefined : 'unknown-user';
       if (resolution.get(id) !== 'fallback') return undefined;
       return user.isBot ? 'bot' : user.isDeleted ? 'deleted-user' : 'no-email';
     },
