@@ -97,6 +97,8 @@ export interface SourceMessage {
   deleted: boolean;
   /** A reply also shown in the channel (Slack `thread_broadcast`). */
   broadcast: boolean;
+  /** A huddle (Slack `huddle_thread` with its `room`): when it ran and who took part. */
+  huddle?: { startMs?: number; endMs?: number; participants: string[] };
 }
 
 /** A problem found while reading or planning, with what to do about it. */

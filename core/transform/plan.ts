@@ -285,6 +285,8 @@ const EMPTY = 2;
 const FILTERED = 4;
 /** Some reply planned in the channel names this message as its thread. */
 const HAS_REPLIES = 8;
+/** A skipped system event (join, huddle) kept as a short notice when a reply names it as its thread. */
+const NOTICE = 16;
 /** The message has no thread. */
 const NO_THREAD = -1;
 /** The thread is not a Slack ts, so no message of the channel can be its parent (kept aside as a string). */
@@ -569,6 +571,7 @@ async function planChannel(
         ctx.profileNames.set(m.authorId, m.authorName);
       const time = timeOfPair(pair.hi, pair.lo);
       let filtered = false;
+      let notice = false;
       if (
         (ctx.since !== undefined && time.ms < ctx.since) ||
         (ctx.until !== undefined && time.ms >= ctx.until)
@@ -576,8 +579,9 @@ async function planChannel(
         skip('filtered-by-date');
         filtered = true;
       } else if (m.kind === 'system' && !options.includeSystemEvents) {
-        skip('system-event');
         filtered = true;
+        notice = !m.threadKey;
+        if (!notice) skip('system-event');
       }
       if (filtered || !m.threadKey) {
         columns.threadHi.push(NO_THREAD);
@@ -590,7 +594,7 @@ async function planChannel(
         columns.threadHi.push(ODD_THREAD);
         columns.threadLo.push(0);
       }
-      if (filtered) {
+      if (filtered && !notice) {
         columns.author.push(-1);
         columns.flags.push(FILTERED);
         columns.offset.push(-1);
@@ -600,7 +604,9 @@ async function planChannel(
       unresolved = false;
       const rendered = renderMessage(m, trackedNames, renderOptions, { broadcast: m.broadcast });
       columns.author.push(authors.numberOf(m));
-      columns.flags.push((m.deleted ? DELETED : 0) | (rendered.empty ? EMPTY : 0));
+      columns.flags.push(
+        (notice ? FILTERED | NOTICE : 0) | (m.deleted ? DELETED : 0) | (rendered.empty ? EMPTY : 0),
+      );
       if (rendered.empty) {
         columns.offset.push(-1);
         columns.length.push(0);
@@ -650,7 +656,11 @@ async function planChannel(
   const keptColumn = new Column((n) => new Int32Array(n));
   const keptIndex = new Int32Array(rows.size).fill(-1);
   for (let c = 0; c < rows.size; c++) {
-    if (flags[c] & FILTERED) continue;
+    if (flags[c] & NOTICE && !(flags[c] & HAS_REPLIES && !(flags[c] & EMPTY))) {
+      skip('system-event');
+      continue;
+    }
+    if (flags[c] & FILTERED && !(flags[c] & NOTICE)) continue;
     if (flags[c] & DELETED && !(flags[c] & HAS_REPLIES)) skip('deleted');
     else if (flags[c] & EMPTY) skip('empty');
     else {

@@ -128,6 +128,7 @@ export function renderMessage(
 
 function contentBlocks(msg: SourceMessage, names: RenderNames): string[] {
   if (msg.deleted) return ['<p><em>This message was deleted.</em></p>'];
+  if (msg.huddle) return [huddleNotice(msg.huddle, names)];
   if (msg.kind === 'system')
     return msg.text.trim() ? [`<p><em>${mrkdwnInline(msg.text, names)}</em></p>`] : [];
   if (msg.subtype === 'me_message')
@@ -135,6 +136,16 @@ function contentBlocks(msg: SourceMessage, names: RenderNames): string[] {
   const fromBlocks = msg.blocks ? blocksToHtml(msg.blocks, names) : [];
   if (fromBlocks.length) return fromBlocks;
   return msg.text.trim() ? mrkdwnToBlocks(msg.text, names) : [];
+}
+
+/** A huddle as a short notice: "Huddle · 12 min · Ada, Bo" (duration and people when the export has them). */
+export function huddleNotice(huddle: NonNullable<SourceMessage['huddle']>, names: RenderNames): string {
+  const parts = ['Huddle'];
+  if (huddle.startMs !== undefined && huddle.endMs !== undefined && huddle.endMs >= huddle.startMs)
+    parts.push(`${Math.max(1, Math.round((huddle.endMs - huddle.startMs) / 60_000))} min`);
+  const people = huddle.participants.map((id) => names.user(id) ?? id);
+  if (people.length) parts.push(people.join(', '));
+  return `<p><em>${escapeHtml(parts.join(' · '))}</em></p>`;
 }
 
 function isInlineImage(file: SourceFile, options: RenderOptions): boolean {
