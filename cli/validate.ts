@@ -15,6 +15,10 @@ export interface ValidateOptions {
   /** `YYYY-MM-DD` (end of that day, UTC) or an ISO instant. */
   until?: string;
   includeSystemEvents?: boolean;
+  /** Path of a user-group CSV (`S...,handle`). */
+  userGroups?: string;
+  /** Reactions planned as native (default) or as text, as `run --reactions` would. */
+  reactions?: 'native' | 'text';
   /** The instant nothing may be planned after; defaults to the current time. */
   now?: Date;
 }
@@ -31,6 +35,12 @@ export interface ValidateChannel {
   inlineImages: number;
   split: number;
   collisions: number;
+  /**
+   * Mentions and reactions the plan sends natively when the tenant has the user (a user matched by the map
+   * or by e-mail), and those that fall back to text, by reason.
+   */
+  mentions: { native: number; text: Record<string, number> };
+  reactions: { native: number; text: Record<string, number> };
 }
 
 /** The validation report: what would be imported, users, problems. `--json` prints exactly this. */
@@ -69,6 +79,13 @@ export async function validateExport(path: string, options: ValidateOptions = {}
     });
     userMap = { text, source: options.userMap };
   }
+  let userGroups: { text: string; source: string } | undefined;
+  if (options.userGroups) {
+    const text = await readFile(options.userGroups, 'utf8').catch(() => {
+      throw new OptionError(`--user-groups '${options.userGroups}' cannot be read: check the path.`);
+    });
+    userGroups = { text, source: options.userGroups };
+  }
   const manifest = await planExport(path, {
     now: options.now ?? new Date(),
     ...(options.channels?.length ? { channels: options.channels } : {}),
@@ -76,6 +93,8 @@ export async function validateExport(path: string, options: ValidateOptions = {}
     ...(options.until ? { until: parseDateOption(options.until, '--until', true) } : {}),
     ...(options.includeSystemEvents ? { includeSystemEvents: true } : {}),
     ...(userMap ? { userMap } : {}),
+    ...(userGroups ? { userGroups } : {}),
+    ...(options.reactions ? { reactions: options.reactions } : {}),
   });
   return toReport(manifest);
 }
@@ -101,6 +120,8 @@ export function toReport(manifest: PlanManifest): ValidateReport {
       inlineImages: c.inlineImages,
       split: c.split,
       collisions: c.timestampBumps,
+      mentions: nativeAndText(c.fidelity?.mentions),
+      reactions: nativeAndText(c.fidelity?.reactions),
     })),
     notImported: manifest.notImported.map((n) => ({
       source: n.name,
@@ -124,6 +145,23 @@ export function toReport(manifest: PlanManifest): ValidateReport {
   };
 }
 
+function nativeAndText(counts: { native: number; text: Partial<Record<string, number>> } | undefined): {
+  native: number;
+  text: Record<string, number>;
+} {
+  const text = Object.entries(counts?.text ?? {}).filter((e): e is [string, number] => (e[1] ?? 0) > 0);
+  return { native: counts?.native ?? 0, text: Object.fromEntries(text) };
+}
+
+/** "3 native, 2 as text (bot 1, no-email 1)", or '' when there are none. */
+function fidelityLine(what: string, counts: ValidateChannel['mentions']): string {
+  const reasons = Object.entries(counts.text);
+  const text = reasons.reduce((n, [, k]) => n + k, 0);
+  if (counts.native === 0 && text === 0) return '';
+  const why = reasons.map(([reason, n]) => `${reason} ${n}`).join(', ');
+  return `${what} ${counts.native} native, ${text} as text${why ? ` (${why})` : ''}`;
+}
+
 /** Renders the report for people: one line per channel, users, then problems by severity. */
 export function formatReport(r: ValidateReport): string {
   const out: string[] = [`Export ${r.source} -> team "${r.team}"`, ''];
@@ -136,6 +174,10 @@ export function formatReport(r: ValidateReport): string {
       `  #${c.source} -> ${c.teamsName}${c.general ? ' (General)' : ''}: ${c.posts} posts, ${c.replies} replies, ` +
         `skipped ${skipped || 'none'}, ${c.files} files, ${c.inlineImages} inline images, ${c.split} split, ${c.collisions} collisions resolved`,
     );
+    const fidelity = [fidelityLine('mentions', c.mentions), fidelityLine('reactions', c.reactions)]
+      .filter(Boolean)
+      .join('; ');
+    if (fidelity) out.push(`    ${fidelity}`);
   }
   if (r.notImported.length) {
     out.push('', 'Not imported:');
@@ -164,6 +206,12 @@ export function formatReport(r: ValidateReport): string {
   return out.join('\n') + '\n';
 }
 
+function reactionOption(value: string): 'native' | 'text' {
+  if (value !== 'native' && value !== 'text')
+    throw new OptionError(`--reactions must be 'native' or 'text', not '${value}'.`);
+  return value;
+}
+
 /** Registers `validate <export> [--json] [--user-map FILE] [--channels a,b] [--since D] [--until D]`. */
 export const registerValidate: CommandRegistrar = (program: Command, setExitCode) => {
   program
@@ -176,6 +224,8 @@ export const registerValidate: CommandRegistrar = (program: Command, setExitCode
     .option('--since <date>', 'only messages from this date (YYYY-MM-DD, UTC) or ISO time')
     .option('--until <date>', 'only messages up to this date (inclusive, UTC) or before this ISO time')
     .option('--include-system-events', 'show joins, topic changes and pins as small notices')
+    .option('--user-groups <file>', 'CSV naming Slack user groups for @mentions: S...id,handle')
+    .option('--reactions <mode>', "'native' (default) or 'text', as for run")
     .action(async (path: string, opts: Record<string, string | boolean | undefined>) => {
       try {
         const report = await validateExport(path, {
@@ -191,6 +241,8 @@ export const registerValidate: CommandRegistrar = (program: Command, setExitCode
           ...(typeof opts.since === 'string' ? { since: opts.since } : {}),
           ...(typeof opts.until === 'string' ? { until: opts.until } : {}),
           ...(opts.includeSystemEvents ? { includeSystemEvents: true } : {}),
+          ...(typeof opts.userGroups === 'string' ? { userGroups: opts.userGroups } : {}),
+          ...(typeof opts.reactions === 'string' ? { reactions: reactionOption(opts.reactions) } : {}),
         });
         process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
         setExitCode(report.importable ? 0 : 1);

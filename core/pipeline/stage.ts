@@ -36,6 +36,10 @@ export async function stageSource(deps: PipelineDeps, input: StageSourceInput): 
           userMap: input.options.userMapCsv
             ? { text: input.options.userMapCsv, source: 'user map' }
             : undefined,
+          userGroups: input.options.userGroupsCsv
+            ? { text: input.options.userGroupsCsv, source: 'user groups' }
+            : undefined,
+          reactions: input.options.reactions,
         },
         new PrefixedStore(deps.store, runPaths.plan(runId)),
       );
