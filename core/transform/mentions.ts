@@ -52,17 +52,19 @@ export class MessageMentions {
   readonly mentions: PlannedMention[] = [];
   readonly textReasons: Partial<Record<MentionTextReason, number>> = {};
   private readonly groups: Map<string, string>;
+  private readonly channelLabels: Map<string, string>;
 
   constructor(
     private readonly directory: MentionDirectory,
     private readonly userName: (id: string) => string | undefined,
     private readonly channelName: (id: string) => string | undefined,
-    /** The message's `text`, whose `<!subteam^S..|@handle>` tokens name the user groups its blocks refer to. */
+    /** The message's `text`: its `<!subteam^S..|@handle>` and `<#C..|name>` tokens name what its blocks refer to by id. */
     text: string,
   ) {
-    this.groups = new Map(
-      [...text.matchAll(/<!subteam\^([A-Z0-9]+)\|@?([^>]+)>/g)].map((m) => [m[1], m[2]] as [string, string]),
-    );
+    const labels = (pattern: RegExp): Map<string, string> =>
+      new Map([...text.matchAll(pattern)].map((m) => [m[1], m[2]] as [string, string]));
+    this.groups = labels(/<!subteam\^([A-Z0-9]+)\|@?([^>]+)>/g);
+    this.channelLabels = labels(/<#([A-Z0-9]+)\|([^>]+)>/g);
   }
 
   /** The HTML of a mention: a Teams `<at>` tag, or bold `@name` / `#name` text. */
@@ -77,7 +79,7 @@ export class MessageMentions {
           : this.at({ kind: 'user', sourceUserId: ref.id }, name);
       }
       case 'channel': {
-        const name = this.channelName(ref.id) ?? ref.label ?? ref.id;
+        const name = this.channelName(ref.id) ?? ref.label ?? this.channelLabels.get(ref.id) ?? ref.id;
         const key = d.channelKey(ref.id);
         return key
           ? this.at({ kind: 'channel', channelKey: key }, name)

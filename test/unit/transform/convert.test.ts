@@ -42,6 +42,10 @@ const ALLOWED: sanitizeHtml.IOptions = {
     'img',
     'hr',
     'attachment',
+    'table',
+    'tr',
+    'th',
+    'td',
   ],
   allowedAttributes: { a: ['href'], img: ['src', 'alt'], attachment: ['id'], ol: ['start'] },
   allowedSchemes: ['http', 'https', 'mailto', 'tel'],
@@ -215,6 +219,13 @@ describe('escaping and mrkdwn edge cases', () => {
     );
     expect(renderEmoji('+1::skin-tone-2')).toBe('👍🏻');
     expect(renderEmoji('wave', 5)).toBe('👋🏾');
+    // Two-tone Slack names, Slack-only aliases from emoji-datasource, and Slack's own picture emoji kept as text.
+    expect(renderEmoji('handshake::skin-tone-2-4')).toBe(
+      String.fromCodePoint(0x1faf1, 0x1f3fb, 0x200d, 0x1faf2, 0x1f3fd),
+    );
+    expect(md(':thinking_face: :flag-us: :slightly_smiling_face: :simple_smile:')).toBe(
+      '<p>🤔 🇺🇸 🙂 :simple_smile:</p>',
+    );
   });
 
   it('nested rich-text lists and ordered lists', () => {
