@@ -218,13 +218,11 @@ function checkMentions(ctx: RouteContext, team: TeamRecord, input: PostMessage):
 }
 
 /**
- * Reactions: at most 250; each by a user of the tenant (`aadUser`), once per user and reaction type; the type
+ * Reactions (their number, at most 250, is checked with the request's shape): each by a user of the tenant (`aadUser`), once per user and reaction type; the type
  * a single emoji or one of the named reactions; dated neither before the message nor in the future.
  */
 function checkReactions(ctx: RouteContext, input: PostMessage, created: GraphTime, now: number): void {
   const reactions = input.reactions ?? [];
-  if (reactions.length > MAX_REACTIONS)
-    throw badRequest(`reactions: ${reactions.length} reactions; a message may have at most ${MAX_REACTIONS}`);
   const seen = new Set<string>();
   reactions.forEach((r, i) => {
     if (!NAMED_REACTIONS.has(r.reactionType) && !SINGLE_EMOJI.test(r.reactionType))
@@ -261,6 +259,9 @@ function postMessage(ctx: RouteContext, asReply: boolean): RouteResponse {
   }
   assertInitiator(ctx, team);
   const input = parseInput(postMessageSchema, ctx.body, asReply ? 'reply' : 'message');
+  const reactionCount = input.reactions?.length ?? 0;
+  if (reactionCount > MAX_REACTIONS)
+    throw badRequest(`reactions: ${reactionCount} reactions; a message may have at most ${MAX_REACTIONS}`);
   const size = messageSize(input.body, input.mentions, input.reactions);
   if (size > MESSAGE_SIZE_LIMIT) {
     throw new GraphError(
