@@ -115,7 +115,7 @@ function splitBlock(block: string, budget: number): string[] {
       const opening = isTag && !closing && !VOID.has(tagName(token)) && !token.endsWith('/>');
       const nextStack = closing ? stack.slice(0, -1) : opening ? [...stack, token] : stack;
       const reserve = bodySize(nextStack.map((t) => `</${tagName(t)}>`).join(''));
-      if (curSize + size + reserve > budget && cur !== stack.join('')) newPart();
+      if (!closing && curSize + size + reserve > budget && cur !== stack.join('')) newPart();
       cur += token;
       curSize += size;
       if (closing) stack.pop();

@@ -260,6 +260,8 @@ function postMessage(ctx: RouteContext, asReply: boolean): RouteResponse {
   assertInitiator(ctx, team);
   const input = parseInput(postMessageSchema, ctx.body, asReply ? 'reply' : 'message');
   const reactionCount = input.reactions?.length ?? 0;
+  if (reactionCount > 0 && !ctx.settings.reactions)
+    throw badRequest('reactions: this tenant does not accept reactions on imported messages');
   if (reactionCount > MAX_REACTIONS)
     throw badRequest(`reactions: ${reactionCount} reactions; a message may have at most ${MAX_REACTIONS}`);
   const size = messageSize(input.body, input.mentions, input.reactions);
