@@ -116,7 +116,8 @@ interface Context {
   spill: SpillFile;
   /** Why a source user cannot be mentioned or react natively (undefined: the tenant may have them). */
   textReason(id: string): MentionTextReason | undefined;
-  channelKeys: Map<string, string>;
+  /** The source ids of the channels this plan imports (a channel's plan key is its source id). */
+  imported: Set<string>;
   userGroups: Map<string, string>;
   teamName: string;
 }
@@ -193,7 +194,7 @@ async function planOpened(
       if (resolution.get(id) !== 'fallback') return undefined;
       return user.isBot ? 'bot' : user.isDeleted ? 'deleted-user' : 'no-email';
     },
-    channelKeys: new Map(selected.map((c) => [c.sourceId, c.sourceId])),
+    imported: new Set(selected.map((c) => c.sourceId)),
     userGroups: userGroups?.groups ?? new Map(),
     teamName,
   };
@@ -427,7 +428,7 @@ async function planChannel(
   };
   const directory: MentionDirectory = {
     userTextReason: ctx.textReason,
-    channelKey: (id) => ctx.channelKeys.get(id),
+    channelKey: (id) => (ctx.imported.has(id) ? id : undefined),
     userGroup: (id) => ctx.userGroups.get(id),
     teamName: ctx.teamName,
     channelName: teamsName,
