@@ -348,7 +348,7 @@ interface SpillExtras {
 }
 
 /** How many mentions and reactions a channel's plan makes native, and how many are text and why. */
-export interface Fidelity {
+interface Fidelity {
   mentions: { native: number; text: Partial<Record<MentionTextReason, number>> };
   reactions: { native: number; text: Partial<Record<ReactionTextReason, number>> };
 }
