@@ -22,6 +22,10 @@ export interface RunOptions {
   teamName?: string;
   graphUrl?: string;
   userMap?: string;
+  /** Path of a user-group CSV (`S...,handle`). */
+  userGroups?: string;
+  /** Reactions as native Teams reactions (default) or as a text line. */
+  reactions?: 'native' | 'text';
   fallbackUser?: string;
   channels?: string[];
   excludeChannels?: string[];
@@ -125,6 +129,7 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
   const stateDir = path.resolve(opts.stateDir);
   await mkdir(stateDir, { recursive: true });
   let userMapText = opts.userMap ? await readFile(opts.userMap, 'utf8') : undefined;
+  const userGroupsText = opts.userGroups ? await readFile(opts.userGroups, 'utf8') : undefined;
   const progress = opts.json ? io.err : io.out;
 
   let sandbox: SandboxHandle | undefined;
@@ -173,6 +178,7 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
       source: { path: exportPath },
       team: opts.teamName ? { displayName: opts.teamName } : undefined,
       userMap: userMapText,
+      userGroups: userGroupsText,
       fallbackUser,
       channels: opts.channels,
       excludeChannels: opts.excludeChannels,
@@ -184,6 +190,7 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
         channelConcurrency: opts.channelConcurrency,
         batchSeconds: opts.batchSeconds,
         operationPollSeconds: opts.operationPollSeconds ?? (sandbox ? 1 : 30),
+        reactions: opts.reactions ?? 'native',
       },
     };
     const started = await fetch(`${host.url}/api/migrations`, {
@@ -352,6 +359,11 @@ const httpUrl =
       throw new InvalidArgumentError(`${name} must be an http(s) URL, not ${url.protocol}`);
     return value.replace(/\/+$/, '');
   };
+const reactionMode = (value: string): 'native' | 'text' => {
+  if (value !== 'native' && value !== 'text')
+    throw new InvalidArgumentError(`--reactions must be 'native' or 'text', not '${value}'.`);
+  return value;
+};
 const list = (value: string): string[] =>
   value
     .split(',')
@@ -372,6 +384,13 @@ export const registerRun: CommandRegistrar = (program: Command, setExitCode) => 
       'Microsoft Graph base URL of a real tenant (credentials from AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET)',
     )
     .option('--user-map <file>', 'CSV mapping Slack users to Entra users: slackId|slackEmail,entraIdOrUpn')
+    .option('--user-groups <file>', 'CSV naming Slack user groups for @mentions: S...id,handle')
+    .option(
+      '--reactions <mode>',
+      "'native' (Teams reactions where the reactor maps to an Entra user) or 'text' (a line under the message)",
+      reactionMode,
+      'native',
+    )
     .option('--fallback-user <id|upn>', 'Entra user who posts for unmatched, deleted and bot authors')
     .option('--channels <a,b>', 'import only these Slack channels', list)
     .option('--exclude-channels <a,b>', 'leave these Slack channels out', list)

@@ -15,6 +15,10 @@ export interface ValidateOptions {
   /** `YYYY-MM-DD` (end of that day, UTC) or an ISO instant. */
   until?: string;
   includeSystemEvents?: boolean;
+  /** Path of a user-group CSV (`S...,handle`). */
+  userGroups?: string;
+  /** Reactions planned as native (default) or as text, as `run --reactions` would. */
+  reactions?: 'native' | 'text';
   /** The instant nothing may be planned after; defaults to the current time. */
   now?: Date;
   /** Files larger than this many MiB become a notice (`--max-file-mb`, default 250). */
@@ -37,6 +41,12 @@ export interface ValidateChannel {
   fileOutcomes: PlannedFileCounts;
   split: number;
   collisions: number;
+  /**
+   * Mentions and reactions the plan sends natively when the tenant has the user (a user matched by the map
+   * or by e-mail), and those that fall back to text, by reason.
+   */
+  mentions: { native: number; text: Record<string, number> };
+  reactions: { native: number; text: Record<string, number> };
 }
 
 /** The validation report: what would be imported, users, problems. `--json` prints exactly this. */
@@ -83,6 +93,13 @@ export async function validateExport(path: string, options: ValidateOptions = {}
     });
     userMap = { text, source: options.userMap };
   }
+  let userGroups: { text: string; source: string } | undefined;
+  if (options.userGroups) {
+    const text = await readFile(options.userGroups, 'utf8').catch(() => {
+      throw new OptionError(`--user-groups '${options.userGroups}' cannot be read: check the path.`);
+    });
+    userGroups = { text, source: options.userGroups };
+  }
   const manifest = await planExport(path, {
     now: options.now ?? new Date(),
     ...(options.channels?.length ? { channels: options.channels } : {}),
@@ -92,6 +109,8 @@ export async function validateExport(path: string, options: ValidateOptions = {}
     ...(userMap ? { userMap } : {}),
     ...(options.maxFileMb !== undefined ? { maxFileBytes: Math.floor(options.maxFileMb * 1024 * 1024) } : {}),
     ...(options.slackBotToken ? { slackBotToken: true } : {}),
+    ...(userGroups ? { userGroups } : {}),
+    ...(options.reactions ? { reactions: options.reactions } : {}),
   });
   return toReport(manifest);
 }
@@ -118,6 +137,8 @@ export function toReport(manifest: PlanManifest): ValidateReport {
       fileOutcomes: c.fileCounts ?? { inline: 0, sharepoint: 0, fallback: {} },
       split: c.split,
       collisions: c.timestampBumps,
+      mentions: nativeAndText(c.fidelity?.mentions),
+      reactions: nativeAndText(c.fidelity?.reactions),
     })),
     notImported: manifest.notImported.map((n) => ({
       source: n.name,
@@ -141,6 +162,23 @@ export function toReport(manifest: PlanManifest): ValidateReport {
   };
 }
 
+function nativeAndText(counts: { native: number; text: Partial<Record<string, number>> } | undefined): {
+  native: number;
+  text: Record<string, number>;
+} {
+  const text = Object.entries(counts?.text ?? {}).filter((e): e is [string, number] => (e[1] ?? 0) > 0);
+  return { native: counts?.native ?? 0, text: Object.fromEntries(text) };
+}
+
+/** "3 native, 2 as text (bot 1, no-email 1)", or '' when there are none. */
+function fidelityLine(what: string, counts: ValidateChannel['mentions']): string {
+  const reasons = Object.entries(counts.text);
+  const text = reasons.reduce((n, [, k]) => n + k, 0);
+  if (counts.native === 0 && text === 0) return '';
+  const why = reasons.map(([reason, n]) => `${reason} ${n}`).join(', ');
+  return `${what} ${counts.native} native, ${text} as text${why ? ` (${why})` : ''}`;
+}
+
 /** Renders the report for people: one line per channel, users, then problems by severity. */
 export function formatReport(r: ValidateReport): string {
   const out: string[] = [`Export ${r.source} -> team "${r.team}"`, ''];
@@ -155,6 +193,10 @@ export function formatReport(r: ValidateReport): string {
     );
     const line = fileOutcomesLine(c.fileOutcomes);
     if (line) out.push(`    files: ${line}`);
+    const fidelity = [fidelityLine('mentions', c.mentions), fidelityLine('reactions', c.reactions)]
+      .filter(Boolean)
+      .join('; ');
+    if (fidelity) out.push(`    ${fidelity}`);
   }
   if (r.notImported.length) {
     out.push('', 'Not imported:');
@@ -209,6 +251,12 @@ export function fileOutcomesLine(o: PlannedFileCounts): string {
     : `${native}; ${total} fall back: ${fallback.map(([reason, n]) => `${n} ${FALLBACK_WORDS[reason]}`).join(', ')}`;
 }
 
+function reactionOption(value: string): 'native' | 'text' {
+  if (value !== 'native' && value !== 'text')
+    throw new OptionError(`--reactions must be 'native' or 'text', not '${value}'.`);
+  return value;
+}
+
 /** Registers `validate <export> [--json] [--user-map FILE] [--channels a,b] [--since D] [--until D]`. */
 export const registerValidate: CommandRegistrar = (program: Command, setExitCode) => {
   program
@@ -222,6 +270,8 @@ export const registerValidate: CommandRegistrar = (program: Command, setExitCode
     .option('--until <date>', 'only messages up to this date (inclusive, UTC) or before this ISO time')
     .option('--include-system-events', 'show joins, topic changes and pins as small notices')
     .option('--max-file-mb <n>', 'files larger than this many MiB become a notice (default 250)')
+    .option('--user-groups <file>', 'CSV naming Slack user groups for @mentions: S...id,handle')
+    .option('--reactions <mode>', "'native' (default) or 'text', as for run")
     .action(async (path: string, opts: Record<string, string | boolean | undefined>) => {
       try {
         const report = await validateExport(path, {
@@ -239,6 +289,8 @@ export const registerValidate: CommandRegistrar = (program: Command, setExitCode
           ...(opts.includeSystemEvents ? { includeSystemEvents: true } : {}),
           ...(typeof opts.maxFileMb === 'string' ? { maxFileMb: maxFileMbOption(opts.maxFileMb) } : {}),
           ...(process.env.SLACK_TOKEN ? { slackBotToken: true } : {}),
+          ...(typeof opts.userGroups === 'string' ? { userGroups: opts.userGroups } : {}),
+          ...(typeof opts.reactions === 'string' ? { reactions: reactionOption(opts.reactions) } : {}),
         });
         process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
         setExitCode(report.importable ? 0 : 1);

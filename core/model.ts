@@ -109,6 +109,8 @@ export interface SourceMessage {
   deleted: boolean;
   /** A reply also shown in the channel (Slack `thread_broadcast`). */
   broadcast: boolean;
+  /** A huddle (Slack `huddle_thread` with its `room`): when it ran and who took part. */
+  huddle?: { startMs?: number; endMs?: number; participants: string[] };
 }
 
 /** A problem found while reading or planning, with what to do about it. */
@@ -166,6 +168,49 @@ export interface PlannedFileLink {
   earlier?: boolean;
 }
 
+/**
+ * What a planned `<at id="n">` stands for. The plan decides who or what is mentioned; the posting side maps
+ * users and channels to the tenant and writes a mention it cannot map as bold text instead.
+ */
+export type PlannedMentionTarget =
+  /** A person of the source workspace (not a bot, not deleted, with an e-mail or a user-map line). */
+  | { kind: 'user'; sourceUserId: string }
+  /** A channel of this migration, by its plan key. */
+  | { kind: 'channel'; channelKey: string }
+  /** The channel the message is posted in (Slack `<!channel>` and `<!here>`). */
+  | { kind: 'thisChannel' }
+  /** The team (Slack `<!everyone>`). */
+  | { kind: 'team' };
+
+/** One mention of a planned message: the body's `<at id="{id}">{text}</at>`. */
+export type PlannedMention = PlannedMentionTarget & {
+  /** The tag's id: contiguous from 0 in body order within the planned line. */
+  id: number;
+  /** The tag's text, which Teams shows highlighted (a display name, a channel or team name). */
+  text: string;
+  /** What the text fallback shows after `@` or `#` when the mention is not native, when it differs from `text`. */
+  label?: string;
+};
+
+/** A reaction the posting side sends natively when the reactor maps to an Entra user. */
+export interface PlannedReaction {
+  /** The Unicode emoji (skin tone included): the `reactionType`. */
+  emoji: string;
+  sourceUserId: string;
+  /** The reactor's name as the source shows it. */
+  displayName: string;
+  /** The entry of `reactionLine` that counts this reaction when it is not sent natively. */
+  line: number;
+}
+
+/** One emoji of a message's reaction text line, in the source's order. */
+export interface PlannedReactionText {
+  /** The emoji as shown: Unicode, or `:name:` for a custom emoji. */
+  label: string;
+  /** Reactions of this emoji that are text whatever the tenant (custom emoji, over the cap or the size). */
+  count: number;
+}
+
 /** One message the posting side sends, in posting order. One NDJSON line of a channel plan. */
 export interface PlannedMessage {
   /** Position in the channel's posting order, from 0. */
@@ -184,6 +229,19 @@ export interface PlannedMessage {
   files: PlannedFileLink[];
   /** Set when a long source message was split: this part's index from 1, and the number of parts. */
   part?: { index: number; of: number };
+  /** The mentions `html` holds as `<at id="n">`, ids contiguous from 0 in body order; absent when none. */
+  mentions?: PlannedMention[];
+  /**
+   * Native reaction candidates in the source's order (its `reactions[]`, then each one's `users[]`), at most
+   * 250 and only as many as fit the size limit; each is dated at the message's `createdDateTime`. On the last
+   * part of a split message only.
+   */
+  reactions?: PlannedReaction[];
+  /**
+   * The reaction text line below the body, one entry per source emoji in order; the posting side adds the
+   * candidates it does not send natively to their entry's count. Absent when the message has no reactions.
+   */
+  reactionLine?: PlannedReactionText[];
 }
 
 /** Why a source file is not moved into Teams as its bytes (inline image or SharePoint file). */
@@ -270,6 +328,14 @@ export interface PlannedChannel {
   inlineImages: number;
   /** The channel's source files by planned outcome (counted once per file per message). */
   fileCounts?: PlannedFileCounts;
+  /**
+   * Mentions and reactions the plan makes native (when the tenant has the user) and those written as text, by
+   * reason. Absent in plans made before mentions and reactions were native.
+   */
+  fidelity?: {
+    mentions: { native: number; text: Partial<Record<string, number>> };
+    reactions: { native: number; text: Partial<Record<string, number>> };
+  };
   /** Source user ids of the members. */
   members: string[];
   /** Source user id of the channel's creator, when known. */

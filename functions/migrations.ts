@@ -54,6 +54,7 @@ export const startMigrationSchema = z
       .strict()
       .default({ visibility: 'private' }),
     userMap: z.string().optional(),
+    userGroups: z.string().optional(),
     fallbackUser: z.string().min(1).optional(),
     channels: z.array(z.string().min(1)).optional(),
     excludeChannels: z.array(z.string().min(1)).optional(),
@@ -67,6 +68,7 @@ export const startMigrationSchema = z
         batchesPerExecution: z.number().int().min(1).max(100).default(10),
         operationPollSeconds: z.number().min(0.1).max(300).default(30),
         completeOnErrors: z.boolean().default(false),
+        reactions: z.enum(['native', 'text']).default('native'),
       })
       .strict()
       .default({
@@ -76,6 +78,7 @@ export const startMigrationSchema = z
         batchesPerExecution: 10,
         operationPollSeconds: 30,
         completeOnErrors: false,
+        reactions: 'native',
       }),
   })
   .strict()
@@ -119,6 +122,7 @@ export function parseStartRequest(
         until: b.until,
         fallbackUser: b.fallbackUser ?? fallbackUser,
         userMapCsv: b.userMap,
+        userGroupsCsv: b.userGroups,
       },
     },
   };

@@ -182,6 +182,20 @@ function renderBody(message: MessageRecord): string {
   return `<div class="body">${sanitizeHtml(local, SANITIZE)}</div>`;
 }
 
+/** Reactions as Teams draws them under a message: each emoji once, in first-seen order, with its count. */
+function renderReactions(message: MessageRecord): string {
+  const counts = new Map<string, number>();
+  for (const r of message.reactions as { reactionType?: string }[]) {
+    const type = r.reactionType ?? '';
+    counts.set(type, (counts.get(type) ?? 0) + 1);
+  }
+  if (counts.size === 0) return '';
+  const pills = [...counts]
+    .map(([type, n]) => `<span class="reaction" title="${escapeHtml(type)}">${escapeHtml(type)} ${n}</span>`)
+    .join('');
+  return `<div class="reactions">${pills}</div>`;
+}
+
 function renderMessage(store: SandboxStore, message: MessageRecord, reply: boolean): string {
   const user = message.from ? store.user(message.from.user.id) : undefined;
   const author =
@@ -199,10 +213,7 @@ function renderMessage(store: SandboxStore, message: MessageRecord, reply: boole
   )
     .map((a) => fileCard(a))
     .join('');
-  const reactions =
-    message.reactions.length > 0
-      ? `<div class="reactions">${message.reactions.length} reaction(s)</div>`
-      : '';
+  const reactions = renderReactions(message);
   return `<div class="message${reply ? ' reply' : ''}${warnings.length > 0 ? ' warn' : ''}" data-message-id="${escapeHtml(message.id)}">
   <div class="avatar" style="background:hsl(${hue(message.from?.user.id ?? '?')},55%,45%)">${escapeHtml(initials(author))}</div>
   <div class="content">
@@ -285,7 +296,7 @@ time{color:#616161;font-size:12px}
 .body pre,.body code{background:#f0f0f0;border-radius:3px;font-family:Consolas,monospace;font-size:13px}
 .body pre{padding:8px;overflow:auto}
 .body blockquote{border-left:3px solid #c8c6c4;margin:4px 0;padding-left:8px;color:#484644}
-.mention{color:#6264a7;font-weight:600}
+.mention{color:#6264a7;font-weight:600;background:#e8ebfa;border-radius:3px;padding:0 2px}
 .files{display:flex;gap:8px;flex-wrap:wrap;margin-top:4px}
 .file-card{display:flex;align-items:center;gap:10px;min-width:240px;max-width:360px;border:1px solid #e0e0e0;border-radius:6px;padding:8px 10px;color:#242424;text-decoration:none;background:#fff;box-shadow:0 1px 2px rgba(0,0,0,.08)}
 .file-card:hover{background:#f5f5f5}.file-card.missing{opacity:.6}
@@ -293,7 +304,8 @@ time{color:#616161;font-size:12px}
 .file-text{display:flex;flex-direction:column;min-width:0}
 .file-name{font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .file-where{font-size:11px;color:#616161}
-.reactions{font-size:12px;color:#616161}
+.reactions{display:flex;gap:4px;flex-wrap:wrap;margin-top:4px}
+.reaction{font-size:12px;border:1px solid #e0e0e0;border-radius:10px;padding:0 8px;background:#fafafa;color:#424242}
 .warnings{margin:6px 0 0;padding:0;list-style:none;color:#835b00;font-size:12px}
 .warnings li::before{content:"⚠ "}
 .empty{color:#616161;font-style:italic}

@@ -48,6 +48,8 @@ export interface SandboxSettings {
   operationPolls: number;
   /** Whether `/beta/` is served as an alias of `/v1.0/`. */
   betaAlias: boolean;
+  /** Whether imported messages may carry native reactions (a tenant that refuses them answers 400). */
+  reactions: boolean;
 }
 
 /** A request dispatched from inside the sandbox, as a `$batch` item is. */

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { badRequest, forbidden } from './errors';
 
-/** The message size limit: 28 KB, read as 28 × 1024 bytes of UTF-8 JSON (see `messageSize`). */
-export const MESSAGE_SIZE_LIMIT = 28 * 1024;
+/** The message size limit and its measure: one definition, shared with the planner and the poster. */
+export { MESSAGE_SIZE_LIMIT, messageSize } from '../core/graph/messageSize';
 /** The largest decoded inline image (`hostedContents[].contentBytes`): 4 MB, read as 4 × 1024 × 1024 bytes. */
 export const HOSTED_CONTENT_LIMIT = 4 * 1024 * 1024;
 /** Channels per team, deleted ones included for `DELETED_CHANNEL_RETENTION_MS`. */
@@ -101,18 +101,6 @@ export function assertChannelName(name: string): void {
   if (name.startsWith('.')) bad("it may not start with '.'");
   if (name.endsWith('.')) bad("it may not end with '.'");
   if ([...name].some((c) => c.charCodeAt(0) < 0x20)) bad('control characters are not allowed');
-}
-
-/**
- * The size the 28 KB rule is judged on: the UTF-8 byte length of
- * `JSON.stringify({ body, mentions, reactions })` over the request's own values (missing lists as `[]`).
- * Hosted contents and attachments are not counted: they travel beside the post, not inside it.
- */
-export function messageSize(body: unknown, mentions: unknown, reactions: unknown): number {
-  return Buffer.byteLength(
-    JSON.stringify({ body, mentions: mentions ?? [], reactions: reactions ?? [] }),
-    'utf8',
-  );
 }
 
 const HOSTED_REF = /\.\.\/hostedContents\/([^/"'\s<>]+)\/\$value/g;

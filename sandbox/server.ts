@@ -64,6 +64,8 @@ export interface SandboxOptions {
   operationPolls?: number;
   /** Serve `/beta/` as an alias of `/v1.0/`. Default true. */
   betaAlias?: boolean;
+  /** Accept native reactions on imported messages; false stands for a tenant that refuses them (400). Default true. */
+  reactions?: boolean;
   /** Delay before a change is saved to `stateFile`, in ms. Default 200. */
   saveDebounceMs?: number;
   /** Entries kept in the request log (oldest dropped first). Default 100000. */
@@ -218,7 +220,11 @@ class Sandbox {
     });
     const spec = typeof options.faults === 'string' ? parseFaults(options.faults) : (options.faults ?? []);
     this.faults = new FaultInjector(spec, options.seed ?? 1);
-    this.settings = { operationPolls: options.operationPolls ?? 1, betaAlias: options.betaAlias ?? true };
+    this.settings = {
+      operationPolls: options.operationPolls ?? 1,
+      betaAlias: options.betaAlias ?? true,
+      reactions: options.reactions ?? true,
+    };
     this.maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
     this.logLimit = options.logLimit ?? 100_000;
     this.saveDebounceMs = options.saveDebounceMs ?? 200;

@@ -1,5 +1,7 @@
 import type { ChatMessageAttachment, ItemBody, TeamworkUserIdentity } from '@microsoft/microsoft-graph-types';
 import type { PlannedMessage } from '../model';
+import { nativeContent, type TenantDirectory } from './nativeContent';
+import type { MentionEntry, ReactionEntry } from './messageSize';
 
 /** An inline image sent with its message, referenced from the body as `../hostedContents/{temporaryId}/$value`. */
 export interface ImportHostedContent {
@@ -13,6 +15,8 @@ export interface ImportMessageBody {
   createdDateTime: string;
   from: { user: TeamworkUserIdentity & { id: string; displayName: string; userIdentityType: 'aadUser' } };
   body: ItemBody & { contentType: 'html'; content: string };
+  mentions?: MentionEntry[];
+  reactions?: ReactionEntry[];
   hostedContents?: ImportHostedContent[];
   attachments?: (ChatMessageAttachment & {
     id: string;
@@ -26,19 +30,31 @@ export interface ImportMessageBody {
 export type MessageAuthor =
   { entraId: string; displayName: string } | { fallback: { entraId: string; displayName: string } };
 
+/** Maps nothing: every mention and reaction is written as text. */
+const NO_TENANT: TenantDirectory = {
+  user: () => undefined,
+  channel: () => undefined,
+  teamId: '',
+  channelId: '',
+};
+
 /**
  * Builds the POST body of a planned message. Posted as the fallback account, the body starts with a line
  * naming the original author. Every planned inline image needs its bytes, every planned file its uploaded
- * URL (`fileUrls`, by attachment id); a missing one throws, naming it.
+ * URL (`fileUrls`, by attachment id); a missing one throws, naming it. Mentions and reactions are mapped to
+ * the `tenant` (see `nativeContent`); `nativeReactions: false` writes the reactions as the text line.
  */
 export function buildImportMessage(
   planned: PlannedMessage,
   author: MessageAuthor,
   hostedBytes: Map<string, Buffer>,
   fileUrls: Map<string, string> = new Map(),
+  tenant: TenantDirectory = NO_TENANT,
+  nativeReactions = true,
 ): ImportMessageBody {
   const user = 'fallback' in author ? author.fallback : author;
-  let html = planned.html;
+  const native = nativeContent(planned, tenant, nativeReactions);
+  let html = native.html;
   if ('fallback' in author) html = `${attributionLine(planned.author.displayName)}${html}`;
   const hostedContents = planned.hostedContents.map((hosted) => {
     const bytes = hostedBytes.get(hosted.temporaryId);
@@ -66,6 +82,8 @@ export function buildImportMessage(
     createdDateTime: planned.createdDateTime,
     from: { user: { id: user.entraId, displayName: user.displayName, userIdentityType: 'aadUser' } },
     body: { contentType: 'html', content: html },
+    ...(native.mentions.length > 0 ? { mentions: native.mentions } : {}),
+    ...(native.reactions.length > 0 ? { reactions: native.reactions } : {}),
     ...(hostedContents.length > 0 ? { hostedContents } : {}),
     ...(attachments.length > 0 ? { attachments } : {}),
   };

@@ -20,6 +20,10 @@ export interface MigrationOptions {
   fallbackUser?: string;
   /** A user map (CSV `slackId|slackEmail,entraIdOrUpn`) as text. */
   userMapCsv?: string;
+  /** A user-group CSV (`S...,handle`) as text: names `<!subteam^S...>` mentions the export leaves unnamed. */
+  userGroupsCsv?: string;
+  /** Reactions as native Teams reactions where the reactor maps (default), or all as a text line. */
+  reactions?: 'native' | 'text';
   /** Channels posted at once: the tenant budget over the per-channel budget (50/5 = 10). */
   channelConcurrency: number;
   /** How long one postMessages activity posts before checkpointing back to its orchestrator. */

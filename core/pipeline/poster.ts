@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline';
 import { GraphError, MaybeCommittedError } from '../graph/errors';
 import { buildImportMessage, messageIdFor, type MessageAuthor } from '../graph/messageBody';
+import { refusesReactions, tenantDirectory, type TenantDirectory } from '../graph/nativeContent';
 import { channelPacingKey } from '../graph/pacing';
 import type { PlannedMessage } from '../model';
 import type { MessageRecord, UserRecord } from '../state/ledgerRecords';
@@ -48,12 +49,15 @@ export async function postMessages(
     if (row.state === 'posted' && row.teamsId) posted.set(row.key, row.teamsId);
     else failed.set(row.key, row.error ?? 'failed');
   }
+  const users = await deps.ledger.getUsers(runId);
+  const tenant = tenantDirectory(teamId, channelId, users, await deps.ledger.listChannels(runId));
   const poster = new MessagePoster(
     deps,
     runId,
     teamId,
     channelId,
-    await deps.ledger.getUsers(runId),
+    users,
+    tenant,
     new MessageFiles(deps, runId, teamId, channelId, channelKey),
   );
   const throttleKey = channelPacingKey(teamId, channelId);
@@ -107,6 +111,7 @@ export async function postMessages(
           throw new MessageFailure(`its thread's first message (${msg.parentKey}) is not posted yet`);
         const teamsId = await poster.post(msg, parentId);
         row = { key: msg.key, teamsId, createdDateTime: msg.createdDateTime, state: 'posted' };
+        if (poster.reactionsRefused.has(msg.key)) row.reactionsRefused = true;
         posted.set(msg.key, teamsId);
         failed.delete(msg.key);
         if (contiguous) cursor = msg.seq + 1;
@@ -145,16 +150,28 @@ class MessagePoster {
     private readonly teamId: string,
     private readonly channelId: string,
     private readonly users: Map<string, UserRecord>,
+    private readonly tenant: TenantDirectory,
     private readonly files: MessageFiles,
   ) {}
+
+  /** Keys of messages whose native reactions the service refused: they were posted with the text line. */
+  readonly reactionsRefused = new Set<string>();
 
   async post(msg: PlannedMessage, parentId: string | undefined): Promise<string> {
     const author = this.author(msg);
     const prepared = await this.files.prepare(msg).catch((err: unknown) => {
       throw err instanceof FileFailure ? new MessageFailure(err.message) : err;
     });
-    const body = buildImportMessage(prepared.message, author, prepared.hostedBytes, prepared.fileUrls);
-    const id = await this.send(msg, parentId, body);
+    const build = (nativeReactions?: boolean) =>
+      buildImportMessage(
+        prepared.message,
+        author,
+        prepared.hostedBytes,
+        prepared.fileUrls,
+        this.tenant,
+        nativeReactions,
+      );
+    const id = await this.send(msg, parentId, build);
     await this.files.posted(msg).catch(() => undefined);
     return id;
   }
@@ -162,8 +179,9 @@ class MessagePoster {
   private async send(
     msg: PlannedMessage,
     parentId: string | undefined,
-    body: ReturnType<typeof buildImportMessage>,
+    build: (nativeReactions?: boolean) => ReturnType<typeof buildImportMessage>,
   ): Promise<string> {
+    let body = build();
     for (let send = 1; ; send++) {
       try {
         const created = parentId
@@ -171,6 +189,11 @@ class MessagePoster {
           : await this.deps.graph.postMessage(this.teamId, this.channelId, body);
         return created.id;
       } catch (err) {
+        if (err instanceof GraphError && body.reactions && refusesReactions(err.status, err.serviceMessage)) {
+          body = build(false);
+          this.reactionsRefused.add(msg.key);
+          continue;
+        }
         const conflict = err instanceof GraphError && err.status === 409;
         if (conflict || err instanceof MaybeCommittedError) {
           const existing = await this.lookUp(msg, parentId);

@@ -25,6 +25,8 @@ export interface ChannelReport {
   split: number;
   timestampBumps: number;
   throttled: number;
+  /** Posted messages whose native reactions the service refused: their reactions are the text line. */
+  reactionsAsText: number;
   /** Seconds from the channel's first post to its last, once it is fully posted. */
   elapsedSeconds?: number;
   failures: { key: string; error: string }[];
@@ -91,6 +93,7 @@ export async function buildReport(
       split: planned.split,
       timestampBumps: planned.timestampBumps,
       throttled: record?.throttled ?? 0,
+      reactionsAsText: rows.filter((r) => r.reactionsRefused).length,
       ...(record?.startedAt && record.finishedAt
         ? { elapsedSeconds: (Date.parse(record.finishedAt) - Date.parse(record.startedAt)) / 1000 }
         : {}),
@@ -140,7 +143,7 @@ export function renderReportHtml(report: MigrationReport): string {
       (c) =>
         `<tr class="${c.failed > 0 ? 'bad' : ''}"><td>${e(c.source)}</td><td>${e(c.teamsName)}</td><td>${e(c.state)}</td>` +
         `<td>${c.sourceMessages}</td><td>${c.planned}</td><td>${c.posts}</td><td>${c.replies}</td><td>${c.posted}</td><td>${c.failed}</td>` +
-        `<td>${skipped(c.skipped)}</td><td>${c.split}</td><td>${c.timestampBumps}</td><td>${c.throttled}</td><td>${c.elapsedSeconds ?? ''}</td></tr>`,
+        `<td>${skipped(c.skipped)}</td><td>${c.split}</td><td>${c.timestampBumps}</td><td>${c.throttled}</td><td>${c.reactionsAsText}</td><td>${c.elapsedSeconds ?? ''}</td></tr>`,
     )
     .join('\n');
   const failures = report.channels
@@ -168,7 +171,7 @@ td:nth-child(-n+3),th{text-align:left}tr.bad td{background:#fde8e8}
 generated ${e(report.generatedAt)}${report.elapsedSeconds !== undefined ? ` · ${report.elapsedSeconds} s since the run began` : ''}</p>
 <p><b>${t.posted}</b> of ${t.planned} planned messages posted · ${t.failed} failed · ${t.skipped} skipped · ${t.throttled} throttled requests</p>
 <h2>Channels</h2>
-<table><tr><th>Slack</th><th>Teams</th><th>state</th><th>in Slack</th><th>planned</th><th>posts</th><th>replies</th><th>posted</th><th>failed</th><th>skipped</th><th>split</th><th>time bumps</th><th>throttled</th><th>seconds</th></tr>
+<table><tr><th>Slack</th><th>Teams</th><th>state</th><th>in Slack</th><th>planned</th><th>posts</th><th>replies</th><th>posted</th><th>failed</th><th>skipped</th><th>split</th><th>time bumps</th><th>throttled</th><th>reactions refused</th><th>seconds</th></tr>
 ${rows}
 </table>
 <h2>Users</h2>

@@ -38,6 +38,10 @@ export async function stageSource(deps: PipelineDeps, input: StageSourceInput): 
             : undefined,
           slackBotToken: deps.files.botToken,
           maxFileBytes: deps.files.maxFileBytes,
+          userGroups: input.options.userGroupsCsv
+            ? { text: input.options.userGroupsCsv, source: 'user groups' }
+            : undefined,
+          reactions: input.options.reactions,
         },
         new PrefixedStore(deps.store, runPaths.plan(runId)),
       );

@@ -50,6 +50,8 @@ export interface MessageRecord {
   createdDateTime: string;
   state: MessageState;
   error?: string;
+  /** The service refused the message's native reactions; it was posted with them as the text line. */
+  reactionsRefused?: boolean;
 }
 
 /** How a source user was matched to the tenant. */
@@ -164,6 +166,7 @@ export const messageRows = {
       createdDateTime: r.createdDateTime,
       state: r.state,
       error: clip(r.error),
+      reactionsRefused: r.reactionsRefused,
     }),
   }),
   fromEntity: (e: Record<string, unknown>): MessageRecord => ({
@@ -171,6 +174,7 @@ export const messageRows = {
     ...optional({ teamsId: str(e.teamsId), error: str(e.error) }),
     createdDateTime: String(e.createdDateTime ?? ''),
     state: e.state as MessageState,
+    ...(e.reactionsRefused === true ? { reactionsRefused: true } : {}),
   }),
 };
 

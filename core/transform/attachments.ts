@@ -1,5 +1,6 @@
 import { escapeHtml, link } from './html';
-import { mrkdwnInline, mrkdwnToBlocks, type RenderNames } from './mrkdwn';
+import { mrkdwnInline, mrkdwnToBlocks, plainWithSpecials, type RenderNames } from './mrkdwn';
+import { blocksToHtml } from './richText';
 
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -7,8 +8,9 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim
 
 /**
  * Renders Slack message `attachments` (bot cards and link unfurls) as readable HTML blocks: the pretext
- * above a quoted card with author, linked title, text, fields, image link and footer. Fields listed in
- * `mrkdwn_in` are converted as mrkdwn, the others shown as plain text; with nothing else, the fallback.
+ * above a quoted card with author, linked title, text, fields (a small table), the card's own Block Kit
+ * `blocks`, image link and footer. Fields listed in `mrkdwn_in` are converted as mrkdwn, the others as plain
+ * text whose links and mentions are still converted; with nothing else, the fallback.
  */
 export function attachmentsToHtml(attachments: unknown[], names: RenderNames): string[] {
   const out: string[] = [];
@@ -17,7 +19,7 @@ export function attachmentsToHtml(attachments: unknown[], names: RenderNames): s
     const inline = (field: string): string | undefined => {
       const v = str(a[field]);
       if (!v) return undefined;
-      return md.has(field) ? mrkdwnInline(v, names) : escapeHtml(v).replace(/\n/g, '<br>');
+      return md.has(field) ? mrkdwnInline(v, names) : plainWithSpecials(v, names);
     };
     const pretext = inline('pretext');
     if (pretext) out.push(`<p>${pretext}</p>`);
@@ -31,13 +33,17 @@ export function attachmentsToHtml(attachments: unknown[], names: RenderNames): s
       card.push(
         md.has('text')
           ? mrkdwnToBlocks(text, names).map(unwrapP).join('<br>')
-          : escapeHtml(text).replace(/\n/g, '<br>'),
+          : plainWithSpecials(text, names),
       );
-    for (const f of Array.isArray(a.fields) ? a.fields.filter(isObj) : []) {
-      const t = str(f.title);
-      const v = str(f.value);
-      if (t || v) card.push(`${t ? `<b>${escapeHtml(t)}</b>: ` : ''}${v ? mrkdwnInline(v, names) : ''}`);
-    }
+    const rows = (Array.isArray(a.fields) ? a.fields.filter(isObj) : [])
+      .map((f) => [str(f.title), str(f.value)] as const)
+      .filter(([t, v]) => t || v)
+      .map(
+        ([t, v]) => `<tr><th>${t ? escapeHtml(t) : ''}</th><td>${v ? mrkdwnInline(v, names) : ''}</td></tr>`,
+      );
+    if (rows.length) card.push(`<table>${rows.join('')}</table>`);
+    const blocks = Array.isArray(a.blocks) ? blocksToHtml(a.blocks, names) : [];
+    if (blocks.length) card.push(blocks.join(''));
     const image = str(a.image_url);
     if (image) card.push(link(image, escapeHtml(str(a.image_alt) ?? 'image')));
     const footer = str(a.footer);
@@ -46,9 +52,19 @@ export function attachmentsToHtml(attachments: unknown[], names: RenderNames): s
       const fallback = str(a.fallback);
       if (fallback) card.push(mrkdwnInline(fallback, names));
     }
-    if (card.length) out.push(`<blockquote>${card.join('<br>')}</blockquote>`);
+    if (card.length) out.push(`<blockquote>${joinCard(card)}</blockquote>`);
   }
   return out;
+}
+
+const BLOCK_START = /^<(p|ul|ol|pre|blockquote|table|hr)\b/;
+
+/** Card lines joined by `<br>`, except next to block elements (tables, paragraphs), which break lines already. */
+function joinCard(items: string[]): string {
+  return items.reduce((html, item, i) => {
+    const blockish = BLOCK_START.test(item) || (i > 0 && BLOCK_START.test(items[i - 1]));
+    return i === 0 ? item : `${html}${blockish ? '' : '<br>'}${item}`;
+  }, '');
 }
 
 function maybeLink(url: string | undefined, label: string): string {

@@ -1,60 +1,62 @@
-import * as nodeEmoji from 'node-emoji';
+import { readFileSync } from 'node:fs';
 
-/** Slack short names that node-emoji (emojilib names) does not know, mapped to the same Unicode emoji. */
-const SLACK_ALIASES: Record<string, string> = {
-  thumbsup: '👍',
-  thumbsdown: '👎',
-  simple_smile: '🙂',
-  satisfied: '😆',
-  thinking_face: '🤔',
-  face_with_rolling_eyes: '🙄',
-  shipit: '🐿️',
-  squirrel: '🐿️',
-  the_horns: '🤘',
-  sign_of_the_horns: '🤘',
-  hankey: '💩',
-  shit: '💩',
-  punch: '👊',
-  hand: '✋',
-  hugging_face: '🤗',
-  'star-struck': '🤩',
-  zany_face: '🤪',
-  raising_hand: '🙋',
-  white_frowning_face: '☹️',
-  collision: '💥',
-  envelope: '✉️',
-  bee: '🐝',
-  lady_beetle: '🐞',
-  robot_face: '🤖',
-  sports_medal: '🏅',
-  first_place_medal: '🥇',
-  car: '🚗',
-  boat: '⛵',
-  pencil: '📝',
-  heavy_exclamation_mark: '❗',
-  'flag-us': '🇺🇸',
-  gb: '🇬🇧',
-};
+/** One entry of emoji-datasource: the emoji's code points and, for some, its skin tone variations. */
+interface EmojiEntry {
+  unified: string;
+  short_names: string[];
+  skin_variations?: Record<string, { unified: string }>;
+}
 
-const SKIN_TONES = ['\u{1F3FB}', '\u{1F3FC}', '\u{1F3FD}', '\u{1F3FE}', '\u{1F3FF}'];
+/** Slack's skin tones 2..6 as the Fitzpatrick modifiers emoji-datasource keys its variations by. */
+const TONE_KEYS = ['1F3FB', '1F3FC', '1F3FD', '1F3FE', '1F3FF'];
+
+let byName: Map<string, EmojiEntry> | undefined;
+
+/** Slack short names (every alias emoji-datasource lists) to their entries, read once on first use. */
+function table(): Map<string, EmojiEntry> {
+  if (!byName) {
+    byName = new Map();
+    const data = JSON.parse(
+      readFileSync(require.resolve('emoji-datasource/emoji.json'), 'utf8'),
+    ) as EmojiEntry[];
+    for (const entry of data)
+      for (const name of entry.short_names) if (!byName.has(name)) byName.set(name, entry);
+  }
+  return byName;
+}
+
+const fromUnified = (unified: string): string =>
+  String.fromCodePoint(...unified.split('-').map((h) => Number.parseInt(h, 16)));
 
 /** The Unicode emoji for a Slack short name, or undefined for custom emoji (which stay as `:name:`). */
 export function emojiFor(name: string): string | undefined {
-  return SLACK_ALIASES[name] ?? nodeEmoji.get(name);
+  const entry = table().get(name);
+  return entry ? fromUnified(entry.unified) : undefined;
 }
 
+const TONED = /^(.*?)::skin-tone-([2-6])(?:-([2-6]))?$/;
+
 /**
- * Renders a Slack emoji name, skin tone included (`+1::skin-tone-3` or `skin_tone` 2..6), as Unicode;
- * custom emoji are kept as the text `:name:` so nothing is lost.
+ * A Slack emoji name as Unicode, skin tone included (`+1::skin-tone-3`, `handshake::skin-tone-2-4`, or
+ * `skinTone` 2..6 from a rich-text element), from emoji-datasource's Slack short names and skin variations;
+ * undefined for custom emoji. A tone the emoji does not take is left out.
  */
+export function unicodeEmoji(name: string, skinTone?: number): string | undefined {
+  const m = TONED.exec(name);
+  const entry = table().get(m ? m[1] : name);
+  if (!entry) return undefined;
+  const tones = m ? [Number(m[2]), ...(m[3] ? [Number(m[3])] : [])] : skinTone ? [skinTone] : [];
+  const keys = tones.filter((t) => t >= 2 && t <= 6).map((t) => TONE_KEYS[t - 2]);
+  const variations = entry.skin_variations;
+  if (keys.length === 0 || !variations) return fromUnified(entry.unified);
+  const variation =
+    variations[keys.join('-')] ?? (keys.length === 1 ? variations[`${keys[0]}-${keys[0]}`] : undefined);
+  return fromUnified(variation?.unified ?? entry.unified);
+}
+
+/** A Slack emoji name as Unicode (see {@link unicodeEmoji}); custom emoji stay the text `:name:`, so nothing is lost. */
 export function renderEmoji(name: string, skinTone?: number): string {
-  const m = /^(.*?)::skin-tone-([2-6])$/.exec(name);
-  const base = m ? m[1] : name;
-  const tone = m ? Number(m[2]) : skinTone;
-  const glyph = emojiFor(base);
-  if (!glyph) return `:${name}:`;
-  if (!tone || tone < 2 || tone > 6) return glyph;
-  return glyph.replace(/\uFE0F$/, '') + SKIN_TONES[tone - 2];
+  return unicodeEmoji(name, skinTone) ?? `:${name}:`;
 }
 
 /** An emoji from a rich-text element's `unicode` field (`1f44d-1f3fb`). */

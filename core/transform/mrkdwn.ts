@@ -1,5 +1,6 @@
 import { renderEmoji, emojiFor } from './emoji';
 import { channelRef, decodeSlackEntities, escapeHtml, escapeSlackText, link, mention } from './html';
+import type { MentionRef } from './mentions';
 
 /** What the converters need to name users and channels referenced in a message. */
 export interface RenderNames {
@@ -7,6 +8,8 @@ export interface RenderNames {
   user(id: string): string | undefined;
   /** Teams name of a Slack channel id, or undefined when the channel is not in the plan. */
   channel(id: string): string | undefined;
+  /** The HTML of a user, channel, broadcast or user-group mention; without it, mentions are bold text. */
+  mention?(ref: MentionRef): string;
 }
 
 const TAGS: Record<string, string> = { '*': 'b', _: 'i', '~': 's' };
@@ -41,6 +44,20 @@ export function mrkdwnToBlocks(text: string, names: RenderNames): string[] {
 /** Converts one line or span of mrkdwn to inline HTML (no block structure). */
 export function mrkdwnInline(text: string, names: RenderNames): string {
   return inline(text, names);
+}
+
+/**
+ * Converts text that Slack shows without mrkdwn styling (attachment text outside `mrkdwn_in`): its `<...>`
+ * tokens (links, mentions, channels) are still converted, everything else is escaped, newlines become `<br>`.
+ */
+export function plainWithSpecials(text: string, names: RenderNames): string {
+  let out = '';
+  let last = 0;
+  for (const m of text.matchAll(/<([^<>\n]+)>/g)) {
+    out += escapeSlackText(text.slice(last, m.index)) + special(m[1], names);
+    last = m.index + m[0].length;
+  }
+  return (out + escapeSlackText(text.slice(last))).replace(/\n/g, '<br>');
 }
 
 function lineBlocks(text: string, names: RenderNames): string[] {
@@ -185,16 +202,22 @@ function special(inner: string, names: RenderNames): string {
   const label = rawLabel === undefined ? undefined : decodeSlackEntities(rawLabel);
   if (target.startsWith('@')) {
     const id = target.slice(1);
-    return mention(names.user(id) ?? label?.replace(/^@/, '') ?? id);
+    const ref = { type: 'user' as const, id, ...(label !== undefined ? { label } : {}) };
+    return names.mention?.(ref) ?? mention(names.user(id) ?? label?.replace(/^@/, '') ?? id);
   }
   if (target.startsWith('#')) {
     const id = target.slice(1);
-    return channelRef(names.channel(id) ?? label ?? id);
+    const ref = { type: 'channel' as const, id, ...(label !== undefined ? { label } : {}) };
+    return names.mention?.(ref) ?? channelRef(names.channel(id) ?? label ?? id);
   }
   if (target.startsWith('!')) {
     const cmd = target.slice(1);
-    if (cmd === 'here' || cmd === 'channel' || cmd === 'everyone') return mention(cmd);
-    if (cmd.startsWith('subteam^')) return mention((label ?? cmd.slice(8)).replace(/^@/, ''));
+    if (cmd === 'here' || cmd === 'channel' || cmd === 'everyone')
+      return names.mention?.({ type: 'broadcast', range: cmd }) ?? mention(cmd);
+    if (cmd.startsWith('subteam^')) {
+      const ref = { type: 'usergroup' as const, id: cmd.slice(8), ...(label !== undefined ? { label } : {}) };
+      return names.mention?.(ref) ?? mention((label ?? 'user group').replace(/^@/, ''));
+    }
     return escapeHtml(label ?? cmd);
   }
   const url = decodeSlackEntities(target);

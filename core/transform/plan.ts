@@ -6,6 +6,7 @@ import type {
   PlannedFileCounts,
   PlannedFileLink,
   PlannedHostedContent,
+  PlannedMention,
   PlannedMessage,
   SkipReason,
   SourceMessage,
@@ -18,12 +19,21 @@ import { assignTeamsNames } from './channelNames';
 import type { RenderNames } from './mrkdwn';
 import { ProblemLog } from './problems';
 import { FileNamer } from '../files/names';
-import { ORPHAN_NOTE_HTML, renderMessage, type RenderOptions } from './render';
-import { BODY_BUDGET_BYTES, fitsBudget, splitBlocks } from './split';
+import { reactionEntryBytes } from '../graph/messageSize';
+import type { MentionDirectory, MentionTextReason } from './mentions';
+import {
+  fullReactionLine,
+  reactionLineHtml,
+  type PlannedReactions,
+  type ReactionContext,
+  type ReactionTextReason,
+} from './reactions';
+import { ORPHAN_NOTE_HTML, renderMessage, type RenderedMessage, type RenderOptions } from './render';
+import { BODY_BUDGET_BYTES, bodySize, fitMessage, fitsWhole, mentionsSize, type FittedPart } from './split';
 import { Column, PairRows } from './column';
 import { SpillFile } from './spill';
 import { nextTime, postingOrder, timeOfPair, tsOfPair, tsPair, type TsPair } from './timestamps';
-import { parseUserMap, planUsers } from './users';
+import { parseUserGroups, parseUserMap, planUsers } from './users';
 
 /** What to plan and how. `now` is required: planning never reads the clock, so re-runs are identical. */
 export interface PlanOptions {
@@ -47,6 +57,10 @@ export interface PlanOptions {
   maxFileBytes?: number;
   /** User map CSV text and its name for messages. */
   userMap?: { text: string; source: string };
+  /** User-group CSV text (`S...,handle`) and its name for messages: names `<!subteam^S...>` mentions. */
+  userGroups?: { text: string; source: string };
+  /** Reactions as native Teams reactions where the reactor maps (default), or all as the text line. */
+  reactions?: 'native' | 'text';
   limits?: ArchiveLimits;
   bodyBudgetBytes?: number;
 }
@@ -104,6 +118,12 @@ interface Context {
   profileNames: Map<string, string>;
   /** Rendered messages of the channel being planned, between reading and writing in posting order. */
   spill: SpillFile;
+  /** Why a source user cannot be mentioned or react natively (undefined: the tenant may have them). */
+  textReason(id: string): MentionTextReason | undefined;
+  /** The source ids of the channels this plan imports (a channel's plan key is its source id). */
+  imported: Set<string>;
+  userGroups: Map<string, string>;
+  teamName: string;
 }
 
 async function planOpened(
@@ -147,6 +167,15 @@ async function planOpened(
   log.add(...nameProblems);
   const slackNames = new Map(exp.conversations.map((c) => [c.sourceId, c.name]));
   const profileNames = new Map<string, string>();
+  const userMap = options.userMap ? parseUserMap(options.userMap.text, options.userMap.source) : undefined;
+  const resolution = new Map(
+    planUsers(exp.users, userMap?.map ?? new Map()).users.map((u) => [u.sourceId, u.resolution]),
+  );
+  const userGroups = options.userGroups
+    ? parseUserGroups(options.userGroups.text, options.userGroups.source)
+    : undefined;
+  if (userGroups) log.add(...userGroups.problems);
+  const teamName = options.teamName ?? exp.teamName ?? exp.name.replace(/\.zip$/i, '');
   const ctx: Context = {
     exp,
     spill: new SpillFile(),
@@ -163,6 +192,15 @@ async function planOpened(
       user: (id) => users.get(id)?.displayName ?? profileNames.get(id),
       channel: (id) => teamsNames.get(id) ?? slackNames.get(id),
     },
+    textReason: (id) => {
+      const user = users.get(id);
+      if (!user) return userMap?.map.has(id) ? undefined : 'unknown-user';
+      if (resolution.get(id) !== 'fallback') return undefined;
+      return user.isBot ? 'bot' : user.isDeleted ? 'deleted-user' : 'no-email';
+    },
+    imported: new Set(selected.map((c) => c.sourceId)),
+    userGroups: userGroups?.groups ?? new Map(),
+    teamName,
   };
   const ordered = [...selected].sort((a, b) =>
     a === general
@@ -199,7 +237,6 @@ async function planOpened(
     isDeleted: false,
     isAdmin: false,
   }));
-  const userMap = options.userMap ? parseUserMap(options.userMap.text, options.userMap.source) : undefined;
   if (userMap) log.add(...userMap.problems);
   const plannedUsers = planUsers(
     [...exp.users, ...unknown],
@@ -208,7 +245,6 @@ async function planOpened(
   );
   log.add(...plannedUsers.problems);
   const earliest = Math.min(now, ...channels.map((c) => Date.parse(c.createdDateTime)));
-  const teamName = options.teamName ?? exp.teamName ?? exp.name.replace(/\.zip$/i, '');
   const totals = { posts: 0, replies: 0, messages: 0, skipped: 0 };
   for (const c of channels) {
     totals.posts += c.posts;
@@ -254,6 +290,8 @@ const EMPTY = 2;
 const FILTERED = 4;
 /** Some reply planned in the channel names this message as its thread. */
 const HAS_REPLIES = 8;
+/** A skipped system event (join, huddle) kept as a short notice when a reply names it as its thread. */
+const NOTICE = 16;
 /** The message has no thread. */
 const NO_THREAD = -1;
 /** The thread is not a Slack ts, so no message of the channel can be its parent (kept aside as a string). */
@@ -301,6 +339,68 @@ interface LineBody {
   hostedContents: string;
   files: string;
   part?: { index: number; of: number };
+  mentions?: string;
+  reactions?: string;
+  reactionLine?: string;
+}
+
+/** A message's mentions and reactions as spilled (the fifth line; empty when it has neither). */
+interface SpillExtras {
+  mentions: PlannedMention[];
+  reactions: PlannedReactions;
+  mentionText: Partial<Record<MentionTextReason, number>>;
+}
+
+/** How many mentions and reactions a channel's plan makes native, and how many are text and why. */
+interface Fidelity {
+  mentions: { native: number; text: Partial<Record<MentionTextReason, number>> };
+  reactions: { native: number; text: Partial<Record<ReactionTextReason, number>> };
+}
+
+/** A planned message's lines, with its counts. */
+interface PlannedBodies {
+  bodies: LineBody[];
+  files: number;
+  images: number;
+  fidelity: Fidelity;
+}
+
+function spillExtras(rendered: RenderedMessage): string {
+  const { mentions, reactions, mentionText } = rendered;
+  if (!mentions.length && !reactions.line.length && !Object.keys(mentionText).length) return '';
+  return JSON.stringify({ mentions, reactions, mentionText } satisfies SpillExtras);
+}
+
+function reactionFields(
+  reactions: PlannedReactions | undefined,
+): Pick<LineBody, 'reactions' | 'reactionLine'> {
+  if (!reactions?.line.length) return {};
+  return {
+    ...(reactions.candidates.length ? { reactions: JSON.stringify(reactions.candidates) } : {}),
+    reactionLine: JSON.stringify(reactions.line),
+  };
+}
+
+function fidelityOf(
+  extras: Pick<SpillExtras, 'mentionText'> | undefined,
+  nativeMentions: number,
+  reactions: PlannedReactions | undefined,
+): Fidelity {
+  return {
+    mentions: { native: nativeMentions, text: extras?.mentionText ?? {} },
+    reactions: { native: reactions?.candidates.length ?? 0, text: reactions?.textReasons ?? {} },
+  };
+}
+
+/** What a fitted part adds to the service's measure beyond the envelope (see split.ts). */
+function partSize(part: FittedPart): number {
+  const candidates = part.reactions?.candidates ?? [];
+  return (
+    bodySize(part.html) +
+    mentionsSize(part.mentions) +
+    bodySize(reactionLineHtml(part.reactions ? fullReactionLine(part.reactions) : [])) +
+    candidates.reduce((n, c) => n + reactionEntryBytes(c.emoji, c.displayName), 0)
+  );
 }
 
 type AuthorSource = Pick<
@@ -330,39 +430,76 @@ async function planChannel(
     },
     channel: ctx.names.channel,
   };
+  const directory: MentionDirectory = {
+    userTextReason: ctx.textReason,
+    channelKey: (id) => (ctx.imported.has(id) ? id : undefined),
+    userGroup: (id) => ctx.userGroups.get(id),
+    teamName: ctx.teamName,
+    channelName: teamsName,
+  };
+  const reactionContext: ReactionContext = {
+    native: options.reactions !== 'text',
+    reactorTextReason: ctx.textReason,
+    displayName: (id) => trackedNames.user(id) ?? id,
+  };
   const renderOptions: RenderOptions = {
     canDownloadFiles: !!options.slackBotToken,
     channelKey: conv.sourceId,
     ...(options.maxFileBytes !== undefined ? { maxFileBytes: options.maxFileBytes } : {}),
     fileNames: new FileNamer(),
+    mentions: directory,
+    reactions: reactionContext,
   };
   const fileCounts: PlannedFileCounts = { inline: 0, sharepoint: 0, fallback: {} };
   const budget = options.bodyBudgetBytes ?? BODY_BUDGET_BYTES;
-  const bodies = (
-    spilled: string,
-    orphan: boolean,
-  ): { bodies: LineBody[]; files: number; images: number } => {
-    const [first, html, hostedContents, files] = spilled.split('\n');
+  const bodies = (spilled: string, orphan: boolean): PlannedBodies => {
+    const [first, html, hostedContents, files, extrasJson] = spilled.split('\n');
+    const extras = extrasJson ? (JSON.parse(extrasJson) as SpillExtras) : undefined;
     if (!first) {
       const body = orphan ? JSON.stringify(ORPHAN_NOTE_HTML + (JSON.parse(html) as string)) : html;
+      const reactions = extras?.reactions;
       return {
-        bodies: [{ html: body, hostedContents, files }],
+        bodies: [
+          {
+            html: body,
+            hostedContents,
+            files,
+            ...(extras?.mentions.length ? { mentions: JSON.stringify(extras.mentions) } : {}),
+            ...reactionFields(reactions),
+          },
+        ],
         files: jsonListLength(files),
         images: jsonListLength(hostedContents),
+        fidelity: fidelityOf(extras, extras?.mentions.length ?? 0, reactions),
       };
     }
     const extra = JSON.parse(first) as SpillExtra;
-    const rendered = extra.m
+    const rendered: Pick<RenderedMessage, 'blocks' | 'hostedContents' | 'files' | 'mentions' | 'reactions'> &
+      Partial<SpillExtras> = extra.m
       ? renderMessage(extra.m, ctx.names, renderOptions, { broadcast: extra.m.broadcast })
       : {
           blocks: extra.b!,
           hostedContents: JSON.parse(hostedContents) as PlannedHostedContent[],
           files: JSON.parse(files) as PlannedFileLink[],
+          mentions: extras?.mentions ?? [],
+          reactions: extras?.reactions ?? { candidates: [], line: [], textReasons: {} },
+          mentionText: extras?.mentionText ?? {},
         };
-    const parts = splitBlocks(orphan ? [ORPHAN_NOTE_HTML, ...rendered.blocks] : rendered.blocks, budget);
+    const { parts, demoted } = fitMessage(
+      {
+        blocks: orphan ? [ORPHAN_NOTE_HTML, ...rendered.blocks] : rendered.blocks,
+        mentions: rendered.mentions,
+        reactions: rendered.reactions,
+      },
+      budget,
+    );
+    warnOversize(parts);
     const split = parts.length > 1;
+    const last = parts[parts.length - 1];
+    const mentionText = { ...rendered.mentionText };
+    if (demoted) mentionText['over-size'] = (mentionText['over-size'] ?? 0) + demoted;
     return {
-      bodies: parts.map((part, p) => ({
+      bodies: parts.map(({ html: part, mentions, reactions }, p) => ({
         html: JSON.stringify(part),
         hostedContents: jsonList(
           split
@@ -377,10 +514,27 @@ async function planChannel(
             : rendered.files,
         ),
         ...(split ? { part: { index: p + 1, of: parts.length } } : {}),
+        ...(mentions.length ? { mentions: JSON.stringify(mentions) } : {}),
+        ...reactionFields(reactions),
       })),
       files: rendered.files.length,
       images: rendered.hostedContents.length,
+      fidelity: fidelityOf(
+        { mentionText },
+        parts.reduce((n, p) => n + p.mentions.length, 0),
+        last.reactions,
+      ),
     };
+  };
+  const warnOversize = (parts: FittedPart[]): void => {
+    const over = parts.filter((p) => partSize(p) > budget).length;
+    if (over)
+      log.add({
+        severity: 'warning',
+        code: 'message-too-large',
+        message: `a message of '${conv.name}' stays over the size limit after splitting (${over} part(s) hold an element that cannot be cut, such as a very long link); it will fail with the reason when posted.`,
+        where: conv.name,
+      });
   };
   const authors = new AuthorTable();
   // The index keeps no string per message: keys and threads are Slack ts encoded as two exact numbers.
@@ -426,6 +580,7 @@ async function planChannel(
         ctx.profileNames.set(m.authorId, m.authorName);
       const time = timeOfPair(pair.hi, pair.lo);
       let filtered = false;
+      let notice = false;
       if (
         (ctx.since !== undefined && time.ms < ctx.since) ||
         (ctx.until !== undefined && time.ms >= ctx.until)
@@ -433,8 +588,9 @@ async function planChannel(
         skip('filtered-by-date');
         filtered = true;
       } else if (m.kind === 'system' && !options.includeSystemEvents) {
-        skip('system-event');
         filtered = true;
+        notice = !m.threadKey;
+        if (!notice) skip('system-event');
       }
       if (filtered || !m.threadKey) {
         columns.threadHi.push(NO_THREAD);
@@ -447,7 +603,7 @@ async function planChannel(
         columns.threadHi.push(ODD_THREAD);
         columns.threadLo.push(0);
       }
-      if (filtered) {
+      if (filtered && !notice) {
         columns.author.push(-1);
         columns.flags.push(FILTERED);
         columns.offset.push(-1);
@@ -459,7 +615,9 @@ async function planChannel(
       const rendered = renderMessage(m, trackedNames, renderOptions, { broadcast: m.broadcast });
       if (rendered.fileCounts) addFileCounts(fileCounts, rendered.fileCounts);
       columns.author.push(authors.numberOf(m));
-      columns.flags.push((m.deleted ? DELETED : 0) | (rendered.empty ? EMPTY : 0));
+      columns.flags.push(
+        (notice ? FILTERED | NOTICE : 0) | (m.deleted ? DELETED : 0) | (rendered.empty ? EMPTY : 0),
+      );
       if (rendered.empty) {
         columns.offset.push(-1);
         columns.length.push(0);
@@ -469,10 +627,17 @@ async function planChannel(
       if (unresolved) ref = spill.append(JSON.stringify({ m }));
       else {
         const whole = rendered.blocks.join('');
-        const fits = fitsBudget(m.threadKey ? ORPHAN_NOTE_HTML + whole : whole, budget);
+        const fits = fitsWhole(
+          {
+            blocks: m.threadKey ? [ORPHAN_NOTE_HTML, whole] : [whole],
+            mentions: rendered.mentions,
+            reactions: rendered.reactions,
+          },
+          budget,
+        );
         const first = fits ? '' : JSON.stringify({ b: rendered.blocks });
         const files = `${jsonList(rendered.hostedContents)}\n${jsonList(rendered.files)}`;
-        ref = spill.append(`${first}\n${JSON.stringify(whole)}\n${files}`);
+        ref = spill.append(`${first}\n${JSON.stringify(whole)}\n${files}\n${spillExtras(rendered)}`);
       }
       columns.offset.push(ref.offset);
       columns.length.push(ref.length);
@@ -502,7 +667,11 @@ async function planChannel(
   const keptColumn = new Column((n) => new Int32Array(n));
   const keptIndex = new Int32Array(rows.size).fill(-1);
   for (let c = 0; c < rows.size; c++) {
-    if (flags[c] & FILTERED) continue;
+    if (flags[c] & NOTICE && !(flags[c] & HAS_REPLIES && !(flags[c] & EMPTY))) {
+      skip('system-event');
+      continue;
+    }
+    if (flags[c] & FILTERED && !(flags[c] & NOTICE)) continue;
     if (flags[c] & DELETED && !(flags[c] & HAS_REPLIES)) skip('deleted');
     else if (flags[c] & EMPTY) skip('empty');
     else {
@@ -553,6 +722,7 @@ async function planChannel(
     keyOf: keptKey,
     parents,
   });
+  const fidelity: Fidelity = { mentions: { native: 0, text: {} }, reactions: { native: 0, text: {} } };
   const partCounts = new Int32Array(kept.length);
   const counts = { posts: 0, replies: 0, split: 0, splitExtraParts: 0, bumps: 0, files: 0, inlineImages: 0 };
   let future = 0;
@@ -586,6 +756,7 @@ async function planChannel(
       else counts.posts += parts;
       counts.files += message.files;
       counts.inlineImages += message.images;
+      addFidelity(fidelity, message.fidelity);
       const a = authorOfMessage[c];
       authorJson[a] ??= JSON.stringify(
         authorOf(ctx, { ...authors.list[a], ts: keyOfRow(c), conversationId: conv.sourceId }),
@@ -643,6 +814,7 @@ async function planChannel(
     files: counts.files,
     inlineImages: counts.inlineImages,
     fileCounts,
+    fidelity,
     members: conv.members,
     ...(conv.creatorId ? { creatorId: conv.creatorId } : {}),
   };
@@ -667,10 +839,28 @@ function planLine(
 ): string {
   const parent = parentKey === undefined ? '' : `,"parentKey":${JSON.stringify(parentKey)}`;
   const part = body.part ? `,"part":{"index":${body.part.index},"of":${body.part.of}}` : '';
+  const mentions = body.mentions ? `,"mentions":${body.mentions}` : '';
+  const reactions = body.reactions ? `,"reactions":${body.reactions}` : '';
+  const line = body.reactionLine ? `,"reactionLine":${body.reactionLine}` : '';
   return (
     `{"seq":${seq},"key":${JSON.stringify(key)}${parent},"createdDateTime":"${createdDateTime}",` +
-    `"author":${authorJson},"html":${body.html},"hostedContents":${body.hostedContents},"files":${body.files}${part}}`
+    `"author":${authorJson},"html":${body.html},"hostedContents":${body.hostedContents},"files":${body.files}${part}` +
+    `${mentions}${reactions}${line}}`
   );
+}
+
+function addFidelity(into: Fidelity, from: Fidelity): void {
+  into.mentions.native += from.mentions.native;
+  into.reactions.native += from.reactions.native;
+  addCounts(into.mentions.text, from.mentions.text);
+  addCounts(into.reactions.text, from.reactions.text);
+}
+
+function addCounts<K extends string>(
+  into: Partial<Record<K, number>>,
+  from: Partial<Record<K, number>>,
+): void {
+  for (const [k, n] of Object.entries(from) as Array<[K, number]>) into[k] = (into[k] ?? 0) + n;
 }
 
 function learnBot(ctx: Context, text: string): void {

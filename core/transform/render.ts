@@ -5,13 +5,15 @@ import type {
   PlannedFileCounts,
   PlannedFileLink,
   PlannedHostedContent,
+  PlannedMention,
   SourceFile,
   SourceMessage,
 } from '../model';
 import { attachmentsToHtml } from './attachments';
-import { renderEmoji } from './emoji';
 import { escapeHtml } from './html';
+import { MessageMentions, type MentionDirectory, type MentionTextReason } from './mentions';
 import { mrkdwnInline, mrkdwnToBlocks, type RenderNames } from './mrkdwn';
+import { planReactions, type PlannedReactions, type ReactionContext } from './reactions';
 import { blocksToHtml } from './richText';
 
 /** The service's limit for one inline image (hosted content). */
@@ -26,6 +28,12 @@ export interface RenderedMessage {
   empty: boolean;
   /** The message's files by planned outcome. */
   fileCounts?: PlannedFileCounts;
+  /** The mentions the blocks hold as `<at id="n">`, ids from 0 in body order. */
+  mentions: PlannedMention[];
+  /** Mentions written as bold text, by reason. */
+  mentionText: Partial<Record<MentionTextReason, number>>;
+  /** The reactions, as native candidates and a text line (not in the blocks). */
+  reactions: PlannedReactions;
 }
 
 /** The note above a reply whose thread parent is not in the import; it is posted top-level. */
@@ -47,23 +55,38 @@ export interface RenderOptions {
   maxFileBytes?: number;
   /** Names files in the channel's files folder; without one, each gets its SharePoint-safe source name. */
   fileNames?: FileNamer;
+  /** Who can be mentioned natively; without it every mention is bold text. */
+  mentions?: MentionDirectory;
+  /** How reactions are planned; without it every reaction is text. */
+  reactions?: ReactionContext;
 }
 
 /** The default size limit of one file (`TEAMS_IMPORT_MAX_FILE_MB`): 250 MiB. */
 export const DEFAULT_MAX_FILE_BYTES = 250 * 1024 * 1024;
 
+const ALL_TEXT: ReactionContext = {
+  native: false,
+  reactorTextReason: () => undefined,
+  displayName: (id) => id,
+};
+
 /**
- * Renders one source message to Teams HTML blocks. Mentions are bold `@Name` text (the import API's
- * `mentions` array is not used); reactions become a line "👍 3 · 🎉 1"; an edit adds "(edited)";
- * each file whose bytes can move is an `<attachment>` placeholder the posting side turns into an inline image
- * or a SharePoint reference; deleted, hidden, external, oversized, empty and missing files become notices.
+ * Renders one source message to Teams HTML blocks. Mentions the directory allows become `<at id="n">` tags
+ * listed in `mentions`, the others bold `@Name` text; reactions are planned beside the blocks (native
+ * candidates and a text line "👍 3 · 🎉 1"); an edit adds "(edited)"; each file whose bytes can move is an
+ * `<attachment>` placeholder the posting side turns into an inline image or a SharePoint reference; deleted,
+ * hidden, external, oversized, empty and missing files become notices.
  */
 export function renderMessage(
   msg: SourceMessage,
-  names: RenderNames,
+  baseNames: RenderNames,
   options: RenderOptions,
   notes: RenderNotes = {},
 ): RenderedMessage {
+  const sink = options.mentions
+    ? new MessageMentions(options.mentions, baseNames.user, baseNames.channel, msg.text)
+    : undefined;
+  const names: RenderNames = sink ? { ...baseNames, mention: sink.render } : baseNames;
   const blocks: string[] = [];
   const content = contentBlocks(msg, names);
   const cards = msg.attachments ? attachmentsToHtml(msg.attachments, names) : [];
@@ -113,19 +136,25 @@ export function renderMessage(
   const footer: string[] = [];
   if (notes.broadcast) footer.push('<em>(also sent to the channel)</em>');
   if (msg.editedTs && !msg.deleted) footer.push('<em>(edited)</em>');
-  const reactions = msg.reactions
-    .filter((r) => r.count > 0)
-    .map((r) => `${escapeHtml(renderEmoji(r.name))} ${r.count}`)
-    .join(' · ');
-  if (reactions) footer.push(reactions);
   const empty = content.length === 0 && cards.length === 0 && fileBlocks.length === 0;
   blocks.push(...content, ...cards, ...fileBlocks);
   if (footer.length) blocks.push(`<p>${footer.join(' · ')}</p>`);
-  return { blocks, hostedContents, files, empty, fileCounts };
+  const finished = sink ? sink.finish(blocks) : { blocks, mentions: [] };
+  return {
+    blocks: finished.blocks,
+    hostedContents,
+    files,
+    empty,
+    fileCounts,
+    mentions: finished.mentions,
+    mentionText: sink?.textReasons ?? {},
+    reactions: planReactions(msg.reactions, options.reactions ?? ALL_TEXT),
+  };
 }
 
 function contentBlocks(msg: SourceMessage, names: RenderNames): string[] {
   if (msg.deleted) return ['<p><em>This message was deleted.</em></p>'];
+  if (msg.huddle) return [huddleNotice(msg.huddle, names)];
   if (msg.kind === 'system')
     return msg.text.trim() ? [`<p><em>${mrkdwnInline(msg.text, names)}</em></p>`] : [];
   if (msg.subtype === 'me_message')
@@ -224,6 +253,16 @@ function fileNotice(
       ),
     };
   return undefined;
+}
+
+/** A huddle as a short notice: "Huddle · 12 min · Ada, Bo" (duration and people when the export has them). */
+export function huddleNotice(huddle: NonNullable<SourceMessage['huddle']>, names: RenderNames): string {
+  const parts = ['Huddle'];
+  if (huddle.startMs !== undefined && huddle.endMs !== undefined && huddle.endMs >= huddle.startMs)
+    parts.push(`${Math.max(1, Math.round((huddle.endMs - huddle.startMs) / 60_000))} min`);
+  const people = huddle.participants.map((id) => names.user(id) ?? id);
+  if (people.length) parts.push(people.join(', '));
+  return `<p><em>${escapeHtml(parts.join(' · '))}</em></p>`;
 }
 
 /** A stable GUID-shaped attachment id derived from the channel, message and file. */

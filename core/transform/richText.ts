@@ -139,28 +139,38 @@ function inlineElement(e: Json, names: RenderNames, plain: boolean): string {
       const name = str(e.name) ?? '';
       const tone = typeof e.skin_tone === 'number' ? e.skin_tone : undefined;
       const fromCodes = str(e.unicode) ? emojiFromCodepoints(str(e.unicode)!) : undefined;
-      html = tone || !fromCodes ? renderEmoji(name, tone) : fromCodes;
+      html = fromCodes ?? renderEmoji(name, tone);
       html = escapeHtml(html);
       break;
     }
     case 'user': {
       const id = str(e.user_id) ?? '';
       const label = names.user(id) ?? id;
-      html = plain ? escapeHtml(`@${label}`) : mention(label);
+      html = plain ? escapeHtml(`@${label}`) : (names.mention?.({ type: 'user', id }) ?? mention(label));
       break;
     }
-    case 'usergroup':
-      html = plain ? escapeHtml(`@${str(e.usergroup_id)}`) : mention(str(e.usergroup_id) ?? 'group');
+    case 'usergroup': {
+      const id = str(e.usergroup_id) ?? '';
+      html = plain
+        ? escapeHtml('@user group')
+        : (names.mention?.({ type: 'usergroup', id }) ?? mention('user group'));
       break;
+    }
     case 'channel': {
       const id = str(e.channel_id) ?? '';
       const label = names.channel(id) ?? id;
-      html = plain ? escapeHtml(`#${label}`) : channelRef(label);
+      html = plain
+        ? escapeHtml(`#${label}`)
+        : (names.mention?.({ type: 'channel', id }) ?? channelRef(label));
       break;
     }
-    case 'broadcast':
-      html = plain ? escapeHtml(`@${str(e.range)}`) : mention(str(e.range) ?? 'here');
+    case 'broadcast': {
+      const range = str(e.range) ?? 'here';
+      html = plain
+        ? escapeHtml(`@${range}`)
+        : (names.mention?.({ type: 'broadcast', range }) ?? mention(range));
       break;
+    }
     case 'date':
       html = escapeHtml(str(e.fallback) ?? String(e.timestamp ?? ''));
       break;

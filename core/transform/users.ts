@@ -105,3 +105,45 @@ export function planUsers(
   }
   return { users: planned, problems };
 }
+
+/**
+ * Parses a user-group CSV: one `S...,handle` per line (the group's id, then its handle, `@` optional); an
+ * optional header line, blank lines and `#` comments are ignored. Malformed lines are reported as warnings
+ * naming the line: such a group's mentions read "@user group".
+ */
+export function parseUserGroups(
+  text: string,
+  source = 'user-group CSV',
+): { groups: Map<string, string>; problems: Problem[] } {
+  const groups = new Map<string, string>();
+  const problems: Problem[] = [];
+  let first = true;
+  text
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)
+    .forEach((raw, i) => {
+      const line = raw.trim();
+      if (!line || line.startsWith('#')) return;
+      const header = first;
+      first = false;
+      const fields = line.split(',').map((f) =>
+        f
+          .trim()
+          .replace(/^"(.*)"$/, '$1')
+          .trim(),
+      );
+      const [id, handle] = fields;
+      if (fields.length === 2 && /^S[A-Z0-9]+$/.test(id) && handle) {
+        groups.set(id, handle.replace(/^@/, ''));
+        return;
+      }
+      if (header && !/^S[A-Z0-9]+$/.test(id ?? '')) return;
+      problems.push({
+        severity: 'warning',
+        code: 'user-group-line',
+        message: `${source} line ${i + 1}: expected 'S... id,handle'; the line is ignored.`,
+        where: source,
+      });
+    });
+  return { groups, problems };
+}

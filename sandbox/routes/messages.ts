@@ -8,6 +8,7 @@ import {
   assertApplicationCaller,
   assertNotFuture,
   attachmentRefs,
+  type GraphTime,
   decodeBase64,
   hostedContentRefs,
   messageSize,
@@ -20,6 +21,7 @@ import type { ChannelRecord, HostedContentRecord, MessageRecord, TeamRecord } fr
 import {
   GRAPH_ROOT,
   assertInitiator,
+  liveChannels,
   messageJson,
   page,
   requireChannel,
@@ -27,6 +29,12 @@ import {
   requireReply,
   requireTeam,
 } from './common';
+
+const identity = z.looseObject({
+  id: z.string(),
+  displayName: z.string().nullable().optional(),
+  userIdentityType: z.string().optional(),
+});
 
 const postMessageSchema = z.object({
   body: z.object({
@@ -59,8 +67,33 @@ const postMessageSchema = z.object({
       }),
     )
     .optional(),
-  mentions: z.array(z.looseObject({ id: z.number().int() })).optional(),
-  reactions: z.array(z.looseObject({ reactionType: z.string() })).optional(),
+  mentions: z
+    .array(
+      z.looseObject({
+        id: z.number().int(),
+        mentionText: z.string().nullable().optional(),
+        mentioned: z.looseObject({
+          user: identity.optional(),
+          conversation: z
+            .looseObject({
+              id: z.string(),
+              displayName: z.string().nullable().optional(),
+              conversationIdentityType: z.string().optional(),
+            })
+            .optional(),
+        }),
+      }),
+    )
+    .optional(),
+  reactions: z
+    .array(
+      z.looseObject({
+        reactionType: z.string(),
+        createdDateTime: z.unknown(),
+        user: z.looseObject({ user: identity }),
+      }),
+    )
+    .optional(),
   hostedContents: z
     .array(
       z.object({
@@ -131,6 +164,90 @@ function checkAttachments(input: PostMessage): void {
     );
 }
 
+const AT_TAG = /<at\b[^>]*\bid\s*=\s*["']([^"']*)["'][^>]*>/gi;
+/** The reaction types the service names instead of an emoji. */
+const NAMED_REACTIONS = new Set(['like', 'angry', 'sad', 'laugh', 'heart', 'surprised']);
+/** Reactions one message may carry. */
+export const MAX_REACTIONS = 250;
+const SINGLE_EMOJI = new RegExp('^\\p{RGI_Emoji}$', 'v');
+
+/**
+ * Mentions: the body's `<at id>` tags and `mentions[]` one-to-one, ids contiguous from 0; each mentions a user
+ * of the tenant (`aadUser`), a channel of this team, or this team.
+ */
+function checkMentions(ctx: RouteContext, team: TeamRecord, input: PostMessage): void {
+  const tags = [...input.body.content.matchAll(AT_TAG)].map((m) => m[1] ?? '');
+  const mentions = input.mentions ?? [];
+  const dupTag = tags.find((t, i) => tags.indexOf(t) !== i);
+  if (dupTag !== undefined) throw badRequest(`mentions: the body has <at id="${dupTag}"> more than once`);
+  const ids = mentions.map((m) => m.id);
+  const dupId = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (dupId !== undefined) throw badRequest(`mentions: id ${dupId} is used by more than one mention`);
+  const missing = tags.find((t) => !ids.some((id) => String(id) === t));
+  if (missing !== undefined)
+    throw badRequest(
+      `mentions: the body has <at id="${missing}"> but mentions has no item with id ${missing}`,
+    );
+  const unused = ids.find((id) => !tags.includes(String(id)));
+  if (unused !== undefined)
+    throw badRequest(`mentions: item ${unused} has no <at id="${unused}"> in the body`);
+  const gap = [...ids].sort((a, b) => a - b).findIndex((id, i) => id !== i);
+  if (gap !== -1) throw badRequest(`mentions: ids must be contiguous from 0; ${gap} is missing`);
+  for (const m of mentions) {
+    const { user, conversation } = m.mentioned;
+    if (!!user === !!conversation)
+      throw badRequest(`mentions: item ${m.id} must mention exactly one user or one conversation`);
+    if (user) {
+      if (user.userIdentityType !== 'aadUser')
+        throw badRequest(`mentions: item ${m.id} user.userIdentityType must be 'aadUser'`);
+      if (!ctx.store.data.users.some((u) => u.id.toLowerCase() === user.id.toLowerCase()))
+        throw badRequest(`mentions: item ${m.id} mentions '${user.id}', which is not a user of this tenant`);
+    } else if (conversation?.conversationIdentityType === 'channel') {
+      if (!liveChannels(team).some((c) => c.id === conversation.id))
+        throw badRequest(
+          `mentions: item ${m.id} mentions channel '${conversation.id}', which is not a channel of this team`,
+        );
+    } else if (conversation?.conversationIdentityType === 'team') {
+      if (conversation.id !== team.id)
+        throw badRequest(`mentions: item ${m.id} mentions team '${conversation.id}', which is not this team`);
+    } else {
+      throw badRequest(
+        `mentions: item ${m.id} conversationIdentityType must be 'channel' or 'team', not '${conversation?.conversationIdentityType ?? ''}'`,
+      );
+    }
+  }
+}
+
+/**
+ * Reactions (their number, at most 250, is checked with the request's shape): each by a user of the tenant (`aadUser`), once per user and reaction type; the type
+ * a single emoji or one of the named reactions; dated neither before the message nor in the future.
+ */
+function checkReactions(ctx: RouteContext, input: PostMessage, created: GraphTime, now: number): void {
+  const reactions = input.reactions ?? [];
+  const seen = new Set<string>();
+  reactions.forEach((r, i) => {
+    if (!NAMED_REACTIONS.has(r.reactionType) && !SINGLE_EMOJI.test(r.reactionType))
+      throw badRequest(
+        `reactions: item ${i} reactionType '${r.reactionType}' is neither a single emoji nor one of ${[...NAMED_REACTIONS].join(', ')}`,
+      );
+    const user = r.user.user;
+    if (user.userIdentityType !== 'aadUser')
+      throw badRequest(`reactions: item ${i} user.userIdentityType must be 'aadUser'`);
+    if (!ctx.store.data.users.some((u) => u.id.toLowerCase() === user.id.toLowerCase()))
+      throw badRequest(`reactions: item ${i} is by '${user.id}', which is not a user of this tenant`);
+    const key = `${user.id.toLowerCase()} ${r.reactionType}`;
+    if (seen.has(key))
+      throw badRequest(`reactions: user '${user.id}' reacts with ${r.reactionType} more than once`);
+    seen.add(key);
+    const time = parseGraphTime(r.createdDateTime, `reactions: item ${i} createdDateTime`);
+    if (time.ms < created.ms)
+      throw badRequest(
+        `reactions: item ${i} createdDateTime ${time.iso} is earlier than the message's ${created.iso}`,
+      );
+    assertNotFuture(time, now, `reactions: item ${i}`);
+  });
+}
+
 function postMessage(ctx: RouteContext, asReply: boolean): RouteResponse {
   const team = requireTeam(ctx);
   const channel = requireChannel(ctx, team);
@@ -143,6 +260,11 @@ function postMessage(ctx: RouteContext, asReply: boolean): RouteResponse {
   }
   assertInitiator(ctx, team);
   const input = parseInput(postMessageSchema, ctx.body, asReply ? 'reply' : 'message');
+  const reactionCount = input.reactions?.length ?? 0;
+  if (reactionCount > 0 && !ctx.settings.reactions)
+    throw badRequest('reactions: this tenant does not accept reactions on imported messages');
+  if (reactionCount > MAX_REACTIONS)
+    throw badRequest(`reactions: ${reactionCount} reactions; a message may have at most ${MAX_REACTIONS}`);
   const size = messageSize(input.body, input.mentions, input.reactions);
   if (size > MESSAGE_SIZE_LIMIT) {
     throw new GraphError(
@@ -179,6 +301,8 @@ function postMessage(ctx: RouteContext, asReply: boolean): RouteResponse {
   const hosted = checkHostedContents(input);
   checkAttachments(input);
   checkReferenceAttachments(ctx.store, ctx.baseUrl, team, channel, input.attachments ?? []);
+  checkMentions(ctx, team, input);
+  checkReactions(ctx, input, created, now);
   const id = String(created.ms);
   const existing = ctx.store.messageInChannel(channel.id, id);
   if (existing) {

@@ -113,7 +113,10 @@ export function readSlackMessage(
   };
   if (threadTs && threadTs !== ts) message.threadKey = threadTs;
   if (subtype) message.subtype = subtype;
+  const room = subtype === 'huddle_thread' && isObj(raw.room) ? raw.room : undefined;
+  if (room) message.huddle = readHuddle(room);
   if (kind === 'bot') message.authorId = botId ?? user;
+  else if (room && str(room.created_by)) message.authorId = str(room.created_by);
   else if (user) message.authorId = user;
   if (authorName) message.authorName = authorName;
   if (Array.isArray(raw.blocks) && raw.blocks.length > 0) message.blocks = raw.blocks;
@@ -121,6 +124,22 @@ export function readSlackMessage(
   if (edited) message.editedTs = edited;
   const known = !subtype || SYSTEM_SUBTYPES.has(subtype) || MESSAGE_SUBTYPES.has(subtype);
   return { ok: true, message, ...(known ? {} : { unknownSubtype: subtype }) };
+}
+
+function readHuddle(room: Json): NonNullable<SourceMessage['huddle']> {
+  const seconds = (v: unknown): number | undefined =>
+    typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.round(v * 1000) : undefined;
+  const ids = (v: unknown): string[] =>
+    Array.isArray(v) ? v.filter((u): u is string => typeof u === 'string') : [];
+  const history = ids(room.participant_history);
+  const participants = [...new Set(history.length ? history : ids(room.participants))];
+  const startMs = seconds(room.date_start);
+  const endMs = seconds(room.date_end);
+  return {
+    ...(startMs !== undefined ? { startMs } : {}),
+    ...(endMs !== undefined ? { endMs } : {}),
+    participants,
+  };
 }
 
 function nonEmpty(s: string | undefined): string | undefined {

@@ -43,6 +43,21 @@ async function rehearse(sb: SandboxHandle): Promise<string> {
     general,
     importMessage(daysAgo(650), '<p>Welcome to <b>Contoso Design</b>! History imported from Slack.</p>', ada),
   );
+  const identity = (u: typeof ada): Record<string, unknown> => ({
+    id: u.id,
+    displayName: u.displayName,
+    userIdentityType: 'aadUser',
+  });
+  const thanked = daysAgo(640);
+  await post(general, {
+    ...importMessage(thanked, '<p>Thanks <at id="0">Grace Hopper</at>!</p>', ada),
+    mentions: [{ id: 0, mentionText: 'Grace Hopper', mentioned: { user: identity(grace) } }],
+    reactions: [
+      { reactionType: '👍🏽', createdDateTime: thanked, user: { user: identity(grace) } },
+      { reactionType: '👍🏽', createdDateTime: thanked, user: { user: identity(alan) } },
+      { reactionType: '🎉', createdDateTime: thanked, user: { user: identity(alan) } },
+    ],
+  });
   const thread = await post(design, {
     ...importMessage(
       daysAgo(600),
@@ -125,6 +140,10 @@ describe('sandbox: HTML preview', () => {
     expect(html).toContain('Teams strips &#60;script&#62;');
     expect(html).toContain('Slack markup left in the body');
     expect(html).toContain('is not a hosted content');
+    expect(html).toContain('<span class="mention" data-id="0">Grace Hopper</span>');
+    expect(html).toContain(
+      '<span class="reaction" title="👍🏽">👍🏽 2</span><span class="reaction" title="🎉">🎉 1</span>',
+    );
     const index = await fetch(`${sb.url}/_sandbox`).then((r) => r.text());
     expect(index).toContain(`/_sandbox/teams/${team}/preview`);
   });
@@ -175,10 +194,12 @@ describe('sandbox: HTML preview', () => {
         expect(await page.evaluate('window.__pwned')).toBeUndefined();
         expect(await page.locator('.body script').count()).toBe(0);
         expect(await page.locator('.body b').first().textContent()).toBe('Contoso Design');
-        expect(await page.locator('.message.warn').count()).toBe(3);
         const card = page.locator('a.file-card');
         expect(await card.locator('.file-name').textContent()).toBe('spec.pdf');
         expect(await (await fetch((await card.getAttribute('href'))!)).text()).toBe('%PDF-1.4 final spec');
+        expect(await page.locator('.message.warn').count()).toBe(3);
+        expect(await page.locator('.body .mention').allTextContents()).toEqual(['Grace Hopper']);
+        expect(await page.locator('.reactions .reaction').allTextContents()).toEqual(['👍🏽 2', '🎉 1']);
         expect(errors).toEqual([]);
 
         await mkdir(join(ARTIFACT, '..'), { recursive: true });

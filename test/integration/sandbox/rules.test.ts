@@ -399,6 +399,187 @@ describe('sandbox: every rule of the import API', () => {
     });
   });
 
+  describe('mentions and reactions', () => {
+    const ada = USERS[0]!;
+    const grace = USERS[1]!;
+    const userMention = (id: number, user = ada): Record<string, unknown> => ({
+      id,
+      mentionText: user.displayName,
+      mentioned: { user: { id: user.id, displayName: user.displayName, userIdentityType: 'aadUser' } },
+    });
+    const reaction = (
+      reactionType: string,
+      createdDateTime: string,
+      user = ada,
+    ): Record<string, unknown> => ({
+      reactionType,
+      createdDateTime,
+      user: { user: { id: user.id, displayName: user.displayName, userIdentityType: 'aadUser' } },
+    });
+    let day = 0;
+    const at = (): string => daysAgo(200, ++day * 10);
+    const message = (content: string, extra: Record<string, unknown>): Record<string, unknown> => ({
+      ...importMessage(at(), content),
+      ...extra,
+    });
+
+    it('takes mentions of users, of a channel of the team and of the team, and returns them with the message', async () => {
+      const created = at();
+      const res = await post({
+        ...importMessage(
+          created,
+          '<p><at id="0">Ada Lovelace</at> see <at id="1">rules</at>, <at id="2">Rules team</at></p>',
+        ),
+        mentions: [
+          userMention(0),
+          {
+            id: 1,
+            mentionText: 'rules',
+            mentioned: {
+              conversation: { id: channelId, displayName: 'rules', conversationIdentityType: 'channel' },
+            },
+          },
+          {
+            id: 2,
+            mentionText: 'Rules team',
+            mentioned: {
+              conversation: { id: teamId, displayName: 'Rules team', conversationIdentityType: 'team' },
+            },
+          },
+        ],
+        reactions: [reaction('👍🏽', created), reaction('👍🏽', created, grace), reaction('like', created)],
+      });
+      expect(res.status).toBe(201);
+      const got = await call(sb, 'GET', `${messagesPath(teamId, channelId)}/${res.body.id}`);
+      expect(got.body.mentions.map((m: { id: number }) => m.id)).toEqual([0, 1, 2]);
+      expect(got.body.reactions.map((r: { reactionType: string }) => r.reactionType)).toEqual([
+        '👍🏽',
+        '👍🏽',
+        'like',
+      ]);
+    });
+
+    it('rejects an <at> tag without its mentions[] entry, and an entry without its tag (400)', async () => {
+      expectError(await post(message('<at id="0">Ada</at>', {})), 400, 'BadRequest', /no item with id 0/);
+      expectError(
+        await post(message('<p>nobody</p>', { mentions: [userMention(0)] })),
+        400,
+        'BadRequest',
+        /item 0 has no <at id="0">/,
+      );
+    });
+
+    it('rejects mention ids that are not contiguous from 0, or used twice (400)', async () => {
+      expectError(
+        await post(message('<at id="1">Ada</at>', { mentions: [userMention(1)] })),
+        400,
+        'BadRequest',
+        /contiguous from 0/,
+      );
+      expectError(
+        await post(message('<at id="0">Ada</at><at id="0">Ada</at>', { mentions: [userMention(0)] })),
+        400,
+        'BadRequest',
+        /more than once/,
+      );
+    });
+
+    it('rejects a mention of a user the tenant lacks, or of another identity type (400)', async () => {
+      const stranger = { ...ada, id: '99999999-9999-4999-8999-999999999999' };
+      expectError(
+        await post(message('<at id="0">Ada</at>', { mentions: [userMention(0, stranger)] })),
+        400,
+        'BadRequest',
+        /not a user of this tenant/,
+      );
+      const federated = userMention(0);
+      (federated.mentioned as { user: { userIdentityType: string } }).user.userIdentityType = 'federatedUser';
+      expectError(
+        await post(message('<at id="0">Ada</at>', { mentions: [federated] })),
+        400,
+        'BadRequest',
+        /aadUser/,
+      );
+    });
+
+    it('rejects a mention of a channel of another team, or of another team (400)', async () => {
+      const conversation = (id: string, type: string): Record<string, unknown> => ({
+        id: 0,
+        mentionText: 'x',
+        mentioned: { conversation: { id, displayName: 'x', conversationIdentityType: type } },
+      });
+      expectError(
+        await post(
+          message('<at id="0">x</at>', { mentions: [conversation('19:elsewhere@thread.tacv2', 'channel')] }),
+        ),
+        400,
+        'BadRequest',
+        /not a channel of this team/,
+      );
+      expectError(
+        await post(message('<at id="0">x</at>', { mentions: [conversation('other-team', 'team')] })),
+        400,
+        'BadRequest',
+        /not this team/,
+      );
+    });
+
+    it('rejects more than 250 reactions (400)', async () => {
+      const created = at();
+      const many = Array.from({ length: 251 }, () => reaction('👍', created));
+      expectError(
+        await post({ ...importMessage(created, 'popular'), reactions: many }),
+        400,
+        'BadRequest',
+        /at most 250/,
+      );
+    });
+
+    it('rejects a reaction by a user the tenant lacks, and two by one user with one emoji (400)', async () => {
+      const created = at();
+      const stranger = { ...ada, id: '99999999-9999-4999-8999-999999999999' };
+      expectError(
+        await post({ ...importMessage(created, 'x'), reactions: [reaction('👍', created, stranger)] }),
+        400,
+        'BadRequest',
+        /not a user of this tenant/,
+      );
+      const again = at();
+      expectError(
+        await post({
+          ...importMessage(again, 'x'),
+          reactions: [reaction('👍', again), reaction('👍', again)],
+        }),
+        400,
+        'BadRequest',
+        /more than once/,
+      );
+    });
+
+    it('rejects a reactionType that is not a single emoji or a named reaction (400)', async () => {
+      for (const type of [':party-parrot:', '👍👍', 'thumbsup']) {
+        const created = at();
+        expectError(
+          await post({ ...importMessage(created, 'x'), reactions: [reaction(type, created)] }),
+          400,
+          'BadRequest',
+          /neither a single emoji/,
+        );
+      }
+    });
+
+    it('rejects a reaction dated before its message (400)', async () => {
+      const created = at();
+      const before = new Date(Date.parse(created) - 1).toISOString();
+      expectError(
+        await post({ ...importMessage(created, 'x'), reactions: [reaction('🎉', before)] }),
+        400,
+        'BadRequest',
+        /earlier than the message/,
+      );
+    });
+  });
+
   describe('completion and members', () => {
     let team: string;
     let general: string;

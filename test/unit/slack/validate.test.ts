@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../../cli/main';
 import { formatReport, validateExport } from '../../../cli/validate';
@@ -39,6 +39,9 @@ describe('validate', () => {
         fileOutcomes: { inline: 0, sharepoint: 0, fallback: {} },
         split: 0,
         collisions: 3,
+        // Ten <@U..> outside joins, of users without e-mail; one :botman: reaction, a custom emoji.
+        mentions: { native: 0, text: { 'no-email': 10 } },
+        reactions: { native: 0, text: { 'custom-emoji': 1 } },
       },
       {
         source: 'traveling-sailor',
@@ -53,11 +56,16 @@ describe('validate', () => {
         fileOutcomes: { inline: 0, sharepoint: 3, fallback: { 'earlier-upload': 1 } },
         split: 0,
         collisions: 0,
+        mentions: { native: 0, text: { 'no-email': 9 } },
+        reactions: { native: 0, text: {} },
       },
     ]);
     expect(report.users).toMatchObject({ total: 4, matched: 0, unmatched: 4 });
     expect(formatReport(report)).toContain(
       '#traveling-sailor -> traveling-sailor: 51 posts, 0 replies, skipped 5 system-event, 4 files',
+    );
+    expect(formatReport(report)).toContain(
+      '    mentions 0 native, 10 as text (no-email 10); reactions 0 native, 1 as text (custom-emoji 1)',
     );
   });
 
@@ -131,5 +139,34 @@ describe('validate', () => {
     const r = await runCli(['validate', EXPORT_2016, '--user-map', '/nonexistent/map.csv']);
     expect(r.code).toBe(2);
     expect(r.err).toContain("--user-map '/nonexistent/map.csv' cannot be read");
+    const g = await runCli(['validate', EXPORT_2016, '--user-groups', '/nonexistent/groups.csv']);
+    expect(g.code).toBe(2);
+    expect(g.err).toContain("--user-groups '/nonexistent/groups.csv' cannot be read");
+    const x = await runCli(['validate', EXPORT_2016, '--reactions', 'emoji']);
+    expect(x.code).toBe(2);
+    expect(x.err).toContain("--reactions must be 'native' or 'text', not 'emoji'");
+  });
+
+  it('a user map makes mentions of mapped people native; --reactions text moves reactions to the text line', async () => {
+    const map = join(tempDir(), 'map.csv');
+    writeFileSync(map, 'U0BMS113R,doubledeez@example.com\n');
+    const report = await validateExport(EXPORT_2016, { now: NOW, userMap: map, reactions: 'text' });
+    const native = report.channels.reduce((n, c) => n + c.mentions.native, 0);
+    expect(native).toBe(countMentions('U0BMS113R'));
+    expect(native).toBeGreaterThan(0);
+    expect(report.channels[0].reactions).toEqual({ native: 0, text: { 'custom-emoji': 1 } });
   });
 });
+
+/** `<@U..>` of one user in the 2016 export's messages other than joins. */
+function countMentions(id: string): number {
+  let n = 0;
+  for (const channel of ['enrique', 'traveling-sailor'])
+    for (const file of readdirSync(join(EXPORT_2016, channel)))
+      for (const m of JSON.parse(readFileSync(join(EXPORT_2016, channel, file), 'utf8')) as Array<
+        Record<string, unknown>
+      >)
+        if (m.subtype !== 'channel_join' && m.subtype !== 'bot_add')
+          n += [...JSON.stringify(m).matchAll(new RegExp(`<@${id}(\\|[^>]*)?>`, 'g'))].length;
+  return n;
+}

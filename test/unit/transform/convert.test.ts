@@ -42,6 +42,10 @@ const ALLOWED: sanitizeHtml.IOptions = {
     'img',
     'hr',
     'attachment',
+    'table',
+    'tr',
+    'th',
+    'td',
   ],
   allowedAttributes: { a: ['href'], img: ['src', 'alt'], attachment: ['id'], ol: ['start'] },
   allowedSchemes: ['http', 'https', 'mailto', 'tel'],
@@ -125,8 +129,12 @@ describe('golden HTML of real messages (blocks preferred over text)', () => {
     const message = read(withReaction);
     expect(message.kind).toBe('bot');
     expect(html(withReaction)).toBe(
-      '<p>[enrique:master] 1 new commit by hfaran:</p><blockquote><a href="https://github.com/mesos-magellan/enrique/commit/b698a38dabbd81c51029f163e74bcd76115e9c2f">b698a38</a>: Implement killTask; resolves #20 - hfaran</blockquote><p>:botman: 1</p>',
+      '<p>[enrique:master] 1 new commit by hfaran:</p><blockquote><a href="https://github.com/mesos-magellan/enrique/commit/b698a38dabbd81c51029f163e74bcd76115e9c2f">b698a38</a>: Implement killTask; resolves #20 - hfaran</blockquote>',
     );
+    const { reactions } = renderMessage(message, names, options);
+    expect(reactions.candidates).toEqual([]);
+    expect(reactions.line).toEqual([{ label: ':botman:', count: 1 }]);
+    expect(reactions.textReasons).toEqual({ 'custom-emoji': 1 });
   });
 
   it('2016 file_share: text plus a file attachment; edited message carries (edited)', () => {
@@ -213,6 +221,13 @@ describe('escaping and mrkdwn edge cases', () => {
     );
     expect(renderEmoji('+1::skin-tone-2')).toBe('👍🏻');
     expect(renderEmoji('wave', 5)).toBe('👋🏾');
+    // Two-tone Slack names, Slack-only aliases from emoji-datasource, and Slack's own picture emoji kept as text.
+    expect(renderEmoji('handshake::skin-tone-2-4')).toBe(
+      String.fromCodePoint(0x1faf1, 0x1f3fb, 0x200d, 0x1faf2, 0x1f3fd),
+    );
+    expect(md(':thinking_face: :flag-us: :slightly_smiling_face: :simple_smile:')).toBe(
+      '<p>🤔 🇺🇸 🙂 :simple_smile:</p>',
+    );
   });
 
   it('nested rich-text lists and ordered lists', () => {

@@ -1,4 +1,6 @@
 import fc from 'fast-check';
+import { mentionEntryBytes, reactionEntryBytes } from '../../../core/graph/messageSize';
+import type { PlannedMessage } from '../../../core/model';
 import { BODY_BUDGET_BYTES, bodySize, splitBlocks } from '../../../core/transform/split';
 import { mrkdwnToBlocks } from '../../../core/transform/mrkdwn';
 import { planExport } from '../../../core/transform/plan';
@@ -113,5 +115,57 @@ describe('body measure and splitting', () => {
       posts: parts.length,
       replies: 1,
     });
+  });
+});
+
+describe('splitting a message with mentions and reactions', () => {
+  it("renumbers each part's mentions from 0, one-to-one with its <at> tags, and counts them in the budget", async () => {
+    const paragraphs = Array.from(
+      { length: 300 },
+      (_, i) => `Point ${i} for <@U1> and <@U2>: ${'x '.repeat(60)}`,
+    );
+    const dir = writeExport({
+      days: {
+        general: {
+          '2017-07-14': [
+            msg('1500000000.000100', paragraphs.join('\n\n'), {
+              reactions: [{ name: 'wave', users: ['U1', 'U2'], count: 2 }],
+            }),
+          ],
+        },
+      },
+    });
+    const store = new LocalFolderStore(tempDir());
+    const manifest = await planExport(dir, { now: Date.parse('2026-01-01T00:00:00Z') }, store);
+    const lines = (await store.get(manifest.channels[0].planPath))
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as PlannedMessage);
+    expect(lines.length).toBeGreaterThan(2);
+    let mentions = 0;
+    for (const [i, line] of lines.entries()) {
+      const tags = [...line.html.matchAll(/<at id="(\d+)">([^<]*)<\/at>/g)];
+      expect(tags.map((t) => Number(t[1]))).toEqual(tags.map((_t, k) => k));
+      expect((line.mentions ?? []).map((m) => [m.id, m.text])).toEqual(tags.map((t) => [Number(t[1]), t[2]]));
+      mentions += tags.length;
+      const entries = (line.mentions ?? []).map((m) => mentionEntryBytes(m)).reduce((a, b) => a + b, 0);
+      const reactionBytes = (line.reactions ?? [])
+        .map((r) => reactionEntryBytes(r.emoji, r.displayName))
+        .reduce((a, b) => a + b, 0);
+      expect(bodySize(line.html) + entries + reactionBytes).toBeLessThanOrEqual(BODY_BUDGET_BYTES);
+      expect(!!line.reactionLine).toBe(i === lines.length - 1);
+    }
+    expect(mentions).toBe(600);
+    expect(lines.at(-1)!.reactions!.map((r) => r.sourceUserId)).toEqual(['U1', 'U2']);
+  });
+
+  it('a message with an element that cannot be cut stays over the limit and is reported', async () => {
+    const url = `https://example.com/${'a'.repeat(30_000)}`;
+    const dir = writeExport({
+      days: { general: { '2017-07-14': [msg('1500000000.000100', `<${url}|long>`)] } },
+    });
+    const manifest = await planExport(dir, { now: Date.parse('2026-01-01T00:00:00Z') });
+    expect(manifest.problems.map((p) => p.code)).toContain('message-too-large');
   });
 });
