@@ -1,3 +1,4 @@
+import { withoutUrlToken } from '../sources/slack/messages';
 import { renderEmoji, emojiFor } from './emoji';
 import { channelRef, decodeSlackEntities, escapeHtml, escapeSlackText, link, mention } from './html';
 
@@ -211,7 +212,7 @@ function plainSpecial(names: RenderNames): (inner: string) => string {
     if (target.startsWith('@')) return `@${names.user(target.slice(1)) ?? label ?? target.slice(1)}`;
     if (target.startsWith('#')) return `#${names.channel(target.slice(1)) ?? label ?? target.slice(1)}`;
     if (target.startsWith('!')) return label ?? `@${target.slice(1)}`;
-    return label ?? target;
+    return label ?? withoutUrlToken(target);
   };
 }
 

@@ -136,6 +136,32 @@ function readReaction(r: Json): SourceReaction {
   };
 }
 
+const TOKEN_PARAM = /^(t|token)$/i;
+
+function paramName(pair: string): string {
+  const name = pair.split('=', 1)[0];
+  try {
+    return decodeURIComponent(name.replace(/\+/g, ' '));
+  } catch {
+    return name;
+  }
+}
+
+/**
+ * A URL without the token query parameters (`t`, `token`) that Slack puts in permalinks and file links,
+ * every other character as it was; the same string when it carries none. Plans hold no such secret.
+ */
+export function withoutUrlToken(url: string): string {
+  const query = url.indexOf('?');
+  if (query === -1) return url;
+  const hash = url.indexOf('#', query);
+  const end = hash === -1 ? url.length : hash;
+  const pairs = url.slice(query + 1, end).split('&');
+  const kept = pairs.filter((pair) => !TOKEN_PARAM.test(paramName(pair)));
+  if (kept.length === pairs.length) return url;
+  return `${url.slice(0, query)}${kept.length ? `?${kept.join('&')}` : ''}${url.slice(end)}`;
+}
+
 /** Removes token query parameters (`t`, `token`) that Slack embeds in file URLs, so plans hold no secrets. */
 export function stripUrlToken(url: string | undefined): string | undefined {
   if (!url) return undefined;
@@ -154,7 +180,7 @@ function readFile(f: Json, fileBytes: (fileId: string, name: string) => string |
   const name = str(f.name) ?? str(f.title) ?? id;
   const mimeType = str(f.mimetype);
   const url = stripUrlToken(str(f.url_private_download) ?? str(f.url_private));
-  const permalink = str(f.permalink);
+  const permalink = str(f.permalink) && withoutUrlToken(str(f.permalink)!);
   const exportPath = id ? fileBytes(id, name) : undefined;
   return {
     sourceId: id,
