@@ -187,6 +187,8 @@ describe('chat export end to end on the local host with the sandbox', () => {
       CHAT_EXPORT_ENCRYPTION_KEY: KEY,
       CHAT_EXPORT_SENDER: admin.userPrincipalName,
       CHAT_EXPORT_DELTA_SCHEDULE: '0 0 3 1 1 *',
+      // Staged conversations are kept between passes here, so a delta pass lists only what changed.
+      CHAT_EXPORT_STAGING_RETENTION_HOURS: '24',
     });
     stateDir = mkdtempSync(path.join(tmpdir(), 'chat-export-e2e-'));
     host = await startHost({ port: 0, stateDir, timerTriggers: false });
@@ -442,7 +444,7 @@ describe('chat export end to end on the local host with the sandbox', () => {
     expect(status.status).toBe(200);
   });
 
-  it('never stores a refresh token in plain text in Table or Blob storage', async () => {
+  it('never stores a refresh token or a chat message in plain text in Table or Blob storage', async () => {
     const tokens: string[] = [];
     for (const user of [alice, bob]) {
       const res = await fetch(`${sandbox.url}/_sandbox/identity/refresh-tokens/${user.id}`);
@@ -473,6 +475,8 @@ describe('chat export end to end on the local host with the sandbox', () => {
         blobCount += 1;
         const text = (await client.getBlobClient(blob.name).downloadToBuffer()).toString('utf8');
         if (tokens.some((t) => text.includes(t))) found.push(`blob ${container.name}/${blob.name}`);
+        if (['alice-bob 1', 'projx-a 1', 'delta 1'].some((t) => text.includes(t)))
+          found.push(`message text in blob ${container.name}/${blob.name}`);
       }
     }
     expect(rows).toBeGreaterThan(0);
