@@ -15,8 +15,10 @@ import {
   JsonFileError,
   JsonNotArrayError,
   parseJsonFile,
+  parseSmallArray,
   readJsonArray,
   slices,
+  smallArrayBytes,
   type JsonElementLimits,
 } from './json';
 import { readSlackMessage, type AuthorDirectory } from './messages';
@@ -56,7 +58,7 @@ export interface SlackExport {
   readonly problems: Problem[];
   /** Bot ids -> names, from bot users' profiles. */
   readonly botNames: ReadonlyMap<string, string>;
-  /** The conversation's day files in date order, streamed (files up to {@link READ_AHEAD_BYTES} are read ahead). */
+  /** The conversation's day files in date order, streamed ({@link READ_AHEAD_BYTES} of them are read ahead). */
   days(conversation: SlackConversation): AsyncIterable<SlackDay>;
   /** The underlying archive, e.g. to stream file bytes for upload. */
   readonly archive: ExportArchive;
@@ -75,7 +77,7 @@ const DAY_FILE = /^(\d{4}-\d{2}-\d{2})\.json$/;
 /** What a conversation id may be: Slack's ids (`C024BE91L`) and every id an export tool writes fit it. */
 const SLACK_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** Bytes of day files read ahead while the current one is planned: hides I/O latency, and no more is held. */
-export const READ_AHEAD_BYTES = 16 * 1024 * 1024;
+export const READ_AHEAD_BYTES = 4 * 1024 * 1024;
 /** Largest element of an export's JSON arrays (one message, user or channel), in bytes of the file. */
 export const MAX_ELEMENT_BYTES = 4 * 1024 * 1024;
 /** Deepest nesting inside one element: Slack's blocks and attachments nest about ten levels. */
@@ -117,7 +119,10 @@ async function readMetadata(archive: ExportArchive): Promise<SlackExport> {
   const listOf = async (p: string): Promise<Json[]> => {
     if (!archive.has(at(p))) return [];
     try {
-      return (await readJsonArray(at(p), slices(await archive.read(at(p))), ELEMENT_LIMITS)).filter(isObj);
+      const bytes = await archive.read(at(p));
+      const list =
+        parseSmallArray(bytes, ELEMENT_LIMITS) ?? (await readJsonArray(at(p), slices(bytes), ELEMENT_LIMITS));
+      return list.filter(isObj);
     } catch (err) {
       if (err instanceof JsonNotArrayError)
         throw new ExportReadError(`'${at(p)}' is not a JSON array: the export is damaged; export it again.`);
@@ -233,7 +238,7 @@ async function readMetadata(archive: ExportArchive): Promise<SlackExport> {
         refill();
         const date = DAY_FILE.exec(path.slice(path.lastIndexOf('/') + 1))![1];
         const day = new DayReader(path, date, conversation.sourceId, authors, fileBytes);
-        yield* day.read(() => prefetched ?? openLarge(archive, path));
+        yield* day.read(() => prefetched ?? openInTurn(archive, path));
         if (prefetched) {
           ahead.delete(i);
           aheadBytes -= archive.size(path);
@@ -243,8 +248,11 @@ async function readMetadata(archive: ExportArchive): Promise<SlackExport> {
   };
 }
 
-async function openLarge(archive: ExportArchive, path: string): Promise<Readable> {
-  checkEntrySize(path, archive.size(path), archive.limits);
+/** A day file that was not read ahead: read whole when small enough to be parsed whole, else streamed. */
+async function openInTurn(archive: ExportArchive, path: string): Promise<Buffer | Readable> {
+  const size = archive.size(path);
+  if (size <= smallArrayBytes(ELEMENT_LIMITS)) return archive.read(path);
+  checkEntrySize(path, size, archive.limits);
   return archive.stream(path);
 }
 
@@ -264,11 +272,17 @@ class DayReader {
   }
 
   async *read(open: () => Promise<Buffer | Readable>): AsyncGenerator<SlackDay> {
-    const reader = new JsonArrayReader(this.path, ELEMENT_LIMITS, (raw, index) => this.element(raw, index));
     let fed = 0;
     let partStart = 0;
     try {
       const source = await open();
+      const whole = Buffer.isBuffer(source) ? parseSmallArray(source, ELEMENT_LIMITS) : undefined;
+      if (whole) {
+        whole.forEach((raw, index) => this.element(raw, index));
+        yield* this.finish();
+        return;
+      }
+      const reader = new JsonArrayReader(this.path, ELEMENT_LIMITS, (raw, index) => this.element(raw, index));
       for await (const chunk of Buffer.isBuffer(source)
         ? slices(source)
         : (source as AsyncIterable<Buffer>)) {
@@ -284,6 +298,11 @@ class DayReader {
     } catch (err) {
       this.failed(err);
     }
+    yield* this.finish();
+  }
+
+  /** The last part of the file, with a line per code of problems not listed. */
+  private *finish(): Generator<SlackDay> {
     for (const [code, n] of this.counts)
       if (n > PROBLEMS_PER_FILE)
         this.part.problems.push({

@@ -208,7 +208,9 @@ export class JsonArrayReader {
       ? `unexpected character ${JSON.stringify(/Unexpected "([\s\S])"/.exec(err.message)?.[1] ?? '?')}`
       : /ended in the middle/.test(err.message)
         ? 'the file ends inside a value'
-        : describe(this.lastToken);
+        : err instanceof TypeError
+          ? 'the text is not valid UTF-8'
+          : describe(this.lastToken);
     this.failure = new JsonFileError(this.path, at.line, at.column, detail);
   }
 
@@ -233,6 +235,53 @@ export async function readJsonArray(
 /** A buffer as consecutive slices (no copies), for feeding a {@link JsonArrayReader}. */
 export function* slices(bytes: Uint8Array, size = 65_536): Generator<Uint8Array> {
   for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** Whether JSON text nests arrays and objects at most `max` deep (brackets inside strings do not count). */
+function nestsAtMost(bytes: Uint8Array, max: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b === QUOTE) {
+      for (;;) {
+        i = bytes.indexOf(QUOTE, i + 1);
+        if (i === -1) return true;
+        let escapes = 0;
+        while (bytes[i - 1 - escapes] === BACKSLASH) escapes++;
+        if (escapes % 2 === 0) break;
+      }
+    } else if (b === 0x5b || b === 0x7b) {
+      if (++depth > max) return false;
+    } else if (b === 0x5d || b === 0x7d) depth--;
+  }
+  return true;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The largest array that cannot hold an element over the limit, nor more elements than allowed (two bytes each at least). */
+export function smallArrayBytes(limits: JsonElementLimits): number {
+  return Math.min(limits.maxElementBytes, 2 * limits.maxElements);
+}
+
+/**
+ * The elements of a JSON array held in one small buffer, parsed whole with `JSON.parse` when the buffer
+ * cannot break any of the limits (it is no larger than one element may be, too short for more elements
+ * than allowed, and nests no deeper than allowed); undefined when it could, or does not parse as an array,
+ * and must go through a {@link JsonArrayReader}, which refuses with the same errors whatever the size.
+ */
+export function parseSmallArray(bytes: Uint8Array, limits: JsonElementLimits): unknown[] | undefined {
+  if (bytes.length > smallArrayBytes(limits)) return undefined;
+  if (!nestsAtMost(bytes, limits.maxDepth + 1)) return undefined;
+  try {
+    const value: unknown = JSON.parse(utf8.decode(bytes));
+    return Array.isArray(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Parses a whole JSON file; on failure throws a {@link JsonFileError} naming the first bad position. */

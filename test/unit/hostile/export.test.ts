@@ -109,16 +109,28 @@ describe('hostile exports: memory and time bounded by design, refusals that name
     });
   });
 
-  it('streams a legitimate day file larger than the read-ahead budget into the same plan as small files give', async () => {
-    const messages = Array.from({ length: 40_000 }, (_, i) =>
-      msg(
-        `${1577836800 + Math.floor(i / 10)}.${String(100 + (i % 10)).padStart(6, '0')}`,
-        `message ${i} ${'x'.repeat(400)}`,
+  it('streams a legitimate day file larger than the read-ahead budget, in parts, to the same plan as small files give', async () => {
+    const odd = [
+      msg('1577836700.000001', 'quotes \\" and brackets [{ inside a string }] \\\\'),
+      msg('1577836700.000002', 'unicode \u00e9\u20ac\ud83d\ude00 and escapes \n\t', { __proto__x: 1 }),
+      { ...(msg('1577836700.000003', 'a key named __proto__') as object), ['__proto__']: { polluted: true } },
+    ];
+    const messages = [
+      ...odd,
+      ...Array.from({ length: 40_000 }, (_, i) =>
+        msg(
+          `${1577836800 + Math.floor(i / 10)}.${String(100 + (i % 10)).padStart(6, '0')}`,
+          `message ${i} ${'x'.repeat(400)}`,
+        ),
       ),
-    );
+    ];
     const big = writeExport({ days: { general: { [dayName(0)]: messages } } });
-    const split = writeExport({
-      days: { general: { [dayName(0)]: messages.slice(0, 20_000), [dayName(1)]: messages.slice(20_000) } },
+    const small = writeExport({
+      days: {
+        general: Object.fromEntries(
+          Array.from({ length: 41 }, (_, d) => [dayName(d), messages.slice(d * 1000, (d + 1) * 1000)]),
+        ),
+      },
     });
     const exp = await openSlackExport(big);
     const parts = [];
@@ -127,9 +139,15 @@ describe('hostile exports: memory and time bounded by design, refusals that name
     expect(parts.length).toBeGreaterThan(1);
     expect(parts.every((p) => p.path === `general/${dayName(0)}.json`)).toBe(true);
     expect(parts.reduce((n, p) => n + p.messages.length, 0)).toBe(messages.length);
-    const [a, b] = [await planExport(big, { now: NOW }), await planExport(split, { now: NOW })];
-    expect(a.channels[0].posts).toBe(messages.length);
-    expect(a.totals).toEqual(b.totals);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    const plans = [];
+    for (const dir of [big, small]) {
+      const store = new LocalFolderStore(tempDir());
+      const manifest = await planExport(dir, { now: NOW }, store);
+      expect(manifest.channels[0].posts).toBe(messages.length);
+      plans.push((await store.get('channels/C1.ndjson')).toString('utf8'));
+    }
+    expect(plans[0]).toBe(plans[1]);
   });
 
   it('gives deeply nested invalid JSON a real line and column, never NaN', async () => {
