@@ -10,6 +10,7 @@ import { startHost, type LocalHost } from '../../devhost/host';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { sandboxUserFor } from '../../sandbox/state';
 import { CHROMIUM_ARGS, ensureChromium } from '../support/chromium';
+import { setEnv } from '../support/process';
 
 const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts');
 const alice = sandboxUserFor('alice@contoso.test', 'Alice Archer');
@@ -66,17 +67,6 @@ const SEED = [
   },
   { members: [bob.mail, carol.mail], messages: [{ from: bob.mail, text: 'bob-carol 1: hi' }] },
 ];
-
-function setEnv(values: Record<string, string>): () => void {
-  const before = Object.fromEntries(Object.keys(values).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, values);
-  return () => {
-    for (const [k, v] of Object.entries(before)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  };
-}
 
 async function sleep(ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms));

@@ -4,19 +4,9 @@ import path from 'node:path';
 import { startHost, type LocalHost } from '../../../devhost/host';
 import { MAX_REQUEST_BODY_BYTES } from '../../../devhost/http';
 import { MAX_USER_MAP_CHARS } from '../../../functions/migrations';
+import { setEnv } from '../../support/process';
 
 const MB = 1_000_000;
-
-function setEnv(values: Record<string, string>): () => void {
-  const before = Object.fromEntries(Object.keys(values).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, values);
-  return () => {
-    for (const [k, v] of Object.entries(before)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  };
-}
 
 /** A request body of `total` bytes made as it is sent, so the sender never holds it. */
 function streamedBody(total: number): ReadableStream<Uint8Array> {

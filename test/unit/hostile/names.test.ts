@@ -1,24 +1,11 @@
-import { main } from '../../../cli/main';
 import { validateExport } from '../../../cli/validate';
 import { HOSTILE_NAMES, writeHostileNames } from '../../fixtures/hostile/build';
 import { tempDir } from '../../support/fixtures';
+import { runCli } from '../../support/process';
 
 const NOW = new Date('2026-06-01T00:00:00Z');
 /** A control (C0, DEL, C1) or format character (bidi, zero width) anywhere but the line breaks. */
 const RAW = /[\p{Cc}\p{Cf}]/u;
-
-async function runCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = jest.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = jest.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    return { code: await main(['node', 'teams-import', ...args]), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 describe('names with terminal escapes and bidi controls', () => {
   const dir = writeHostileNames(tempDir());
