@@ -1,6 +1,6 @@
 import { closeSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32, deflateRawSync } from 'node:zlib';
+import { constants, crc32, deflateRawSync } from 'node:zlib';
 
 interface Written {
   name: Buffer;
@@ -29,13 +29,32 @@ export class ZipWriter {
   add(name: string, data: Buffer | string, store = false): void {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     const body = store ? bytes : deflateRawSync(bytes);
+    this.entry(name, crc32(bytes), bytes.length, store ? 0 : 8, [body]);
+  }
+
+  /**
+   * Adds a deflated entry of `head`, `count` copies of `block`, then `tail`, holding only the three parts in
+   * memory: each part is deflated once (ending on a sync flush, so the pieces concatenate into one valid
+   * stream), which writes entries of hundreds of megabytes, such as ZIP bombs, in a moment.
+   */
+  addRepeated(name: string, head: Buffer, block: Buffer, count: number, tail: Buffer): void {
+    const flush = { finishFlush: constants.Z_SYNC_FLUSH };
+    const [h, b, t] = [deflateRawSync(head, flush), deflateRawSync(block, flush), deflateRawSync(tail)];
+    let crc = crc32(head);
+    for (let i = 0; i < count; i++) crc = crc32(block, crc);
+    crc = crc32(tail, crc);
+    const size = head.length + block.length * count + tail.length;
+    this.entry(name, crc, size, 8, [h, ...Array<Buffer>(count).fill(b), t]);
+  }
+
+  private entry(name: string, crc: number, size: number, method: number, body: Buffer[]): void {
     const entry: Written = {
       name: Buffer.from(name, 'utf8'),
-      crc: crc32(bytes),
-      compressed: body.length,
-      size: bytes.length,
+      crc,
+      compressed: body.reduce((n, part) => n + part.length, 0),
+      size,
       offset: this.offset,
-      method: store ? 0 : 8,
+      method,
     };
     const header = Buffer.alloc(30);
     header.writeUInt32LE(0x04034b50, 0);
@@ -50,7 +69,7 @@ export class ZipWriter {
     header.writeUInt16LE(0, 28);
     this.write(header);
     this.write(entry.name);
-    this.write(body);
+    for (const part of body) this.write(part);
     this.entries.push(entry);
   }
 

@@ -16,6 +16,12 @@ import {
   type SandboxUser,
 } from '../sandbox';
 import type { CommandRegistrar } from './command';
+import { printable, printableJson } from './printable';
+
+/** Printed text whose names come from the export: each line made safe for a terminal (see printable). */
+function printableLines(text: string): string {
+  return text.split('\n').map(printable).join('\n');
+}
 
 /** Options of `teams-import run`. */
 export interface RunOptions {
@@ -435,8 +441,8 @@ export const registerRun: CommandRegistrar = (program: Command, setExitCode) => 
       try {
         setExitCode(
           await runMigration(exportArg, options, {
-            out: (t) => process.stdout.write(`${t}\n`),
-            err: (t) => process.stderr.write(`${t}\n`),
+            out: (t) => process.stdout.write(`${options.json ? printableJson(t) : printableLines(t)}\n`),
+            err: (t) => process.stderr.write(`${printableLines(t)}\n`),
             isTty: !!process.stderr.isTTY,
             signal: abort.signal,
           }),

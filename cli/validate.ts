@@ -4,6 +4,7 @@ import type { PlanManifest, PlannedFileCounts } from '../core/model';
 import { ExportReadError } from '../core/sources/archive';
 import { planExport } from '../core/transform/plan';
 import type { CommandRegistrar } from './command';
+import { printable, printableJson } from './printable';
 
 /** Options of {@link validateExport}, as the command line gives them. */
 export interface ValidateOptions {
@@ -179,7 +180,10 @@ function fidelityLine(what: string, counts: ValidateChannel['mentions']): string
   return `${what} ${counts.native} native, ${text} as text${why ? ` (${why})` : ''}`;
 }
 
-/** Renders the report for people: one line per channel, users, then problems by severity. */
+/**
+ * Renders the report for people: one line per channel, users, then problems by severity. Names come from
+ * the export, so control and format characters are shown escaped (see {@link printable}).
+ */
 export function formatReport(r: ValidateReport): string {
   const out: string[] = [`Export ${r.source} -> team "${r.team}"`, ''];
   out.push('Channels to import:');
@@ -222,7 +226,7 @@ export function formatReport(r: ValidateReport): string {
       ? 'The export can be imported.'
       : 'The export cannot be imported as it stands: fix the errors above.',
   );
-  return out.join('\n') + '\n';
+  return out.map(printable).join('\n') + '\n';
 }
 
 const FALLBACK_WORDS: Record<keyof PlannedFileCounts['fallback'], string> = {
@@ -292,11 +296,13 @@ export const registerValidate: CommandRegistrar = (program: Command, setExitCode
           ...(typeof opts.userGroups === 'string' ? { userGroups: opts.userGroups } : {}),
           ...(typeof opts.reactions === 'string' ? { reactions: reactionOption(opts.reactions) } : {}),
         });
-        process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
+        process.stdout.write(
+          opts.json ? printableJson(JSON.stringify(report, null, 2)) + '\n' : formatReport(report),
+        );
         setExitCode(report.importable ? 0 : 1);
       } catch (err) {
         if (!(err instanceof ExportReadError || err instanceof OptionError)) throw err;
-        process.stderr.write(`teams-import validate: ${err.message}\n`);
+        process.stderr.write(`teams-import validate: ${printable(err.message)}\n`);
         setExitCode(2);
       }
     });

@@ -4,6 +4,19 @@ import type { Registration, RpcHttpCookie, RpcHttpData } from './functionsCore';
 import { RPC_PREFIX, WEBHOOK_PREFIX, type ApiRequest, type ApiResponse } from './rpc';
 import { triggerOf, type Worker } from './worker';
 
+/** Largest request body the local host reads; a larger one is answered 413 before it is read whole. */
+export const MAX_REQUEST_BODY_BYTES = 32 * 1024 * 1024;
+
+/** A request body over the cap, found from its Content-Length or while it streamed in. */
+class BodyTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(
+      `The request body is larger than the local host's limit of ${limit} bytes (${limit / 1024 / 1024} MiB): ` +
+        'send a smaller body (a start request needs well under 1 MiB besides its user map).',
+    );
+  }
+}
+
 /** How the server hands work to the rest of the host. */
 export interface HttpHandlers {
   worker: Worker;
@@ -75,7 +88,15 @@ export async function startHttpServer(port: number, handlers: HttpHandlers): Pro
   });
 
   async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const body = await readBody(req);
+    let body: Buffer;
+    try {
+      body = await readBody(req, MAX_REQUEST_BODY_BYTES);
+    } catch (err) {
+      if (!(err instanceof BodyTooLargeError)) throw err;
+      res.writeHead(413, { 'Content-Type': 'application/json; charset=utf-8', Connection: 'close' });
+      res.end(JSON.stringify({ error: err.message }), () => req.destroy());
+      return;
+    }
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
     const method = (req.method ?? 'GET').toUpperCase();
     if (url.pathname.startsWith(WEBHOOK_PREFIX) || url.pathname.startsWith(RPC_PREFIX)) {
@@ -142,10 +163,26 @@ export async function startHttpServer(port: number, handlers: HttpHandlers): Pro
   };
 }
 
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
+/** Reads a request body of at most `limit` bytes; a larger one is refused from its Content-Length, or as soon as it passes the limit. */
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    if (Number(req.headers['content-length'] ?? 0) > limit) {
+      reject(new BodyTooLargeError(limit));
+      return;
+    }
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
+    let size = 0;
+    const onData = (c: Buffer): void => {
+      size += c.length;
+      if (size <= limit) {
+        chunks.push(c);
+        return;
+      }
+      chunks.length = 0;
+      req.off('data', onData);
+      reject(new BodyTooLargeError(limit));
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });

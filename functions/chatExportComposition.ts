@@ -40,7 +40,8 @@ export async function createChatExportService(settings: ChatExportSettings): Pro
 
   return new ChatExportService({
     store,
-    staging: new ObjectStoreStaging(objects),
+    staging: new ObjectStoreStaging(objects, settings.encryptionKey),
+    stagingRetentionMs: settings.stagingRetentionMs,
     sourceGraph: source.client,
     targetGraph: target.client,
     delegatedGraph: (tokens) => createGraphClient({ baseUrl: graphUrl, tokenProvider: tokens }).client,

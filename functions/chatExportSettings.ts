@@ -21,6 +21,8 @@ export interface ChatExportSettings {
   targetGraphUrl: string;
   targetTenantId?: string;
   linkTtlMs: number;
+  /** How long users' staged conversations are kept after a pass (CHAT_EXPORT_STAGING_RETENTION_HOURS; 0: deleted at its end). */
+  stagingRetentionMs: number;
   concurrency: number;
   timeZone: string;
 }
@@ -45,6 +47,13 @@ const schema = z.object({
     .positive({ error: 'CHAT_EXPORT_LINK_TTL_HOURS must be greater than 0' })
     .max(24 * 90, { error: 'CHAT_EXPORT_LINK_TTL_HOURS must be at most 2160 (90 days)' })
     .default(168),
+  CHAT_EXPORT_STAGING_RETENTION_HOURS: z.coerce
+    .number({ error: 'CHAT_EXPORT_STAGING_RETENTION_HOURS must be a number of hours' })
+    .min(0, {
+      error: 'CHAT_EXPORT_STAGING_RETENTION_HOURS must be 0 (delete at the end of each pass) or more',
+    })
+    .max(24 * 90, { error: 'CHAT_EXPORT_STAGING_RETENTION_HOURS must be at most 2160 (90 days)' })
+    .default(0),
   CHAT_EXPORT_CONCURRENCY: z.coerce
     .number({ error: 'CHAT_EXPORT_CONCURRENCY must be a number' })
     .int({ error: 'CHAT_EXPORT_CONCURRENCY must be a whole number' })
@@ -105,6 +114,7 @@ export function readChatExportSettings(
     targetGraphUrl: (s.CHAT_EXPORT_TARGET_GRAPH_URL ?? app.graphUrl).replace(/\/+$/, ''),
     targetTenantId: s.CHAT_EXPORT_TARGET_TENANT_ID || undefined,
     linkTtlMs: s.CHAT_EXPORT_LINK_TTL_HOURS * 3600 * 1000,
+    stagingRetentionMs: s.CHAT_EXPORT_STAGING_RETENTION_HOURS * 3600 * 1000,
     concurrency: s.CHAT_EXPORT_CONCURRENCY,
     timeZone: s.CHAT_EXPORT_TIME_ZONE,
   };

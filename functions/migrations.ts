@@ -6,30 +6,59 @@ import { Orchestrator, type MigrateTeamInput, type MigrationStatus } from '../ac
 import { readManifest, runPaths } from '../core/pipeline/runStore';
 import { runtime } from './runtime';
 
+const INSTANCE_PREFIX = 'migration-';
+
 /** The instance id of a migration's orchestration: derived from its id, so a second start finds the first. */
 export function migrationInstanceId(migrationId: string): string {
-  return `migration-${migrationId}`;
+  return `${INSTANCE_PREFIX}${migrationId}`;
 }
 
+/** What a migration id may be: the start route makes no other, so the status route answers 400 for any other. */
+const MIGRATION_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+/** Largest start request body read: the user map is the only large field (see {@link MAX_USER_MAP_CHARS}). */
+export const MAX_START_BODY_BYTES = 16 * 1024 * 1024;
+/** Longest user map CSV: about 100,000 users. */
+export const MAX_USER_MAP_CHARS = 8 * 1024 * 1024;
+/** Most channels named in `channels` or `excludeChannels`, and the longest name. */
+const MAX_CHANNEL_LIST = 10_000;
+const MAX_NAME = 256;
+
 const isoDate = (field: string) =>
-  z.string().refine((v) => !Number.isNaN(Date.parse(v)), {
-    error: `${field} must be an ISO date such as 2024-01-31 or 2024-01-31T12:00:00Z`,
-  });
+  z
+    .string()
+    .max(64, { error: `${field} must be an ISO date such as 2024-01-31 or 2024-01-31T12:00:00Z` })
+    .refine((v) => !Number.isNaN(Date.parse(v)), {
+      error: `${field} must be an ISO date such as 2024-01-31 or 2024-01-31T12:00:00Z`,
+    });
+
+const channelList = (field: string) =>
+  z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(MAX_NAME, { error: `${field} entries must be at most ${MAX_NAME} characters` }),
+    )
+    .max(MAX_CHANNEL_LIST, { error: `${field} must list at most ${MAX_CHANNEL_LIST} channels` });
 
 /** The body of `POST /api/migrations`. */
 export const startMigrationSchema = z
   .object({
     migrationId: z
       .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, {
+      .regex(MIGRATION_ID, {
         error: 'migrationId must be 1-63 letters, digits, "-" or "_", starting with a letter or digit',
       })
       .optional(),
     source: z.union(
       [
-        z.object({ path: z.string().min(1) }).strict(),
+        z.object({ path: z.string().min(1).max(4096) }).strict(),
         z
-          .object({ blob: z.object({ container: z.string().min(3), name: z.string().min(1) }).strict() })
+          .object({
+            blob: z
+              .object({ container: z.string().min(3).max(63), name: z.string().min(1).max(1024) })
+              .strict(),
+          })
           .strict(),
       ],
       {
@@ -53,11 +82,25 @@ export const startMigrationSchema = z
       })
       .strict()
       .default({ visibility: 'private' }),
-    userMap: z.string().optional(),
-    userGroups: z.string().optional(),
-    fallbackUser: z.string().min(1).optional(),
-    channels: z.array(z.string().min(1)).optional(),
-    excludeChannels: z.array(z.string().min(1)).optional(),
+    userMap: z
+      .string()
+      .max(MAX_USER_MAP_CHARS, {
+        error: `userMap must be at most ${MAX_USER_MAP_CHARS} characters of CSV (about 100,000 users)`,
+      })
+      .optional(),
+    userGroups: z
+      .string()
+      .max(MAX_USER_MAP_CHARS, {
+        error: `userGroups must be at most ${MAX_USER_MAP_CHARS} characters of CSV`,
+      })
+      .optional(),
+    fallbackUser: z
+      .string()
+      .min(1)
+      .max(MAX_NAME, { error: `fallbackUser must be at most ${MAX_NAME} characters` })
+      .optional(),
+    channels: channelList('channels').optional(),
+    excludeChannels: channelList('excludeChannels').optional(),
     since: isoDate('since').optional(),
     until: isoDate('until').optional(),
     options: z
@@ -133,12 +176,13 @@ const ACTIVE = new Set<string>([
   df.OrchestrationRuntimeStatus.Pending,
 ]);
 
+/** The status of an instance, or undefined when it does not exist; the id goes URL-encoded into the client's URL. */
 async function findStatus(
   client: df.DurableClient,
   instanceId: string,
 ): Promise<df.DurableOrchestrationStatus | undefined> {
   try {
-    return await client.getStatus(instanceId);
+    return await client.getStatus(encodeURIComponent(instanceId));
   } catch (err) {
     if (err instanceof Error && /\b404\b/.test(err.message)) return undefined;
     throw err;
@@ -150,6 +194,15 @@ df.app.client.http('startMigration', {
   methods: ['POST'],
   authLevel: 'function',
   handler: async (request: HttpRequest, client: df.DurableClient, context: InvocationContext) => {
+    if (Number(request.headers.get('content-length') ?? 0) > MAX_START_BODY_BYTES)
+      return {
+        status: 413,
+        jsonBody: {
+          errors: [
+            `The body is larger than ${MAX_START_BODY_BYTES} bytes: a start request holds the options and at most a ${MAX_USER_MAP_CHARS}-character user map.`,
+          ],
+        },
+      };
     const body = await request.json().catch(() => undefined);
     if (body === undefined)
       return {
@@ -164,21 +217,55 @@ df.app.client.http('startMigration', {
       context.log(`Migration ${parsed.input.migrationId} is already running; answering its status.`);
       return client.createCheckStatusResponse(request, instanceId);
     }
-    await client.startNew(Orchestrator.migrateTeam, { instanceId, input: parsed.input });
+    try {
+      await client.startNew(Orchestrator.migrateTeam, { instanceId, input: parsed.input });
+    } catch (err) {
+      // A concurrent start of the same migration won the race (the client's 409): answer its status.
+      const now = await findStatus(client, instanceId);
+      if (!now || !ACTIVE.has(now.runtimeStatus)) throw err;
+      context.log(
+        `Migration ${parsed.input.migrationId} was started by a concurrent request; answering its status.`,
+      );
+      return client.createCheckStatusResponse(request, instanceId);
+    }
     context.log(`Started migration ${parsed.input.migrationId} (instance ${instanceId}).`);
     return client.createCheckStatusResponse(request, instanceId);
   },
 });
+
+/** The migration ids a status request can mean: the id itself, or the id inside an instance id `migration-<id>`. */
+function requestedIds(requested: string): string[] {
+  const ids = MIGRATION_ID.test(requested) ? [requested] : [];
+  const inner = requested.startsWith(INSTANCE_PREFIX) ? requested.slice(INSTANCE_PREFIX.length) : '';
+  if (MIGRATION_ID.test(inner)) ids.push(inner);
+  return ids;
+}
 
 df.app.client.http('getMigration', {
   route: 'migrations/{id}',
   methods: ['GET'],
   authLevel: 'function',
   handler: async (request: HttpRequest, client: df.DurableClient): Promise<HttpResponseInit> => {
-    const migrationId = request.params.id;
-    const status = await findStatus(client, migrationInstanceId(migrationId));
+    const requested = request.params.id;
+    const candidates = requestedIds(requested);
+    if (candidates.length === 0)
+      return {
+        status: 400,
+        jsonBody: {
+          error:
+            `${JSON.stringify(requested.slice(0, 100))} is not a migration id: ids are 1-63 letters, digits, ` +
+            `'-' or '_' starting with a letter or digit, or the instance id '${INSTANCE_PREFIX}<id>'.`,
+        },
+      };
+    let migrationId = candidates[0];
+    let status: df.DurableOrchestrationStatus | undefined;
+    for (const id of candidates) {
+      status = await findStatus(client, migrationInstanceId(id));
+      migrationId = id;
+      if (status) break;
+    }
     if (!status)
-      return { status: 404, jsonBody: { error: `No migration '${migrationId}' is known to this app.` } };
+      return { status: 404, jsonBody: { error: `No migration '${candidates[0]}' is known to this app.` } };
     const deps = await runtime().pipelineDeps();
     const records = new Map((await deps.ledger.listChannels(migrationId)).map((c) => [c.channelKey, c]));
     const staged = await deps.store.exists(runPaths.manifest(migrationId));

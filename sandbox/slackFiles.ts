@@ -60,7 +60,7 @@ export class SlackFileHost {
         for (const path of conversation.dayFiles) {
           let parsed: unknown;
           try {
-            parsed = parseJsonFile(path, (await exp.archive.read(path)).toString('utf8'));
+            parsed = parseJsonFile(path, await exp.archive.read(path));
           } catch {
             continue;
           }

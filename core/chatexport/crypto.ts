@@ -174,14 +174,23 @@ export function issueState(
   return { state: signState(claims, key), claims };
 }
 
-/** Verifies a state's signature (constant-time) and expiry; throws StateError('malformed'|'tampered'|'expired'). */
+/** Whether a string is base64url exactly as encoding its bytes gives it (no padding, no stray low bits). */
+function isCanonicalBase64url(text: string): boolean {
+  return /^[A-Za-z0-9_-]+$/.test(text) && Buffer.from(text, 'base64url').toString('base64url') === text;
+}
+
+/**
+ * Verifies a state's signature and expiry; throws StateError('malformed'|'tampered'|'expired'). Both parts
+ * must be canonical base64url, and the signature is compared as text with its canonical encoding (constant
+ * time), so no other spelling of the same bytes verifies.
+ */
 export function verifyState(state: string, key: Buffer, now: () => number = Date.now): StateClaims {
   const parts = state.split('.');
-  if (parts.length !== 2 || !/^[A-Za-z0-9_-]+$/.test(parts[0]) || !/^[A-Za-z0-9_-]+$/.test(parts[1])) {
+  if (parts.length !== 2 || !isCanonicalBase64url(parts[0])) {
     throw new StateError('malformed', 'The consent link is malformed: ask the administrator for a new link');
   }
-  const expected = stateSignature(parts[0], key);
-  const given = Buffer.from(parts[1], 'base64url');
+  const expected = Buffer.from(stateSignature(parts[0], key).toString('base64url'), 'ascii');
+  const given = Buffer.from(parts[1], 'ascii');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new StateError('tampered', 'The consent link was altered: ask the administrator for a new link');
   }

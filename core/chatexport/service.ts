@@ -11,8 +11,8 @@ import { consumeState, createPkcePair, issueState, verifyState } from './crypto'
 import { ChatExporter, failedChatResult, type ChatExportResult, type PlannedChat } from './exporter';
 import { encodePathSegment, GraphChatSource } from './graphSource';
 import { OneDriveSink } from './oneDriveSink';
-import type { ConversationStaging } from './ports';
 import type { PassTotals } from './passTotals';
+import type { DisposableStaging } from './staging';
 
 /** The app registration and authority used for the users' consent, and where the callback lives. */
 export interface ConsentSettings extends Omit<TokenClientOptions, 'now' | 'timeoutMs'> {
@@ -22,7 +22,9 @@ export interface ConsentSettings extends Omit<TokenClientOptions, 'now' | 'timeo
 /** What the chat-export service works with: its state, Graph clients (app-only source and target, delegated factory), settings. */
 export interface ChatExportServiceDeps {
   store: ChatExportStore;
-  staging: ConversationStaging;
+  /** Users' staged conversations: encrypted, deleted at the end of each pass unless kept for `stagingRetentionMs`. */
+  staging: DisposableStaging;
+  stagingRetentionMs: number;
   sourceGraph: Client;
   targetGraph: Client;
   delegatedGraph(tokens: TokenProvider): Client;
@@ -375,8 +377,20 @@ export class ChatExportService {
     return result;
   }
 
-  /** The consent landing: checks the state (not yet consuming it), stores a PKCE verifier under its nonce, answers the authorize URL. */
+  /** Deletes what has expired: nonce and PKCE rows of expired links, and staged conversations kept past their retention. */
+  async purgeExpired(): Promise<void> {
+    const now = this.deps.now();
+    await this.deps.store.purgeExpired(now);
+    for (const userId of await this.deps.store.takeExpiredStaging(now))
+      await this.deps.staging.deleteConversations(userId);
+  }
+
+  /**
+   * The consent landing: purges what has expired, checks the state (not yet consuming it), stores a PKCE
+   * verifier under its nonce, answers the authorize URL.
+   */
   async beginConsent(state: string): Promise<string> {
+    await this.purgeExpired();
     const claims = verifyState(state, this.deps.links.stateKey, this.deps.now);
     const user = await this.deps.store.getUser(claims.userId);
     if (!user) throw new ConsentCallbackError('This link is for a user who is no longer in the export list.');
@@ -523,7 +537,10 @@ export class ChatExportService {
     }
   }
 
-  /** Ends a pass: exported (with counts), consent-needed with the reason, or failed naming the failed chats. */
+  /**
+   * Ends a pass: exported (with counts), consent-needed with the reason, or failed naming the failed chats.
+   * The user's staged conversations are deleted (or their retention starts), and what has expired is purged.
+   */
   async finishPass(input: {
     userId: string;
     mode: 'full' | 'delta';
@@ -558,6 +575,10 @@ export class ChatExportService {
       reason = `${totals.failures.join('; ')}${more > 0 ? `; and ${more} more` : ''}`.slice(0, 1000);
     }
     if (totals.consentGone !== undefined) this.accessTokens.delete(input.userId);
+    if (this.deps.stagingRetentionMs > 0)
+      await this.deps.store.setStagingExpiry(input.userId, this.deps.now() + this.deps.stagingRetentionMs);
+    else await this.deps.staging.deleteConversations(input.userId);
+    await this.purgeExpired();
     return this.deps.store.updateUser(input.userId, (u) => ({
       ...u,
       status,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ObjectStore } from '../state/objectStore';
+import { decryptSecret, deriveKey, encryptSecret, SecretDecryptionError } from './crypto';
 import type { ConversationStaging } from './ports';
 import type { StagedConversation } from './types';
 
@@ -15,16 +16,52 @@ export function stagedConversationName(ownerId: string, chatId: string): string 
   return `${STAGING_PREFIX}/${key(ownerId)}/${key(chatId)}.json`;
 }
 
-/** ConversationStaging over an ObjectStore (Blob Storage in Azure, a folder or Azurite locally). */
-export class ObjectStoreStaging implements ConversationStaging {
-  constructor(private readonly store: ObjectStore) {}
+/** Where all of one owner's conversations are staged. */
+export function stagedOwnerPrefix(ownerId: string): string {
+  return `${STAGING_PREFIX}/${key(ownerId)}/`;
+}
+
+/** The associated data binding a staged conversation to its owner and chat: a copy under another name fails. */
+function boundTo(ownerId: string, chatId: string): string {
+  return JSON.stringify(['chat-export-staging', ownerId, chatId]);
+}
+
+/** Staging that can also forget everything staged for one owner (at the end of a pass, or when kept too long). */
+export interface DisposableStaging extends ConversationStaging {
+  deleteConversations(ownerId: string): Promise<void>;
+}
+
+/**
+ * ConversationStaging over an ObjectStore (Blob Storage in Azure, a folder or Azurite locally). A staged
+ * conversation holds users' private messages, so it is stored only as an AES-256-GCM envelope
+ * (`encryptSecret`, key derived from CHAT_EXPORT_ENCRYPTION_KEY) bound to the owner and the chat. A blob
+ * that is not such an envelope (written in plain text by an older version, altered, or under another key)
+ * is deleted and reads as missing, so the exporter lists that chat in full again.
+ */
+export class ObjectStoreStaging implements DisposableStaging {
+  private readonly key: Buffer;
+
+  constructor(
+    private readonly store: ObjectStore,
+    encryptionKey: Buffer,
+  ) {
+    this.key = deriveKey(encryptionKey, 'chat-export-staging');
+  }
 
   async loadConversation(ownerId: string, chatId: string): Promise<StagedConversation | undefined> {
     const name = stagedConversationName(ownerId, chatId);
     if (!(await this.store.exists(name))) return undefined;
+    let text: string;
+    try {
+      text = decryptSecret((await this.store.get(name)).toString('utf8'), this.key, boundTo(ownerId, chatId));
+    } catch (error) {
+      if (!(error instanceof SecretDecryptionError)) throw error;
+      await this.store.delete(name);
+      return undefined;
+    }
     let parsed: unknown;
     try {
-      parsed = JSON.parse((await this.store.get(name)).toString('utf8'));
+      parsed = JSON.parse(text);
     } catch (error) {
       throw new Error(
         `Staged conversation '${name}' is not valid JSON (${(error as Error).message}): delete it and reset the chat's cursor to re-export it`,
@@ -52,8 +89,13 @@ export class ObjectStoreStaging implements ConversationStaging {
     }
     await this.store.put(
       stagedConversationName(ownerId, chatId),
-      JSON.stringify(conversation),
-      'application/json',
+      encryptSecret(JSON.stringify(conversation), this.key, boundTo(ownerId, chatId)),
+      'text/plain',
     );
+  }
+
+  /** Deletes every conversation staged for the owner. */
+  async deleteConversations(ownerId: string): Promise<void> {
+    for (const name of await this.store.list(stagedOwnerPrefix(ownerId))) await this.store.delete(name);
   }
 }

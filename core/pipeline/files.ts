@@ -252,7 +252,7 @@ export class MessageFiles {
     if (!messages) {
       const path = archive.has(dayFile) ? dayFile : archive.paths().find((p) => p.endsWith(`/${dayFile}`));
       if (!path) throw new FileFailure(`file ${file.name}: the export has no day file ${dayFile}`);
-      const parsed = parseJsonFile(path, (await archive.read(path)).toString('utf8'));
+      const parsed = parseJsonFile(path, await archive.read(path));
       messages = new Map();
       for (const raw of Array.isArray(parsed) ? parsed : []) {
         if (typeof raw !== 'object' || raw === null) continue;

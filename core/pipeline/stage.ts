@@ -9,7 +9,8 @@ const hasErrors = (problems: Problem[]): boolean => problems.some((p) => p.sever
 
 /**
  * Plans the export once into the run's staging area and returns the channels to import. A run whose plan is
- * already staged (and importable) reuses it, so a resumed run posts exactly what the first one planned.
+ * already staged (and importable) reuses it, so a resumed run posts exactly what the first one planned; a
+ * staging that fails or finds the export unimportable deletes what it wrote under the plan.
  */
 export async function stageSource(deps: PipelineDeps, input: StageSourceInput): Promise<StageSourceResult> {
   const { migrationId: runId } = input;
@@ -18,6 +19,7 @@ export async function stageSource(deps: PipelineDeps, input: StageSourceInput): 
     manifest = await readManifest(deps.store, runId);
     if (hasErrors(manifest.problems)) manifest = undefined;
   }
+  const planned = !manifest;
   if (!manifest) {
     const opened = await deps.openSource(input.source).catch((err: unknown) => err as Error);
     if (opened instanceof Error) return unreadable(opened);
@@ -46,27 +48,19 @@ export async function stageSource(deps: PipelineDeps, input: StageSourceInput): 
         new PrefixedStore(deps.store, runPaths.plan(runId)),
       );
     } catch (err) {
+      await removePlan(deps, runId);
       if (err instanceof ExportReadError) return unreadable(err);
       throw err;
     } finally {
       await opened.release();
     }
-    await deps.store.put(runPaths.source(runId), JSON.stringify(input.source), 'application/json');
   }
-  if (hasErrors(manifest.problems)) return { ok: false, problems: manifest.problems };
-  if (manifest.channels.length === 0)
-    return {
-      ok: false,
-      problems: [
-        ...manifest.problems,
-        {
-          severity: 'error',
-          code: 'no-channels',
-          message:
-            'No channel of the export is selected for import: check the channel filter and the export.',
-        },
-      ],
-    };
+  const refused = refusal(manifest);
+  if (refused) {
+    await removePlan(deps, runId);
+    return { ok: false, problems: refused };
+  }
+  if (planned) await deps.store.put(runPaths.source(runId), JSON.stringify(input.source), 'application/json');
   return {
     ok: true,
     team: { ...manifest.team, visibility: input.team.visibility },
@@ -82,6 +76,25 @@ export async function stageSource(deps: PipelineDeps, input: StageSourceInput): 
     totalMessages: manifest.totals.messages,
     problems: manifest.problems.filter((p) => p.severity !== 'info').slice(0, 50),
   };
+}
+
+/** Why a staged plan cannot be imported (its errors, or no channel selected), or undefined when it can. */
+function refusal(manifest: PlanManifest): Problem[] | undefined {
+  if (hasErrors(manifest.problems)) return manifest.problems;
+  if (manifest.channels.length > 0) return undefined;
+  return [
+    ...manifest.problems,
+    {
+      severity: 'error',
+      code: 'no-channels',
+      message: 'No channel of the export is selected for import: check the channel filter and the export.',
+    },
+  ];
+}
+
+/** Deletes whatever a failed staging wrote under the run's plan, so no partial plan is left behind. */
+async function removePlan(deps: PipelineDeps, runId: string): Promise<void> {
+  for (const name of await deps.store.list(runPaths.plan(runId))) await deps.store.delete(name);
 }
 
 function unreadable(err: Error): StageSourceResult {

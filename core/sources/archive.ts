@@ -6,19 +6,36 @@ import { inflateRawSync } from 'node:zlib';
 import * as yauzl from 'yauzl';
 import type { Problem } from '../model';
 
-/** Limits applied while reading an export; they bound memory and refuse ZIP bombs. */
+/** Limits applied while reading an export; they bound memory and time and refuse ZIP bombs. */
 export interface ArchiveLimits {
   /** Largest total expanded size of all entries (bytes). */
   maxExpandedBytes: number;
-  /** Largest single entry read into memory (JSON files), in bytes. */
+  /** Largest single file read (bytes): metadata files are read whole, day files streamed. */
   maxEntryBytes: number;
 }
 
-/** Defaults: 20 GiB expanded in total, 512 MiB for one JSON file. */
+/**
+ * Defaults: 20 GiB expanded in total, 256 MiB for one JSON file. The per-file limit stays well below V8's
+ * largest string (`buffer.constants.MAX_STRING_LENGTH`, 512 MiB less 24 characters), so a file that is
+ * accepted can always be decoded, and no Slack day file comes near it.
+ */
 export const DEFAULT_ARCHIVE_LIMITS: ArchiveLimits = {
   maxExpandedBytes: 20 * 1024 ** 3,
-  maxEntryBytes: 512 * 1024 ** 2,
+  maxEntryBytes: 256 * 1024 ** 2,
 };
+
+/** A byte count with its binary unit, for messages: `268435456 bytes (256 MiB)`. */
+export function bytesText(n: number): string {
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n;
+  let unit = '';
+  for (const u of units) {
+    if (value < 1024) break;
+    value /= 1024;
+    unit = u;
+  }
+  return unit ? `${n} bytes (${Number(value.toFixed(1))} ${unit})` : `${n} bytes`;
+}
 
 /** An export opened for reading (a ZIP or a folder): `/`-separated relative paths, entries read lazily. */
 export interface ExportArchive {
@@ -31,8 +48,10 @@ export interface ExportArchive {
   size(path: string): number;
   /** Reads one entry into memory; refuses entries over `maxEntryBytes`. */
   read(path: string): Promise<Buffer>;
-  /** Streams one entry (file bytes for upload). */
+  /** Streams one entry (file bytes for upload, large JSON files). */
   stream(path: string): Promise<Readable>;
+  /** The limits the archive was opened with. */
+  readonly limits: ArchiveLimits;
   readonly problems: Problem[];
   close(): Promise<void>;
 }
@@ -42,6 +61,14 @@ export class ExportReadError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ExportReadError';
+  }
+}
+
+/** An entry over the per-file limit: refused before a byte of it is read. */
+export class EntryTooLargeError extends ExportReadError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EntryTooLargeError';
   }
 }
 
@@ -67,12 +94,22 @@ export async function openExportArchive(
 
 async function openFolder(root: string, limits: ArchiveLimits): Promise<ExportArchive> {
   const sizes = new Map<string, number>();
+  const problems: Problem[] = [];
   const walk = async (rel: string): Promise<void> => {
     const dirents = await readdir(join(root, rel), { withFileTypes: true });
-    for (const d of dirents) {
+    for (const d of dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       const child = rel ? `${rel}/${d.name}` : d.name;
       if (d.isDirectory()) await walk(child);
       else if (d.isFile()) sizes.set(child, (await stat(join(root, child))).size);
+      else
+        problems.push({
+          severity: 'warning',
+          code: 'folder-entry-skipped',
+          message: `'${child}' in the export folder is ${
+            d.isSymbolicLink() ? 'a symbolic link' : 'not a regular file (a device, pipe or socket)'
+          }; it was skipped and nothing it points to is read. Copy the real file into the folder if it belongs to the export.`,
+          where: child,
+        });
     }
   };
   await walk('');
@@ -91,16 +128,18 @@ async function openFolder(root: string, limits: ArchiveLimits): Promise<ExportAr
       return readFile(full(p));
     },
     stream: async (p) => createReadStream(full(p)),
-    problems: [],
+    limits,
+    problems,
     close: async () => undefined,
   };
 }
 
-function checkEntrySize(path: string, size: number, limits: ArchiveLimits): void {
+/** Throws the refusal of an entry over the per-file limit, naming the entry and the limit. */
+export function checkEntrySize(path: string, size: number, limits: ArchiveLimits): void {
   if (size > limits.maxEntryBytes)
-    throw new ExportReadError(
-      `'${path}' expands to ${size} bytes, over the ${limits.maxEntryBytes}-byte limit for one file: ` +
-        'the export looks damaged; re-export it or raise the limit.',
+    throw new EntryTooLargeError(
+      `'${path}' expands to ${bytesText(size)}, over the ${bytesText(limits.maxEntryBytes)} limit for one ` +
+        'file of an export; no Slack JSON file is that large: the export is damaged or was altered, export it again.',
     );
 }
 
@@ -144,8 +183,8 @@ async function openZip(path: string, limits: ArchiveLimits): Promise<ExportArchi
           if (expanded > limits.maxExpandedBytes) {
             reject(
               new ExportReadError(
-                `'${path}' expands to more than ${limits.maxExpandedBytes} bytes (ZIP bomb limit): ` +
-                  'check the file, or raise the expanded-size limit if the export is really that large.',
+                `'${path}' expands to more than ${bytesText(limits.maxExpandedBytes)} in all (the ZIP bomb ` +
+                  'limit for a whole export): check where the file came from and export it again.',
               ),
             );
             return;
@@ -198,6 +237,7 @@ async function openZip(path: string, limits: ArchiveLimits): Promise<ExportArchi
       }
     },
     stream: openStream,
+    limits,
     problems,
     close: async () => {
       zip.close();

@@ -56,9 +56,15 @@ const NONCE = 'nonce';
 const TEAM = 'team';
 /** Longest channel list kept per team row (a Table property holds at most 64 KiB). */
 const MAX_CHANNELS_JSON = 60_000;
+const STAGING = 'staging';
 
 function isStatus(error: unknown, status: number): boolean {
   return error instanceof RestError && error.statusCode === status;
+}
+
+/** An epoch-ms instant as an Edm.Double property, the type the expiry filters compare with. */
+function instant(ms: number): { value: number; type: 'Double' } {
+  return { value: ms, type: 'Double' };
 }
 
 function cursorPartition(userId: string): string {
@@ -72,8 +78,10 @@ function chatRow(chatId: string): string {
 /**
  * The chat export's state in one table: the user list (`user`), each user's refresh token encrypted with
  * AES-256-GCM bound to the user id (`token`), consent-link PKCE verifiers encrypted and bound to the nonce
- * (`pkce`), used nonces created once so a second use answers 409 (`nonce`), and per-chat cursors
- * (`cursor-<user>`). No secret is ever written in plain text.
+ * (`pkce`), used nonces created once so a second use answers 409 (`nonce`), per-chat cursors
+ * (`cursor-<user>`), and when each user's staged conversations are to be deleted (`staging`). Nonce, PKCE
+ * and staging rows carry `expiresAt` (epoch ms) and are purged after it. No secret is ever written in plain
+ * text.
  */
 export class ChatExportStore implements NonceStore {
   constructor(
@@ -228,7 +236,7 @@ export class ChatExportStore implements NonceStore {
         partitionKey: PKCE,
         rowKey: encodeKey(nonce),
         envelope: encryptSecret(verifier, this.key, `pkce:${nonce}`),
-        expiresAt,
+        expiresAt: instant(expiresAt),
       },
       'Replace',
     );
@@ -255,7 +263,7 @@ export class ChatExportStore implements NonceStore {
       await this.table.createEntity({
         partitionKey: NONCE,
         rowKey: encodeKey(nonce),
-        expiresAt: expiresAtMs,
+        expiresAt: instant(expiresAtMs),
       });
       return true;
     } catch (error) {
@@ -272,6 +280,39 @@ export class ChatExportStore implements NonceStore {
       if (isStatus(error, 404)) return false;
       throw error;
     }
+  }
+
+  /** Deletes the nonce and PKCE rows of links that have expired (an expired link is refused before its nonce is looked up). */
+  async purgeExpired(now: number): Promise<number> {
+    let purged = 0;
+    for (const partition of [NONCE, PKCE]) purged += (await this.takeExpired(partition, now)).length;
+    return purged;
+  }
+
+  /** Records when a user's staged conversations are to be deleted. */
+  async setStagingExpiry(userId: string, expiresAt: number): Promise<void> {
+    await this.table.upsertEntity(
+      { partitionKey: STAGING, rowKey: encodeKey(userId), userId, expiresAt: instant(expiresAt) },
+      'Replace',
+    );
+  }
+
+  /** The users whose staged conversations are past their expiry; their rows are deleted (a concurrent purge is fine). */
+  async takeExpiredStaging(now: number): Promise<string[]> {
+    return (await this.takeExpired(STAGING, now)).map((row) => String(row.userId));
+  }
+
+  private async takeExpired(partition: string, now: number): Promise<Array<Record<string, unknown>>> {
+    const rows: Array<{ partitionKey: string; rowKey: string } & Record<string, unknown>> = [];
+    const query = this.table.listEntities<Record<string, unknown>>({
+      queryOptions: { filter: `PartitionKey eq '${partition}' and expiresAt lt ${now.toFixed(1)}` },
+    });
+    for await (const row of query) rows.push(row as (typeof rows)[number]);
+    for (const row of rows)
+      await this.table.deleteEntity(row.partitionKey, row.rowKey).catch((error: unknown) => {
+        if (!isStatus(error, 404)) throw error;
+      });
+    return rows;
   }
 
   /** The user's per-chat cursors, by chat id. */

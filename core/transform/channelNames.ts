@@ -3,14 +3,18 @@ import type { Problem } from '../model';
 /** Longest Teams channel name, in characters. */
 export const MAX_CHANNEL_NAME = 50;
 const FORBIDDEN = /[~#%&*{}+/\\:<>?|'",]/g;
+/** Controls (C0, DEL, C1) and invisible format characters (bidi overrides and isolates, zero widths). */
+const INVISIBLE = /[\p{Cc}\p{Cf}]/gu;
 
 /** A Slack name made valid for Teams, with the rules that changed it (empty when unchanged). */
 export function validTeamsName(slackName: string): { name: string; rules: string[] } {
   const rules: string[] = [];
-  let name = [...slackName]
-    .filter((c) => c.charCodeAt(0) >= 0x20 && c.charCodeAt(0) !== 0x7f)
-    .join('')
-    .trim();
+  const invisible = [...new Set(slackName.match(INVISIBLE) ?? [])];
+  if (invisible.length)
+    rules.push(
+      `control and invisible formatting characters (${invisible.map(codePoint).join(', ')}) are removed`,
+    );
+  let name = slackName.replace(INVISIBLE, '').trim();
   const bad = [...new Set(name.match(FORBIDDEN) ?? [])];
   if (bad.length) {
     rules.push(`${bad.map((c) => `'${c}'`).join(', ')} not allowed in Teams channel names`);
@@ -38,6 +42,10 @@ export function validTeamsName(slackName: string): { name: string; rules: string
     name = 'channel';
   }
   return { name, rules };
+}
+
+function codePoint(c: string): string {
+  return `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
 function truncate(name: string, max: number): string {

@@ -1,3 +1,5 @@
+import { withoutUrlToken } from '../sources/slack/messages';
+
 /** Escapes text for HTML element content and attribute values: `& < > " '`. */
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ESCAPES[c]);
@@ -24,10 +26,16 @@ export function decodeSlackEntities(text: string): string {
 /** URL schemes kept as links; anything else is shown as text. */
 const SAFE_SCHEMES = /^(https?:|mailto:|tel:)/i;
 
-/** A link when the URL is safe (http, https, mailto, tel), else the escaped label alone. */
+/**
+ * A link when the URL is safe (http, https, mailto, tel), else the escaped label alone. A token in the URL
+ * (`?t=`, `?token=`) is left out, of the address and of a label that shows it.
+ */
 export function link(url: string, labelHtml: string): string {
-  if (!SAFE_SCHEMES.test(url.trim())) return labelHtml;
-  return `<a href="${escapeHtml(url.trim())}">${labelHtml}</a>`;
+  const href = url.trim();
+  if (!SAFE_SCHEMES.test(href)) return labelHtml;
+  const clean = withoutUrlToken(href);
+  const label = clean === href ? labelHtml : labelHtml.split(escapeHtml(href)).join(escapeHtml(clean));
+  return `<a href="${escapeHtml(clean)}">${label}</a>`;
 }
 
 /** How a mention is shown: bold `@Name` (the import API's mentions array is not used; see render.ts). */

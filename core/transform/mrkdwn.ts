@@ -1,3 +1,4 @@
+import { withoutUrlToken } from '../sources/slack/messages';
 import { renderEmoji, emojiFor } from './emoji';
 import { channelRef, decodeSlackEntities, escapeHtml, escapeSlackText, link, mention } from './html';
 import type { MentionRef } from './mentions';
@@ -101,9 +102,49 @@ function lineBlocks(text: string, names: RenderNames): string[] {
   return blocks;
 }
 
+/**
+ * The next index of one character in a string at or after a position, as `indexOf` answers it, remembering
+ * the last answer: a run of queries that moves forward costs one scan of the string in all, and a query
+ * behind the remembered span scans only up to it. This keeps the scans linear in the text however
+ * many unmatched `<` or backticks it holds.
+ */
+class NextIndex {
+  /** No `char` in [from, found); `found` holds one, or is -1 when none is in [from, end). */
+  private from = -1;
+  private found = -1;
+
+  constructor(
+    private readonly s: string,
+    private readonly char: string,
+  ) {}
+
+  at(p: number): number {
+    if (this.from >= 0 && p >= this.from) {
+      if (this.found === -1 || p <= this.found) return this.found;
+    } else if (this.from >= 0) {
+      for (let q = p; q < this.from; q++) if (this.s[q] === this.char) return this.remember(p, q);
+      return this.remember(p, this.found);
+    }
+    return this.remember(p, this.s.indexOf(this.char, p));
+  }
+
+  private remember(from: number, found: number): number {
+    this.from = from;
+    this.found = found;
+    return found;
+  }
+}
+
+/** The closing `>` and backtick finders of one string. */
+interface Closers {
+  gt: NextIndex;
+  tick: NextIndex;
+}
+
 function inline(s: string, names: RenderNames): string {
   let out = '';
   let start = 0;
+  const closers: Closers = { gt: new NextIndex(s, '>'), tick: new NextIndex(s, '`') };
   const noClose: Record<string, number> = {};
   const flushTo = (i: number): void => {
     if (i > start) out += escapeSlackText(s.slice(start, i));
@@ -115,7 +156,7 @@ function inline(s: string, names: RenderNames): string {
     i = MARKUP.lastIndex - 1;
     const c = s[i];
     if (c === '<') {
-      const j = s.indexOf('>', i + 1);
+      const j = closers.gt.at(i + 1);
       if (j > i + 1) {
         flushTo(i);
         out += special(s.slice(i + 1, j), names);
@@ -123,7 +164,7 @@ function inline(s: string, names: RenderNames): string {
         continue;
       }
     } else if (c === '`') {
-      const j = s.indexOf('`', i + 1);
+      const j = closers.tick.at(i + 1);
       if (j > i + 1) {
         flushTo(i);
         out += `<code>${escapeSlackText(replaceSpecials(s.slice(i + 1, j), plainSpecial(names)))}</code>`;
@@ -131,7 +172,7 @@ function inline(s: string, names: RenderNames): string {
         continue;
       }
     } else if (c in TAGS && !(noClose[c] !== undefined && i < noClose[c]) && opens(s, i)) {
-      const j = findClose(s, i, c);
+      const j = findClose(s, i, c, closers);
       if (j > 0) {
         flushTo(i);
         out += `<${TAGS[c]}>${inline(s.slice(i + 1, j), names)}</${TAGS[c]}>`;
@@ -162,12 +203,12 @@ function opens(s: string, i: number): boolean {
   return i === 0 || !WORD.test(s[i - 1]);
 }
 
-function findClose(s: string, i: number, c: string): number {
+function findClose(s: string, i: number, c: string, closers: Closers): number {
   for (let k = i + 2; k < s.length; k++) {
     const ch = s[k];
     if (ch === '\n') return -1;
     if (ch === '<' || ch === '`') {
-      const end = s.indexOf(ch === '<' ? '>' : '`', k + 1);
+      const end = (ch === '<' ? closers.gt : closers.tick).at(k + 1);
       if (end > k) {
         k = end;
         continue;
@@ -188,7 +229,7 @@ function plainSpecial(names: RenderNames): (inner: string) => string {
     if (target.startsWith('@')) return `@${names.user(target.slice(1)) ?? label ?? target.slice(1)}`;
     if (target.startsWith('#')) return `#${names.channel(target.slice(1)) ?? label ?? target.slice(1)}`;
     if (target.startsWith('!')) return label ?? `@${target.slice(1)}`;
-    return label ?? target;
+    return label ?? withoutUrlToken(target);
   };
 }
 

@@ -1,3 +1,4 @@
+import { withoutUrlToken } from '../sources/slack/messages';
 import { emojiFromCodepoints, renderEmoji } from './emoji';
 import { channelRef, escapeHtml, link, mention } from './html';
 import { mrkdwnInline, mrkdwnToBlocks, type RenderNames } from './mrkdwn';
@@ -130,7 +131,7 @@ function inlineElement(e: Json, names: RenderNames, plain: boolean): string {
       if (!plain) html = html.replace(/\n/g, '<br>');
       break;
     case 'link': {
-      const url = str(e.url) ?? '';
+      const url = withoutUrlToken(str(e.url) ?? '');
       const label = escapeHtml(str(e.text) || url);
       html = plain ? label : link(url, label);
       break;

@@ -10,6 +10,7 @@ import { startHost, type LocalHost } from '../../devhost/host';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
 import { sandboxUserFor } from '../../sandbox/state';
 import { CHROMIUM_ARGS, ensureChromium } from '../support/chromium';
+import { setEnv } from '../support/process';
 
 const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts');
 const alice = sandboxUserFor('alice@contoso.test', 'Alice Archer');
@@ -66,17 +67,6 @@ const SEED = [
   },
   { members: [bob.mail, carol.mail], messages: [{ from: bob.mail, text: 'bob-carol 1: hi' }] },
 ];
-
-function setEnv(values: Record<string, string>): () => void {
-  const before = Object.fromEntries(Object.keys(values).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, values);
-  return () => {
-    for (const [k, v] of Object.entries(before)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  };
-}
 
 async function sleep(ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms));
@@ -198,6 +188,8 @@ describe('chat export end to end on the local host with the sandbox', () => {
       CHAT_EXPORT_ENCRYPTION_KEY: KEY,
       CHAT_EXPORT_SENDER: admin.userPrincipalName,
       CHAT_EXPORT_DELTA_SCHEDULE: '0 0 3 1 1 *',
+      // Staged conversations are kept between passes here, so a delta pass lists only what changed.
+      CHAT_EXPORT_STAGING_RETENTION_HOURS: '24',
     });
     stateDir = mkdtempSync(path.join(tmpdir(), 'chat-export-e2e-'));
     host = await startHost({ port: 0, stateDir, timerTriggers: false });
@@ -461,7 +453,7 @@ describe('chat export end to end on the local host with the sandbox', () => {
     expect(status.status).toBe(200);
   });
 
-  it('never stores a refresh token in plain text in Table or Blob storage', async () => {
+  it('never stores a refresh token or a chat message in plain text in Table or Blob storage', async () => {
     const tokens: string[] = [];
     for (const user of [alice, bob]) {
       const res = await fetch(`${sandbox.url}/_sandbox/identity/refresh-tokens/${user.id}`);
@@ -492,6 +484,8 @@ describe('chat export end to end on the local host with the sandbox', () => {
         blobCount += 1;
         const text = (await client.getBlobClient(blob.name).downloadToBuffer()).toString('utf8');
         if (tokens.some((t) => text.includes(t))) found.push(`blob ${container.name}/${blob.name}`);
+        if (['alice-bob 1', 'projx-a 1', 'delta 1'].some((t) => text.includes(t)))
+          found.push(`message text in blob ${container.name}/${blob.name}`);
       }
     }
     expect(rows).toBeGreaterThan(0);

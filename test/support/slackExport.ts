@@ -9,11 +9,13 @@ export interface ExportSpec {
   /** folder -> day -> messages (or raw text for a broken file) */
   days: Record<string, Record<string, object[] | string | object>>;
   extra?: Record<string, string>;
+  /** The folder to write into (a new temporary folder when absent). */
+  dir?: string;
 }
 
 /** Writes an export folder from a spec and returns its path. */
 export function writeExport(spec: ExportSpec): string {
-  const dir = tempDir('slack-spec-');
+  const dir = spec.dir ?? tempDir('slack-spec-');
   const users = spec.users ?? [
     {
       id: 'U1',

@@ -1,13 +1,27 @@
 import type { ConversationKind, Problem, SourceConversation, SourceMessage, SourceUser } from '../../model';
+import type { Readable } from 'node:stream';
 import {
+  checkEntrySize,
   DEFAULT_ARCHIVE_LIMITS,
+  EntryTooLargeError,
   ExportReadError,
   openExportArchive,
   type ArchiveLimits,
   type ExportArchive,
 } from '../archive';
-import { JsonFileError, parseJsonFile } from './json';
-import { readSlackMessage } from './messages';
+import {
+  JsonArrayReader,
+  JsonElementLimitError,
+  JsonFileError,
+  JsonNotArrayError,
+  parseJsonFile,
+  parseSmallArray,
+  readJsonArray,
+  slices,
+  smallArrayBytes,
+  type JsonElementLimits,
+} from './json';
+import { readSlackMessage, type AuthorDirectory } from './messages';
 
 /** A conversation of the export with where its day files are. */
 export interface SlackConversation extends SourceConversation {
@@ -17,7 +31,11 @@ export interface SlackConversation extends SourceConversation {
   dayFiles: string[];
 }
 
-/** One day file, read: its messages in file order and what was wrong with any element. */
+/**
+ * One day file, read: its messages in file order and what was wrong with any element. A large day file comes
+ * as several consecutive SlackDays with the same path (parts of about {@link DAY_PART_BYTES}), so no day is
+ * ever held whole.
+ */
 export interface SlackDay {
   path: string;
   /** `YYYY-MM-DD` from the file name. */
@@ -40,7 +58,7 @@ export interface SlackExport {
   readonly problems: Problem[];
   /** Bot ids -> names, from bot users' profiles. */
   readonly botNames: ReadonlyMap<string, string>;
-  /** The conversation's day files in date order, one at a time (a few are read ahead). */
+  /** The conversation's day files in date order, streamed ({@link READ_AHEAD_BYTES} of them are read ahead). */
   days(conversation: SlackConversation): AsyncIterable<SlackDay>;
   /** The underlying archive, e.g. to stream file bytes for upload. */
   readonly archive: ExportArchive;
@@ -56,8 +74,25 @@ type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const DAY_FILE = /^(\d{4}-\d{2}-\d{2})\.json$/;
-/** Day files whose bytes are read ahead while the current one is planned: hides I/O latency, bounds memory. */
-const READ_AHEAD = 16;
+/** What a conversation id may be: Slack's ids (`C024BE91L`) and every id an export tool writes fit it. */
+const SLACK_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** Bytes of day files read ahead while the current one is planned: hides I/O latency, and no more is held. */
+export const READ_AHEAD_BYTES = 4 * 1024 * 1024;
+/** Largest element of an export's JSON arrays (one message, user or channel), in bytes of the file. */
+export const MAX_ELEMENT_BYTES = 4 * 1024 * 1024;
+/** Deepest nesting inside one element: Slack's blocks and attachments nest about ten levels. */
+export const MAX_ELEMENT_DEPTH = 64;
+/** Most elements in one JSON file: a day of the busiest channel holds far fewer messages. */
+export const MAX_ELEMENTS_PER_FILE = 1_000_000;
+/** A day file is handed on in parts of about this many bytes of the file. */
+export const DAY_PART_BYTES = 8 * 1024 * 1024;
+/** Problems of one code listed per day file; the rest are counted in one line. */
+const PROBLEMS_PER_FILE = 20;
+const ELEMENT_LIMITS: JsonElementLimits = {
+  maxElementBytes: MAX_ELEMENT_BYTES,
+  maxDepth: MAX_ELEMENT_DEPTH,
+  maxElements: MAX_ELEMENTS_PER_FILE,
+};
 
 /**
  * Opens a Slack export (ZIP or folder) and reads its metadata files; day files are read later, lazily.
@@ -81,14 +116,19 @@ async function readMetadata(archive: ExportArchive): Promise<SlackExport> {
   const root = findRoot(archive);
   const at = (p: string): string => root + p;
   const problems: Problem[] = [...archive.problems];
-  const readJson = async (p: string): Promise<unknown> =>
-    archive.has(at(p)) ? parseJsonFile(at(p), (await archive.read(at(p))).toString('utf8')) : undefined;
   const listOf = async (p: string): Promise<Json[]> => {
-    const v = await readJson(p);
-    if (v === undefined) return [];
-    if (!Array.isArray(v))
-      throw new ExportReadError(`'${at(p)}' is not a JSON array: the export is damaged; export it again.`);
-    return v.filter(isObj);
+    if (!archive.has(at(p))) return [];
+    try {
+      const bytes = await archive.read(at(p));
+      const list =
+        parseSmallArray(bytes, ELEMENT_LIMITS) ?? (await readJsonArray(at(p), slices(bytes), ELEMENT_LIMITS));
+      return list.filter(isObj);
+    } catch (err) {
+      if (err instanceof JsonNotArrayError)
+        throw new ExportReadError(`'${at(p)}' is not a JSON array: the export is damaged; export it again.`);
+      if (err instanceof JsonElementLimitError) throw new ExportReadError(err.message);
+      throw err;
+    }
   };
   const users = (await listOf('users.json')).map(readUser);
   const botNames = new Map<string, string>();
@@ -97,16 +137,30 @@ async function readMetadata(archive: ExportArchive): Promise<SlackExport> {
     const botId = str(profile.bot_id);
     if (botId) botNames.set(botId, displayNameOf(raw));
   }
-  const team = await readJson('team_info.json');
+  const team = archive.has(at('team_info.json'))
+    ? parseJsonFile(at('team_info.json'), await archive.read(at('team_info.json')))
+    : undefined;
   const teamName = isObj(team) && isObj(team.team) ? str(team.team.name) : undefined;
 
   const folders = dayFolders(archive, root);
   const conversations: SlackConversation[] = [];
   const listed = new Set<string>();
-  const add = (raw: Json, kind: ConversationKind): void => {
+  const add = (raw: Json, kind: ConversationKind, file: string): void => {
     const id = str(raw.id);
     if (!id) return;
     const name = str(raw.name) ?? id;
+    if (!SLACK_ID.test(id)) {
+      problems.push({
+        severity: 'error',
+        code: 'conversation-id-invalid',
+        message:
+          `${at(file)} lists '${name}' with the id ${JSON.stringify(id)}, which is not a Slack id (1-64 ` +
+          "letters, digits, '-' or '_'); ids name the plan's files and storage paths, so it is not imported: " +
+          `correct the id in ${at(file)} or export the workspace again.`,
+        where: at(file),
+      });
+      return;
+    }
     const folder = kind === 'dm' ? id : name;
     listed.add(folder);
     conversations.push({
@@ -115,10 +169,10 @@ async function readMetadata(archive: ExportArchive): Promise<SlackExport> {
       dayFiles: folders.get(folder) ?? [],
     });
   };
-  (await listOf('channels.json')).forEach((c) => add(c, 'channel'));
-  (await listOf('groups.json')).forEach((c) => add(c, 'private'));
-  (await listOf('dms.json')).forEach((c) => add(c, 'dm'));
-  (await listOf('mpims.json')).forEach((c) => add(c, 'groupDm'));
+  (await listOf('channels.json')).forEach((c) => add(c, 'channel', 'channels.json'));
+  (await listOf('groups.json')).forEach((c) => add(c, 'private', 'groups.json'));
+  (await listOf('dms.json')).forEach((c) => add(c, 'dm', 'dms.json'));
+  (await listOf('mpims.json')).forEach((c) => add(c, 'groupDm', 'mpims.json'));
   if (!archive.has(at('channels.json')))
     throw new ExportReadError(
       `'${archive.name}' has no channels.json: it is not a Slack workspace export (export it from Slack's Import/Export page).`,
@@ -163,77 +217,159 @@ async function readMetadata(archive: ExportArchive): Promise<SlackExport> {
         uploads.get(fileId) ??
         attachmentPath(archive, root, conversation, fileId, name);
       const files = conversation.dayFiles;
-      const pending: Array<{ path: string; bytes: Promise<Buffer> }> = [];
+      const ahead = new Map<number, Promise<Buffer>>();
+      let aheadBytes = 0;
       let next = 0;
-      const start = (): void => {
-        const path = files[next++];
-        const bytes = archive.read(path);
-        bytes.catch(() => undefined);
-        pending.push({ path, bytes });
+      const refill = (): void => {
+        for (; next < files.length; next++) {
+          const size = archive.size(files[next]);
+          if (aheadBytes + size > READ_AHEAD_BYTES) break;
+          const bytes = archive.read(files[next]);
+          bytes.catch(() => undefined);
+          ahead.set(next, bytes);
+          aheadBytes += size;
+        }
       };
-      while (next < files.length && pending.length < READ_AHEAD) start();
-      while (pending.length > 0) {
-        const { path, bytes } = pending.shift()!;
+      refill();
+      for (let i = 0; i < files.length; i++) {
+        const path = files[i];
+        const prefetched = ahead.get(i);
+        if (!prefetched) next = Math.max(next, i + 1);
+        refill();
         const date = DAY_FILE.exec(path.slice(path.lastIndexOf('/') + 1))![1];
-        const day = await readDay(bytes, path, date, conversation.sourceId, authors, fileBytes);
-        if (next < files.length) start();
-        yield day;
+        const day = new DayReader(path, date, conversation.sourceId, authors, fileBytes);
+        yield* day.read(() => prefetched ?? openInTurn(archive, path));
+        if (prefetched) {
+          ahead.delete(i);
+          aheadBytes -= archive.size(path);
+        }
       }
     },
   };
 }
 
-async function readDay(
-  bytes: Promise<Buffer>,
-  path: string,
-  date: string,
-  conversationId: string,
-  authors: { isBotUser(id: string): boolean },
-  fileBytes: (fileId: string, name: string) => string | undefined,
-): Promise<SlackDay> {
-  const problems: Problem[] = [];
-  let parsed: unknown;
-  try {
-    parsed = parseJsonFile(path, (await bytes).toString('utf8'));
-  } catch (err) {
-    if (!(err instanceof JsonFileError || err instanceof ExportReadError)) throw err;
-    const code = err instanceof JsonFileError ? 'day-file-json' : 'day-file-unreadable';
-    problems.push({ severity: 'error', code, message: err.message, where: path });
-    return { path, date, messages: [], problems, unreadable: 0 };
+/** A day file that was not read ahead: read whole when small enough to be parsed whole, else streamed. */
+async function openInTurn(archive: ExportArchive, path: string): Promise<Buffer | Readable> {
+  const size = archive.size(path);
+  if (size <= smallArrayBytes(ELEMENT_LIMITS)) return archive.read(path);
+  checkEntrySize(path, size, archive.limits);
+  return archive.stream(path);
+}
+
+/** Reads one day file, element by element, into SlackDay parts. */
+class DayReader {
+  private part: SlackDay;
+  private readonly counts = new Map<string, number>();
+
+  constructor(
+    private readonly path: string,
+    private readonly date: string,
+    private readonly conversationId: string,
+    private readonly authors: AuthorDirectory,
+    private readonly fileBytes: (fileId: string, name: string) => string | undefined,
+  ) {
+    this.part = this.empty();
   }
-  if (!Array.isArray(parsed)) {
-    problems.push({
-      severity: 'error',
-      code: 'day-file-not-array',
-      message: `'${path}' is not a JSON array of messages; its content is not imported. Repair or remove the file.`,
-      where: path,
-    });
-    return { path, date, messages: [], problems, unreadable: 1 };
+
+  async *read(open: () => Promise<Buffer | Readable>): AsyncGenerator<SlackDay> {
+    let fed = 0;
+    let partStart = 0;
+    try {
+      const source = await open();
+      const whole = Buffer.isBuffer(source) ? parseSmallArray(source, ELEMENT_LIMITS) : undefined;
+      if (whole) {
+        whole.forEach((raw, index) => this.element(raw, index));
+        yield* this.finish();
+        return;
+      }
+      const reader = new JsonArrayReader(this.path, ELEMENT_LIMITS, (raw, index) => this.element(raw, index));
+      for await (const chunk of Buffer.isBuffer(source)
+        ? slices(source)
+        : (source as AsyncIterable<Buffer>)) {
+        reader.write(chunk);
+        fed += chunk.length;
+        if (fed - partStart >= DAY_PART_BYTES && this.part.messages.length > 0) {
+          yield this.part;
+          this.part = this.empty();
+          partStart = fed;
+        }
+      }
+      reader.end();
+    } catch (err) {
+      this.failed(err);
+    }
+    yield* this.finish();
   }
-  const messages: SourceMessage[] = [];
-  let unreadable = 0;
-  parsed.forEach((raw, index) => {
-    const r = readSlackMessage(raw, conversationId, authors, fileBytes);
+
+  /** The last part of the file, with a line per code of problems not listed. */
+  private *finish(): Generator<SlackDay> {
+    for (const [code, n] of this.counts)
+      if (n > PROBLEMS_PER_FILE)
+        this.part.problems.push({
+          severity: 'warning',
+          code: 'problems-not-listed',
+          message: `${n - PROBLEMS_PER_FILE} more '${code}' problems in '${this.path}' are not listed (${n} in all).`,
+          where: this.path,
+        });
+    yield this.part;
+  }
+
+  private empty(): SlackDay {
+    return { path: this.path, date: this.date, messages: [], problems: [], unreadable: 0 };
+  }
+
+  /** Lists a problem of the file unless enough of its code are listed; `message` is made only when listed. */
+  private note(severity: Problem['severity'], code: string, message: () => string): void {
+    const n = (this.counts.get(code) ?? 0) + 1;
+    this.counts.set(code, n);
+    if (n <= PROBLEMS_PER_FILE)
+      this.part.problems.push({ severity, code, message: message(), where: this.path });
+  }
+
+  private element(raw: unknown, index: number): void {
+    const { path } = this;
+    const r = readSlackMessage(raw, this.conversationId, this.authors, this.fileBytes);
     if (!r.ok) {
-      unreadable++;
-      problems.push({
-        severity: 'warning',
-        code: 'message-unreadable',
-        message: `element ${index} of '${path}' ${r.reason}; it is not imported.`,
-        where: path,
-      });
+      this.part.unreadable++;
+      this.note(
+        'warning',
+        'message-unreadable',
+        () => `element ${index} of '${path}' ${r.reason}; it is not imported.`,
+      );
       return;
     }
-    if (r.unknownSubtype)
-      problems.push({
-        severity: 'info',
-        code: 'unknown-subtype',
-        message: `message ${r.message.ts} in '${path}' has the unknown subtype '${r.unknownSubtype}'; it is imported as an ordinary message with its text.`,
-        where: path,
-      });
-    messages.push(r.message);
-  });
-  return { path, date, messages, problems, unreadable };
+    const subtype = r.unknownSubtype;
+    if (subtype)
+      this.note(
+        'info',
+        'unknown-subtype',
+        () =>
+          `message ${r.message.ts} in '${path}' has the unknown subtype '${subtype}'; it is imported as an ordinary message with its text.`,
+      );
+    this.part.messages.push(r.message);
+  }
+
+  private failed(err: unknown): void {
+    const { path } = this;
+    const problem = (code: string, message: string): void => {
+      this.part.problems.push({ severity: 'error', code, message, where: path });
+    };
+    if (err instanceof JsonFileError) problem('day-file-json', err.message);
+    else if (err instanceof JsonElementLimitError) problem('day-file-limit', err.message);
+    else if (err instanceof JsonNotArrayError) {
+      this.part.unreadable++;
+      problem(
+        'day-file-not-array',
+        `'${path}' is not a JSON array of messages; its content is not imported. Repair or remove the file.`,
+      );
+    } else if (err instanceof EntryTooLargeError) problem('day-file-too-large', err.message);
+    else if (err instanceof ExportReadError) problem('day-file-unreadable', err.message);
+    else
+      problem(
+        'day-file-unreadable',
+        `'${path}' cannot be read (${err instanceof Error ? err.message : String(err)}): the export is corrupt or truncated; export it again.`,
+      );
+  }
 }
 
 function findRoot(archive: ExportArchive): string {

@@ -155,6 +155,32 @@ function readReaction(r: Json): SourceReaction {
   };
 }
 
+const TOKEN_PARAM = /^(t|token)$/i;
+
+function paramName(pair: string): string {
+  const name = pair.split('=', 1)[0];
+  try {
+    return decodeURIComponent(name.replace(/\+/g, ' '));
+  } catch {
+    return name;
+  }
+}
+
+/**
+ * A URL without the token query parameters (`t`, `token`) that Slack puts in permalinks and file links,
+ * every other character as it was; the same string when it carries none. Plans hold no such secret.
+ */
+export function withoutUrlToken(url: string): string {
+  const query = url.indexOf('?');
+  if (query === -1) return url;
+  const hash = url.indexOf('#', query);
+  const end = hash === -1 ? url.length : hash;
+  const pairs = url.slice(query + 1, end).split('&');
+  const kept = pairs.filter((pair) => !TOKEN_PARAM.test(paramName(pair)));
+  if (kept.length === pairs.length) return url;
+  return `${url.slice(0, query)}${kept.length ? `?${kept.join('&')}` : ''}${url.slice(end)}`;
+}
+
 /** Removes token query parameters (`t`, `token`) that Slack embeds in file URLs, so plans hold no secrets. */
 export function stripUrlToken(url: string | undefined): string | undefined {
   if (!url) return undefined;
@@ -181,7 +207,7 @@ function readFile(
   const rawUrl = str(f.url_private_download) ?? str(f.url_private);
   const url = external ? undefined : stripUrlToken(rawUrl);
   const externalUrl = external ? (str(f.url_private) ?? str(f.permalink_public)) : undefined;
-  const permalink = str(f.permalink);
+  const permalink = str(f.permalink) && withoutUrlToken(str(f.permalink)!);
   const exportPath = id && !external ? fileBytes(id, name) : undefined;
   const preview = str(f.preview);
   const gone = mode === 'tombstone' || mode === 'hidden_by_limit';

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Client } from '@microsoft/microsoft-graph-client';
 import { OneDriveSink, SIMPLE_UPLOAD_LIMIT, UPLOAD_CHUNK_UNIT } from '../../../core/chatexport/oneDriveSink';
@@ -7,6 +8,7 @@ import { chat, message, staged } from './builders';
 import { FakeGraph, json, type GraphCall } from './fakeGraph';
 
 const UPLOAD_URL = 'https://upload.test/sessions/abc?tempauth=pre-authenticated';
+const KEY = randomBytes(32);
 
 class MemoryStore implements ObjectStore {
   readonly objects = new Map<string, Buffer>();
@@ -100,7 +102,7 @@ function setup() {
   const sleeps: number[] = [];
   const sink = new OneDriveSink({
     client,
-    staging: new ObjectStoreStaging(store),
+    staging: new ObjectStoreStaging(store, KEY),
     fetch: drive.fetchImpl,
     sleep: async (ms) => {
       sleeps.push(ms);
@@ -182,26 +184,29 @@ describe('OneDriveSink', () => {
       () =>
         new OneDriveSink({
           client,
-          staging: new ObjectStoreStaging(new MemoryStore()),
+          staging: new ObjectStoreStaging(new MemoryStore(), KEY),
           chunkSize: 1_000_000,
         }),
     ).toThrow(/multiple of 327680/);
   });
 
-  it('stages conversations as JSON under hashed names, and refuses a staging of another chat', async () => {
+  it('stages conversations encrypted under hashed names; a copy under another chat reads as missing and is deleted', async () => {
     const { sink, store } = setup();
     const conversation = staged(chat('19:s@thread.v2'), [
-      message('1', '2025-01-15T09:00:00.000Z', '<p>x</p>'),
+      message('1', '2025-01-15T09:00:00.000Z', '<p>private words</p>'),
     ]);
     await sink.saveConversation('user-1', '19:s@thread.v2', conversation);
     const name = stagedConversationName('user-1', '19:s@thread.v2');
     expect(name).toMatch(/^chat-export\/[0-9a-f]{32}\/[0-9a-f]{32}\.json$/);
     expect([...store.objects.keys()]).toEqual([name]);
+    const raw = store.objects.get(name)!.toString('utf8');
+    expect(raw).toMatch(/^v1\.[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(raw).not.toContain('private words');
     await expect(sink.loadConversation('user-1', '19:s@thread.v2')).resolves.toEqual(conversation);
     await expect(sink.loadConversation('user-1', '19:other@thread.v2')).resolves.toBeUndefined();
-    store.objects.set(stagedConversationName('user-1', '19:other@thread.v2'), store.objects.get(name)!);
-    await expect(sink.loadConversation('user-1', '19:other@thread.v2')).rejects.toThrow(
-      /not a version 1 staging of chat/,
-    );
+    const other = stagedConversationName('user-1', '19:other@thread.v2');
+    store.objects.set(other, store.objects.get(name)!);
+    await expect(sink.loadConversation('user-1', '19:other@thread.v2')).resolves.toBeUndefined();
+    expect(store.objects.has(other)).toBe(false);
   });
 });

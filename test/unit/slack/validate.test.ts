@@ -1,26 +1,12 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { main } from '../../../cli/main';
 import { formatReport, validateExport } from '../../../cli/validate';
 import { ExportReadError } from '../../../core/sources/archive';
 import { EXPORT_2016, tempDir } from '../../support/fixtures';
+import { runCli } from '../../support/process';
 import { msg, writeExport } from '../../support/slackExport';
 
 const NOW = new Date('2026-06-01T00:00:00Z');
-
-async function runCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = jest.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = jest.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    const code = await main(['node', 'teams-import', ...args]);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 describe('validate', () => {
   it('reports channels, users and problems for the 2016 export', async () => {
