@@ -3,7 +3,9 @@ import * as df from 'durable-functions';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { Orchestrator, type MigrateTeamInput, type MigrationStatus } from '../activities/names';
+import { explainChannel } from '../core/pipeline/report';
 import { readManifest, runPaths } from '../core/pipeline/runStore';
+import type { ChannelRecord } from '../core/state/ledgerRecords';
 import { pipelineDeps, settings } from './pipeline';
 
 /** The instance id of a migration's orchestration: derived from its id, so a second start finds the first. */
@@ -129,6 +131,27 @@ const ACTIVE = new Set<string>([
   df.OrchestrationRuntimeStatus.Pending,
 ]);
 
+/** A channel's outcome as its ledger row has it: counts, its latest failure and its import's error. */
+function channelOutcome(planned: number, r: ChannelRecord | undefined): Parameters<typeof explainChannel>[0] {
+  const at = r?.lastError?.indexOf(': ') ?? -1;
+  return {
+    state: r?.state ?? 'pending',
+    planned,
+    posted: r?.posted ?? 0,
+    failed: r?.failed ?? 0,
+    missing: r?.missing ?? 0,
+    failures: r?.lastError
+      ? [
+          at > 0
+            ? { key: r.lastError.slice(0, at), error: r.lastError.slice(at + 2) }
+            : { key: '', error: r.lastError },
+        ]
+      : [],
+    missingMessages: [],
+    ...(r?.error ? { error: r.error } : {}),
+  };
+}
+
 async function findStatus(
   client: df.DurableClient,
   instanceId: string,
@@ -178,19 +201,25 @@ df.app.client.http('getMigration', {
     const deps = await pipelineDeps();
     const records = new Map((await deps.ledger.listChannels(migrationId)).map((c) => [c.channelKey, c]));
     const staged = await deps.store.exists(runPaths.manifest(migrationId));
+    const ended = !ACTIVE.has(status.runtimeStatus);
     const channels = staged
       ? (await readManifest(deps.store, migrationId)).channels.map((c) => {
           const r = records.get(c.key);
+          const outcome = channelOutcome(c.messages, r);
           return {
             key: c.key,
             source: c.sourceName,
             teamsName: c.teamsName,
             planned: c.messages,
             state: r?.state ?? 'pending',
-            posted: r?.posted ?? 0,
-            failed: r?.failed ?? 0,
+            posted: outcome.posted,
+            failed: outcome.failed,
+            missing: outcome.missing,
             throttled: r?.throttled ?? 0,
             ...(r?.lastError ? { lastError: r.lastError } : {}),
+            ...(r?.error ? { error: r.error } : {}),
+            ...(r?.waitUntil ? { waitingUntil: r.waitUntil } : {}),
+            why: explainChannel(outcome, ended),
           };
         })
       : [];
