@@ -8,44 +8,17 @@ import type { MigrationReport } from '../../core/pipeline/report';
 import { teamRunMark } from '../../core/pipeline/teams';
 import { BlobObjectStore } from '../../core/state/blobStore';
 import { startHost } from '../../devhost/host';
-import {
-  parseFaults,
-  refusesMessage,
-  startSandbox,
-  type RequestLogEntry,
-  type SandboxHandle,
-} from '../../sandbox';
+import { startSandbox, type RequestLogEntry, type SandboxHandle } from '../../sandbox';
 import { startLossyProxy } from '../support/lossyProxy';
-import { capturedIo, FAST_RATES, messageCount, seenTeams, testRunOptions } from '../support/migration';
-import { msg, writeExport } from '../support/slackExport';
-
-const BASE_TS = 1_704_190_000;
-
-/** A planned message as the test knows it from the export it wrote: key (Slack ts), time in ms, thread. */
-interface Known {
-  key: string;
-  ms: number;
-  parentKey?: string;
-}
-
-/** One channel of `n` messages a second apart (whole seconds: the planned time is the ts); every fourth replies. */
-function oneChannelExport(n: number): { dir: string; known: Known[] } {
-  const messages: object[] = [];
-  const known: Known[] = [];
-  let parent: string | undefined;
-  for (let i = 0; i < n; i++) {
-    const key = `${BASE_TS + i}.000000`;
-    if (i % 4 === 3 && parent) {
-      messages.push(msg(key, `reply ${i}`, { thread_ts: parent }));
-      known.push({ key, ms: (BASE_TS + i) * 1000, parentKey: parent });
-    } else {
-      messages.push(msg(key, `message ${i}`));
-      known.push({ key, ms: (BASE_TS + i) * 1000 });
-      parent = key;
-    }
-  }
-  return { dir: writeExport({ days: { general: { '2024-01-02': messages } } }), known };
-}
+import {
+  capturedIo,
+  FAST_RATES,
+  messageCount,
+  refusals,
+  seenTeams,
+  testRunOptions,
+} from '../support/migration';
+import { threadedChannelExport } from '../support/slackExport';
 
 const isPost = (r: RequestLogEntry): boolean =>
   r.method === 'POST' && /\/messages(\/[^/]+\/replies)?$/.test(r.path);
@@ -80,14 +53,10 @@ describe('a migration that can never get stuck', () => {
   });
 
   it('a channel with 1 message in 5 refused finishes its pass with the failures reported (no stall), and the next run tries them once more', async () => {
-    const { dir: exportDir, known } = oneChannelExport(120);
+    const { dir: exportDir, known } = threadedChannelExport(120);
     const spec = 'refuse:0.2';
     const seed = 3;
-    const refusedKeys = new Set(
-      known.filter((k) => refusesMessage(parseFaults(spec), seed, k.ms)).map((k) => k.key),
-    );
-    const waiting = known.filter((k) => k.parentKey !== undefined && refusedKeys.has(k.parentKey));
-    const refused = known.filter((k) => refusedKeys.has(k.key) && !waiting.includes(k));
+    const { refused, waiting } = refusals(known, spec, seed);
     expect(refused.length).toBeGreaterThanOrEqual(12);
     const failedCount = refused.length + waiting.length;
     const target = await sandbox(exportDir, spec, seed);
@@ -178,7 +147,7 @@ describe('a migration that can never get stuck', () => {
   }, 180_000);
 
   it('a 2-minute Retry-After is waited on a durable timer and the channel finishes (time-scaled)', async () => {
-    const { dir: exportDir, known } = oneChannelExport(60);
+    const { dir: exportDir, known } = threadedChannelExport(60);
     const target = await sandbox(exportDir);
     let throttleSet = false;
     const watcher = setInterval(() => {
@@ -211,7 +180,7 @@ describe('a migration that can never get stuck', () => {
   }, 120_000);
 
   it('a lost team-creation answer makes no second team even when the team list answers late', async () => {
-    const { dir: exportDir, known } = oneChannelExport(20);
+    const { dir: exportDir, known } = threadedChannelExport(20);
     const target = await sandbox(exportDir, 'teamlistlag:1@30');
     const proxy = await startLossyProxy(
       target.url,

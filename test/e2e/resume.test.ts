@@ -206,7 +206,7 @@ describe('a run killed again and again with its whole process group, Azurite inc
       let phase: (typeof kills)[number]['phase'] | undefined;
       const snapshots: { at: number; ledger: Buffer }[] = [];
       const watcher = setInterval(() => {
-        if (phase || kills.length >= 16) return;
+        if (phase || kills.length >= 14) return;
         const last = snapshots.at(-1);
         if (existsSync(ledgerFile) && (!last || Date.now() - last.at >= 500))
           snapshots.push({ at: Date.now(), ledger: readFileSync(ledgerFile) });

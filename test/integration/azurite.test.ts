@@ -2,6 +2,19 @@ import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { startAzurite, type AzuriteHandle } from '../../devhost/azurite';
 
+/** Whether `endpoint` stops answering (its server is gone) within `ms`. */
+async function refusesWithin(endpoint: string, ms: number): Promise<boolean> {
+  for (let waited = 0; waited < ms; waited += 100) {
+    await new Promise((r) => setTimeout(r, 100));
+    const refused = await fetch(endpoint).then(
+      () => false,
+      () => true,
+    );
+    if (refused) return true;
+  }
+  return false;
+}
+
 describe('embedded Azurite', () => {
   let azurite: AzuriteHandle;
   beforeAll(async () => {
@@ -64,15 +77,7 @@ describe('embedded Azurite after its parent is killed', () => {
       parent.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())),
     );
     parent.kill('SIGKILL');
-    let refused = false;
-    for (let i = 0; i < 50 && !refused; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      refused = await fetch(endpoint).then(
-        () => false,
-        () => true,
-      );
-    }
-    expect(refused).toBe(true);
+    expect(await refusesWithin(endpoint, 5000)).toBe(true);
 
     const again = await startAzurite({ location });
     try {
@@ -121,15 +126,7 @@ describe('embedded Azurite killed with its whole process group', () => {
       parent.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())),
     );
     process.kill(-parent.pid!, 'SIGKILL');
-    let refused = false;
-    for (let i = 0; i < 50 && !refused; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      refused = await fetch(endpoint).then(
-        () => false,
-        () => true,
-      );
-    }
-    expect(refused).toBe(true);
+    expect(await refusesWithin(endpoint, 5000)).toBe(true);
 
     const again = await startAzurite({ location });
     try {

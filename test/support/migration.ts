@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { SANDBOX_FALLBACK, type RunIo, type RunOptions } from '../../cli/run';
-import type { SandboxDump, DumpMessage } from '../../sandbox';
+import { parseFaults, refusesMessage, type SandboxDump, type DumpMessage } from '../../sandbox';
+import type { KnownMessage } from './slackExport';
 
 /** The repository root. */
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -161,4 +162,21 @@ export function capturedIo(): { io: RunIo; out: string[]; err: string[] } {
   const out: string[] = [];
   const err: string[] = [];
   return { io: { out: (t) => out.push(t), err: (t) => err.push(t), isTty: false }, out, err };
+}
+
+/**
+ * The messages a sandbox `refuse` rule refuses (sent and answered 400), and those that then wait for their
+ * refused thread's first message (never sent), worked out from the export's times and the sandbox's rule.
+ */
+export function refusals(
+  known: KnownMessage[],
+  spec: string,
+  seed: number,
+): { refused: KnownMessage[]; waiting: KnownMessage[] } {
+  const refusedKeys = new Set(
+    known.filter((k) => refusesMessage(parseFaults(spec), seed, k.ms)).map((k) => k.key),
+  );
+  const waiting = known.filter((k) => k.parentKey !== undefined && refusedKeys.has(k.parentKey));
+  const refused = known.filter((k) => refusedKeys.has(k.key) && !waiting.includes(k));
+  return { refused, waiting };
 }

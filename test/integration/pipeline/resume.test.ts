@@ -24,12 +24,12 @@ import { readSettings } from '../../../functions/settings';
 import {
   decideFault,
   parseFaults,
-  refusesMessage,
   startSandbox,
   type RequestLogEntry,
   type SandboxHandle,
 } from '../../../sandbox';
-import { msg, writeExport } from '../../support/slackExport';
+import { refusals } from '../../support/migration';
+import { threadedChannelExport } from '../../support/slackExport';
 
 const OPTIONS: MigrationOptions = {
   includeSystemEvents: false,
@@ -39,57 +39,7 @@ const OPTIONS: MigrationOptions = {
   operationPollSeconds: 1,
   completeOnErrors: false,
 };
-const BASE_TS = 1_704_190_000;
-
-/** A planned message as the test knows it from the export it wrote: key (Slack ts), time in ms, thread. */
-interface Known {
-  key: string;
-  ms: number;
-  parentKey?: string;
-}
-
-/**
- * One channel of `n` messages a second apart (each at a whole second, so its planned time is its ts in ms);
- * every fourth is a reply to the message before it.
- */
-function oneChannelExport(n: number): { dir: string; known: Known[] } {
-  const messages: object[] = [];
-  const known: Known[] = [];
-  let parent: string | undefined;
-  for (let i = 0; i < n; i++) {
-    const key = `${BASE_TS + i}.000000`;
-    const ms = (BASE_TS + i) * 1000;
-    if (i % 4 === 3 && parent) {
-      messages.push(msg(key, `reply ${i}`, { thread_ts: parent }));
-      known.push({ key, ms, parentKey: parent });
-    } else {
-      messages.push(msg(key, `message ${i}`));
-      known.push({ key, ms });
-      parent = key;
-    }
-  }
-  const channels = [
-    {
-      id: 'C1',
-      name: 'general',
-      created: 1500000000,
-      is_general: true,
-      creator: 'U1',
-      members: ['U1', 'U2'],
-    },
-  ];
-  return { dir: writeExport({ channels, days: { general: { '2024-01-02': messages } } }), known };
-}
-
-/** The messages a `refuse` rule refuses, and those that then wait for a refused thread parent. */
-function refusals(known: Known[], spec: string, seed: number): { refused: Known[]; waiting: Known[] } {
-  const refusedKeys = new Set(
-    known.filter((k) => refusesMessage(parseFaults(spec), seed, k.ms)).map((k) => k.key),
-  );
-  const waiting = known.filter((k) => k.parentKey !== undefined && refusedKeys.has(k.parentKey));
-  const refused = known.filter((k) => refusedKeys.has(k.key) && !waiting.includes(k));
-  return { refused, waiting };
-}
+const MEMBERS = { creator: 'U1', members: ['U1', 'U2'] };
 
 const isPost = (r: RequestLogEntry): boolean =>
   r.method === 'POST' && /\/messages(\/[^/]+\/replies)?$/.test(r.path);
@@ -180,7 +130,7 @@ describe('resuming against the service: the core steps on Azurite and the sandbo
   }
 
   it('reads a completed channel whose ledger rows were lost back from Teams, and never posts into it', async () => {
-    const { dir } = oneChannelExport(24);
+    const { dir } = threadedChannelExport(24);
     const ctx = await prepare(dir);
     expect(await post(ctx, 'first')).toMatchObject({ done: true, posted: ctx.planned, failed: 0 });
     await completeChannel(deps, { migrationId: ctx.runId, ...ctx, channelKey: ctx.channel.key });
@@ -206,7 +156,7 @@ describe('resuming against the service: the core steps on Azurite and the sandbo
   });
 
   it('records what a channel completed too early never got as missing, with the reason, and the report says why', async () => {
-    const { dir, known } = oneChannelExport(24);
+    const { dir, known } = threadedChannelExport(24);
     const ctx = await prepare(dir);
     sandbox.setFaults('refuse:0.3', 9);
     const { refused, waiting } = refusals(known, 'refuse:0.3', 9);
@@ -243,7 +193,7 @@ describe('resuming against the service: the core steps on Azurite and the sandbo
   });
 
   it('switches to reading back when the service refuses an import with 403 and does not say the channel is completed', async () => {
-    const { dir } = oneChannelExport(12);
+    const { dir } = threadedChannelExport(12);
     const ctx = await prepare(dir);
     await post(ctx, 'first');
     await deps.graph.completeChannel(ctx.teamId, ctx.channelId);
@@ -274,7 +224,7 @@ describe('resuming against the service: the core steps on Azurite and the sandbo
   });
 
   it('tries each failed message once per pass, moving past it, and a reply waits for its failed thread', async () => {
-    const { dir, known } = oneChannelExport(40);
+    const { dir, known } = threadedChannelExport(40);
     const ctx = await prepare(dir);
     sandbox.setFaults('refuse:0.2', 4);
     const { refused, waiting } = refusals(known, 'refuse:0.2', 4);
@@ -307,7 +257,7 @@ describe('resuming against the service: the core steps on Azurite and the sandbo
   });
 
   it('records a channel whose import failed, and the report says so with what it never tried', async () => {
-    const { dir } = oneChannelExport(6);
+    const { dir } = threadedChannelExport(6);
     const ctx = await prepare(dir);
     await writeReport(deps, {
       migrationId: ctx.runId,
@@ -326,7 +276,7 @@ describe('resuming against the service: the core steps on Azurite and the sandbo
   });
 
   it('lists the members a team has and adds only those it lacks', async () => {
-    const { dir } = oneChannelExport(4);
+    const { dir } = threadedChannelExport(4, MEMBERS);
     const ctx = await prepare(dir);
     await post(ctx, 'first');
     await completeChannel(deps, { migrationId: ctx.runId, ...ctx, channelKey: ctx.channel.key });
@@ -358,7 +308,7 @@ describe('resuming against the service: the core steps on Azurite and the sandbo
   });
 
   it('after a lost team-creation answer, waits for the late team list and adopts the team with its mark: no second team', async () => {
-    const { dir } = oneChannelExport(2);
+    const { dir } = threadedChannelExport(2);
     const runId = `resume-${++run}`;
     sandbox.reset();
     sandbox.addUsers(await sandboxUsersFromExport(dir));
