@@ -131,22 +131,15 @@ const ACTIVE = new Set<string>([
   df.OrchestrationRuntimeStatus.Pending,
 ]);
 
-/** A channel's outcome as its ledger row has it: counts, its latest failure and its import's error. */
+/** A channel's outcome as its ledger row has it: counts, its latest failure (`key: reason`) and its import's error. */
 function channelOutcome(planned: number, r: ChannelRecord | undefined): Parameters<typeof explainChannel>[0] {
-  const at = r?.lastError?.indexOf(': ') ?? -1;
   return {
     state: r?.state ?? 'pending',
     planned,
     posted: r?.posted ?? 0,
     failed: r?.failed ?? 0,
     missing: r?.missing ?? 0,
-    failures: r?.lastError
-      ? [
-          at > 0
-            ? { key: r.lastError.slice(0, at), error: r.lastError.slice(at + 2) }
-            : { key: '', error: r.lastError },
-        ]
-      : [],
+    failures: r?.lastError ? [{ key: '', error: r.lastError }] : [],
     missingMessages: [],
     ...(r?.error ? { error: r.error } : {}),
   };

@@ -8,7 +8,7 @@ import { FALLBACK_USER_KEY } from './users';
 
 /** Failed and missing messages listed per channel in the report; the counts stay exact beyond it. */
 const MAX_FAILURES_LISTED = 100;
-/** Failures quoted in a channel's one-line explanation. */
+/** Failures (and reasons for missing messages) quoted in a channel's one-line explanation. */
 const FAILURES_QUOTED = 2;
 
 /** One channel's line of the report. */
@@ -113,8 +113,9 @@ export function explainChannel(
   }
   if (c.missing > 0) {
     const reasons = [...new Set(c.missingMessages.map((m) => m.reason))];
+    const quoted = reasons.slice(0, FAILURES_QUOTED).join('; ') || COMPLETED_BEFORE_POSTED;
     why.push(
-      `${n(c.missing, 'message')} can no longer be imported: ${reasons.length ? reasons.join('; ') : COMPLETED_BEFORE_POSTED}.`,
+      `${n(c.missing, 'message')} can no longer be imported: ${quoted}${reasons.length > FAILURES_QUOTED ? '; …' : ''}.`,
     );
   }
   if (c.error) why.push(`The channel's import failed: ${c.error}`);
