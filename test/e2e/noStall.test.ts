@@ -32,6 +32,11 @@ describe('a migration that can never get stuck', () => {
     dirs.push(d);
     return d;
   };
+  const exported = (n: number): ReturnType<typeof threadedChannelExport> => {
+    const written = threadedChannelExport(n);
+    dirs.push(written.dir);
+    return written;
+  };
   const sandbox = async (exportDir: string, faults?: string, seed = 1): Promise<SandboxHandle> => {
     const s = await startSandbox({
       users: await sandboxUsersFromExport(exportDir),
@@ -53,7 +58,7 @@ describe('a migration that can never get stuck', () => {
   });
 
   it('a channel with 1 message in 5 refused finishes its pass with the failures reported (no stall), and the next run tries them once more', async () => {
-    const { dir: exportDir, known } = threadedChannelExport(120);
+    const { dir: exportDir, known } = exported(120);
     const spec = 'refuse:0.2';
     const seed = 3;
     const { refused, waiting } = refusals(known, spec, seed);
@@ -147,7 +152,7 @@ describe('a migration that can never get stuck', () => {
   }, 180_000);
 
   it('a 2-minute Retry-After is waited on a durable timer and the channel finishes (time-scaled)', async () => {
-    const { dir: exportDir, known } = threadedChannelExport(60);
+    const { dir: exportDir, known } = exported(60);
     const target = await sandbox(exportDir);
     let throttleSet = false;
     const watcher = setInterval(() => {
@@ -180,7 +185,7 @@ describe('a migration that can never get stuck', () => {
   }, 120_000);
 
   it('a lost team-creation answer makes no second team even when the team list answers late', async () => {
-    const { dir: exportDir, known } = threadedChannelExport(20);
+    const { dir: exportDir, known } = exported(20);
     const target = await sandbox(exportDir, 'teamlistlag:1@30');
     const proxy = await startLossyProxy(
       target.url,

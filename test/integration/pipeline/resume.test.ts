@@ -1,4 +1,5 @@
 import { TableClient } from '@azure/data-tables';
+import { rmSync } from 'node:fs';
 import { sandboxUsersFromExport, SANDBOX_FALLBACK } from '../../../cli/run';
 import type { ChannelWork, MigrationOptions } from '../../../core/pipeline/contracts';
 import type { PipelineDeps } from '../../../core/pipeline/deps';
@@ -49,6 +50,12 @@ describe('resuming against the service: the core steps on Azurite and the sandbo
   let sandbox: SandboxHandle;
   let deps: PipelineDeps;
   let run = 0;
+  const dirs: string[] = [];
+  const exported = (n: number, channel?: object): ReturnType<typeof threadedChannelExport> => {
+    const written = threadedChannelExport(n, channel);
+    dirs.push(written.dir);
+    return written;
+  };
 
   beforeAll(async () => {
     azurite = await startAzurite();
@@ -66,6 +73,7 @@ describe('resuming against the service: the core steps on Azurite and the sandbo
   afterAll(async () => {
     await sandbox.stop();
     await azurite.stop();
+    dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
   });
 
   /** Stages an export, resolves its users and creates its team and channel: the steps before posting. */
@@ -130,7 +138,7 @@ describe('resuming against the service: the core steps on Azurite and the sandbo
   }
 
   it('reads a completed channel whose ledger rows were lost back from Teams, and never posts into it', async () => {
-    const { dir } = threadedChannelExport(24);
+    const { dir } = exported(24);
     const ctx = await prepare(dir);
     expect(await post(ctx, 'first')).toMatchObject({ done: true, posted: ctx.planned, failed: 0 });
     await completeChannel(deps, { migrationId: ctx.runId, ...ctx, channelKey: ctx.channel.key });
@@ -156,7 +164,7 @@ describe('resuming against the service: the core steps on Azurite and the sandbo
   });
 
   it('records what a channel completed too early never got as missing, with the reason, and the report says why', async () => {
-    const { dir, known } = threadedChannelExport(24);
+    const { dir, known } = exported(24);
     const ctx = await prepare(dir);
     sandbox.setFaults('refuse:0.3', 9);
     const { refused, waiting } = refusals(known, 'refuse:0.3', 9);
@@ -193,7 +201,7 @@ describe('resuming against the service: the core steps on Azurite and the sandbo
   });
 
   it('switches to reading back when the service refuses an import with 403 and does not say the channel is completed', async () => {
-    const { dir } = threadedChannelExport(12);
+    const { dir } = exported(12);
     const ctx = await prepare(dir);
     await post(ctx, 'first');
     await deps.graph.completeChannel(ctx.teamId, ctx.channelId);
@@ -224,7 +232,7 @@ describe('resuming against the service: the core steps on Azurite and the sandbo
   });
 
   it('tries each failed message once per pass, moving past it, and a reply waits for its failed thread', async () => {
-    const { dir, known } = threadedChannelExport(40);
+    const { dir, known } = exported(40);
     const ctx = await prepare(dir);
     sandbox.setFaults('refuse:0.2', 4);
     const { refused, waiting } = refusals(known, 'refuse:0.2', 4);
@@ -257,7 +265,7 @@ describe('resuming against the service: the core steps on Azurite and the sandbo
   });
 
   it('records a channel whose import failed, and the report says so with what it never tried', async () => {
-    const { dir } = threadedChannelExport(6);
+    const { dir } = exported(6);
     const ctx = await prepare(dir);
     await writeReport(deps, {
       migrationId: ctx.runId,
@@ -276,7 +284,7 @@ describe('resuming against the service: the core steps on Azurite and the sandbo
   });
 
   it('lists the members a team has and adds only those it lacks', async () => {
-    const { dir } = threadedChannelExport(4, MEMBERS);
+    const { dir } = exported(4, MEMBERS);
     const ctx = await prepare(dir);
     await post(ctx, 'first');
     await completeChannel(deps, { migrationId: ctx.runId, ...ctx, channelKey: ctx.channel.key });
@@ -308,7 +316,7 @@ describe('resuming against the service: the core steps on Azurite and the sandbo
   });
 
   it('after a lost team-creation answer, waits for the late team list and adopts the team with its mark: no second team', async () => {
-    const { dir } = threadedChannelExport(2);
+    const { dir } = exported(2);
     const runId = `resume-${++run}`;
     sandbox.reset();
     sandbox.addUsers(await sandboxUsersFromExport(dir));
