@@ -21,9 +21,10 @@ export interface ChannelAddress {
 /**
  * A channel's progress as the ledger holds it (posted, failed and missing messages, the pass and its
  * cursor), loaded once per step and written back as it changes: message rows in transactions of at most
- * 50, with the channel row's cursor and counts, at most a second apart and at the end of the step. A
+ * 50, then the channel row's cursor and counts, about a second apart in the background (off the posting
+ * path: a write that waits for the store does not hold the next POST back) and at the end of the step. A
  * message counts as done for the ledger only once its row is written, so a crash loses at most the last
- * second of outcomes, which the next step finds again (a 409 or a lookup by planned time).
+ * second or two of outcomes, which the next step finds again (a 409 or a lookup by planned time).
  */
 export class ChannelProgress {
   /** Planned key -> Teams message id. */
@@ -35,6 +36,9 @@ export class ChannelProgress {
   /** The `seq` of the next planned message this pass has not tried. */
   cursor: number;
   private pending: MessageRecord[] = [];
+  /** The background write under way, and the error of one that failed (raised by the next checkpoint). */
+  private writing: Promise<void> | undefined;
+  private writeFailure: unknown;
   private checkpointAt: number;
   private lastFailed: string | undefined;
   private readonly startedAt: number;
@@ -127,10 +131,23 @@ export class ChannelProgress {
     this.cursor = Math.max(this.cursor, msg.seq + 1);
   }
 
-  /** Writes what changed when enough has piled up or a second has passed. */
-  async maybeCheckpoint(): Promise<void> {
-    if (this.pending.length >= MAX_PENDING_ROWS || this.deps.now() - this.checkpointAt >= CHECKPOINT_MS)
-      await this.checkpoint();
+  /**
+   * Starts writing what changed, in the background, when enough has piled up or a second has passed and no
+   * write is under way; throws the error of a background write that failed.
+   */
+  maybeCheckpoint(): void {
+    if (this.writeFailure !== undefined) throw this.writeFailure;
+    if (this.writing) return;
+    if (this.pending.length < MAX_PENDING_ROWS && this.deps.now() - this.checkpointAt < CHECKPOINT_MS) return;
+    this.writing = this.write({}).then(
+      () => {
+        this.writing = undefined;
+      },
+      (err: unknown) => {
+        this.writeFailure = err;
+        this.writing = undefined;
+      },
+    );
   }
 
   /** The latest failure still standing, as `key: reason`. */
@@ -148,13 +165,24 @@ export class ChannelProgress {
    * error of the previous pass's import.
    */
   async checkpoint(patch: ChannelPatch = {}): Promise<void> {
-    this.checkpointAt = this.deps.now();
-    if (this.pending.length > 0) {
-      const rows = this.pending;
-      this.pending = [];
-      await this.deps.ledger.recordMessages(this.address.runId, this.address.channelKey, rows);
+    await this.writing;
+    if (this.writeFailure !== undefined) {
+      const failure = this.writeFailure;
+      this.writeFailure = undefined;
+      throw failure;
     }
-    await this.deps.ledger.updateChannel(this.address.runId, this.address.channelKey, {
+    await this.write(patch);
+  }
+
+  /**
+   * One write: the message rows pending now, then the channel row as it stands now (taken before anything is
+   * awaited, so the cursor never runs ahead of the rows written). Rows whose write failed are kept for the next.
+   */
+  private async write(patch: ChannelPatch): Promise<void> {
+    this.checkpointAt = this.deps.now();
+    const rows = this.pending;
+    this.pending = [];
+    const channel: ChannelPatch = {
       ...(this.record.startedAt ? {} : { startedAt: new Date(this.startedAt).toISOString() }),
       ...(this.pass !== undefined ? { pass: this.pass } : {}),
       ...(this.pass !== undefined && this.pass !== this.record.pass ? { error: '' } : {}),
@@ -166,6 +194,14 @@ export class ChannelProgress {
       lastError: this.failed.size === 0 ? '' : this.lastFailure(),
       waitUntil: '',
       ...patch,
-    });
+    };
+    try {
+      if (rows.length > 0)
+        await this.deps.ledger.recordMessages(this.address.runId, this.address.channelKey, rows);
+    } catch (err) {
+      this.pending = [...rows, ...this.pending];
+      throw err;
+    }
+    await this.deps.ledger.updateChannel(this.address.runId, this.address.channelKey, channel);
   }
 }

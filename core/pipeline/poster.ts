@@ -118,7 +118,7 @@ async function postFromCursor(
         }
       }
       progress.advance(msg);
-      await progress.maybeCheckpoint();
+      progress.maybeCheckpoint();
     }
   } catch (err) {
     await checkpoint().catch(() => undefined);

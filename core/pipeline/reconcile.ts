@@ -65,7 +65,7 @@ export async function readBackCompleted(
           failure ? `${COMPLETED_BEFORE_POSTED} (it had failed: ${failure})` : COMPLETED_BEFORE_POSTED,
         );
       }
-      await progress.maybeCheckpoint();
+      progress.maybeCheckpoint();
     }
   } catch (err) {
     await progress.checkpoint().catch(() => undefined);
