@@ -140,7 +140,7 @@ describe('a run killed again and again with its whole process group, Azurite inc
     dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
   });
 
-  it('ends completed, exact, with one team, even when the ledger loses its last second of writes at each kill', async () => {
+  it('ends completed, exact and with one team, even when each kill after the team creation also loses the ledger its last second of writes', async () => {
     const exportDir = mkdtempSync(path.join(tmpdir(), 'e2e-kill-export-'));
     dirs.push(exportDir);
     const sizes = writeSkewedExport({
