@@ -112,7 +112,9 @@ interface MigrationView {
     planned: number;
     posted: number;
     failed: number;
+    missing: number;
     state: string;
+    waitingUntil?: string;
   }[];
   report?: { json: string; html: string };
 }
@@ -287,13 +289,15 @@ async function watch(
         for (const c of view.channels) {
           let bar = channelBars.get(c.key);
           if (!bar) channelBars.set(c.key, (bar = bars.create(c.planned, 0, { name: c.teamsName })));
-          bar.update(c.posted + c.failed, { name: `${c.teamsName} (${c.state})` });
+          bar.update(c.posted + c.failed + c.missing, {
+            name: `${c.teamsName} (${c.waitingUntil ? `waiting for the service until ${c.waitingUntil}` : c.state})`,
+          });
         }
       } else {
         const p = view.progress;
         const line = p
           ? `${view.phase}: ${p.messagesPosted}/${p.messagesTotal} messages, ${p.channelsDone}/${p.channelsTotal} channels` +
-            ` (${view.channels.map((c) => `${c.teamsName} ${c.posted}/${c.planned}`).join(', ')})`
+            ` (${view.channels.map((c) => `${c.teamsName} ${c.posted}/${c.planned}${c.waitingUntil ? ` waiting for the service until ${c.waitingUntil}` : ''}`).join(', ')})`
           : view.phase;
         const now = Date.now();
         if (view.phase !== lastPhase || now - lastPrinted >= 5000 || TERMINAL.has(view.runtimeStatus)) {
@@ -314,18 +318,27 @@ function formatOutput(output: unknown): string {
   return typeof output === 'string' ? output : JSON.stringify(output);
 }
 
-/** The report's summary for a terminal: totals, one line per channel, and where the full report is. */
+/**
+ * The report's summary for a terminal: totals, one line per channel with what of it is missing and why, and
+ * where the full report is.
+ */
 export function formatSummary(report: MigrationReport, htmlPath: string): string {
   const t = report.totals;
   const lines = [
     `Team '${report.team.displayName}' (${report.team.teamId ?? 'not created'}): ${report.phase}`,
-    `Messages: ${t.posted}/${t.planned} posted, ${t.failed} failed, ${t.skipped} skipped, ${t.throttled} throttled requests`,
+    `Messages: ${t.posted}/${t.planned} posted, ${t.failed} failed, ${t.missing} missing, ${t.skipped} skipped, ${t.throttled} throttled requests`,
+    ...(report.phase === 'needs-attention'
+      ? [
+          'General, the team and its members are not completed while a message or a channel failed (completion is final): run again with the same --run-id to retry, or pass --complete-on-errors.',
+        ]
+      : []),
     `Users: ${report.users.matched} matched, ${report.users.unmatched} unmatched${report.users.fallback ? ` (posted as ${report.users.fallback})` : ''}`,
-    ...report.channels.map(
-      (c) =>
-        `  ${c.teamsName.padEnd(30)} ${String(c.posted).padStart(6)}/${String(c.planned).padEnd(6)} ${c.state}` +
-        (c.failed ? `, ${c.failed} failed` : ''),
-    ),
+    ...report.channels.flatMap((c) => [
+      `  ${c.teamsName.padEnd(30)} ${String(c.posted).padStart(6)}/${String(c.planned).padEnd(6)} ${c.state}` +
+        (c.failed ? `, ${c.failed} failed` : '') +
+        (c.missing ? `, ${c.missing} missing` : ''),
+      ...c.why.map((w) => `      ${w}`),
+    ]),
     ...(report.notImported.length
       ? [`Not imported: ${report.notImported.map((c) => c.name).join(', ')}`]
       : []),

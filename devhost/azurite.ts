@@ -5,13 +5,72 @@ import { createInterface } from 'node:readline';
 import { devStorageConnectionString } from '../core/state/devStorage';
 
 /**
- * Runs Azurite's entry script in a child that shuts down as soon as its parent is gone, even after a SIGKILL:
- * it signals itself SIGTERM, on which Azurite closes its servers and saves its metadata (writes to the dead
- * parent's pipes are ignored), so every write it acknowledged survives a crash of the host, as in Azure Storage.
+ * The child's entry: runs Azurite's entry script (`process.argv[1]`) so that every write it acknowledges is
+ * on disk first, and so that it shuts down as soon as its parent is gone.
+ *
+ * Azurite keeps its metadata in LokiJS databases saved by a 5 s autosave, so a SIGKILL (of the process group,
+ * or a power loss) used to lose the last seconds of acknowledged writes. Here each service's handler
+ * middleware (blob, queue, table: the step between a handler and the serializer that writes the answer) saves
+ * every LokiJS database the request left dirty, or that is mid-save, through LokiJS's own `saveDatabase`
+ * before the answer goes out; concurrent requests share one save (LokiJS queues saves asked for during one).
+ * Saves go through a file adapter that writes a temporary file, fsyncs it, renames it over the database and
+ * fsyncs the folder, so a save is whole and on the disk before the write is answered.
+ *
+ * When the parent dies the child signals itself SIGTERM, on which Azurite closes its servers and saves its
+ * metadata (writes to the dead parent's pipes are ignored).
  */
-const EXIT_WITH_PARENT =
-  'process.channel.unref(); for (const s of [process.stdout, process.stderr]) s.on("error", () => {}); ' +
-  'process.on("disconnect", () => process.kill(process.pid, "SIGTERM")); require(process.argv[1]);';
+const CHILD_MAIN = `
+const fs = require('fs');
+const path = require('path');
+process.channel.unref();
+for (const s of [process.stdout, process.stderr]) s.on('error', () => {});
+process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+const src = path.dirname(process.argv[1]);
+const Loki = require(require.resolve('lokijs', { paths: [src] }));
+const databases = new Set();
+const configureOptions = Loki.prototype.configureOptions;
+Loki.prototype.configureOptions = function (...args) {
+  databases.add(this);
+  return configureOptions.apply(this, args);
+};
+async function writeDurably(file, text) {
+  const temp = file + '~';
+  const handle = await fs.promises.open(temp, 'w');
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.promises.rename(temp, file);
+  const folder = await fs.promises.open(path.dirname(file), 'r');
+  try {
+    await folder.sync();
+  } finally {
+    await folder.close();
+  }
+}
+Loki.LokiFsAdapter.prototype.saveDatabase = function (file, text, callback) {
+  writeDurably(file, text).then(() => callback(null), (err) => callback(err));
+};
+function saveDirty() {
+  const dirty = [...databases].filter(
+    (db) => db.persistenceMethod === 'fs' && (db.throttledSavePending || db.autosaveDirty()),
+  );
+  return Promise.all(
+    dirty.map((db) => new Promise((resolve, reject) => db.saveDatabase((err) => (err ? reject(err) : resolve())))),
+  );
+}
+for (const service of ['blob', 'queue', 'table']) {
+  const Factory = require(path.join(src, service, 'generated', 'ExpressMiddlewareFactory.js')).default;
+  const createHandlerMiddleware = Factory.prototype.createHandlerMiddleware;
+  Factory.prototype.createHandlerMiddleware = function (handlers) {
+    const handle = createHandlerMiddleware.call(this, handlers);
+    return (req, res, next) => handle(req, res, (err) => saveDirty().then(() => next(err), next));
+  };
+}
+require(process.argv[1]);
+`;
 
 /** A running Azurite: its endpoints, a connection string for the SDKs, and a way to stop it. */
 export interface AzuriteHandle {
@@ -38,7 +97,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   const script = require.resolve('azurite/dist/src/azurite.js');
   const args = [
     '-e',
-    EXIT_WITH_PARENT,
+    CHILD_MAIN,
     script,
     '--silent',
     '--skipApiVersionCheck',

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { tokenProviderFor } from '../core/graph/auth';
 import { createGraphClient } from '../core/graph/client';
-import { channelKeyOfUrl, Pacer } from '../core/graph/pacing';
+import { channelKeyOfUrl, MESSAGE_READS_PER_SECOND, Pacer, TokenBucket } from '../core/graph/pacing';
 import { TeamsImportClient } from '../core/graph/teamsImport';
 import type { SourceRef } from '../core/pipeline/contracts';
 import type { OpenedSource, PipelineDeps } from '../core/pipeline/deps';
@@ -32,13 +32,17 @@ export async function createPipelineDeps(settings: AppSettings): Promise<Pipelin
   const handle = createGraphClient({
     baseUrl: settings.graphUrl,
     tokenProvider: tokenProviderFor(settings.graphAuth, settings.graphUrl),
+    retry: { maxDelayMs: settings.maxRetryAfterSeconds * 1000 },
     onThrottled: (signal) => {
       pace(signal);
       const key = channelKeyOfUrl(signal.url);
       if (key) throttled.set(key, (throttled.get(key) ?? 0) + 1);
     },
   });
-  const graph = new TeamsImportClient(handle, { pacer });
+  const graph = new TeamsImportClient(handle, {
+    pacer,
+    readPacer: new TokenBucket(MESSAGE_READS_PER_SECOND),
+  });
 
   const { blobs: blobService, tables } = storageClients(settings.storage);
   const store = new BlobObjectStore(blobService.getContainerClient(settings.container));

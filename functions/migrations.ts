@@ -3,7 +3,9 @@ import * as df from 'durable-functions';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { Orchestrator, type MigrateTeamInput, type MigrationStatus } from '../activities/names';
+import { explainChannel } from '../core/pipeline/report';
 import { readManifest, runPaths } from '../core/pipeline/runStore';
+import type { ChannelRecord } from '../core/state/ledgerRecords';
 import { runtime } from './runtime';
 
 const INSTANCE_PREFIX = 'migration-';
@@ -176,6 +178,20 @@ const ACTIVE = new Set<string>([
   df.OrchestrationRuntimeStatus.Pending,
 ]);
 
+/** A channel's outcome as its ledger row has it: counts, its latest failure (`key: reason`) and its import's error. */
+function channelOutcome(planned: number, r: ChannelRecord | undefined): Parameters<typeof explainChannel>[0] {
+  return {
+    state: r?.state ?? 'pending',
+    planned,
+    posted: r?.posted ?? 0,
+    failed: r?.failed ?? 0,
+    missing: r?.missing ?? 0,
+    failures: r?.lastError ? [{ key: '', error: r.lastError }] : [],
+    missingMessages: [],
+    ...(r?.error ? { error: r.error } : {}),
+  };
+}
+
 /** The status of an instance, or undefined when it does not exist; the id goes URL-encoded into the client's URL. */
 async function findStatus(
   client: df.DurableClient,
@@ -269,19 +285,25 @@ df.app.client.http('getMigration', {
     const deps = await runtime().pipelineDeps();
     const records = new Map((await deps.ledger.listChannels(migrationId)).map((c) => [c.channelKey, c]));
     const staged = await deps.store.exists(runPaths.manifest(migrationId));
+    const ended = !ACTIVE.has(status.runtimeStatus);
     const channels = staged
       ? (await readManifest(deps.store, migrationId)).channels.map((c) => {
           const r = records.get(c.key);
+          const outcome = channelOutcome(c.messages, r);
           return {
             key: c.key,
             source: c.sourceName,
             teamsName: c.teamsName,
             planned: c.messages,
             state: r?.state ?? 'pending',
-            posted: r?.posted ?? 0,
-            failed: r?.failed ?? 0,
+            posted: outcome.posted,
+            failed: outcome.failed,
+            missing: outcome.missing,
             throttled: r?.throttled ?? 0,
             ...(r?.lastError ? { lastError: r.lastError } : {}),
+            ...(r?.error ? { error: r.error } : {}),
+            ...(r?.waitUntil ? { waitingUntil: r.waitUntil } : {}),
+            why: explainChannel(outcome, ended),
           };
         })
       : [];

@@ -27,6 +27,8 @@ export interface AppSettings {
   rateGlobal: number;
   /** Slack added to each one-second pacing window for latency jitter between the app and Graph, in ms. */
   pacingMarginMs: number;
+  /** The longest Retry-After waited inside a request; a longer one is waited on a durable timer, in s. */
+  maxRetryAfterSeconds: number;
   /** Whether POST /api/migrations may name a path on the host (local runs only). */
   allowLocalPaths: boolean;
   /** Default fallback user for unmatched authors, when a migration names none. */
@@ -105,6 +107,7 @@ const schema = z.object({
     .min(0, { error: 'TEAMS_IMPORT_PACING_MARGIN_MS must be 0 or more' })
     .max(1000, { error: 'TEAMS_IMPORT_PACING_MARGIN_MS must be at most 1000' })
     .default(10),
+  TEAMS_IMPORT_MAX_RETRY_AFTER_SECONDS: positive('TEAMS_IMPORT_MAX_RETRY_AFTER_SECONDS', 60),
   TEAMS_IMPORT_ALLOW_LOCAL_PATHS: z.enum(['true', 'false', '1', '0', '']).optional(),
   TEAMS_IMPORT_FALLBACK_USER: z.string().optional(),
 });
@@ -161,6 +164,7 @@ export function readSettings(env: NodeJS.ProcessEnv): AppSettings {
     ratePerChannel: s.TEAMS_IMPORT_RATE_PER_CHANNEL,
     rateGlobal: s.TEAMS_IMPORT_RATE_GLOBAL,
     pacingMarginMs: s.TEAMS_IMPORT_PACING_MARGIN_MS,
+    maxRetryAfterSeconds: s.TEAMS_IMPORT_MAX_RETRY_AFTER_SECONDS,
     allowLocalPaths: ['true', '1'].includes(s.TEAMS_IMPORT_ALLOW_LOCAL_PATHS ?? ''),
     fallbackUser: s.TEAMS_IMPORT_FALLBACK_USER || undefined,
     slackToken: s.SLACK_TOKEN || undefined,

@@ -14,9 +14,11 @@ import {
 import { activityRetry } from './retry';
 
 /**
- * Imports one channel: ensures it, posts its plan in time-bounded batches (each checkpointed in the ledger),
- * continues as new every `batchesPerExecution` batches to bound its history, then completes the channel
- * unless it is General (its parent completes General last) or some messages failed.
+ * Imports one channel in one pass: ensures it, posts its plan in time-bounded batches (each checkpointed in
+ * the ledger; each message tried once per pass, so the pass always ends), waits on a durable timer when the
+ * service asks for a longer wait than a request waits, continues as new every `batchesPerExecution` batches
+ * to bound its history, then completes the channel unless it is General (its parent completes General last),
+ * Teams already shows it completed, or some messages failed (unless `completeOnErrors`).
  */
 export const migrateChannel: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<MigrateChannelInput>();
@@ -33,13 +35,14 @@ export const migrateChannel: OrchestrationHandler = function* (context: Orchestr
   }
 
   let throttled = input.throttled;
-  let batch: PostMessagesResult = { done: false, posted: 0, failed: 0, throttled: 0 };
-  for (let i = 0; i < input.batchesPerExecution && !batch.done; i++) {
+  let batch: PostMessagesResult | undefined;
+  for (let i = 0; i < input.batchesPerExecution && !batch?.done; i++) {
     const post: PostMessagesInput = {
       migrationId,
       teamId,
       channelId,
       channelKey: channel.key,
+      pass: input.pass,
       timeBudgetMs: input.batchSeconds * 1000,
     };
     batch = (yield context.df.callActivityWithRetry(
@@ -52,18 +55,21 @@ export const migrateChannel: OrchestrationHandler = function* (context: Orchestr
       channel: channel.teamsName,
       posted: batch.posted,
       failed: batch.failed,
+      missing: batch.missing,
       total: channel.messages,
       throttled,
+      ...(batch.waitUntil ? { waitingUntil: batch.waitUntil } : {}),
     });
+    if (batch.waitUntil) yield context.df.createTimer(new Date(batch.waitUntil));
   }
-  if (!batch.done) {
+  if (!batch?.done) {
     const next: MigrateChannelInput = { ...input, channelId, throttled, execution: input.execution + 1 };
     context.df.continueAsNew(next);
     return undefined;
   }
 
-  let completed = false;
-  if (!channel.isGeneral && (batch.failed === 0 || input.completeOnErrors)) {
+  let completed = batch.channelCompleted;
+  if (!completed && !channel.isGeneral && (batch.failed === 0 || input.completeOnErrors)) {
     const complete: CompleteChannelInput = { migrationId, teamId, channelId, channelKey: channel.key };
     yield context.df.callActivityWithRetry(Activity.completeChannel, activityRetry(), complete);
     completed = true;
@@ -73,6 +79,7 @@ export const migrateChannel: OrchestrationHandler = function* (context: Orchestr
     channelId,
     posted: batch.posted,
     failed: batch.failed,
+    missing: batch.missing,
     throttled,
     completed,
   };

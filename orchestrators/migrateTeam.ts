@@ -50,6 +50,12 @@ export function channelOrder(channels: ChannelWork[]): ChannelWork[] {
   return [...channels].sort((a, b) => b.messages - a.messages || a.key.localeCompare(b.key));
 }
 
+/**
+ * Looks at the team list this many poll intervals after a team creation whose answer was lost, before asking
+ * for the team again (30 polls of 30 s: the quarter of an hour the service's list may take to show it).
+ */
+export const TEAM_LIST_LOOKS = 30;
+
 function problemsText(problems: Problem[]): string {
   return problems
     .filter((p) => p.severity === 'error')
@@ -58,14 +64,18 @@ function problemsText(problems: Problem[]): string {
 }
 
 /**
- * Migrates one team: stages the plan, resolves users, ensures the team (polling its creation with durable
- * timers), imports the channels through at most `channelConcurrency` sub-orchestrations at once, then
- * completes General last and the team, adds the members and writes the report. Nothing is completed while
- * a message failed unless `completeOnErrors` says so: completion is final in Teams.
+ * Migrates one team: stages the plan, resolves users, ensures the team (polling its creation, and the team
+ * list after a lost answer, with durable timers), imports the channels through at most `channelConcurrency`
+ * sub-orchestrations at once (one pass each, named by this orchestration's start time), then completes
+ * General last and the team, adds the members and writes the report. While a message failed or a channel's
+ * import failed, General, the team and the members wait (unless `completeOnErrors`): completion is final in
+ * Teams. Messages a channel completed before they were posted can never be imported and do not hold the
+ * rest back; the report says which and why.
  */
 export const migrateTeam: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<MigrateTeamInput>();
   const { migrationId, options } = input;
+  const pass = context.df.currentUtcDateTime.toISOString();
   const status: MigrationStatus = {
     phase: 'staging',
     channelsDone: 0,
@@ -74,6 +84,7 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
     messagesTotal: 0,
     throttled: 0,
     failed: 0,
+    missing: 0,
   };
   const enter = (phase: MigrationPhase): void => {
     status.phase = phase;
@@ -117,17 +128,33 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
     fail(`Users cannot be resolved; nothing was created in Teams.\n${problemsText(users.problems)}`);
 
   enter('creating-team');
-  const ensureTeam: EnsureTeamInput = { migrationId, ...staged.team };
-  const team = (yield context.df.callActivityWithRetry(
-    Activity.ensureTeam,
-    activityRetry(),
-    ensureTeam,
-  )) as EnsureTeamResult;
-  if (!team.ok) fail(team.error);
+  const pollDelay = (): Date =>
+    new Date(context.df.currentUtcDateTime.getTime() + options.operationPollSeconds * 1000);
+  const ensureTeam: EnsureTeamInput = {
+    migrationId,
+    ...staged.team,
+    listWaitSeconds: options.operationPollSeconds * TEAM_LIST_LOOKS,
+  };
+  let ensured: EnsureTeamResult;
+  for (;;) {
+    ensured = (yield context.df.callActivityWithRetry(
+      Activity.ensureTeam,
+      activityRetry(),
+      ensureTeam,
+    )) as EnsureTeamResult;
+    if (ensured.kind !== 'unconfirmed') break;
+    status.lastError = `The team's creation (asked for at ${ensured.requestedAt}) got no answer; waiting for the team list to show it before asking again.`;
+    context.df.setCustomStatus({ ...status });
+    yield context.df.createTimer(pollDelay());
+  }
+  if (ensured.kind === 'refused') fail(ensured.error);
+  const team = ensured;
+  delete status.lastError;
   let operationUrl = team.operationUrl;
+  let pollNow = team.found;
   while (operationUrl) {
-    const due = new Date(context.df.currentUtcDateTime.getTime() + options.operationPollSeconds * 1000);
-    yield context.df.createTimer(due);
+    if (!pollNow) yield context.df.createTimer(pollDelay());
+    pollNow = false;
     const check: CheckTeamOperationInput = { migrationId, teamId: team.teamId, operationUrl };
     const op = (yield context.df.callActivityWithRetry(
       Activity.checkTeamOperation,
@@ -140,20 +167,21 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
 
   enter('importing');
   const results: MigrateChannelResult[] = [];
-  const channelErrors: string[] = [];
+  const channelErrors: { key: string; error: string }[] = [];
   const running = new Map<Task, ChannelWork>();
   const settle = (task: Task, channel: ChannelWork): void => {
     running.delete(task);
     status.channelsDone += 1;
     if (task.isFaulted) {
       const reason = task.result instanceof Error ? task.result.message : String(task.result);
-      channelErrors.push(`${channel.teamsName}: ${reason}`);
+      channelErrors.push({ key: channel.key, error: reason });
       status.lastError = `${channel.teamsName}: ${reason}`;
     } else {
       const result = task.result as MigrateChannelResult;
       results.push(result);
       status.messagesPosted += result.posted;
       status.failed += result.failed;
+      status.missing += result.missing;
       status.throttled += result.throttled;
     }
     context.df.setCustomStatus({ ...status });
@@ -163,6 +191,7 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
       migrationId,
       teamId: team.teamId,
       channel,
+      pass,
       batchSeconds: options.batchSeconds,
       batchesPerExecution: options.batchesPerExecution,
       execution: 0,
@@ -185,12 +214,11 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
     settle(done, running.get(done)!);
   }
 
-  const failed = status.failed + channelErrors.length;
   const report = (phase: MigrationPhase): Task => {
-    const write: WriteReportInput = { migrationId, phase };
+    const write: WriteReportInput = { migrationId, phase, channelErrors };
     return context.df.callActivityWithRetry(Activity.writeReport, activityRetry(), write);
   };
-  if (failed > 0 && !options.completeOnErrors) {
+  if ((status.failed > 0 || channelErrors.length > 0) && !options.completeOnErrors) {
     status.lastError ??= `${status.failed} message(s) failed`;
     enter('needs-attention');
     return outcome('needs-attention', team.teamId, (yield report('needs-attention')) as WriteReportResult);
@@ -240,6 +268,7 @@ function outcome(
     planned: written.planned,
     posted: written.posted,
     failed: written.failed,
+    missing: written.missing,
     report: written,
   };
 }

@@ -1,5 +1,9 @@
 /** The fault kinds the sandbox can inject into Graph answers. */
-export type FaultKind = '429' | '429noretry' | '503' | '504' | 'latency' | 'lost';
+export type FaultKind =
+  '429' | '429noretry' | '429long' | '503' | '504' | 'latency' | 'lost' | 'teamlistlag' | 'refuse';
+
+/** Kinds that change how a request is served without failing it, or that are decided per message, not per request. */
+type ModifierKind = 'latency' | 'teamlistlag' | 'refuse';
 
 /** One fault rule: a kind, a probability per request, and the kind's parameter (seconds or milliseconds). */
 export interface FaultRule {
@@ -14,17 +18,40 @@ export type FaultSpec = FaultRule[];
 /** What happens to one request: an optional delay, then at most one failure. */
 export interface FaultDecision {
   latencyMs: number;
-  failure?: { kind: Exclude<FaultKind, 'latency'>; param?: number };
+  /** For a team creation: seconds (unscaled) before the new team shows in team listings. */
+  teamListLagSeconds?: number;
+  failure?: { kind: Exclude<FaultKind, ModifierKind>; param?: number };
 }
 
-const KINDS: FaultKind[] = ['429', '429noretry', '503', '504', 'latency', 'lost'];
+const KINDS: FaultKind[] = [
+  '429',
+  '429noretry',
+  '429long',
+  '503',
+  '504',
+  'latency',
+  'lost',
+  'teamlistlag',
+  'refuse',
+];
+
+/** Default parameter of the kinds that take one: Retry-After or lag in seconds, latency in ms. */
+const DEFAULT_PARAM: Partial<Record<FaultKind, number>> = {
+  '429': 1,
+  '429long': 120,
+  latency: 100,
+  teamlistlag: 60,
+};
 
 /**
  * Parses a fault specification. Grammar: `rule (',' rule)*`, `rule = kind ':' probability ['@' param]`,
- * kinds `429` (param: Retry-After seconds, default 1), `429noretry` (no Retry-After), `503` (param:
- * Retry-After seconds, default none), `504`, `latency` (param: delay in ms, default 100) and `lost`
- * (the request takes effect, then the connection is dropped with no answer); probability in [0, 1].
- * Example: `429:0.05,429noretry:0.02,503:0.02,504:0.01,latency:0.1@200,lost:0.02`.
+ * kinds `429` (param: Retry-After seconds, default 1), `429noretry` (no Retry-After), `429long` (param:
+ * Retry-After seconds, default 120, scaled by the time scale), `503` (param: Retry-After seconds, default
+ * none), `504`, `latency` (param: delay in ms, default 100), `lost` (the request takes effect, then the
+ * connection is dropped with no answer), `teamlistlag` (a team created by the request shows in team
+ * listings only `param` seconds later, default 60, scaled) and `refuse` (a message or reply POST is refused
+ * with 400; decided per message from its createdDateTime, so the same message is refused every time);
+ * probability in [0, 1]. Example: `429:0.05,429noretry:0.02,503:0.02,504:0.01,latency:0.1@200,lost:0.02`.
  */
 export function parseFaults(spec: string): FaultSpec {
   const rules: FaultSpec = [];
@@ -43,7 +70,10 @@ export function parseFaults(spec: string): FaultSpec {
     if (param !== undefined && (!Number.isFinite(param) || param < 0)) {
       throw new Error(`fault rule '${raw}': parameter must be a non-negative number`);
     }
-    if (param !== undefined && (kind === '429noretry' || kind === '504' || kind === 'lost')) {
+    if (
+      param !== undefined &&
+      (kind === '429noretry' || kind === '504' || kind === 'lost' || kind === 'refuse')
+    ) {
       throw new Error(`fault rule '${raw}': '${kind}' takes no parameter`);
     }
     rules.push({ kind, probability, param });
@@ -62,16 +92,28 @@ function mix(seed: number, n: number, k: number): number {
 /**
  * The fault decision for the n-th faultable request (0-based) under a spec and seed: a pure function, so
  * the same seed replays the same faults on the same request sequence. Each rule draws its own number;
- * latency combines with a failure; among failures the first rule in the spec that fires wins.
+ * latency and a team-list lag combine with a failure; among failures the first rule in the spec that fires
+ * wins. `refuse` rules are not drawn here (see `refusesMessage`).
  */
 export function decideFault(spec: FaultSpec, seed: number, n: number): FaultDecision {
   const decision: FaultDecision = { latencyMs: 0 };
   spec.forEach((rule, k) => {
-    if (mix(seed, n, k) >= rule.probability) return;
-    if (rule.kind === 'latency') decision.latencyMs += rule.param ?? 100;
-    else decision.failure ??= { kind: rule.kind, param: rule.param };
+    if (rule.kind === 'refuse' || mix(seed, n, k) >= rule.probability) return;
+    const param = rule.param ?? DEFAULT_PARAM[rule.kind];
+    if (rule.kind === 'latency') decision.latencyMs += param ?? 0;
+    else if (rule.kind === 'teamlistlag') decision.teamListLagSeconds ??= param;
+    else decision.failure ??= { kind: rule.kind, param };
   });
   return decision;
+}
+
+/**
+ * Whether a `refuse` rule of the spec refuses the message planned at `createdMs` (epoch ms): a pure
+ * function of (seed, time, rule), so a message refused once is refused on every attempt.
+ */
+export function refusesMessage(spec: FaultSpec, seed: number, createdMs: number): boolean {
+  const n = (createdMs % 0x7fffffff) ^ Math.floor(createdMs / 0x7fffffff);
+  return spec.some((rule, k) => rule.kind === 'refuse' && mix(seed ^ 0x5bd1e995, n, k) < rule.probability);
 }
 
 /** Draws fault decisions for successive requests, counting them. */
@@ -93,5 +135,10 @@ export class FaultInjector {
   next(): FaultDecision {
     if (this.spec.length === 0) return { latencyMs: 0 };
     return decideFault(this.spec, this.seed, this.count++);
+  }
+
+  /** Whether the message planned at `createdMs` is refused (see `refusesMessage`). */
+  refuses(createdMs: number): boolean {
+    return this.spec.length > 0 && refusesMessage(this.spec, this.seed, createdMs);
   }
 }

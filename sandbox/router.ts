@@ -34,6 +34,8 @@ export interface RouteContext {
   /** The sandbox clock (epoch ms) at dispatch. */
   now: number;
   settings: SandboxSettings;
+  /** A team this request creates shows in team listings only this many ms later (fault `teamlistlag`; 0 = at once). */
+  teamListLagMs: number;
   /** Runs a request through the whole pipeline (used by `$batch`). */
   dispatch(request: SubRequest): Promise<RouteResponse>;
   /** Resets the state, throttle and log (used by the inspection API). */

@@ -90,7 +90,7 @@ export interface RequestLogEntry {
   /** Milliseconds from arrival to answer. */
   ms: number;
   kind: RouteKind;
-  /** The injected fault, if any (`429`, `429noretry`, `503`, `504`, `lost`, `latency`). */
+  /** The injected fault, if any (`429`, `429noretry`, `429long`, `503`, `504`, `lost`, `latency`, `refuse`). */
   fault?: string;
   /** The throttle scope that refused it, if it did. */
   throttled?: 'channel' | 'global';
@@ -384,7 +384,8 @@ class Sandbox {
     caller: Caller | null,
     requestId: string,
     clientRequestId: string,
-  ): Promise<{ response: RouteResponse; t: number; throttled?: 'channel' | 'global' }> {
+    teamListLagMs = 0,
+  ): Promise<{ response: RouteResponse; t: number; throttled?: 'channel' | 'global'; fault?: string }> {
     const mode = route.body ?? (route.method === 'GET' || route.method === 'DELETE' ? 'none' : 'json');
     let parsed: unknown;
     if (mode === 'raw')
@@ -430,6 +431,9 @@ class Sandbox {
         };
       }
     }
+    const refused = this.refusal(route, params, parsed);
+    if (refused)
+      return { response: this.errorResponse(refused, requestId, clientRequestId), t, fault: 'refuse' };
     const ctx: RouteContext = {
       store: this.store,
       params,
@@ -440,6 +444,7 @@ class Sandbox {
       baseUrl: this.baseUrl,
       now: t,
       settings: this.settings,
+      teamListLagMs,
       dispatch: (sub) => this.dispatchSub(sub, caller, requestId, clientRequestId),
       reset: () => this.reset(),
       requestLog: () => this.requestLog(),
@@ -462,7 +467,7 @@ class Sandbox {
   ): Promise<RouteResponse> {
     const arrived = clock();
     const url = new URL(sub.url, 'http://sandbox');
-    let result: { response: RouteResponse; t: number; throttled?: 'channel' | 'global' };
+    let result: { response: RouteResponse; t: number; throttled?: 'channel' | 'global'; fault?: string };
     try {
       const path = normalizeKeySyntax(url.pathname.replace(/%24/gi, '$'));
       const { route, params } = this.findRoute('graph', sub.method, path);
@@ -486,6 +491,7 @@ class Sandbox {
       status: result.response.status,
       ms: Math.round(clock() - arrived),
       kind: 'graph',
+      fault: result.fault,
       throttled: result.throttled,
       via: sub.via,
     });
@@ -504,21 +510,49 @@ class Sandbox {
         ? new GraphError(429, 'TooManyRequests', 'Too many requests (sandbox fault injection)', {
             'retry-after': String(failure.param ?? 1),
           })
-        : failure.kind === '429noretry'
-          ? new GraphError(
-              429,
-              'TooManyRequests',
-              'Too many requests (sandbox fault injection, no Retry-After)',
-            )
-          : failure.kind === '503'
+        : failure.kind === '429long'
+          ? this.longThrottle(failure.param ?? 120)
+          : failure.kind === '429noretry'
             ? new GraphError(
-                503,
-                'ServiceUnavailable',
-                'Service unavailable (sandbox fault injection)',
-                failure.param === undefined ? {} : { 'retry-after': String(failure.param) },
+                429,
+                'TooManyRequests',
+                'Too many requests (sandbox fault injection, no Retry-After)',
               )
-            : new GraphError(504, 'GatewayTimeout', 'Gateway timeout (sandbox fault injection)');
+            : failure.kind === '503'
+              ? new GraphError(
+                  503,
+                  'ServiceUnavailable',
+                  'Service unavailable (sandbox fault injection)',
+                  failure.param === undefined ? {} : { 'retry-after': String(failure.param) },
+                )
+              : new GraphError(504, 'GatewayTimeout', 'Gateway timeout (sandbox fault injection)');
     return this.errorResponse(err, requestId, clientRequestId);
+  }
+
+  /** A 429 asking for a long wait: `seconds` of service time, shortened by the time scale like the throttle's. */
+  private longThrottle(seconds: number): GraphError {
+    const ms = (seconds * 1000) / this.throttle.options.timeScale;
+    const scaled: Record<string, string> =
+      this.throttle.options.timeScale === 1 ? {} : { 'x-ms-retry-after-ms': String(Math.ceil(ms)) };
+    return new GraphError(
+      429,
+      'TooManyRequests',
+      `Too many requests (sandbox fault injection, long throttle): retry after ${retryAfterSeconds(ms)} s`,
+      { 'retry-after': String(retryAfterSeconds(ms)), ...scaled },
+    );
+  }
+
+  /** The 400 of a `refuse` fault, for a message POST into a channel that would otherwise take it; else undefined. */
+  private refusal(route: Route, params: Record<string, string>, body: unknown): GraphError | undefined {
+    if (route.throttle !== 'message') return undefined;
+    const created = (body as { createdDateTime?: unknown } | undefined)?.createdDateTime;
+    const ms = typeof created === 'string' ? Date.parse(created) : NaN;
+    if (Number.isNaN(ms) || !this.faults.refuses(ms)) return undefined;
+    const channel = this.store.channel(params.teamId ?? '', params.channelId ?? '');
+    if (channel?.migrationMode !== 'inProgress') return undefined;
+    return badRequest(
+      `The message at ${new Date(ms).toISOString()} is refused (sandbox fault injection 'refuse'): it is refused on every attempt`,
+    );
   }
 
   private async process(req: IncomingMessage, requestId: string, clientRequestId: string): Promise<Outcome> {
@@ -549,6 +583,7 @@ class Sandbox {
       for (const [name, value] of Object.entries(req.headers)) {
         if (name !== 'authorization') headers[name] = Array.isArray(value) ? value.join(', ') : value;
       }
+      const lagSeconds = decision.teamListLagSeconds ?? 0;
       const result = await this.execute(
         route,
         params,
@@ -558,8 +593,9 @@ class Sandbox {
         caller,
         requestId,
         clientRequestId,
+        (lagSeconds * 1000) / this.throttle.options.timeScale,
       );
-      return { ...result, kind, fault, lost: fault === 'lost' };
+      return { ...result, kind, fault: result.fault ?? fault, lost: fault === 'lost' };
     } catch (err) {
       return {
         response: this.errorResponse(err, requestId, clientRequestId),

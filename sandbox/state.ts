@@ -78,6 +78,8 @@ export interface TeamRecord {
   channels: ChannelRecord[];
   members: MemberRecord[];
   driveId: string;
+  /** When the team starts to show in team listings (epoch ms of the sandbox clock); absent: at once. */
+  listedFrom?: number;
 }
 
 /** The async operation of a team creation; answers `inProgress` for `pollsBeforeSuccess` polls. */

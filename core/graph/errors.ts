@@ -25,6 +25,11 @@ export interface GraphErrorDetails {
   retryAfterMs?: number;
   /** How many times the HTTP layer retried before giving up. */
   retries?: number;
+  /**
+   * The service asked for a wait (`retryAfterMs`) longer than the HTTP layer waits in a request: the request
+   * was not taken; wait that long outside it (a durable timer) and send it again.
+   */
+  longWait?: boolean;
 }
 
 /** A Graph call answered with an error status; the message says what broke and what to do about it. */
@@ -36,6 +41,7 @@ export class GraphError extends TeamsImportClientError {
   readonly requestId?: string;
   readonly retryAfterMs?: number;
   readonly retries?: number;
+  readonly longWait?: boolean;
 
   constructor(details: GraphErrorDetails) {
     super(describeGraphError(details));
@@ -46,6 +52,7 @@ export class GraphError extends TeamsImportClientError {
     this.requestId = details.requestId;
     this.retryAfterMs = details.retryAfterMs;
     this.retries = details.retries;
+    this.longWait = details.longWait;
   }
 
   /** The same error, attributed to a named client operation. */
@@ -62,6 +69,7 @@ export class GraphError extends TeamsImportClientError {
       requestId: this.requestId,
       retryAfterMs: this.retryAfterMs,
       retries: this.retries,
+      longWait: this.longWait,
     };
   }
 }
@@ -140,6 +148,8 @@ function advice(d: GraphErrorDetails): string {
     case 413:
       return 'The request body is too large (about 28 KB for a message, 4 MB for an inline image): split the message or send the file as a link.';
     case 429:
+      if (d.longWait && d.retryAfterMs !== undefined)
+        return `Throttled: the service asked for a wait of ${Math.ceil(d.retryAfterMs / 1000)} s, longer than a request waits; wait that long, then send it again.`;
       return `Throttled${d.retries !== undefined ? ` after ${d.retries} retries` : ''}: slow down${d.retryAfterMs !== undefined ? ` and wait ${Math.ceil(d.retryAfterMs / 1000)} s` : ''} before resuming.`;
     default:
       return d.status >= 500 ? 'The service failed: resume the run later.' : '';
@@ -167,7 +177,7 @@ function reasonOf(cause: unknown): string {
 export async function graphErrorFromResponse(
   response: Response,
   call: string,
-  extra: { retries?: number; retryAfterMs?: number } = {},
+  extra: { retries?: number; retryAfterMs?: number; longWait?: boolean } = {},
 ): Promise<GraphError> {
   const text = await response.text().catch(() => '');
   let code = `http${response.status}`;

@@ -136,6 +136,9 @@ export interface PacerOptions {
   marginMs: number;
 }
 
+/** GET channel message: the service's limit per app and tenant (message lookups of resumes are paced to it). */
+export const MESSAGE_READS_PER_SECOND = 20;
+
 /** The service's published import limits, with 10 ms of slack per channel window. */
 export const DEFAULT_PACING: PacerOptions = { perChannelPerSecond: 5, globalPerSecond: 50, marginMs: 10 };
 

@@ -1,4 +1,5 @@
 import type {
+  AadUserConversationMember,
   AadUserConversationMemberResult,
   Channel,
   ChatMessage,
@@ -17,6 +18,24 @@ import { resolveUsers, type ResolvedUser } from './users';
 
 /** A Graph entity whose id the service always returns. */
 export type WithId<T> = T & { id: string };
+
+/**
+ * Where a team or channel stands with the import: `inProgress` (migration mode), `completed`, null when it
+ * was never migrated, undefined when the service did not say (some tenants omit it: msteams-docs #13988).
+ */
+export type MigrationMode = 'inProgress' | 'completed' | null | undefined;
+
+/** A channel as GET answers it, with its migration mode. */
+export type ChannelState = WithId<Channel> & { migrationMode?: MigrationMode };
+
+/** A team as GET answers it, with its migration mode where the service gives one. */
+export type TeamState = WithId<Team> & { migrationMode?: MigrationMode };
+
+/** A member of a team: the Entra user and whether it is an owner. */
+export interface TeamMember {
+  userId: string;
+  owner: boolean;
+}
 
 /** What createTeamInMigration needs: the team's name, description and back-dated creation time. */
 export interface NewTeam {
@@ -63,6 +82,8 @@ export interface MemberResult {
 export interface TeamsImportClientOptions {
   /** When given, postMessage and postReply wait for the channel's pacing token first. */
   pacer?: Pacer;
+  /** When given, message and reply lookups wait for it first (GET channel message: 20 rps per app and tenant). */
+  readPacer?: { acquire(): Promise<void> };
   upload?: UploadOptions;
 }
 
@@ -121,9 +142,28 @@ export class TeamsImportClient {
     return teams.filter((t) => (t.displayName ?? '').toLowerCase() === name.toLowerCase());
   }
 
-  /** `GET /teams/{id}`. */
-  async getTeam(teamId: string): Promise<WithId<Team>> {
-    return (await this.caller.call<WithId<Team>>('getTeam', 'GET', `/teams/${seg(teamId)}`)).body;
+  /** `GET /teams/{id}`, with the team's `migrationMode` when the service gives one. */
+  async getTeam(teamId: string): Promise<TeamState> {
+    return (await this.caller.call<TeamState>('getTeam', 'GET', `/teams/${seg(teamId)}`)).body;
+  }
+
+  /** `GET /teams/{id}/channels/{id}`, with the channel's `migrationMode`. */
+  async getChannel(teamId: string, channelId: string): Promise<ChannelState> {
+    return (
+      await this.caller.call<ChannelState>(
+        'getChannel',
+        'GET',
+        `/teams/${seg(teamId)}/channels/${seg(channelId)}`,
+      )
+    ).body;
+  }
+
+  /** The team's members (`GET /teams/{id}/members`, every page). */
+  async listMembers(teamId: string): Promise<TeamMember[]> {
+    const members = await this.all<AadUserConversationMember>('listMembers', `/teams/${seg(teamId)}/members`);
+    return members
+      .filter((m) => m.userId)
+      .map((m) => ({ userId: m.userId!, owner: (m.roles ?? []).includes('owner') }));
   }
 
   /** The team's General channel (`GET /teams/{id}/primaryChannel`). */
@@ -272,6 +312,7 @@ export class TeamsImportClient {
   }
 
   private async getOrNull(call: string, path: string): Promise<WithId<ChatMessage> | null> {
+    await this.options.readPacer?.acquire();
     try {
       return (await this.caller.call<WithId<ChatMessage>>(call, 'GET', path)).body;
     } catch (err) {

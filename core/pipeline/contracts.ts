@@ -91,22 +91,31 @@ export interface ResolveUsersResult {
   problems: Problem[];
 }
 
-/** ensureTeam: finds the run's team (ledger, then service) or creates it in migration mode. */
+/** ensureTeam: finds the run's team (ledger, then the service's team list by the run's mark) or creates it. */
 export interface EnsureTeamInput {
   migrationId: string;
   displayName: string;
   description: string;
   createdDateTime: string;
   visibility: 'private' | 'public';
+  /**
+   * After a creation whose answer was lost, how long the service's team list (eventually consistent) is
+   * given to show the team before it is asked for again.
+   */
+  listWaitSeconds: number;
 }
 export type EnsureTeamResult =
   | {
-      ok: true;
+      kind: 'team';
       teamId: string;
       /** Set while the creation operation runs; poll it with checkTeamOperation. */
       operationUrl?: string;
+      /** The team was found (a resume), not created by this call: poll its operation at once. */
+      found: boolean;
     }
-  | { ok: false; error: string };
+  /** The creation was asked for but its answer was lost, and the team list does not show it yet: look again later. */
+  | { kind: 'unconfirmed'; requestedAt: string }
+  | { kind: 'refused'; error: string };
 
 /** checkTeamOperation: one poll of the team creation operation. */
 export interface CheckTeamOperationInput {
@@ -124,6 +133,8 @@ export interface MigrateChannelInput {
   migrationId: string;
   teamId: string;
   channel: ChannelWork;
+  /** The posting pass: its team orchestration's start time, the same across continue-as-new generations. */
+  pass: string;
   batchSeconds: number;
   batchesPerExecution: number;
   execution: number;
@@ -138,8 +149,10 @@ export interface MigrateChannelResult {
   channelId: string;
   posted: number;
   failed: number;
+  /** Planned messages the channel can no longer take: it was completed before they were posted. */
+  missing: number;
   throttled: number;
-  /** True when the channel was completed (General never is here: its parent completes it last). */
+  /** True when the channel is completed (General never is here: its parent completes it last). */
   completed: boolean;
 }
 
@@ -153,20 +166,27 @@ export interface EnsureChannelResult {
   channelId: string;
 }
 
-/** postMessages: posts the channel's plan from its ledger cursor for at most `timeBudgetMs`. */
+/** postMessages: posts the channel's plan from the pass's cursor for at most `timeBudgetMs`. */
 export interface PostMessagesInput {
   migrationId: string;
   teamId: string;
   channelId: string;
   channelKey: string;
+  /** The posting pass (MigrateChannelInput.pass): each failed message is tried once per pass. */
+  pass: string;
   timeBudgetMs: number;
 }
 export interface PostMessagesResult {
-  /** True when every planned message is posted or failed. */
+  /** True when the pass has tried every planned message (or the channel's completed state is read back). */
   done: boolean;
+  /** The service asked for a longer wait than a request waits: wait on a durable timer until then (ISO). */
+  waitUntil?: string;
+  /** Teams shows the channel completed: it was read back into the ledger and is never posted into. */
+  channelCompleted: boolean;
   /** Totals for the channel so far (from the ledger). */
   posted: number;
   failed: number;
+  missing: number;
   /** 429 answers seen in this batch. */
   throttled: number;
 }
@@ -197,16 +217,20 @@ export interface AddMembersResult {
   failed: number;
 }
 
-/** writeReport: writes the run's report (JSON and HTML) to storage. */
+/** writeReport: records the channels whose import failed, then writes the run's report (JSON and HTML). */
 export interface WriteReportInput {
   migrationId: string;
   phase: MigrationPhase;
+  /** Channels whose orchestration failed, with its error. */
+  channelErrors?: { key: string; error: string }[];
 }
 export interface WriteReportResult {
   jsonName: string;
   htmlName: string;
   posted: number;
   failed: number;
+  /** Planned messages that can no longer be posted (their channel was completed first). */
+  missing: number;
   planned: number;
 }
 
@@ -217,6 +241,7 @@ export interface MigrateTeamResult {
   planned: number;
   posted: number;
   failed: number;
+  missing: number;
   report: WriteReportResult;
 }
 
@@ -242,5 +267,7 @@ export interface MigrationStatus {
   messagesTotal: number;
   throttled: number;
   failed: number;
+  /** Planned messages their channel, completed first, can no longer take. */
+  missing: number;
   lastError?: string;
 }

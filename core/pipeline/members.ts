@@ -7,7 +7,9 @@ import { FALLBACK_USER_KEY } from './users';
 /**
  * Adds the members of the imported channels to the team (after its migration is complete, as the service
  * requires): workspace admins and the creators of imported channels as owners, everyone else as members.
- * Users without an Entra match are left out; "already a member" counts as done.
+ * Users without an Entra match are left out. The team's members are listed first and only those missing (or
+ * lacking the owner role) are added, so a resumed run adds nobody twice; "already a member" counts as done.
+ * The ledger records the outcome before the step reports it done.
  */
 export async function addMembers(deps: PipelineDeps, input: AddMembersInput): Promise<AddMembersResult> {
   const manifest = await readManifest(deps.store, input.migrationId);
@@ -28,8 +30,14 @@ export async function addMembers(deps: PipelineDeps, input: AddMembersInput): Pr
     const owner = owners.has(sourceId) || byEntraId.get(user.entraId)?.owner === true;
     byEntraId.set(user.entraId, { userId: user.entraId, owner });
   }
-  const results =
-    byEntraId.size > 0 ? await deps.graph.addMembers(input.teamId, [...byEntraId.values()]) : [];
+  const current = new Map(
+    byEntraId.size > 0 ? (await deps.graph.listMembers(input.teamId)).map((m) => [m.userId, m]) : [],
+  );
+  const toAdd = [...byEntraId.values()].filter((m) => {
+    const present = current.get(m.userId);
+    return !present || (m.owner === true && !present.owner);
+  });
+  const results = toAdd.length > 0 ? await deps.graph.addMembers(input.teamId, toAdd) : [];
   const failures = results.filter((r) => !r.ok);
   await deps.ledger.updateMigration(input.migrationId, {
     phase: 'members-added',
@@ -41,7 +49,7 @@ export async function addMembers(deps: PipelineDeps, input: AddMembersInput): Pr
   });
   return {
     added: results.filter((r) => r.ok && !r.alreadyMember).length,
-    alreadyMembers: results.filter((r) => r.alreadyMember).length,
+    alreadyMembers: byEntraId.size - toAdd.length + results.filter((r) => r.alreadyMember).length,
     failed: failures.length,
   };
 }

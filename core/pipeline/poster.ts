@@ -1,54 +1,87 @@
-import { createInterface } from 'node:readline';
 import { GraphError, MaybeCommittedError } from '../graph/errors';
 import { buildImportMessage, messageIdFor, type MessageAuthor } from '../graph/messageBody';
 import { refusesReactions, tenantDirectory, type TenantDirectory } from '../graph/nativeContent';
-import { channelPacingKey } from '../graph/pacing';
 import type { PlannedMessage } from '../model';
-import type { MessageRecord, UserRecord } from '../state/ledgerRecords';
+import type { UserRecord } from '../state/ledgerRecords';
+import { ChannelProgress } from './channelProgress';
 import type { PostMessagesInput, PostMessagesResult } from './contracts';
 import type { PipelineDeps } from './deps';
 import { FileFailure, MessageFiles } from './files';
-import { readManifest, runPaths } from './runStore';
+import { channelImportState, isImportRefused, readBackCompleted, type StepOutcome } from './reconcile';
 import { FALLBACK_USER_KEY } from './users';
 
 /** Answers that concern one message only: it is recorded as failed and the channel goes on. */
 const MESSAGE_LEVEL_STATUS = new Set([400, 413]);
 /** Re-sends of one message after a lost answer that the service does not show as committed. */
 const MAX_SENDS = 3;
-/** How often posted messages, the cursor and the counts reach the ledger while a batch runs. */
-const CHECKPOINT_MS = 1000;
-/** Message rows written in one table transaction at most (the service allows 100). */
-const MAX_PENDING_ROWS = 50;
 
 /** A message that could not be imported, with the reason the report shows. */
 class MessageFailure extends Error {}
 
+/** The reason recorded on a reply whose thread's first message is not posted. */
+export function parentFailedReason(parentKey: string): string {
+  return `its thread's first message (${parentKey}) failed`;
+}
+
 /**
- * Posts a channel's plan in order from its ledger cursor until the plan ends or the time budget is spent.
- * Posted messages (source key -> Teams id) reach the ledger in one transaction a second, off the posting
- * path; a message posted but not yet recorded when the run dies is found again on the next run, whose POST
- * gets a 409 that is resolved by looking the message up by its planned time (the service's id is its epoch
- * milliseconds). So a re-run after any crash neither repeats nor loses a message. Failed messages are
- * recorded and retried by the next run; replies whose parent failed wait for it.
+ * Posts a channel's plan in order from the pass's cursor until the plan ends, the time budget is spent or
+ * the service asks for a longer wait than a request waits (then `waitUntil` says when to call again).
+ *
+ * The service is the truth: while the ledger is behind the plan, the channel's state is read from Teams
+ * first, and a completed channel (or one whose import the service refuses with 403) is read back into the
+ * ledger (`readBackCompleted`) and never posted into. Posted messages reach the ledger a second apart, off
+ * the posting path; one posted but not yet recorded when the run dies gets a 409 on its next POST, resolved
+ * by looking it up by its planned time, so a re-run neither repeats nor loses a message.
+ *
+ * Each message is tried once per pass (a run of the channel's orchestration from its first batch): a
+ * failure is recorded with its reason and the cursor moves past it, so a pass always reaches the end of
+ * the plan; the next pass tries the failures again. A reply whose thread's first message is not posted
+ * waits for it: it is recorded as failed ("its thread's first message failed") without being sent.
  */
 export async function postMessages(
   deps: PipelineDeps,
   input: PostMessagesInput,
 ): Promise<PostMessagesResult> {
-  const { migrationId: runId, teamId, channelId, channelKey } = input;
-  const started = deps.now();
-  const deadline = started + input.timeBudgetMs;
-  const manifest = await readManifest(deps.store, runId);
-  const planned = manifest.channels.find((c) => c.key === channelKey);
-  if (!planned) throw new Error(`Run '${runId}' has no channel '${channelKey}' in its plan.`);
+  const address = {
+    runId: input.migrationId,
+    teamId: input.teamId,
+    channelId: input.channelId,
+    channelKey: input.channelKey,
+  };
+  const deadline = deps.now() + input.timeBudgetMs;
+  const progress = await ChannelProgress.load(deps, address, input.pass);
 
-  const { value: record } = await deps.ledger.ensureChannel(runId, channelKey, { teamsChannelId: channelId });
-  const posted = new Map<string, string>();
-  const failed = new Map<string, string>();
-  for (const row of await deps.ledger.getMessages(runId, channelKey)) {
-    if (row.state === 'posted' && row.teamsId) posted.set(row.key, row.teamsId);
-    else failed.set(row.key, row.error ?? 'failed');
+  let completed = progress.record.state === 'completed';
+  if (!completed && progress.behind)
+    completed = (await channelImportState(deps.graph, input.teamId, input.channelId)) === 'completed';
+  let outcome: StepOutcome | 'refused' = completed
+    ? await readBackCompleted(deps, progress, deadline)
+    : await postFromCursor(deps, progress, deadline);
+  if (outcome === 'refused') {
+    completed = true;
+    outcome = await readBackCompleted(deps, progress, deadline);
   }
+  return {
+    done: outcome.done,
+    ...(outcome.waitUntil ? { waitUntil: outcome.waitUntil } : {}),
+    channelCompleted: completed,
+    posted: progress.posted.size,
+    failed: progress.failed.size,
+    missing: progress.missing.size,
+    throttled: progress.throttled,
+  };
+}
+
+/**
+ * The posting loop of an open channel. Resolves to `'refused'` when the service refuses imports into the
+ * channel and Teams does not show it open: the caller reads it back instead.
+ */
+async function postFromCursor(
+  deps: PipelineDeps,
+  progress: ChannelProgress,
+  deadline: number,
+): Promise<StepOutcome | 'refused'> {
+  const { runId, teamId, channelId, channelKey } = progress.address;
   const users = await deps.ledger.getUsers(runId);
   const tenant = tenantDirectory(teamId, channelId, users, await deps.ledger.listChannels(runId));
   const poster = new MessagePoster(
@@ -60,86 +93,57 @@ export async function postMessages(
     tenant,
     new MessageFiles(deps, runId, teamId, channelId, channelKey),
   );
-  const throttleKey = channelPacingKey(teamId, channelId);
-  const throttledBefore = deps.throttles.count(throttleKey);
-
-  let cursor = record.cursor;
-  let contiguous = true;
-  let done = true;
-  let checkpointAt = deps.now();
-  let pending: MessageRecord[] = [];
-  const checkpoint = async (final: boolean): Promise<void> => {
-    checkpointAt = deps.now();
-    if (pending.length > 0) {
-      const rows = pending;
-      pending = [];
-      await deps.ledger.recordMessages(runId, channelKey, rows);
-    }
-    const state = final && done && failed.size === 0 ? 'posted' : 'posting';
-    await deps.ledger.updateChannel(runId, channelKey, {
-      ...(record.startedAt ? {} : { startedAt: new Date(started).toISOString() }),
-      ...(state === 'posted' && !record.finishedAt ? { finishedAt: new Date(deps.now()).toISOString() } : {}),
-      cursor,
-      posted: posted.size,
-      failed: failed.size,
-      throttled: record.throttled + deps.throttles.count(throttleKey) - throttledBefore,
-      state: record.state === 'completed' ? 'completed' : state,
-      lastError: failed.size > 0 ? [...failed.values()].at(-1) : '',
-    });
-  };
-
-  const lines = createInterface({
-    input: await deps.store.stream(runPaths.channelPlan(runId, planned.planPath)),
-  });
+  let done = false;
+  const checkpoint = (waitUntil?: string): Promise<void> =>
+    progress.checkpoint({ state: 'posting', ...(waitUntil ? { waitUntil } : {}) });
   try {
-    for await (const line of lines) {
-      if (!line.trim()) continue;
-      const msg = JSON.parse(line) as PlannedMessage;
-      if (msg.seq < record.cursor) continue;
-      if (posted.has(msg.key)) {
-        if (contiguous) cursor = msg.seq + 1;
+    for await (const msg of progress.plan()) {
+      if (msg.seq < progress.cursor) continue;
+      if (progress.posted.has(msg.key)) {
+        progress.advance(msg);
         continue;
       }
       if (deps.now() >= deadline) {
-        done = false;
-        break;
+        await checkpoint();
+        return { done: false };
       }
-      const parentId = msg.parentKey === undefined ? undefined : posted.get(msg.parentKey);
-      let row: MessageRecord;
-      try {
-        if (msg.parentKey !== undefined && parentId === undefined)
-          throw new MessageFailure(`its thread's first message (${msg.parentKey}) is not posted yet`);
-        const teamsId = await poster.post(msg, parentId);
-        row = { key: msg.key, teamsId, createdDateTime: msg.createdDateTime, state: 'posted' };
-        if (poster.reactionsRefused.has(msg.key)) row.reactionsRefused = true;
-        posted.set(msg.key, teamsId);
-        failed.delete(msg.key);
-        if (contiguous) cursor = msg.seq + 1;
-      } catch (err) {
-        if (!(err instanceof MessageFailure)) throw err;
-        row = { key: msg.key, createdDateTime: msg.createdDateTime, state: 'failed', error: err.message };
-        failed.set(msg.key, `${msg.key}: ${err.message}`);
-        contiguous = false;
+      const parentId = msg.parentKey === undefined ? undefined : progress.posted.get(msg.parentKey);
+      if (msg.parentKey !== undefined && parentId === undefined) {
+        progress.markFailed(msg, parentFailedReason(msg.parentKey));
+      } else {
+        try {
+          const teamsId = await poster.post(msg, parentId);
+          progress.markPosted(msg, teamsId, { reactionsRefused: poster.reactionsRefused.has(msg.key) });
+        } catch (err) {
+          if (err instanceof MessageFailure) progress.markFailed(msg, err.message);
+          else if (isImportRefused(err)) {
+            if ((await channelImportState(deps.graph, teamId, channelId)) === 'open') throw err;
+            await checkpoint();
+            return 'refused';
+          } else if (err instanceof GraphError && err.longWait && err.retryAfterMs !== undefined) {
+            const waitUntil = new Date(deps.now() + err.retryAfterMs).toISOString();
+            await checkpoint(waitUntil);
+            return { done: false, waitUntil };
+          } else throw err;
+        }
       }
-      pending.push(row);
-      if (pending.length >= MAX_PENDING_ROWS || deps.now() - checkpointAt >= CHECKPOINT_MS)
-        await checkpoint(false);
+      progress.advance(msg);
+      progress.maybeCheckpoint();
     }
   } catch (err) {
-    done = false;
-    await checkpoint(false).catch(() => undefined);
+    await checkpoint().catch(() => undefined);
     throw err;
+    done = true;
   } finally {
-    lines.close();
-    await poster.close(done && failed.size === 0);
+    await poster.close(done && progress.failed.size === 0);
   }
-  await checkpoint(true);
-  return {
-    done,
-    posted: posted.size,
-    failed: failed.size,
-    throttled: deps.throttles.count(throttleKey) - throttledBefore,
-  };
+  await progress.checkpoint({
+    state: progress.failed.size === 0 ? 'posted' : 'posting',
+    ...(progress.failed.size === 0 && !progress.record.finishedAt
+      ? { finishedAt: new Date(deps.now()).toISOString() }
+      : {}),
+  });
+  return { done: true };
 }
 
 /** Sends one planned message: author, inline images and file links resolved, lost answers looked up. */

@@ -2,11 +2,14 @@ import type { NotImportedConversation, PlanManifest, Problem, SkipReason } from 
 import { escapeHtml } from '../transform/html';
 import type { MigrationPhase, WriteReportInput, WriteReportResult } from './contracts';
 import type { PipelineDeps } from './deps';
+import { COMPLETED_BEFORE_POSTED } from './reconcile';
 import { readManifest, runPaths } from './runStore';
 import { FALLBACK_USER_KEY } from './users';
 
-/** Failures listed per channel in the report; the counts stay exact beyond it. */
+/** Failed and missing messages listed per channel in the report; the counts stay exact beyond it. */
 const MAX_FAILURES_LISTED = 100;
+/** Failures (and reasons for missing messages) quoted in a channel's one-line explanation. */
+const FAILURES_QUOTED = 2;
 
 /** One channel's line of the report. */
 export interface ChannelReport {
@@ -21,6 +24,10 @@ export interface ChannelReport {
   replies: number;
   posted: number;
   failed: number;
+  /** Planned messages the channel can no longer take: it was completed before they were posted. */
+  missing: number;
+  /** Planned messages not posted, failed or missing: the channel's import has not got to them. */
+  notTried: number;
   skipped: Partial<Record<SkipReason, number>>;
   split: number;
   timestampBumps: number;
@@ -30,6 +37,12 @@ export interface ChannelReport {
   /** Seconds from the channel's first post to its last, once it is fully posted. */
   elapsedSeconds?: number;
   failures: { key: string; error: string }[];
+  /** Missing messages with the reason each can no longer be posted. */
+  missingMessages: { key: string; reason: string }[];
+  /** Why the channel's import itself failed (its orchestration's error), when it did. */
+  error?: string;
+  /** What of the channel is not in Teams and why, one sentence a line; empty when every planned message is. */
+  why: string[];
 }
 
 /** The migration report handed to the customer (report.json; report.html renders the same data). */
@@ -40,15 +53,29 @@ export interface MigrationReport {
   team: { displayName: string; teamId?: string };
   /** From the run's first record to this report. */
   elapsedSeconds?: number;
-  totals: { planned: number; posted: number; failed: number; skipped: number; throttled: number };
+  totals: {
+    planned: number;
+    posted: number;
+    failed: number;
+    missing: number;
+    skipped: number;
+    throttled: number;
+  };
   channels: ChannelReport[];
   users: { matched: number; unmatched: number; fallback?: string; unmatchedUsers: string[] };
   notImported: NotImportedConversation[];
   problems: Problem[];
 }
 
-/** Builds the report from the staged plan and the ledger, and writes it as JSON and HTML next to the plan. */
+/**
+ * Records the channels whose import failed (their error), then builds the report from the staged plan and
+ * the ledger and writes it as JSON and HTML next to the plan.
+ */
 export async function writeReport(deps: PipelineDeps, input: WriteReportInput): Promise<WriteReportResult> {
+  for (const { key, error } of input.channelErrors ?? []) {
+    await deps.ledger.ensureChannel(input.migrationId, key);
+    await deps.ledger.updateChannel(input.migrationId, key, { error });
+  }
   const report = await buildReport(deps, input.migrationId, input.phase);
   const jsonName = runPaths.reportJson(input.migrationId);
   const htmlName = runPaths.reportHtml(input.migrationId);
@@ -60,7 +87,46 @@ export async function writeReport(deps: PipelineDeps, input: WriteReportInput): 
     planned: report.totals.planned,
     posted: report.totals.posted,
     failed: report.totals.failed,
+    missing: report.totals.missing,
   };
+}
+
+/**
+ * What of a channel is not in Teams and why, in sentences: failed messages with their reasons, messages the
+ * channel was completed without, the error that stopped its import, and (once the run has ended) messages not
+ * tried yet. Once the run has ended it is empty only when every planned message is posted.
+ */
+export function explainChannel(
+  c: Pick<
+    ChannelReport,
+    'state' | 'planned' | 'posted' | 'failed' | 'missing' | 'failures' | 'missingMessages' | 'error'
+  >,
+  ended = true,
+): string[] {
+  const why: string[] = [];
+  const n = (count: number, what: string): string => `${count} ${what}${count === 1 ? '' : 's'}`;
+  if (c.failed > 0) {
+    const quoted = c.failures
+      .slice(0, FAILURES_QUOTED)
+      .map((f) => (f.key ? `${f.key}: ${f.error}` : f.error));
+    why.push(
+      `${n(c.failed, 'message')} failed${quoted.length ? ` (${quoted.join('; ')}${c.failed > quoted.length ? '; …' : ''})` : ''}; ${c.state === 'completed' ? 'the channel was completed without them, so they can no longer be imported' : 'the next run tries them again'}.`,
+    );
+  }
+  if (c.missing > 0) {
+    const reasons = [...new Set(c.missingMessages.map((m) => m.reason))];
+    const quoted = reasons.slice(0, FAILURES_QUOTED).join('; ') || COMPLETED_BEFORE_POSTED;
+    why.push(
+      `${n(c.missing, 'message')} can no longer be imported: ${quoted}${reasons.length > FAILURES_QUOTED ? '; …' : ''}.`,
+    );
+  }
+  if (c.error) why.push(`The channel's import failed: ${c.error}`);
+  const notTried = c.planned - c.posted - c.failed - c.missing;
+  if (notTried > 0 && ended)
+    why.push(
+      `${n(notTried, 'message')} not tried yet: ${c.error ? 'its import stopped at the error above' : "the channel's import has not got to them"}; run the migration again to go on.`,
+    );
+  return why;
 }
 
 /** Gathers the report's figures: plan counts from the manifest, outcomes from the ledger. */
@@ -79,16 +145,28 @@ export async function buildReport(
     const failures = rows
       .filter((r) => r.state === 'failed')
       .map((r) => ({ key: r.key, error: r.error ?? 'failed' }));
+    const missing = rows
+      .filter((r) => r.state === 'missing')
+      .map((r) => ({ key: r.key, reason: r.error ?? COMPLETED_BEFORE_POSTED }));
+    const posted = rows.filter((r) => r.state === 'posted').length;
+    const outcome = {
+      state: record?.state ?? 'pending',
+      planned: planned.messages,
+      posted,
+      failed: failures.length,
+      missing: missing.length,
+      failures: failures.slice(0, MAX_FAILURES_LISTED),
+      missingMessages: missing.slice(0, MAX_FAILURES_LISTED),
+      ...(record?.error ? { error: record.error } : {}),
+    };
     channels.push({
       source: planned.sourceName,
       teamsName: planned.teamsName,
-      state: record?.state ?? 'pending',
       sourceMessages: planned.sourceMessages,
-      planned: planned.messages,
       posts: planned.posts,
       replies: planned.replies,
-      posted: rows.filter((r) => r.state === 'posted').length,
-      failed: failures.length,
+      ...outcome,
+      notTried: Math.max(0, planned.messages - posted - failures.length - missing.length),
       skipped: planned.skipped,
       split: planned.split,
       timestampBumps: planned.timestampBumps,
@@ -97,7 +175,7 @@ export async function buildReport(
       ...(record?.startedAt && record.finishedAt
         ? { elapsedSeconds: (Date.parse(record.finishedAt) - Date.parse(record.startedAt)) / 1000 }
         : {}),
-      failures: failures.slice(0, MAX_FAILURES_LISTED),
+      why: explainChannel(outcome),
     });
   }
   const users = await deps.ledger.getUsers(runId);
@@ -114,6 +192,7 @@ export async function buildReport(
       planned: sum((c) => c.planned),
       posted: sum((c) => c.posted),
       failed: sum((c) => c.failed),
+      missing: sum((c) => c.missing),
       skipped: manifest.totals.skipped,
       throttled: sum((c) => c.throttled),
     },
@@ -141,13 +220,22 @@ export function renderReportHtml(report: MigrationReport): string {
   const rows = report.channels
     .map(
       (c) =>
-        `<tr class="${c.failed > 0 ? 'bad' : ''}"><td>${e(c.source)}</td><td>${e(c.teamsName)}</td><td>${e(c.state)}</td>` +
-        `<td>${c.sourceMessages}</td><td>${c.planned}</td><td>${c.posts}</td><td>${c.replies}</td><td>${c.posted}</td><td>${c.failed}</td>` +
+        `<tr class="${c.why.length > 0 ? 'bad' : ''}"><td>${e(c.source)}</td><td>${e(c.teamsName)}</td><td>${e(c.state)}</td>` +
+        `<td>${c.sourceMessages}</td><td>${c.planned}</td><td>${c.posts}</td><td>${c.replies}</td><td>${c.posted}</td><td>${c.failed}</td><td>${c.missing}</td>` +
         `<td>${skipped(c.skipped)}</td><td>${c.split}</td><td>${c.timestampBumps}</td><td>${c.throttled}</td><td>${c.reactionsAsText}</td><td>${c.elapsedSeconds ?? ''}</td></tr>`,
     )
     .join('\n');
+  const why = report.channels
+    .filter((c) => c.why.length > 0)
+    .map((c) => `<li><b>${e(c.teamsName)}</b><ul>${c.why.map((w) => `<li>${e(w)}</li>`).join('')}</ul></li>`)
+    .join('\n');
   const failures = report.channels
     .flatMap((c) => c.failures.map((f) => `<li><b>${e(c.teamsName)}</b> ${e(f.key)}: ${e(f.error)}</li>`))
+    .join('\n');
+  const missing = report.channels
+    .flatMap((c) =>
+      c.missingMessages.map((m) => `<li><b>${e(c.teamsName)}</b> ${e(m.key)}: ${e(m.reason)}</li>`),
+    )
     .join('\n');
   const problems = report.problems
     .map((p) => `<li class="${e(p.severity)}">${e(p.severity)}: ${e(p.message)}</li>`)
@@ -169,15 +257,17 @@ td:nth-child(-n+3),th{text-align:left}tr.bad td{background:#fde8e8}
 <h1>Migration report: ${e(report.team.displayName)}</h1>
 <p>Run <code>${e(report.runId)}</code> · phase <b>${e(report.phase)}</b> · team id <code>${e(report.team.teamId)}</code> ·
 generated ${e(report.generatedAt)}${report.elapsedSeconds !== undefined ? ` · ${report.elapsedSeconds} s since the run began` : ''}</p>
-<p><b>${t.posted}</b> of ${t.planned} planned messages posted · ${t.failed} failed · ${t.skipped} skipped · ${t.throttled} throttled requests</p>
+<p><b>${t.posted}</b> of ${t.planned} planned messages posted · ${t.failed} failed · ${t.missing} missing · ${t.skipped} skipped · ${t.throttled} throttled requests</p>
+${why ? `<h2>What is missing and why</h2><ul>${why}</ul>` : ''}
 <h2>Channels</h2>
-<table><tr><th>Slack</th><th>Teams</th><th>state</th><th>in Slack</th><th>planned</th><th>posts</th><th>replies</th><th>posted</th><th>failed</th><th>skipped</th><th>split</th><th>time bumps</th><th>throttled</th><th>reactions refused</th><th>seconds</th></tr>
+<table><tr><th>Slack</th><th>Teams</th><th>state</th><th>in Slack</th><th>planned</th><th>posts</th><th>replies</th><th>posted</th><th>failed</th><th>missing</th><th>skipped</th><th>split</th><th>time bumps</th><th>throttled</th><th>reactions refused</th><th>seconds</th></tr>
 ${rows}
 </table>
 <h2>Users</h2>
 <p>${report.users.matched} matched · ${report.users.unmatched} unmatched${report.users.fallback ? `, posted as ${e(report.users.fallback)} with their names shown` : ''}</p>
 ${report.users.unmatchedUsers.length ? `<ul>${report.users.unmatchedUsers.map((u) => `<li>${e(u)}</li>`).join('')}</ul>` : ''}
 ${failures ? `<h2>Failed messages</h2><ul>${failures}</ul>` : ''}
+${missing ? `<h2>Messages that can no longer be imported</h2><ul>${missing}</ul>` : ''}
 ${notImported ? `<h2>Not imported</h2><ul>${notImported}</ul>` : ''}
 ${problems ? `<h2>Problems found in the export</h2><ul>${problems}</ul>` : ''}
 </body></html>

@@ -9,12 +9,37 @@ import type {
   EnsureTeamInput,
   EnsureTeamResult,
 } from './contracts';
+import { MaybeCommittedError } from '../graph/errors';
 import type { PipelineDeps } from './deps';
 
+/** The last line of the description of a team a run creates: how the run finds its own team in the team list. */
+export function teamRunMark(runId: string): string {
+  return `Imported from Slack (run ${runId})`;
+}
+
+/** Teams' longest team description. */
+const MAX_DESCRIPTION = 1024;
+
+/** The description with the run's mark as its last line, the description cut short when both would not fit. */
+export function markedDescription(description: string, runId: string): string {
+  const mark = teamRunMark(runId);
+  const room = MAX_DESCRIPTION - mark.length - 2;
+  const text = [...description.trimEnd()].slice(0, Math.max(0, room)).join('').trimEnd();
+  return text ? `${text}\n\n${mark}` : mark;
+}
+
+/** Whether a team's description carries the run's mark (its last line). */
+export function carriesRunMark(description: string | null | undefined, runId: string): boolean {
+  return (description ?? '').trimEnd().endsWith(teamRunMark(runId));
+}
+
 /**
- * Finds the run's team or creates it in migration mode. The ledger records the intent before the POST, so
- * after a crash between the POST and its record the team is found by name and adopted; without that intent
- * an existing team of the same name is someone else's, and the step refuses to touch it.
+ * Finds the run's team or creates it in migration mode. The team carries the run's mark (the last line of its
+ * description), so a team in the list with the mark is the run's own and is adopted, and one without it is
+ * never touched. The ledger records when the creation was asked for before the request is sent; when the
+ * answer is lost (or the run dies before recording it) and the list does not show the team yet, the step
+ * answers `unconfirmed` so the orchestrator looks again on a durable timer, and only after `listWaitSeconds`
+ * (the service's team list is eventually consistent) asks for the team again.
  */
 export async function ensureTeam(deps: PipelineDeps, input: EnsureTeamInput): Promise<EnsureTeamResult> {
   const runId = input.migrationId;
@@ -24,35 +49,50 @@ export async function ensureTeam(deps: PipelineDeps, input: EnsureTeamInput): Pr
     phase: 'creating-team',
   });
   if (run.teamId)
-    return { ok: true, teamId: run.teamId, ...(run.operationUrl ? { operationUrl: run.operationUrl } : {}) };
+    return {
+      kind: 'team',
+      teamId: run.teamId,
+      found: true,
+      ...(run.operationUrl ? { operationUrl: run.operationUrl } : {}),
+    };
 
   const existing = await deps.graph.findTeamsByName(input.displayName);
-  if (run.counters.teamCreateRequested) {
-    if (existing.length === 1) {
-      await deps.ledger.updateMigration(runId, { teamId: existing[0].id, operationUrl: '' });
-      return { ok: true, teamId: existing[0].id };
-    }
-    if (existing.length > 1)
-      return {
-        ok: false,
-        error: `${existing.length} teams are named '${input.displayName}' and run '${runId}' cannot tell which one it created: delete the extra ones, then resume.`,
-      };
+  const ours = existing.filter((t) => carriesRunMark(t.description, runId));
+  if (ours.length === 1) {
+    await deps.ledger.updateMigration(runId, { teamId: ours[0].id, operationUrl: '' });
+    return { kind: 'team', teamId: ours[0].id, found: true };
+  }
+  if (ours.length > 1)
+    return {
+      kind: 'refused',
+      error: `${ours.length} teams named '${input.displayName}' carry the mark of run '${runId}' (${ours.map((t) => t.id).join(', ')}): delete all but one, then resume.`,
+    };
+  if (run.teamRequestedAt) {
+    if (deps.now() - Date.parse(run.teamRequestedAt) < input.listWaitSeconds * 1000)
+      return { kind: 'unconfirmed', requestedAt: run.teamRequestedAt };
   } else if (existing.length > 0) {
     return {
-      ok: false,
+      kind: 'refused',
       error: `A team named '${input.displayName}' already exists in the tenant and was not created by run '${runId}': choose another team name; nothing was created.`,
     };
   }
 
-  await deps.ledger.updateMigration(runId, { counters: { ...run.counters, teamCreateRequested: 1 } });
-  const created = await deps.graph.createTeamInMigration({
-    displayName: input.displayName,
-    description: input.description,
-    createdDateTime: input.createdDateTime,
-    visibility: input.visibility,
-  });
+  const requestedAt = new Date(deps.now()).toISOString();
+  await deps.ledger.updateMigration(runId, { teamRequestedAt: requestedAt });
+  let created: { teamId: string; operationUrl: string };
+  try {
+    created = await deps.graph.createTeamInMigration({
+      displayName: input.displayName,
+      description: markedDescription(input.description, runId),
+      createdDateTime: input.createdDateTime,
+      visibility: input.visibility,
+    });
+  } catch (err) {
+    if (err instanceof MaybeCommittedError) return { kind: 'unconfirmed', requestedAt };
+    throw err;
+  }
   await deps.ledger.updateMigration(runId, { teamId: created.teamId, operationUrl: created.operationUrl });
-  return { ok: true, teamId: created.teamId, operationUrl: created.operationUrl };
+  return { kind: 'team', teamId: created.teamId, operationUrl: created.operationUrl, found: false };
 }
 
 /** Polls the team creation operation once; success clears it from the ledger. */
@@ -118,9 +158,15 @@ export async function completeChannel(
   return { alreadyCompleted: result.alreadyCompleted };
 }
 
-/** Completes the team's migration (every channel must be complete); "already completed" counts as done. */
+/**
+ * Completes the team's migration (every channel must be complete first). A team Teams already shows
+ * completed, or whose completion answers "already finalized", counts as done; either way the ledger
+ * records it before the step reports it done.
+ */
 export async function completeTeam(deps: PipelineDeps, input: CompleteTeamInput): Promise<CompleteResult> {
-  const result = await deps.graph.completeTeam(input.teamId);
+  const { migrationMode } = await deps.graph.getTeam(input.teamId);
+  const result =
+    migrationMode === 'completed' ? { alreadyCompleted: true } : await deps.graph.completeTeam(input.teamId);
   await deps.ledger.updateMigration(input.migrationId, { phase: 'team-completed' });
   return { alreadyCompleted: result.alreadyCompleted };
 }

@@ -138,6 +138,7 @@ export class Ledger {
       cursor: 0,
       posted: 0,
       failed: 0,
+      missing: 0,
       throttled: 0,
       ...init,
       runId,

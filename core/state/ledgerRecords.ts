@@ -12,6 +12,8 @@ export interface MigrationRecord {
   teamId?: string;
   /** The team-creation operation to poll, until the team exists. */
   operationUrl?: string;
+  /** When the team's creation was last asked for (ISO), recorded before the request is sent. */
+  teamRequestedAt?: string;
   createdAt: string;
   updatedAt: string;
   counters: Record<string, number>;
@@ -27,20 +29,32 @@ export interface ChannelRecord {
   channelKey: string;
   teamsChannelId?: string;
   state: ChannelState;
-  /** The `seq` of the next planned message to post. */
+  /** The posting pass the cursor belongs to (a run of the channel's orchestration from its first batch). */
+  pass?: string;
+  /** The `seq` of the next planned message this pass has not tried yet. */
   cursor: number;
   posted: number;
   failed: number;
+  /** Planned messages that can no longer be posted: the channel was completed before they were. */
+  missing: number;
   throttled: number;
+  /** The last message failure, as `key: reason`. */
   lastError?: string;
+  /** Why the channel's import itself failed (its orchestration's error), until a later pass clears it. */
+  error?: string;
+  /** While posting waits out a long throttle: when it resumes (ISO). */
+  waitUntil?: string;
   /** When posting began and when the last planned message was posted (ISO), for the report's elapsed times. */
   startedAt?: string;
   finishedAt?: string;
   updatedAt: string;
 }
 
-/** What happened to one planned message. */
-export type MessageState = 'posted' | 'failed';
+/**
+ * What happened to one planned message: posted; failed (its reason kept, tried again by the next pass); or
+ * missing: never to be posted because its channel was completed first.
+ */
+export type MessageState = 'posted' | 'failed' | 'missing';
 
 /** One planned message's outcome (never its body). */
 export interface MessageRecord {
@@ -99,6 +113,7 @@ export const migrationRows = {
       phase: r.phase,
       teamId: r.teamId,
       operationUrl: r.operationUrl,
+      teamRequestedAt: r.teamRequestedAt,
       createdAt: r.createdAt,
       updatedAt: r.updatedAt,
       counters: r.counters && JSON.stringify(r.counters),
@@ -109,7 +124,12 @@ export const migrationRows = {
     runId: decodeKey(String(e.partitionKey)),
     status: e.status as MigrationStatus,
     phase: String(e.phase ?? ''),
-    ...optional({ teamId: str(e.teamId), operationUrl: str(e.operationUrl), lastError: str(e.lastError) }),
+    ...optional({
+      teamId: str(e.teamId),
+      operationUrl: str(e.operationUrl),
+      teamRequestedAt: str(e.teamRequestedAt),
+      lastError: str(e.lastError),
+    }),
     createdAt: String(e.createdAt ?? ''),
     updatedAt: String(e.updatedAt ?? ''),
     counters: str(e.counters) ? (JSON.parse(String(e.counters)) as Record<string, number>) : {},
@@ -127,11 +147,15 @@ export const channelRows = {
     ...defined({
       teamsChannelId: r.teamsChannelId,
       state: r.state,
+      pass: r.pass,
       cursor: r.cursor,
       posted: r.posted,
       failed: r.failed,
+      missing: r.missing,
       throttled: r.throttled,
       lastError: clip(r.lastError),
+      error: clip(r.error),
+      waitUntil: r.waitUntil,
       startedAt: r.startedAt,
       finishedAt: r.finishedAt,
       updatedAt: r.updatedAt,
@@ -142,7 +166,10 @@ export const channelRows = {
     channelKey: decodeKey(String(e.rowKey)),
     ...optional({
       teamsChannelId: str(e.teamsChannelId),
+      pass: str(e.pass),
       lastError: str(e.lastError),
+      error: str(e.error),
+      waitUntil: str(e.waitUntil),
       startedAt: str(e.startedAt),
       finishedAt: str(e.finishedAt),
     }),
@@ -150,6 +177,7 @@ export const channelRows = {
     cursor: num(e.cursor),
     posted: num(e.posted),
     failed: num(e.failed),
+    missing: num(e.missing),
     throttled: num(e.throttled),
     updatedAt: String(e.updatedAt ?? ''),
   }),

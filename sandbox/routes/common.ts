@@ -235,7 +235,7 @@ export function select(ctx: RouteContext, entity: Record<string, unknown>): Reco
   return out;
 }
 
-/** A team as `GET /teams/{id}` answers it. */
+/** A team as `GET /teams/{id}` answers it, with its `migrationMode` (`inProgress`, `completed`, or null). */
 export function teamJson(ctx: RouteContext, team: TeamRecord): Record<string, unknown> {
   return {
     id: team.id,
@@ -250,6 +250,7 @@ export function teamJson(ctx: RouteContext, team: TeamRecord): Record<string, un
     isArchived: false,
     tenantId: SANDBOX_TENANT_ID,
     isMembershipLimitedToOwners: false,
+    migrationMode: team.migrationMode,
   };
 }
 

@@ -89,6 +89,7 @@ function createTeam(ctx: RouteContext): { status: number; headers: Record<string
     channels: [general],
     members: [],
     driveId: drive.id,
+    ...(ctx.teamListLagMs > 0 ? { listedFrom: ctx.now + ctx.teamListLagMs } : {}),
   };
   const operationId = newId();
   ctx.store.addTeam(team, drive, {
@@ -146,7 +147,10 @@ function completeTeam(ctx: RouteContext): { status: number } {
   return { status: 204 };
 }
 
-/** Teams: create in migration mode (202 + operation), poll the operation, get, list/filter, complete, delete. */
+/**
+ * Teams: create in migration mode (202 + operation), poll the operation, get, list/filter (eventually
+ * consistent under the `teamlistlag` fault: a new team is listed only after the lag), complete, delete.
+ */
 export const teamRoutes: Route[] = [
   { method: 'POST', path: '/teams', mutates: true, handler: createTeam },
   {
@@ -155,7 +159,10 @@ export const teamRoutes: Route[] = [
     handler: (ctx) => {
       const filter = ctx.query.get('$filter');
       const predicate = filter ? compileFilter(filter, ['displayName', 'id', 'description']) : () => true;
-      const teams = ctx.store.data.teams.map((t) => teamJson(ctx, t)).filter(predicate);
+      const teams = ctx.store.data.teams
+        .filter((t) => (t.listedFrom ?? 0) <= ctx.now)
+        .map((t) => teamJson(ctx, t))
+        .filter(predicate);
       return {
         status: 200,
         body: page(ctx, teams, '/teams', { maxTop: 999, defaultTop: 100, context: 'teams' }),

@@ -1,15 +1,29 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { SANDBOX_FALLBACK, type RunIo, type RunOptions } from '../../cli/run';
-import { SLACK_FILES_PREFIX, type SandboxDump, type DumpMessage } from '../../sandbox';
+import {
+  parseFaults,
+  refusesMessage,
+  SLACK_FILES_PREFIX,
+  type SandboxDump,
+  type DumpMessage,
+} from '../../sandbox';
+import type { KnownMessage } from './slackExport';
 
 /** The repository root. */
 export const ROOT = path.resolve(__dirname, '..', '..');
 /** The bundled sample export. */
 export const SAMPLE_EXPORT = path.join(ROOT, 'samples', 'slack-sample');
 
-/** Settings that let a test run the app at ten times the service's rates against a sandbox with timeScale 10. */
-export const FAST_RATES = { TEAMS_IMPORT_RATE_PER_CHANNEL: '50', TEAMS_IMPORT_RATE_GLOBAL: '500' };
+/**
+ * Settings that let a test run the app ten times faster than the service against a sandbox with timeScale 10:
+ * ten times the rates, and a tenth of the longest Retry-After waited inside a request.
+ */
+export const FAST_RATES = {
+  TEAMS_IMPORT_RATE_PER_CHANNEL: '50',
+  TEAMS_IMPORT_RATE_GLOBAL: '500',
+  TEAMS_IMPORT_MAX_RETRY_AFTER_SECONDS: '6',
+};
 
 /** A message as a Teams user would see it: time, author, body, inline images and its replies. */
 export interface SeenMessage {
@@ -71,10 +85,15 @@ export function messageCount(team: SeenTeam): number {
   return team.channels.reduce((n, c) => n + c.messages.reduce((k, m) => k + 1 + m.replies.length, 0), 0);
 }
 
-/** Starts `teams-import <args>` as a child process on the TypeScript sources (compiled by swc on load). */
+/**
+ * Starts `teams-import <args>` as a child process on the TypeScript sources (compiled by swc on load). With
+ * `ownGroup` it leads a process group of its own, which its embedded Azurite joins, so `killGroup` can kill
+ * the run with its storage, as a crash of the machine's processes would.
+ */
 export function spawnCli(
   args: string[],
   env: NodeJS.ProcessEnv = {},
+  options: { ownGroup?: boolean } = {},
 ): ChildProcess & { output: () => string } {
   const script = `require(${JSON.stringify(path.join(ROOT, 'cli', 'main.ts'))}).main(process.argv).then((c) => { process.exitCode = c; }, (e) => { console.error(e); process.exitCode = 1; });`;
   const child = spawn(
@@ -84,12 +103,18 @@ export function spawnCli(
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: options.ownGroup ?? false,
     },
   );
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   return Object.assign(child, { output: () => output });
+}
+
+/** SIGKILLs a child started with `ownGroup` together with every process of its group (its Azurite). */
+export function killGroup(child: ChildProcess): void {
+  process.kill(-child.pid!, 'SIGKILL');
 }
 
 /** Resolves to the child's exit code (or signal name). */
@@ -144,4 +169,21 @@ export function capturedIo(): { io: RunIo; out: string[]; err: string[] } {
   const out: string[] = [];
   const err: string[] = [];
   return { io: { out: (t) => out.push(t), err: (t) => err.push(t), isTty: false }, out, err };
+}
+
+/**
+ * The messages a sandbox `refuse` rule refuses (sent and answered 400), and those that then wait for their
+ * refused thread's first message (never sent), worked out from the export's times and the sandbox's rule.
+ */
+export function refusals(
+  known: KnownMessage[],
+  spec: string,
+  seed: number,
+): { refused: KnownMessage[]; waiting: KnownMessage[] } {
+  const refusedKeys = new Set(
+    known.filter((k) => refusesMessage(parseFaults(spec), seed, k.ms)).map((k) => k.key),
+  );
+  const waiting = known.filter((k) => k.parentKey !== undefined && refusedKeys.has(k.parentKey));
+  const refused = known.filter((k) => refusedKeys.has(k.key) && !waiting.includes(k));
+  return { refused, waiting };
 }

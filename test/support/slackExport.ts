@@ -51,3 +51,39 @@ export function writeExport(spec: ExportSpec): string {
 export function msg(ts: string, text: string, extra: object = {}): object {
   return { type: 'message', user: 'U1', text, ts, ...extra };
 }
+
+/** A planned message as a test knows it from the export it wrote: its key (Slack ts), time in ms, thread. */
+export interface KnownMessage {
+  key: string;
+  ms: number;
+  parentKey?: string;
+}
+
+/**
+ * One channel, `general`, of `n` messages a second apart from `startTs` (whole seconds, so each planned time
+ * is its ts in milliseconds); every fourth message replies to the one before it. `channel` adds fields to the
+ * channel's entry in channels.json (members, creator).
+ */
+export function threadedChannelExport(
+  n: number,
+  channel: object = {},
+  startTs = 1_704_190_000,
+): { dir: string; known: KnownMessage[] } {
+  const messages: object[] = [];
+  const known: KnownMessage[] = [];
+  let parent: string | undefined;
+  for (let i = 0; i < n; i++) {
+    const key = `${startTs + i}.000000`;
+    const ms = (startTs + i) * 1000;
+    if (i % 4 === 3 && parent) {
+      messages.push(msg(key, `reply ${i}`, { thread_ts: parent }));
+      known.push({ key, ms, parentKey: parent });
+    } else {
+      messages.push(msg(key, `message ${i}`));
+      known.push({ key, ms });
+      parent = key;
+    }
+  }
+  const channels = [{ id: 'C1', name: 'general', created: 1500000000, is_general: true, ...channel }];
+  return { dir: writeExport({ channels, days: { general: { '2024-01-02': messages } } }), known };
+}

@@ -14,7 +14,10 @@ export interface RetryPolicy {
   maxRetries: number;
   /** The first backoff ceiling when the service names no wait; it doubles with each attempt. */
   baseDelayMs: number;
-  /** No single wait is longer; a Retry-After beyond it is surfaced to the caller instead of waited out. */
+  /**
+   * No single wait is longer; a Retry-After beyond it is surfaced to the caller (a GraphError with
+   * `longWait`) instead of waited out, so a durable caller can wait on a timer instead of in a request.
+   */
   maxDelayMs: number;
 }
 
@@ -98,9 +101,14 @@ export class RetryMiddleware implements Middleware {
       const asked = retryAfterMs(response.headers, this.deps.now());
       const delayMs = asked ?? backoffMs(this.policy, attempt, this.deps.random);
       if (response.status === 429) this.deps.onThrottled?.({ url, method, delayMs });
-      if (attempt >= this.policy.maxRetries || delayMs > this.policy.maxDelayMs) {
+      if (delayMs > this.policy.maxDelayMs)
+        throw await graphErrorFromResponse(response, route, {
+          retries: attempt,
+          retryAfterMs: asked,
+          longWait: true,
+        });
+      if (attempt >= this.policy.maxRetries)
         throw await graphErrorFromResponse(response, route, { retries: attempt, retryAfterMs: asked });
-      }
       await response.body?.cancel().catch(() => undefined);
       await this.wait({
         kind: 'retry',

@@ -1,4 +1,11 @@
-import { decideFault, parseFaults, startSandbox, type FaultKind, type SandboxHandle } from '../../../sandbox';
+import {
+  decideFault,
+  parseFaults,
+  refusesMessage,
+  startSandbox,
+  type FaultKind,
+  type SandboxHandle,
+} from '../../../sandbox';
 import {
   TOKEN,
   USERS,
@@ -57,6 +64,12 @@ describe('sandbox: injected faults', () => {
     expect(() => parseFaults('500:0.1')).toThrow(/unknown kind '500'/);
     expect(() => parseFaults('429:1.5')).toThrow(/between 0 and 1/);
     expect(() => parseFaults('lost:0.1@3')).toThrow(/takes no parameter/);
+    expect(() => parseFaults('refuse:0.2@3')).toThrow(/takes no parameter/);
+    expect(parseFaults('429long:0.01@120,teamlistlag:1@30,refuse:0.2')).toEqual([
+      { kind: '429long', probability: 0.01, param: 120 },
+      { kind: 'teamlistlag', probability: 1, param: 30 },
+      { kind: 'refuse', probability: 0.2, param: undefined },
+    ]);
     expect(() => parseFaults('429')).toThrow(/kind:probability/);
   });
 
@@ -150,6 +163,65 @@ describe('sandbox: injected faults', () => {
     expect(retry.status).toBe(409);
     const lookup = await call(sb, 'GET', `${messagesPath(team, channel)}/${Date.parse(time)}`);
     expect(lookup.body.body.content).toBe('committed, unanswered');
+  });
+
+  it('answers a long throttle with its Retry-After shortened by the time scale, and the request has no effect', async () => {
+    sb = await startSandbox({ users: USERS, timeScale: 10 });
+    const team = await createMigrationTeam(sb);
+    const channel = await createMigrationChannel(sb, team, 'throttled');
+    sb.setFaults('429long:1@120');
+    const res = await call(sb, 'POST', messagesPath(team, channel), importMessage(daysAgo(100), 'later'));
+    expect(res.status).toBe(429);
+    expect(res.headers.get('retry-after')).toBe('12');
+    expect(res.headers.get('x-ms-retry-after-ms')).toBe('12000');
+    expect(sb.dump().teams[0]!.channels[1]!.messages).toHaveLength(0);
+    expect(sb.requestLog().at(-1)).toMatchObject({ status: 429, fault: '429long' });
+  });
+
+  it('lists a new team only after the team-list lag, while the team itself answers at once', async () => {
+    sb = await startSandbox({ users: USERS, faults: 'teamlistlag:1@3600' });
+    const team = await createMigrationTeam(sb, 'Late listing');
+    const byId = await call(sb, 'GET', `/teams/${team}`);
+    expect(byId.body).toMatchObject({ id: team, migrationMode: 'inProgress' });
+    const filter = encodeURIComponent("displayName eq 'Late listing'");
+    expect((await call(sb, 'GET', `/teams?$filter=${filter}`)).body.value).toEqual([]);
+    expect((await call(sb, 'GET', '/teams')).body.value).toEqual([]);
+
+    sb.setFaults('teamlistlag:1@0.05');
+    const soon = await createMigrationTeam(sb, 'Soon listed');
+    let listed: { id: string }[] = [];
+    for (let i = 0; i < 100 && listed.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      listed = (await call(sb, 'GET', '/teams')).body.value;
+    }
+    expect(listed.map((t) => t.id)).toEqual([soon]);
+  });
+
+  it('refuses the same messages on every attempt under a refuse rule, and takes the others', async () => {
+    const seed = 3;
+    const spec = parseFaults('refuse:0.5');
+    const base = Date.parse(daysAgo(100));
+    const times = Array.from({ length: 12 }, (_, i) => base + i * 1000);
+    const refused = times.filter((t) => refusesMessage(spec, seed, t));
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.length).toBeLessThan(times.length);
+    sb = await startSandbox({ users: USERS, faults: 'refuse:0.5', seed, ratePerChannel: 0 });
+    const team = await createMigrationTeam(sb);
+    const channel = await createMigrationChannel(sb, team, 'picky');
+    for (let attempt = 0; attempt < 2; attempt++)
+      for (const t of times) {
+        const res = await call(
+          sb,
+          'POST',
+          messagesPath(team, channel),
+          importMessage(new Date(t).toISOString(), `at ${t}`),
+        );
+        const expectedStatus = refused.includes(t) ? 400 : attempt === 0 ? 201 : 409;
+        expect({ t, status: res.status }).toEqual({ t, status: expectedStatus });
+      }
+    const stored = sb.dump().teams[0]!.channels[1]!.messages.map((m) => Number(m.id));
+    expect(stored.sort()).toEqual(times.filter((t) => !refused.includes(t)));
+    expect(sb.requestLog().filter((e) => e.fault === 'refuse')).toHaveLength(refused.length * 2);
   });
 
   it('never faults the inspection routes', async () => {

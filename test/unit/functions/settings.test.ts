@@ -18,6 +18,7 @@ describe('readSettings', () => {
       ratePerChannel: 5,
       pacingMarginMs: 10,
       rateGlobal: 50,
+      maxRetryAfterSeconds: 60,
       allowLocalPaths: false,
     });
   });
@@ -45,10 +46,12 @@ describe('readSettings', () => {
         TEAMS_IMPORT_RATE_PER_CHANNEL: '-1',
         TEAMS_IMPORT_CONTAINER: 'Bad_Name',
         GRAPH_URL: 'nope',
+        TEAMS_IMPORT_MAX_RETRY_AFTER_SECONDS: '0',
       });
     expect(bad).toThrow(/TEAMS_IMPORT_RATE_PER_CHANNEL must be greater than 0/);
     expect(bad).toThrow(/TEAMS_IMPORT_CONTAINER must be a valid blob container name/);
     expect(bad).toThrow(/GRAPH_URL must be an absolute URL/);
+    expect(bad).toThrow(/TEAMS_IMPORT_MAX_RETRY_AFTER_SECONDS must be greater than 0/);
   });
 });
 

@@ -165,8 +165,18 @@ describe('Graph client middleware', () => {
     const error = await caller()
       .call('getTeam', 'GET', '/teams/t1')
       .catch((e: unknown) => e);
-    expect(error).toMatchObject({ status: 429, retryAfterMs: 120_000, retries: 0 });
+    expect(error).toMatchObject({ status: 429, retryAfterMs: 120_000, retries: 0, longWait: true });
+    expect((error as Error).message).toMatch(/asked for a wait of 120 s, longer than a request waits/);
     expect(sleeps).toEqual([]);
+  });
+
+  it('marks only a wait beyond the cap as long, not retries that ran out', async () => {
+    answers = Array.from({ length: 4 }, () => ({ status: 429, headers: { 'Retry-After': '1' } }));
+    const error = await caller()
+      .call('getTeam', 'GET', '/teams/t1')
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: 429, retries: 3 });
+    expect((error as { longWait?: boolean }).longWait).toBeFalsy();
   });
 
   it('never resends a POST after a dropped connection: MaybeCommittedError, one request', async () => {

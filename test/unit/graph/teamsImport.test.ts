@@ -92,6 +92,51 @@ describe('TeamsImportClient against canned answers', () => {
     expect(server.requests[1].url).toBe('/v1.0/teams/t/channels/c/messages/1/replies/2');
   });
 
+  it("waits for the read pacer before each message lookup, so a resume reads at the service's GET rate", async () => {
+    const order: string[] = [];
+    const paced = new TeamsImportClient(
+      createGraphClient({ baseUrl: server.url, staticToken: 'local', sleep: () => Promise.resolve() }),
+      { readPacer: { acquire: async () => void order.push(`token ${order.length}`) } },
+    );
+    handler = (req) => {
+      order.push(req.url);
+      return { body: { id: 'x' } };
+    };
+    await paced.getMessage('t', 'c', '1');
+    await paced.getReply('t', 'c', '1', '2');
+    expect(order).toEqual([
+      'token 0',
+      '/v1.0/teams/t/channels/c/messages/1',
+      'token 2',
+      '/v1.0/teams/t/channels/c/messages/1/replies/2',
+    ]);
+  });
+
+  it('reads migrationMode from a channel and a team, and lists members with their owner role', async () => {
+    handler = (req) =>
+      req.url.endsWith('/members')
+        ? {
+            body: {
+              value: [
+                { userId: 'u1', roles: ['owner'] },
+                { userId: 'u2', roles: [] },
+              ],
+            },
+          }
+        : { body: { id: 'x', migrationMode: 'completed' } };
+    expect((await client.getChannel('t', 'c')).migrationMode).toBe('completed');
+    expect((await client.getTeam('t')).migrationMode).toBe('completed');
+    expect(await client.listMembers('t')).toEqual([
+      { userId: 'u1', owner: true },
+      { userId: 'u2', owner: false },
+    ]);
+    expect(server.requests.map((r) => r.url)).toEqual([
+      '/v1.0/teams/t/channels/c',
+      '/v1.0/teams/t',
+      '/v1.0/teams/t/members',
+    ]);
+  });
+
   it('treats "already been finalized" as completed, and other 400s as errors', async () => {
     handler = () => ({ status: 204 });
     expect(await client.completeChannel('t', 'c')).toEqual({ alreadyCompleted: false });
