@@ -37,6 +37,10 @@ export interface ChatRecord {
   lastUpdatedDateTime: string;
   memberIds: string[];
   messages: ChatMessageRecord[];
+  /** `inProgress` after `startMigration`, `completed` after `completeMigration`; absent (null) if never migrated. */
+  migrationMode?: 'inProgress' | 'completed' | null;
+  /** The hashed identity of the app that started the chat's import session. */
+  initiator?: string | null;
 }
 
 /** A message sent through `sendMail`, kept in the outbox for tests and people to read. */

@@ -56,6 +56,11 @@ export interface ChannelRecord {
   /** The drive item id of the channel's files folder. */
   folderId: string;
   messages: MessageRecord[];
+  /**
+   * The hashed identity of the app that opened the channel's own import session (`startMigration`); absent
+   * while the channel's import session is the team's.
+   */
+  initiator?: string | null;
 }
 
 /** A team member (`aadUserConversationMember`). */

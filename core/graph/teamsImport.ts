@@ -90,6 +90,7 @@ export interface TeamsImportClientOptions {
 const MEMBERS_PER_REQUEST = 200;
 const ALREADY_DONE = /already (been )?(finali[sz]ed|completed)/i;
 const ALREADY_MEMBER = /already (a )?(member|exists)/i;
+const ALREADY_MIGRATING = /already (in|under) migration/i;
 
 /**
  * The Graph calls of a Teams import, typed and thin. Every method maps to one documented request (paging
@@ -201,6 +202,54 @@ export class TeamsImportClient {
         },
       )
     ).body;
+  }
+
+  /**
+   * `POST /teams/{id}/channels` of a standard channel created normally (not in migration mode): a channel added
+   * to a completed team, which `startChannelMigration` then opens for import.
+   */
+  async createChannel(
+    teamId: string,
+    channel: Omit<NewChannel, 'createdDateTime'>,
+  ): Promise<WithId<Channel>> {
+    const body = {
+      displayName: channel.displayName,
+      description: channel.description,
+      membershipType: 'standard',
+    } satisfies Channel;
+    return (
+      await this.caller.call<WithId<Channel>>('createChannel', 'POST', `/teams/${seg(teamId)}/channels`, {
+        body,
+      })
+    ).body;
+  }
+
+  /**
+   * `POST /teams/{id}/channels/{id}/startMigration` (Graph v1.0): opens an existing channel for import again;
+   * `conversationCreationDateTime` (only earlier than the channel's `createdDateTime`) moves its creation back.
+   * A channel already in migration is reported as `alreadyInMigration`.
+   */
+  async startChannelMigration(
+    teamId: string,
+    channelId: string,
+    conversationCreationDateTime?: string,
+  ): Promise<{ alreadyInMigration: boolean }> {
+    try {
+      await this.caller.call(
+        'startChannelMigration',
+        'POST',
+        `/teams/${seg(teamId)}/channels/${seg(channelId)}/startMigration`,
+        {
+          body: conversationCreationDateTime ? { conversationCreationDateTime } : {},
+          idempotent: true,
+        },
+      );
+      return { alreadyInMigration: false };
+    } catch (err) {
+      if (err instanceof GraphError && err.status === 400 && ALREADY_MIGRATING.test(err.serviceMessage))
+        return { alreadyInMigration: true };
+      throw err;
+    }
   }
 
   /** Imports a top-level message (paced when the client has a Pacer). 409 means the millisecond is taken: look it up. */

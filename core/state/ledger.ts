@@ -3,10 +3,12 @@ import {
   channelRows,
   messageRows,
   migrationRows,
+  passRows,
   userRows,
   type ChannelRecord,
   type MessageRecord,
   type MigrationRecord,
+  type PassRecord,
   type UserRecord,
   type Versioned,
 } from './ledgerRecords';
@@ -41,6 +43,8 @@ export class LedgerMissingRowError extends Error {
 export type MigrationPatch = Partial<Omit<MigrationRecord, 'runId' | 'createdAt' | 'updatedAt'>>;
 /** Fields of a channel row an update may change (`lastError: ''` clears the error). */
 export type ChannelPatch = Partial<Omit<ChannelRecord, 'runId' | 'channelKey' | 'updatedAt'>>;
+/** Fields of a pass row an update may change. */
+export type PassPatch = Partial<Omit<PassRecord, 'runId' | 'pass' | 'updatedAt'>>;
 
 /** Options of Ledger.create. */
 export interface LedgerOptions {
@@ -58,11 +62,11 @@ export const MAX_BATCH = 100;
  */
 export class Ledger {
   private constructor(
-    private readonly tables: Record<'migrations' | 'channels' | 'messages' | 'users', TableClient>,
+    private readonly tables: Record<'migrations' | 'channels' | 'messages' | 'users' | 'passes', TableClient>,
     private readonly now: () => Date,
   ) {}
 
-  /** Binds the four tables `${prefix}migrations`, `…channels`, `…messages`, `…users` of a storage account. */
+  /** Binds the tables `${prefix}migrations`, `…channels`, `…messages`, `…users`, `…passes` of a storage account. */
   static create(connection: LedgerConnection, prefix = 'ti', options: LedgerOptions = {}): Ledger {
     const client = (name: string): TableClient => tableClient(connection, tableName(prefix, name));
     return new Ledger(
@@ -71,6 +75,7 @@ export class Ledger {
         channels: client('channels'),
         messages: client('messages'),
         users: client('users'),
+        passes: client('passes'),
       },
       options.now ?? (() => new Date()),
     );
@@ -196,6 +201,25 @@ export class Ledger {
   async getUsers(runId: string): Promise<Map<string, UserRecord>> {
     const rows = await this.query(this.tables.users, encodeKey(runId), userRows.fromEntity);
     return new Map(rows.map((r) => [r.sourceUserId, r]));
+  }
+
+  /** Writes a whole pass row (upsert, replace). */
+  async putPass(record: Omit<PassRecord, 'updatedAt'>): Promise<void> {
+    await this.tables.passes.upsertEntity(
+      passRows.toEntity({ ...record, updatedAt: this.now().toISOString() }),
+      'Replace',
+    );
+  }
+
+  /** Merges a patch into a pass row. */
+  async updatePass(runId: string, pass: number, patch: PassPatch): Promise<void> {
+    const entity = passRows.toEntity({ ...patch, runId, pass, updatedAt: this.now().toISOString() });
+    await this.merge(this.tables.passes, entity, undefined, `Pass ${pass} of run '${runId}'`);
+  }
+
+  /** The run's passes, oldest first. */
+  listPasses(runId: string): Promise<PassRecord[]> {
+    return this.query(this.tables.passes, encodeKey(runId), passRows.fromEntity);
   }
 
   private async read<T>(

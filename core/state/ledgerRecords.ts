@@ -18,6 +18,51 @@ export interface MigrationRecord {
   updatedAt: string;
   counters: Record<string, number>;
   lastError?: string;
+  /**
+   * Where the migration stands between passes: `importing` (its first pass has not ended), `prestaged`
+   * (imported, nothing completed), `cutting-over` (a cutover began and has not ended), `completed` (the team
+   * is completed: a run that completed it, or a cutover).
+   */
+  stage?: MigrationStage;
+  /** The timer applies snapshots dropped into the migration's inbox (prestaged ones always do). */
+  deltaSync?: boolean;
+}
+
+/** Where a migration stands between passes (see MigrationRecord.stage). */
+export type MigrationStage = 'importing' | 'prestaged' | 'cutting-over' | 'completed';
+
+/** A pass of a migration: its first import, a delta from a newer snapshot, or the cutover. */
+export type PassKind = 'initial' | 'delta' | 'cutover';
+
+/** How a pass ended (`running` while it has not). */
+export type PassOutcome =
+  'running' | 'prestaged' | 'completed' | 'needs-attention' | 'refused' | 'failed' | 'interrupted';
+
+/** One pass of a migration, as its history keeps it. */
+export interface PassRecord {
+  runId: string;
+  /** 1 for the first pass, then one more for each pass begun. */
+  pass: number;
+  kind: PassKind;
+  /** The snapshot it applied, described without secrets (a path's base name, a blob's name); empty when none. */
+  source: string;
+  startedAt: string;
+  finishedAt?: string;
+  outcome: PassOutcome;
+  /** Planned messages this pass added to the migration (all of them for the first pass). */
+  newMessages: number;
+  /** Messages posted, and messages failed, during this pass. */
+  posted: number;
+  failed: number;
+  /** Imported messages this pass found edited, or deleted, in Slack after their import. */
+  editedInSlack: number;
+  deletedInSlack: number;
+  /** The snapshot's workspace (Slack team id) and its newest message (Slack ts), when known. */
+  workspace?: string;
+  newestMessage?: string;
+  /** Why the pass was refused or failed. */
+  error?: string;
+  updatedAt: string;
 }
 
 /** How far a channel has got: created in Teams, posting, every message posted, migration completed. */
@@ -47,6 +92,9 @@ export interface ChannelRecord {
   /** When posting began and when the last planned message was posted (ISO), for the report's elapsed times. */
   startedAt?: string;
   finishedAt?: string;
+  /** Imported messages the latest snapshot shows edited, or no longer has, in Slack. */
+  editedInSlack?: number;
+  deletedInSlack?: number;
   updatedAt: string;
 }
 
@@ -66,6 +114,13 @@ export interface MessageRecord {
   error?: string;
   /** The service refused the message's native reactions; it was posted with them as the text line. */
   reactionsRefused?: boolean;
+  /** The fingerprint of the source content posted (text, files, edit stamp): how later snapshots spot edits. */
+  fingerprint?: string;
+  /** A later snapshot shows the posted message edited, or no longer has it, in Slack. */
+  changed?: 'edited' | 'deleted';
+  /** Where the changed message is: in Teams, and in Slack when the workspace's URL is known. */
+  teamsLink?: string;
+  slackLink?: string;
 }
 
 /** How a source user was matched to the tenant. */
@@ -118,6 +173,8 @@ export const migrationRows = {
       updatedAt: r.updatedAt,
       counters: r.counters && JSON.stringify(r.counters),
       lastError: clip(r.lastError),
+      stage: r.stage,
+      deltaSync: r.deltaSync,
     }),
   }),
   fromEntity: (e: Record<string, unknown>): MigrationRecord => ({
@@ -133,6 +190,8 @@ export const migrationRows = {
     createdAt: String(e.createdAt ?? ''),
     updatedAt: String(e.updatedAt ?? ''),
     counters: str(e.counters) ? (JSON.parse(String(e.counters)) as Record<string, number>) : {},
+    ...(str(e.stage) ? { stage: e.stage as MigrationStage } : {}),
+    ...(typeof e.deltaSync === 'boolean' ? { deltaSync: e.deltaSync } : {}),
   }),
 };
 
@@ -158,6 +217,8 @@ export const channelRows = {
       waitUntil: r.waitUntil,
       startedAt: r.startedAt,
       finishedAt: r.finishedAt,
+      editedInSlack: r.editedInSlack,
+      deletedInSlack: r.deletedInSlack,
       updatedAt: r.updatedAt,
     }),
   }),
@@ -179,6 +240,8 @@ export const channelRows = {
     failed: num(e.failed),
     missing: num(e.missing),
     throttled: num(e.throttled),
+    ...(e.editedInSlack !== undefined ? { editedInSlack: num(e.editedInSlack) } : {}),
+    ...(e.deletedInSlack !== undefined ? { deletedInSlack: num(e.deletedInSlack) } : {}),
     updatedAt: String(e.updatedAt ?? ''),
   }),
 };
@@ -195,14 +258,72 @@ export const messageRows = {
       state: r.state,
       error: clip(r.error),
       reactionsRefused: r.reactionsRefused,
+      fingerprint: r.fingerprint,
+      changed: r.changed,
+      teamsLink: r.teamsLink,
+      slackLink: r.slackLink,
     }),
   }),
   fromEntity: (e: Record<string, unknown>): MessageRecord => ({
     key: decodeKey(String(e.rowKey)),
-    ...optional({ teamsId: str(e.teamsId), error: str(e.error) }),
+    ...optional({
+      teamsId: str(e.teamsId),
+      error: str(e.error),
+      fingerprint: str(e.fingerprint),
+      teamsLink: str(e.teamsLink),
+      slackLink: str(e.slackLink),
+    }),
     createdDateTime: String(e.createdDateTime ?? ''),
     state: e.state as MessageState,
     ...(e.reactionsRefused === true ? { reactionsRefused: true } : {}),
+    ...(e.changed === 'edited' || e.changed === 'deleted' ? { changed: e.changed } : {}),
+  }),
+};
+
+/** The row key of a pass: its number, zero-padded so rows list in order. */
+export const passRowKey = (pass: number): string => String(pass).padStart(6, '0');
+
+/** Table row <-> PassRecord; the partition is the run. */
+export const passRows = {
+  keys: (runId: string, pass: number) => ({ partitionKey: encodeKey(runId), rowKey: passRowKey(pass) }),
+  toEntity: (r: Partial<PassRecord> & { runId: string; pass: number }): Entity => ({
+    ...passRows.keys(r.runId, r.pass),
+    ...defined({
+      kind: r.kind,
+      source: r.source,
+      startedAt: r.startedAt,
+      finishedAt: r.finishedAt,
+      outcome: r.outcome,
+      newMessages: r.newMessages,
+      posted: r.posted,
+      failed: r.failed,
+      editedInSlack: r.editedInSlack,
+      deletedInSlack: r.deletedInSlack,
+      workspace: r.workspace,
+      newestMessage: r.newestMessage,
+      error: clip(r.error),
+      updatedAt: r.updatedAt,
+    }),
+  }),
+  fromEntity: (e: Record<string, unknown>): PassRecord => ({
+    runId: decodeKey(String(e.partitionKey)),
+    pass: Number(e.rowKey),
+    kind: e.kind as PassKind,
+    source: String(e.source ?? ''),
+    startedAt: String(e.startedAt ?? ''),
+    ...optional({
+      finishedAt: str(e.finishedAt),
+      workspace: str(e.workspace),
+      newestMessage: str(e.newestMessage),
+      error: str(e.error),
+    }),
+    outcome: e.outcome as PassOutcome,
+    newMessages: num(e.newMessages),
+    posted: num(e.posted),
+    failed: num(e.failed),
+    editedInSlack: num(e.editedInSlack),
+    deletedInSlack: num(e.deletedInSlack),
+    updatedAt: String(e.updatedAt ?? ''),
   }),
 };
 

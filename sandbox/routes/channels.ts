@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { badRequest, notFound } from '../errors';
+import { badRequest, forbidden, notFound } from '../errors';
 import {
   DELETED_CHANNEL_RETENTION_MS,
   MAX_CHANNELS_PER_TEAM,
@@ -11,6 +11,7 @@ import {
 import type { Route, RouteContext, RouteResponse } from '../router';
 import { newChannelId, type ChannelRecord, type TeamRecord } from '../state';
 import {
+  assertChannelInitiator,
   assertInitiator,
   channelJson,
   compileFilter,
@@ -121,7 +122,7 @@ function createChannel(ctx: RouteContext): RouteResponse {
 function completeChannel(ctx: RouteContext): RouteResponse {
   const team = requireTeam(ctx);
   const channel = requireChannel(ctx, team);
-  assertInitiator(ctx, team);
+  assertChannelInitiator(ctx, team, channel);
   if (channel.migrationMode === 'completed') throw badRequest('Channel has already been finalized.');
   if (channel.migrationMode === null)
     throw badRequest(`Channel '${channel.displayName}' is not in migration mode.`);
@@ -136,6 +137,38 @@ function completeChannel(ctx: RouteContext): RouteResponse {
     }
   }
   channel.migrationMode = 'completed';
+  return { status: 204 };
+}
+
+const startMigrationSchema = z.object({ conversationCreationDateTime: z.unknown().optional() }).strict();
+
+/**
+ * `startMigration` (Graph v1.0): opens a new or existing channel (standard, private or shared) for import, in a
+ * team under migration or not; 400 when the channel is already in migration. `conversationCreationDateTime`
+ * must be earlier than the channel's `createdDateTime`, which it replaces. The caller's app becomes the
+ * channel's import initiator: only it may import into the channel and complete it.
+ */
+function startChannelMigration(ctx: RouteContext): RouteResponse {
+  const team = requireTeam(ctx);
+  const channel = requireChannel(ctx, team);
+  if (ctx.caller?.delegated)
+    throw forbidden('startMigration needs an application token (Teamwork.Migrate.All)');
+  if (channel.migrationMode === 'inProgress')
+    throw badRequest(`Channel '${channel.displayName}' is already in migration.`);
+  const input = parseInput(startMigrationSchema, ctx.body ?? {}, 'startMigration');
+  let created: string | undefined;
+  if (input.conversationCreationDateTime !== undefined) {
+    const time = parseGraphTime(input.conversationCreationDateTime, 'conversationCreationDateTime');
+    assertNotFuture(time, Date.now(), 'conversation');
+    if (time.ms >= Date.parse(channel.createdDateTime))
+      throw badRequest(
+        `conversationCreationDateTime ${time.iso} must be earlier than channel '${channel.displayName}' createdDateTime ${channel.createdDateTime}`,
+      );
+    created = time.iso;
+  }
+  if (created) channel.createdDateTime = created;
+  channel.migrationMode = 'inProgress';
+  channel.initiator = ctx.caller?.app ?? null;
   return { status: 204 };
 }
 
@@ -162,7 +195,7 @@ function primary(team: TeamRecord): ChannelRecord {
   return channel;
 }
 
-/** Channels: create in migration mode (name rules), get, list, primary, delete, files folder, complete. */
+/** Channels: create (in migration mode or not; name rules), get, list, primary, delete, files folder, start and complete migration. */
 export const channelRoutes: Route[] = [
   { method: 'POST', path: '/teams/{teamId}/channels', mutates: true, handler: createChannel },
   { method: 'GET', path: '/teams/{teamId}/channels', handler: listChannels },
@@ -194,6 +227,12 @@ export const channelRoutes: Route[] = [
       channel.deletedAt = Date.now();
       return { status: 204 };
     },
+  },
+  {
+    method: 'POST',
+    path: '/teams/{teamId}/channels/{channelId}/startMigration',
+    mutates: true,
+    handler: startChannelMigration,
   },
   {
     method: 'POST',

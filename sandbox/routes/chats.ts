@@ -11,7 +11,7 @@ import {
   type ChatRecord,
 } from '../chatState';
 import { GraphError, badRequest, forbidden, notFound } from '../errors';
-import { parseInput } from '../rules';
+import { assertNotFuture, INITIATOR_MESSAGE, parseGraphTime, parseInput } from '../rules';
 import type { Route, RouteContext } from '../router';
 import { page, SANDBOX_TENANT_ID, userJson } from './common';
 import { accessTokenValid } from './identity';
@@ -61,6 +61,7 @@ function chatJson(ctx: RouteContext, chat: ChatRecord, expandMembers: boolean): 
     webUrl: `https://teams.microsoft.com/l/chat/${encodeURIComponent(chat.id)}/0?tenantId=${SANDBOX_TENANT_ID}`,
     tenantId: SANDBOX_TENANT_ID,
     onlineMeetingInfo: null,
+    migrationMode: chat.migrationMode ?? null,
   };
   if (expandMembers) {
     json.members = chat.memberIds.slice(0, 25).map((userId) => {
@@ -191,6 +192,42 @@ function listMessages(ctx: RouteContext) {
   return { status: 200, body: { '@odata.count': messages.length, ...body } };
 }
 
+const startMigrationSchema = z.object({ conversationCreationDateTime: z.unknown().optional() }).strict();
+
+/**
+ * `POST /chats/{id}/startMigration`: opens a chat for import (app-only); 400 when it is already in migration;
+ * `conversationCreationDateTime` only earlier than the chat's `createdDateTime`, which it replaces.
+ */
+function startChatMigration(ctx: RouteContext) {
+  if (ctx.caller?.delegated)
+    throw forbidden('startMigration needs an application token (Teamwork.Migrate.All)');
+  const chat = requireChat(ctx);
+  if (chat.migrationMode === 'inProgress') throw badRequest(`Chat '${chat.id}' is already in migration.`);
+  const input = parseInput(startMigrationSchema, ctx.body ?? {}, 'startMigration');
+  if (input.conversationCreationDateTime !== undefined) {
+    const time = parseGraphTime(input.conversationCreationDateTime, 'conversationCreationDateTime');
+    assertNotFuture(time, Date.now(), 'conversation');
+    if (time.ms >= Date.parse(chat.createdDateTime))
+      throw badRequest(
+        `conversationCreationDateTime ${time.iso} must be earlier than chat '${chat.id}' createdDateTime ${chat.createdDateTime}`,
+      );
+    chat.createdDateTime = time.iso;
+  }
+  chat.migrationMode = 'inProgress';
+  chat.initiator = ctx.caller?.app ?? null;
+  return { status: 204 };
+}
+
+/** `POST /chats/{id}/completeMigration`: ends the chat's import session; only its initiator may. */
+function completeChatMigration(ctx: RouteContext) {
+  const chat = requireChat(ctx);
+  if (chat.migrationMode === 'completed') throw badRequest('Chat has already been finalized.');
+  if (chat.migrationMode !== 'inProgress') throw badRequest(`Chat '${chat.id}' is not in migration mode.`);
+  if (chat.initiator && ctx.caller && ctx.caller.app !== chat.initiator) throw forbidden(INITIATOR_MESSAGE);
+  chat.migrationMode = 'completed';
+  return { status: 204 };
+}
+
 const addSchema = z.union([
   z.object({ chats: z.array(seedChatSchema) }),
   z.object({ chatId: z.string().min(1), messages: z.array(seedMessageSchema).min(1) }),
@@ -240,6 +277,14 @@ export const chatRoutes: Route[] = [
     }),
   },
   { method: 'GET', path: '/chats/{chatId}/messages', handler: listMessages },
+  { method: 'POST', path: '/chats/{chatId}/startMigration', mutates: true, handler: startChatMigration },
+  {
+    method: 'POST',
+    path: '/chats/{chatId}/completeMigration',
+    body: 'none',
+    mutates: true,
+    handler: completeChatMigration,
+  },
   { method: 'GET', path: '/me/chats/{chatId}/messages', handler: listMessages },
   {
     method: 'GET',

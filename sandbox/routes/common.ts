@@ -60,6 +60,17 @@ export function assertInitiator(ctx: RouteContext, team: TeamRecord): void {
   }
 }
 
+/**
+ * Only the app that opened a channel's import session may import into it or complete it: the app that called
+ * the channel's `startMigration`, else the app that created the team in migration mode.
+ */
+export function assertChannelInitiator(ctx: RouteContext, team: TeamRecord, channel: ChannelRecord): void {
+  const initiator = channel.initiator ?? team.initiator;
+  if (initiator !== null && ctx.caller !== null && ctx.caller.app !== initiator) {
+    throw forbidden(INITIATOR_MESSAGE);
+  }
+}
+
 /** Channels of a team that still exist, in creation order. */
 export function liveChannels(team: TeamRecord): ChannelRecord[] {
   return team.channels.filter((c) => c.deletedAt === null);

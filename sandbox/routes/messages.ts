@@ -20,7 +20,7 @@ import type { Route, RouteContext, RouteResponse } from '../router';
 import type { ChannelRecord, HostedContentRecord, MessageRecord, TeamRecord } from '../state';
 import {
   GRAPH_ROOT,
-  assertInitiator,
+  assertChannelInitiator,
   liveChannels,
   messageJson,
   page,
@@ -258,7 +258,7 @@ function postMessage(ctx: RouteContext, asReply: boolean): RouteResponse {
       `${IMPORT_ONLY_MESSAGE}: channel '${channel.displayName}' is ${channel.migrationMode === 'completed' ? 'no longer' : 'not'} in migration mode`,
     );
   }
-  assertInitiator(ctx, team);
+  assertChannelInitiator(ctx, team, channel);
   const input = parseInput(postMessageSchema, ctx.body, asReply ? 'reply' : 'message');
   const reactionCount = input.reactions?.length ?? 0;
   if (reactionCount > 0 && !ctx.settings.reactions)
