@@ -242,6 +242,11 @@ export interface PlannedMessage {
    * candidates it does not send natively to their entry's count. Absent when the message has no reactions.
    */
   reactionLine?: PlannedReactionText[];
+  /**
+   * A digest of the source message's content (text, files, edit stamp; `deleted` for a tombstone): a later
+   * snapshot whose message has another digest was edited in the source after the import.
+   */
+  fingerprint?: string;
 }
 
 /** Why a source file is not moved into Teams as its bytes (inline image or SharePoint file). */
@@ -305,6 +310,12 @@ export interface PlannedChannel {
   createdDateTime: string;
   /** The plan file, relative to the plan's root (`channels/<key>.ndjson`). */
   planPath: string;
+  /**
+   * Where the channel's planned messages are once later passes have added to them: the plan files in posting
+   * order, each relative to the run's root (`plan/channels/<key>.ndjson`, `passes/2/channels/<key>.ndjson`),
+   * their `seq` numbers running on from file to file. Absent: `planPath` holds them all.
+   */
+  segments?: PlanSegment[];
   /** Top-level posts (parts of split messages count once each). */
   posts: number;
   replies: number;
@@ -342,6 +353,15 @@ export interface PlannedChannel {
   creatorId?: string;
 }
 
+/** One plan file of a channel: what one pass planned for it. */
+export interface PlanSegment {
+  /** The file, relative to the run's root. */
+  path: string;
+  /** The pass that planned it (1: the first). */
+  pass: number;
+  messages: number;
+}
+
 /** A source conversation that is not imported, and why. */
 export interface NotImportedConversation {
   sourceId: string;
@@ -368,7 +388,16 @@ export interface PlannedUser {
 /** The manifest of a plan: everything the pipeline needs except the message lines. */
 export interface PlanManifest {
   formatVersion: 1;
-  source: { kind: 'slack'; name: string };
+  source: {
+    kind: 'slack';
+    name: string;
+    /** The workspace (Slack team id), when the export says. */
+    teamId?: string;
+    /** The workspace's web address, when known: Slack permalinks of its messages start with it. */
+    workspaceUrl?: string;
+    /** The newest message read from the imported channels (Slack ts): how snapshots of a workspace are ordered. */
+    newestMessage?: string;
+  };
   team: { displayName: string; description: string; createdDateTime: string };
   channels: PlannedChannel[];
   notImported: NotImportedConversation[];

@@ -3,7 +3,7 @@ import { channelPacingKey } from '../graph/pacing';
 import type { PlannedChannel, PlannedMessage } from '../model';
 import type { ChannelPatch, ChannelRecord, MessageRecord } from '../state/ledger';
 import type { PipelineDeps } from './deps';
-import { readManifest, runPaths } from './runStore';
+import { channelSegments, readManifest } from './runStore';
 
 /** How often message rows, the cursor and the counts reach the ledger while a step runs. */
 const CHECKPOINT_MS = 1000;
@@ -90,15 +90,16 @@ export class ChannelProgress {
     return this.posted.size + this.missing.size < this.planned.messages;
   }
 
-  /** The channel's planned messages in posting order, streamed from the staged plan. */
+  /** The channel's planned messages in posting order, streamed from the staged plan (every pass's segment). */
   async *plan(): AsyncGenerator<PlannedMessage> {
-    const lines = createInterface({
-      input: await this.deps.store.stream(runPaths.channelPlan(this.address.runId, this.planned.planPath)),
-    });
-    try {
-      for await (const line of lines) if (line.trim()) yield JSON.parse(line) as PlannedMessage;
-    } finally {
-      lines.close();
+    for (const segment of channelSegments(this.address.runId, this.planned)) {
+      if (segment.messages === 0) continue;
+      const lines = createInterface({ input: await this.deps.store.stream(segment.name) });
+      try {
+        for await (const line of lines) if (line.trim()) yield JSON.parse(line) as PlannedMessage;
+      } finally {
+        lines.close();
+      }
     }
   }
 
@@ -113,6 +114,7 @@ export class ChannelProgress {
       createdDateTime: msg.createdDateTime,
       state: 'posted',
       ...(extra.reactionsRefused ? { reactionsRefused: true } : {}),
+      ...(msg.fingerprint ? { fingerprint: msg.fingerprint } : {}),
     });
   }
 

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { PlanManifest } from '../model';
+import type { PlanManifest, PlannedChannel } from '../model';
 import type { ObjectStore } from '../state/objectStore';
 
 /** Names of a run's objects in the store: its plan, its source reference and its report. */
@@ -7,6 +7,12 @@ export const runPaths = {
   plan: (runId: string): string => `runs/${runId}/plan/`,
   manifest: (runId: string): string => `runs/${runId}/plan/manifest.json`,
   channelPlan: (runId: string, planPath: string): string => `runs/${runId}/plan/${planPath}`,
+  /** A plan file named relative to the run's root (a segment of a channel's plan). */
+  inRun: (runId: string, path: string): string => `runs/${runId}/${path}`,
+  /** Where a later pass stages what it adds: its snapshot's own plan, and its segments. */
+  pass: (runId: string, pass: number): string => `runs/${runId}/passes/${pass}/`,
+  /** The first pass's request (options, user map), for the passes after it. */
+  request: (runId: string): string => `runs/${runId}/request.json`,
   source: (runId: string): string => `runs/${runId}/source.json`,
   reportJson: (runId: string): string => `runs/${runId}/report.json`,
   reportHtml: (runId: string): string => `runs/${runId}/report.html`,
@@ -37,6 +43,12 @@ export class PrefixedStore implements ObjectStore {
   delete(name: string): Promise<void> {
     return this.inner.delete(this.prefix + name);
   }
+}
+
+/** A channel's plan files in posting order, as names in the store. */
+export function channelSegments(runId: string, channel: PlannedChannel): { name: string; messages: number }[] {
+  if (!channel.segments) return [{ name: runPaths.channelPlan(runId, channel.planPath), messages: channel.messages }];
+  return channel.segments.map((s) => ({ name: runPaths.inRun(runId, s.path), messages: s.messages }));
 }
 
 /** Reads a run's staged manifest; the error says to stage the run first when it is missing. */

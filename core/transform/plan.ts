@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type {
   NotImportedConversation,
@@ -124,6 +125,10 @@ interface Context {
   imported: Set<string>;
   userGroups: Map<string, string>;
   teamName: string;
+  /** The newest message read from the imported channels: its microseconds and ts. */
+  newest: { micros: number; ts?: string };
+  /** The workspace's address, as the export or its files' permalinks give it. */
+  workspaceUrl?: string;
 }
 
 async function planOpened(
@@ -201,6 +206,8 @@ async function planOpened(
     imported: new Set(selected.map((c) => c.sourceId)),
     userGroups: userGroups?.groups ?? new Map(),
     teamName,
+    newest: { micros: -Infinity },
+    ...(exp.workspaceUrl ? { workspaceUrl: exp.workspaceUrl } : {}),
   };
   const ordered = [...selected].sort((a, b) =>
     a === general
@@ -254,7 +261,13 @@ async function planOpened(
   }
   const manifest: PlanManifest = {
     formatVersion: 1,
-    source: { kind: 'slack', name: exp.name },
+    source: {
+      kind: 'slack',
+      name: exp.name,
+      ...(exp.teamId ? { teamId: exp.teamId } : {}),
+      ...(ctx.workspaceUrl ? { workspaceUrl: ctx.workspaceUrl } : {}),
+      ...(ctx.newest.ts ? { newestMessage: ctx.newest.ts } : {}),
+    },
     team: {
       displayName: teamName,
       description: options.teamDescription ?? `Imported from the Slack workspace ${teamName}`,
@@ -548,6 +561,7 @@ async function planChannel(
     flags: new Column((n) => new Uint8Array(n)),
     offset: new Column((n) => new Float64Array(n)),
     length: new Column((n) => new Int32Array(n)),
+    fingerprint: new Column((n) => new Float64Array(n)),
   };
   let sourceMessages = 0;
   for await (const day of ctx.exp.days(conv)) {
@@ -579,6 +593,11 @@ async function planChannel(
       )
         ctx.profileNames.set(m.authorId, m.authorName);
       const time = timeOfPair(pair.hi, pair.lo);
+      if (time.micros > ctx.newest.micros) {
+        ctx.newest.micros = time.micros;
+        ctx.newest.ts = m.ts;
+      }
+      ctx.workspaceUrl ??= workspaceOfFiles(m.files);
       let filtered = false;
       let notice = false;
       if (
@@ -608,8 +627,10 @@ async function planChannel(
         columns.flags.push(FILTERED);
         columns.offset.push(-1);
         columns.length.push(0);
+        columns.fingerprint.push(-1);
         continue;
       }
+      columns.fingerprint.push(m.deleted ? DELETED_FINGERPRINT : fingerprintOf(m));
       unresolved = false;
       for (const f of m.files) f.dayFile = dayFile;
       const rendered = renderMessage(m, trackedNames, renderOptions, { broadcast: m.broadcast });
@@ -643,6 +664,7 @@ async function planChannel(
       columns.length.push(ref.length);
     }
   }
+  const fingerprints = columns.fingerprint.values();
   const [keyHi, keyLo, threadHi, threadLo, authorOfMessage, flags, offsets, lengths] = [
     rows.his(),
     rows.los(),
@@ -765,9 +787,10 @@ async function planChannel(
       if (!write) continue;
       const parentKey = parents[j] >= 0 ? firstKey(parents[j]) : undefined;
       const messageKey = keyOfRow(c);
+      const fingerprint = fingerprintText(fingerprints[c]);
       message.bodies.forEach((body, p) => {
         const key = parts > 1 ? `${messageKey}#p${p + 1}` : messageKey;
-        chunk += planLine(seq++, key, parentKey, iso(first + p), author, body) + '\n';
+        chunk += planLine(seq++, key, parentKey, iso(first + p), author, body, fingerprint) + '\n';
       });
       if (chunk.length >= CHUNK_CHARS) {
         yield chunk;
@@ -820,6 +843,31 @@ async function planChannel(
   };
 }
 
+/** The fingerprint column's value for a tombstone (a deleted message kept for its replies). */
+const DELETED_FINGERPRINT = -2;
+
+/** A message's content as a 48-bit number: its text, its files and its edit stamp. */
+function fingerprintOf(m: SourceMessage): number {
+  const digest = createHash('sha256')
+    .update(JSON.stringify([m.text, m.files.map((f) => f.sourceId), m.editedTs ?? '']))
+    .digest();
+  return digest.readUIntBE(0, 6);
+}
+
+/** The fingerprint a plan line carries: 12 hex digits, or `deleted`. */
+function fingerprintText(value: number): string {
+  return value === DELETED_FINGERPRINT ? 'deleted' : value.toString(16).padStart(12, '0');
+}
+
+/** The workspace's address from a file's permalink (`https://acme.slack.com/files/...`), if any. */
+function workspaceOfFiles(files: SourceMessage['files']): string | undefined {
+  for (const f of files) {
+    const m = f.permalink && /^(https:\/\/[a-z0-9-]+(?:\.enterprise)?\.slack\.com)\/files\//i.exec(f.permalink);
+    if (m) return m[1].toLowerCase();
+  }
+  return undefined;
+}
+
 /** Adds one message's file outcomes to a channel's. */
 function addFileCounts(total: PlannedFileCounts, add: PlannedFileCounts): void {
   total.inline += add.inline;
@@ -836,6 +884,7 @@ function planLine(
   createdDateTime: string,
   authorJson: string,
   body: LineBody,
+  fingerprint: string,
 ): string {
   const parent = parentKey === undefined ? '' : `,"parentKey":${JSON.stringify(parentKey)}`;
   const part = body.part ? `,"part":{"index":${body.part.index},"of":${body.part.of}}` : '';
@@ -845,7 +894,7 @@ function planLine(
   return (
     `{"seq":${seq},"key":${JSON.stringify(key)}${parent},"createdDateTime":"${createdDateTime}",` +
     `"author":${authorJson},"html":${body.html},"hostedContents":${body.hostedContents},"files":${body.files}${part}` +
-    `${mentions}${reactions}${line}}`
+    `${mentions}${reactions}${line},"fingerprint":"${fingerprint}"}`
   );
 }
 

@@ -51,6 +51,10 @@ export interface SlackDay {
 export interface SlackExport {
   readonly name: string;
   readonly teamName?: string;
+  /** The workspace's Slack team id (`T...`), when the export says (team_info.json, else users' `team_id`). */
+  readonly teamId?: string;
+  /** The workspace's web address (`https://acme.slack.com`), when the export says: Slack permalinks start with it. */
+  readonly workspaceUrl?: string;
   readonly users: SourceUser[];
   /** Every conversation the metadata files list, plus folders of day files that none lists. */
   readonly conversations: SlackConversation[];
@@ -140,7 +144,10 @@ async function readMetadata(archive: ExportArchive): Promise<SlackExport> {
   const team = archive.has(at('team_info.json'))
     ? parseJsonFile(at('team_info.json'), await archive.read(at('team_info.json')))
     : undefined;
-  const teamName = isObj(team) && isObj(team.team) ? str(team.team.name) : undefined;
+  const teamInfo = isObj(team) && isObj(team.team) ? team.team : undefined;
+  const teamName = teamInfo ? str(teamInfo.name) : undefined;
+  const teamId = (teamInfo ? str(teamInfo.id) : undefined) ?? commonTeamId(await listOf('users.json'));
+  const workspaceUrl = teamInfo ? workspaceUrlOf(teamInfo) : undefined;
 
   const folders = dayFolders(archive, root);
   const conversations: SlackConversation[] = [];
@@ -205,6 +212,8 @@ async function readMetadata(archive: ExportArchive): Promise<SlackExport> {
   return {
     name: archive.name,
     ...(teamName ? { teamName } : {}),
+    ...(teamId ? { teamId } : {}),
+    ...(workspaceUrl ? { workspaceUrl } : {}),
     users,
     conversations,
     problems,
@@ -429,6 +438,24 @@ function displayNameOf(raw: Json): string {
     pick(raw.name) ??
     String(raw.id)
   );
+}
+
+/** The team id most users of users.json carry (`team_id`): the workspace's, in an export of one workspace. */
+function commonTeamId(users: Json[]): string | undefined {
+  const counts = new Map<string, number>();
+  for (const u of users) {
+    const id = str(u.team_id);
+    if (id) counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]?.[0];
+}
+
+/** The workspace's https address from team_info.json's `url` or `domain`. */
+function workspaceUrlOf(team: Json): string | undefined {
+  const url = str(team.url);
+  if (url && /^https:\/\/[a-z0-9-]+(\.enterprise)?\.slack\.com\/?$/i.test(url)) return url.replace(/\/+$/, '');
+  const domain = str(team.domain);
+  return domain && /^[a-z0-9-]+$/i.test(domain) ? `https://${domain.toLowerCase()}.slack.com` : undefined;
 }
 
 function readUser(raw: Json): SourceUser {
