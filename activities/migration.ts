@@ -2,6 +2,7 @@ import type { PipelineDeps } from '../core/pipeline/deps';
 import { addMembers } from '../core/pipeline/members';
 import { postMessages } from '../core/pipeline/poster';
 import { writeReport } from '../core/pipeline/report';
+import { beginPass, finishPass, stageDelta } from '../core/pipeline/passes';
 import { stageSource } from '../core/pipeline/stage';
 import {
   checkTeamOperation,
@@ -36,5 +37,8 @@ export function createMigrationActivities(
     [Activity.completeTeam]: (input: Parameters<typeof completeTeam>[1]) => completeTeam(deps, input),
     [Activity.addMembers]: (input: Parameters<typeof addMembers>[1]) => addMembers(deps, input),
     [Activity.writeReport]: (input: Parameters<typeof writeReport>[1]) => writeReport(deps, input),
+    [Activity.beginPass]: (input: Parameters<typeof beginPass>[1]) => beginPass(deps, input),
+    [Activity.stageDelta]: (input: Parameters<typeof stageDelta>[1]) => stageDelta(deps, input),
+    [Activity.finishPass]: (input: Parameters<typeof finishPass>[1]) => finishPass(deps, input),
   };
 }

@@ -15,6 +15,9 @@ export const Activity = {
   completeTeam: 'completeTeam',
   addMembers: 'addMembers',
   writeReport: 'writeReport',
+  beginPass: 'beginPass',
+  stageDelta: 'stageDelta',
+  finishPass: 'finishPass',
 } as const;
 
 /** Registered orchestrator names. */

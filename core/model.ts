@@ -406,4 +406,6 @@ export interface PlanManifest {
   totals: { posts: number; replies: number; messages: number; skipped: number };
   /** False when any problem has severity 'error': the plan should not be posted as it stands. */
   importable: boolean;
+  /** Later passes whose snapshots this plan holds (their segments), in order. */
+  stagedPasses?: number[];
 }

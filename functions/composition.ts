@@ -10,6 +10,7 @@ import { channelKeyOfUrl, MESSAGE_READS_PER_SECOND, Pacer, TokenBucket } from '.
 import { TeamsImportClient } from '../core/graph/teamsImport';
 import type { SourceRef } from '../core/pipeline/contracts';
 import type { OpenedSource, PipelineDeps } from '../core/pipeline/deps';
+import { BlobInbox, FolderInbox } from '../core/pipeline/inbox';
 import { SlackFileDownloader } from '../core/files/download';
 import { BlobObjectStore } from '../core/state/blobStore';
 import { FileLedger } from '../core/state/fileLedger';
@@ -69,6 +70,9 @@ export async function createPipelineDeps(settings: AppSettings): Promise<Pipelin
       botToken: !!settings.slackToken,
     },
     throttles: { count: (key) => throttled.get(key) ?? 0 },
+    inbox: settings.inboxDir
+      ? new FolderInbox(settings.inboxDir)
+      : new BlobInbox(blobService.getContainerClient(settings.container)),
     now: () => Date.now(),
   };
 }

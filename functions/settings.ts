@@ -1,3 +1,4 @@
+import { Cron } from 'croner';
 import { z } from 'zod';
 import {
   DEFAULT_AUTHORITY_HOST,
@@ -39,6 +40,10 @@ export interface AppSettings {
   slackFilesUrl: string;
   /** Largest source file moved, in bytes (`TEAMS_IMPORT_MAX_FILE_MB`, in MiB); larger ones become a notice. */
   maxFileBytes: number;
+  /** When the delta-sync timer runs (`MIGRATION_DELTA_SCHEDULE`, NCRONTAB); absent: no timer. */
+  deltaSchedule?: string;
+  /** A local folder used as the snapshot inbox instead of blob storage (`TEAMS_IMPORT_INBOX_DIR`, local hosts only). */
+  inboxDir?: string;
 }
 
 const positive = (name: string, fallback: number) =>
@@ -110,6 +115,8 @@ const schema = z.object({
   TEAMS_IMPORT_MAX_RETRY_AFTER_SECONDS: positive('TEAMS_IMPORT_MAX_RETRY_AFTER_SECONDS', 60),
   TEAMS_IMPORT_ALLOW_LOCAL_PATHS: z.enum(['true', 'false', '1', '0', '']).optional(),
   TEAMS_IMPORT_FALLBACK_USER: z.string().optional(),
+  MIGRATION_DELTA_SCHEDULE: z.string().optional(),
+  TEAMS_IMPORT_INBOX_DIR: z.string().optional(),
 });
 
 type Values = z.infer<typeof schema>;
@@ -145,6 +152,19 @@ export function readSettings(env: NodeJS.ProcessEnv): AppSettings {
         '"UseDevelopmentStorage=true" locally) or TEAMS_IMPORT_STORAGE_ACCOUNT (an account reached with the managed identity)',
     );
   }
+  const deltaSchedule = s.MIGRATION_DELTA_SCHEDULE?.trim() || undefined;
+  if (deltaSchedule) {
+    const problem = scheduleProblem(deltaSchedule);
+    if (problem)
+      throw new Error(
+        `Invalid app settings:\n- MIGRATION_DELTA_SCHEDULE '${deltaSchedule}' is not an NCRONTAB schedule ({second} {minute} {hour} {day} {month} {day-of-week}, e.g. "0 0 * * * *" for hourly): ${problem}`,
+      );
+  }
+  const allowLocalPaths = ['true', '1'].includes(s.TEAMS_IMPORT_ALLOW_LOCAL_PATHS ?? '');
+  if (s.TEAMS_IMPORT_INBOX_DIR && !allowLocalPaths)
+    throw new Error(
+      'Invalid app settings:\n- TEAMS_IMPORT_INBOX_DIR names a local folder, which only a local host reads: set TEAMS_IMPORT_ALLOW_LOCAL_PATHS=true, or unset it to use the blob inbox (inbox/<migrationId>/ in the container)',
+    );
   const graphUrl = s.GRAPH_URL.replace(/\/+$/, '');
   const authorityHost = (s.AZURE_AUTHORITY_HOST ?? DEFAULT_AUTHORITY_HOST).replace(/\/+$/, '');
   let graphAuth: GraphAuth;
@@ -165,11 +185,13 @@ export function readSettings(env: NodeJS.ProcessEnv): AppSettings {
     rateGlobal: s.TEAMS_IMPORT_RATE_GLOBAL,
     pacingMarginMs: s.TEAMS_IMPORT_PACING_MARGIN_MS,
     maxRetryAfterSeconds: s.TEAMS_IMPORT_MAX_RETRY_AFTER_SECONDS,
-    allowLocalPaths: ['true', '1'].includes(s.TEAMS_IMPORT_ALLOW_LOCAL_PATHS ?? ''),
+    allowLocalPaths,
     fallbackUser: s.TEAMS_IMPORT_FALLBACK_USER || undefined,
     slackToken: s.SLACK_TOKEN || undefined,
     slackFilesUrl: s.SLACK_FILES_URL.replace(/\/+$/, ''),
     maxFileBytes: Math.floor(s.TEAMS_IMPORT_MAX_FILE_MB * 1024 * 1024),
+    ...(deltaSchedule ? { deltaSchedule } : {}),
+    ...(s.TEAMS_IMPORT_INBOX_DIR ? { inboxDir: s.TEAMS_IMPORT_INBOX_DIR } : {}),
   };
 }
 
@@ -231,6 +253,22 @@ function graphAuthFrom(s: Values, graphUrl: string, authorityHost: string): Grap
   throw new GraphConfigError(
     `No Graph credential configured for ${new URL(graphUrl).origin}: set AZURE_TENANT_ID, AZURE_CLIENT_ID and GRAPH_FEDERATED_IDENTITY_CLIENT_ID or AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH).`,
   );
+}
+
+/**
+ * What is wrong with a timer schedule as the Functions host takes it (six NCRONTAB fields, UTC), or undefined
+ * when it is valid; `croner` parses the fields.
+ */
+export function scheduleProblem(schedule: string): string | undefined {
+  const fields = schedule.trim().split(/\s+/);
+  if (fields.length !== 6)
+    return `it has ${fields.length} field(s), NCRONTAB has 6 (the first is the second)`;
+  try {
+    new Cron(schedule, { paused: true });
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
 }
 
 /** `UseDevelopmentStorage=true` means Azurite on its default ports, as in the Azure SDKs and `func`. */

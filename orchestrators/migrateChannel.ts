@@ -17,8 +17,9 @@ import { activityRetry } from './retry';
  * Imports one channel in one pass: ensures it, posts its plan in time-bounded batches (each checkpointed in
  * the ledger; each message tried once per pass, so the pass always ends), waits on a durable timer when the
  * service asks for a longer wait than a request waits, continues as new every `batchesPerExecution` batches
- * to bound its history, then completes the channel unless it is General (its parent completes General last),
- * Teams already shows it completed, or some messages failed (unless `completeOnErrors`).
+ * to bound its history, then completes the channel unless the pass completes nothing (`complete: false`: a
+ * pre-staged pass), it is General (its parent completes General last), Teams already shows it completed, or
+ * some messages failed (unless `completeOnErrors`).
  */
 export const migrateChannel: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<MigrateChannelInput>();
@@ -69,7 +70,8 @@ export const migrateChannel: OrchestrationHandler = function* (context: Orchestr
   }
 
   let completed = batch.channelCompleted;
-  if (!completed && !channel.isGeneral && (batch.failed === 0 || input.completeOnErrors)) {
+  const completing = (input.complete ?? true) && !channel.isGeneral;
+  if (!completed && completing && (batch.failed === 0 || input.completeOnErrors)) {
     const complete: CompleteChannelInput = { migrationId, teamId, channelId, channelKey: channel.key };
     yield context.df.callActivityWithRetry(Activity.completeChannel, activityRetry(), complete);
     completed = true;

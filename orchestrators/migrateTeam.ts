@@ -4,6 +4,8 @@ import {
   Activity,
   Orchestrator,
   type AddMembersInput,
+  type BeginPassInput,
+  type BeginPassResult,
   type ChannelWork,
   type CheckTeamOperationInput,
   type CheckTeamOperationResult,
@@ -13,16 +15,20 @@ import {
   type EnsureChannelResult,
   type EnsureTeamInput,
   type EnsureTeamResult,
+  type FinishPassInput,
   type MigrateChannelInput,
   type MigrateChannelResult,
   type MigrateTeamInput,
   type MigrateTeamResult,
   type MigrationPhase,
   type MigrationStatus,
+  type PassKind,
   type ResolveUsersInput,
   type ResolveUsersResult,
   type StageSourceInput,
   type StageSourceResult,
+  type StageDeltaInput,
+  type StageDeltaResult,
   type WriteReportInput,
   type WriteReportResult,
 } from '../activities/names';
@@ -64,18 +70,24 @@ function problemsText(problems: Problem[]): string {
 }
 
 /**
- * Migrates one team: stages the plan, resolves users, ensures the team (polling its creation, and the team
- * list after a lost answer, with durable timers), imports the channels through at most `channelConcurrency`
- * sub-orchestrations at once (one pass each, named by this orchestration's start time), then completes
- * General last and the team, adds the members and writes the report. While a message failed or a channel's
- * import failed, General, the team and the members wait (unless `completeOnErrors`): completion is final in
- * Teams. Messages a channel completed before they were posted can never be imported and do not hold the
- * rest back; the report says which and why.
+ * Runs one pass of a migration (one execution of its instance): `initial` stages the export, resolves users,
+ * ensures the team (polling its creation, and the team list after a lost answer, with durable timers);
+ * `delta` and `cutover` add a newer snapshot's messages to the plan (`stageDelta`; a cutover's is optional)
+ * and work on the team the first pass made. Every channel of the pass is created (or, once the team is
+ * completed, opened again with startMigration) before any channel posts, so channel mentions resolve; then
+ * at most `channelConcurrency` channel sub-orchestrations post their plans (one posting pass each, named by
+ * this execution's start time). A pre-staged first pass and a delta before the cutover complete nothing. A
+ * cutover, a first pass that is not pre-staged, and a delta after the cutover complete each channel, then
+ * General last, the team (unless it is completed already), add the members and write the report. While a
+ * message failed or a channel's import failed, General, the team and the members wait (unless
+ * `completeOnErrors`): completion is final in Teams. The pass's record in the ledger says how it ended.
  */
 export const migrateTeam: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<MigrateTeamInput>();
   const { migrationId, options } = input;
-  const pass = context.df.currentUtcDateTime.toISOString();
+  const kind: PassKind = input.pass?.kind ?? 'initial';
+  const now = context.df.currentUtcDateTime.toISOString();
+  const pass = now;
   const status: MigrationStatus = {
     phase: 'staging',
     channelsDone: 0,
@@ -97,72 +109,150 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
   }
 
   enter('staging');
-  const stage: StageSourceInput = {
+  const begin: BeginPassInput = {
     migrationId,
-    source: input.source,
-    team: input.team,
-    options,
-    now: context.df.currentUtcDateTime.toISOString(),
+    kind,
+    ...(input.source ? { source: input.source } : {}),
+    ...(kind === 'initial' ? { prestage: options.prestage === true } : {}),
+    ...(kind === 'initial' && options.deltaSync !== undefined ? { deltaSync: options.deltaSync } : {}),
+    ...(kind === 'cutover' && input.pass?.deltaSync !== undefined ? { deltaSync: input.pass.deltaSync } : {}),
+    now,
   };
-  const staged = (yield context.df.callActivityWithRetry(
-    Activity.stageSource,
+  const begun = (yield context.df.callActivityWithRetry(
+    Activity.beginPass,
     activityRetry(),
-    stage,
-  )) as StageSourceResult;
-  if (!staged.ok)
-    fail(`The export cannot be imported; nothing was created in Teams.\n${problemsText(staged.problems)}`);
-  status.channelsTotal = staged.channels.length;
-  status.messagesTotal = staged.totalMessages;
-
-  enter('resolving-users');
-  const resolve: ResolveUsersInput = {
-    migrationId,
-    fallbackUser: options.fallbackUser,
+    begin,
+  )) as BeginPassResult;
+  if (!begun.ok) fail(begun.error);
+  const passNumber = begun.pass;
+  status.pass = { kind, number: passNumber };
+  const finish = (
+    outcome: FinishPassInput['outcome'],
+    extra: Pick<FinishPassInput, 'stage' | 'error'> = {},
+  ): Task => {
+    const finished: FinishPassInput = {
+      migrationId,
+      pass: passNumber,
+      outcome,
+      ...extra,
+      ...(input.pass?.fromInbox && input.source ? { processed: input.source } : {}),
+    };
+    return context.df.callActivityWithRetry(Activity.finishPass, activityRetry(), finished);
   };
-  const users = (yield context.df.callActivityWithRetry(
-    Activity.resolveUsers,
-    activityRetry(),
-    resolve,
-  )) as ResolveUsersResult;
-  if (!users.ok)
-    fail(`Users cannot be resolved; nothing was created in Teams.\n${problemsText(users.problems)}`);
-
-  enter('creating-team');
-  const pollDelay = (): Date =>
-    new Date(context.df.currentUtcDateTime.getTime() + options.operationPollSeconds * 1000);
-  const ensureTeam: EnsureTeamInput = {
-    migrationId,
-    ...staged.team,
-    listWaitSeconds: options.operationPollSeconds * TEAM_LIST_LOOKS,
-  };
-  let ensured: EnsureTeamResult;
-  for (;;) {
-    ensured = (yield context.df.callActivityWithRetry(
-      Activity.ensureTeam,
-      activityRetry(),
-      ensureTeam,
-    )) as EnsureTeamResult;
-    if (ensured.kind !== 'unconfirmed') break;
-    status.lastError = `The team's creation (asked for at ${ensured.requestedAt}) got no answer; waiting for the team list to show it before asking again.`;
-    context.df.setCustomStatus({ ...status });
-    yield context.df.createTimer(pollDelay());
+  function* refuse(outcome: 'refused' | 'failed', message: string): Generator<Task, never, unknown> {
+    yield finish(outcome, { error: message });
+    fail(message);
   }
-  if (ensured.kind === 'refused') fail(ensured.error);
-  const team = ensured;
-  delete status.lastError;
-  let operationUrl = team.operationUrl;
-  let pollNow = team.found;
-  while (operationUrl) {
-    if (!pollNow) yield context.df.createTimer(pollDelay());
-    pollNow = false;
-    const check: CheckTeamOperationInput = { migrationId, teamId: team.teamId, operationUrl };
-    const op = (yield context.df.callActivityWithRetry(
-      Activity.checkTeamOperation,
+
+  let channels: ChannelWork[];
+  let teamId: string;
+  const live = begun.live;
+  if (kind === 'initial') {
+    const stage: StageSourceInput = {
+      migrationId,
+      source: input.source!,
+      team: input.team,
+      options,
+      now,
+      pass: passNumber,
+    };
+    const staged = (yield context.df.callActivityWithRetry(
+      Activity.stageSource,
       activityRetry(),
-      check,
-    )) as CheckTeamOperationResult;
-    if (op.status === 'failed') fail(`Teams could not create the team: ${op.error ?? 'no reason given'}`);
-    if (op.status === 'succeeded') operationUrl = undefined;
+      stage,
+    )) as StageSourceResult;
+    if (!staged.ok)
+      yield* refuse(
+        'failed',
+        `The export cannot be imported; nothing was created in Teams.\n${problemsText(staged.problems)}`,
+      );
+    channels = staged.ok ? staged.channels : [];
+    yield* resolve(`Users cannot be resolved; nothing was created in Teams.`);
+
+    enter('creating-team');
+    const pollDelay = (): Date =>
+      new Date(context.df.currentUtcDateTime.getTime() + options.operationPollSeconds * 1000);
+    const ensureTeam: EnsureTeamInput = {
+      migrationId,
+      ...(staged.ok
+        ? staged.team
+        : { displayName: '', description: '', createdDateTime: '', visibility: 'private' }),
+      listWaitSeconds: options.operationPollSeconds * TEAM_LIST_LOOKS,
+    };
+    let ensured: EnsureTeamResult;
+    for (;;) {
+      ensured = (yield context.df.callActivityWithRetry(
+        Activity.ensureTeam,
+        activityRetry(),
+        ensureTeam,
+      )) as EnsureTeamResult;
+      if (ensured.kind !== 'unconfirmed') break;
+      status.lastError = `The team's creation (asked for at ${ensured.requestedAt}) got no answer; waiting for the team list to show it before asking again.`;
+      context.df.setCustomStatus({ ...status });
+      yield context.df.createTimer(pollDelay());
+    }
+    if (ensured.kind === 'refused') yield* refuse('failed', ensured.error);
+    const team = ensured as Extract<EnsureTeamResult, { kind: 'team' }>;
+    delete status.lastError;
+    let operationUrl = team.operationUrl;
+    let pollNow = team.found;
+    while (operationUrl) {
+      if (!pollNow) yield context.df.createTimer(pollDelay());
+      pollNow = false;
+      const check: CheckTeamOperationInput = { migrationId, teamId: team.teamId, operationUrl };
+      const op = (yield context.df.callActivityWithRetry(
+        Activity.checkTeamOperation,
+        activityRetry(),
+        check,
+      )) as CheckTeamOperationResult;
+      if (op.status === 'failed')
+        yield* refuse('failed', `Teams could not create the team: ${op.error ?? 'no reason given'}`);
+      if (op.status === 'succeeded') operationUrl = undefined;
+    }
+    teamId = team.teamId;
+  } else {
+    const stage: StageDeltaInput = {
+      migrationId,
+      pass: passNumber,
+      ...(input.source ? { source: input.source } : {}),
+      now,
+    };
+    const staged = (yield context.df.callActivityWithRetry(
+      Activity.stageDelta,
+      activityRetry(),
+      stage,
+    )) as StageDeltaResult;
+    if (!staged.ok)
+      yield* refuse(
+        'refused',
+        `The snapshot is refused; nothing was posted.\n${problemsText(staged.problems)}`,
+      );
+    const all = staged.ok ? staged.channels : [];
+    channels = kind === 'cutover' ? all : all.filter((c) => c.behind);
+    yield* resolve(`Users of the snapshot cannot be resolved; nothing was posted.`);
+    teamId = begun.teamId!;
+  }
+  status.channelsTotal = channels.length;
+  status.messagesTotal = channels.reduce((n, c) => n + c.messages, 0);
+  const complete = kind === 'cutover' || live || (kind === 'initial' && options.prestage !== true);
+
+  enter('creating-channels');
+  const channelIds = new Map<string, string>();
+  const width = Math.max(1, options.channelConcurrency);
+  for (let at = 0; at < channels.length; at += width) {
+    const batch = channels.slice(at, at + width);
+    const ensured = (yield context.df.Task.all(
+      batch.map((channel) => {
+        const ensure: EnsureChannelInput = {
+          migrationId,
+          teamId,
+          channel,
+          ...(live ? { reopen: true } : {}),
+        };
+        return context.df.callActivityWithRetry(Activity.ensureChannel, activityRetry(), ensure);
+      }),
+    )) as EnsureChannelResult[];
+    batch.forEach((c, i) => channelIds.set(c.key, ensured[i].channelId));
   }
 
   enter('importing');
@@ -186,17 +276,19 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
     }
     context.df.setCustomStatus({ ...status });
   };
-  for (const channel of channelOrder(staged.channels)) {
+  for (const channel of channelOrder(channels)) {
     const child: MigrateChannelInput = {
       migrationId,
-      teamId: team.teamId,
+      teamId,
       channel,
+      channelId: channelIds.get(channel.key),
       pass,
       batchSeconds: options.batchSeconds,
       batchesPerExecution: options.batchesPerExecution,
       execution: 0,
       throttled: 0,
       completeOnErrors: options.completeOnErrors,
+      complete,
     };
     const task = context.df.callSubOrchestrator(
       Orchestrator.migrateChannel,
@@ -204,7 +296,7 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
       channelInstanceId(context.df.instanceId, channel.key),
     );
     running.set(task, channel);
-    if (running.size >= Math.max(1, options.channelConcurrency)) {
+    if (running.size >= width) {
       const done = (yield context.df.Task.any([...running.keys()])) as Task;
       settle(done, running.get(done)!);
     }
@@ -218,17 +310,28 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
     const write: WriteReportInput = { migrationId, phase, channelErrors };
     return context.df.callActivityWithRetry(Activity.writeReport, activityRetry(), write);
   };
+  const ended = function* (
+    phase: MigrateTeamResult['phase'],
+    stage?: FinishPassInput['stage'],
+  ): Generator<Task, MigrateTeamResult, unknown> {
+    if (phase !== 'needs-attention') enter('reporting');
+    const written = (yield report(phase)) as WriteReportResult;
+    yield finish(phase, stage ? { stage } : {});
+    enter(phase);
+    return outcome(phase, teamId, written, { number: passNumber, kind });
+  };
+  if (!complete) return yield* ended('prestaged', 'prestaged');
   if ((status.failed > 0 || channelErrors.length > 0) && !options.completeOnErrors) {
     status.lastError ??= `${status.failed} message(s) failed`;
     enter('needs-attention');
-    return outcome('needs-attention', team.teamId, (yield report('needs-attention')) as WriteReportResult);
+    return yield* ended('needs-attention');
   }
 
   enter('completing');
-  const general = results.find((r) => staged.channels.some((c) => c.key === r.key && c.isGeneral));
+  const general = results.find((r) => channels.some((c) => c.key === r.key && c.isGeneral));
   let generalId = general?.channelId;
-  if (!generalId) {
-    const ensure: EnsureChannelInput = { migrationId, teamId: team.teamId, channel: PRIMARY_CHANNEL };
+  if (!generalId && !live) {
+    const ensure: EnsureChannelInput = { migrationId, teamId, channel: PRIMARY_CHANNEL };
     generalId = (
       (yield context.df.callActivityWithRetry(
         Activity.ensureChannel,
@@ -237,33 +340,46 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
       )) as EnsureChannelResult
     ).channelId;
   }
-  const completeGeneral: CompleteChannelInput = {
-    migrationId,
-    teamId: team.teamId,
-    channelId: generalId,
-    channelKey: general?.key ?? PRIMARY_CHANNEL.key,
-  };
-  yield context.df.callActivityWithRetry(Activity.completeChannel, activityRetry(), completeGeneral);
-  const completeTeam: CompleteTeamInput = { migrationId, teamId: team.teamId };
-  yield context.df.callActivityWithRetry(Activity.completeTeam, activityRetry(), completeTeam);
+  if (generalId) {
+    const completeGeneral: CompleteChannelInput = {
+      migrationId,
+      teamId,
+      channelId: generalId,
+      channelKey: general?.key ?? PRIMARY_CHANNEL.key,
+    };
+    yield context.df.callActivityWithRetry(Activity.completeChannel, activityRetry(), completeGeneral);
+  }
+  if (!live) {
+    const completeTeam: CompleteTeamInput = { migrationId, teamId };
+    yield context.df.callActivityWithRetry(Activity.completeTeam, activityRetry(), completeTeam);
+  }
 
   enter('adding-members');
-  const members: AddMembersInput = { migrationId, teamId: team.teamId };
+  const members: AddMembersInput = { migrationId, teamId };
   yield context.df.callActivityWithRetry(Activity.addMembers, activityRetry(), members);
+  return yield* ended('completed', 'completed');
 
-  enter('reporting');
-  const written = (yield report('completed')) as WriteReportResult;
-  enter('completed');
-  return outcome('completed', team.teamId, written);
+  function* resolve(what: string): Generator<Task, void, unknown> {
+    enter('resolving-users');
+    const resolveInput: ResolveUsersInput = { migrationId, fallbackUser: options.fallbackUser };
+    const users = (yield context.df.callActivityWithRetry(
+      Activity.resolveUsers,
+      activityRetry(),
+      resolveInput,
+    )) as ResolveUsersResult;
+    if (!users.ok) yield* refuse('failed', `${what}\n${problemsText(users.problems)}`);
+  }
 };
 
 function outcome(
   phase: MigrateTeamResult['phase'],
   teamId: string,
   written: WriteReportResult,
+  pass: { number: number; kind: PassKind },
 ): MigrateTeamResult {
   return {
     phase,
+    pass,
     teamId,
     planned: written.planned,
     posted: written.posted,

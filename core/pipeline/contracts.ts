@@ -34,14 +34,33 @@ export interface MigrationOptions {
   operationPollSeconds: number;
   /** Completes channels and the team even when some messages failed (they can never be imported after). */
   completeOnErrors: boolean;
+  /** Pre-stage: import everything and complete nothing (no channel, no team, no member) until the cutover. */
+  prestage?: boolean;
+  /** The timer applies snapshots dropped into the migration's inbox after its cutover too. */
+  deltaSync?: boolean;
+}
+
+/** A migration's passes: its first import, a delta from a newer snapshot, the cutover. */
+export type PassKind = 'initial' | 'delta' | 'cutover';
+
+/** Which pass an execution of the migration's orchestration runs. */
+export interface PassRequest {
+  kind: PassKind;
+  /** Cutover: keep delta sync on after it (the timer applies newer snapshots from the inbox). */
+  deltaSync?: boolean;
+  /** The snapshot came from the migration's inbox: it is moved to `processed/` once its pass ends. */
+  fromInbox?: boolean;
 }
 
 /** The migrateTeam orchestrator's input. */
 export interface MigrateTeamInput {
   migrationId: string;
-  source: SourceRef;
+  /** The export: the first pass's, a delta's newer snapshot, or a cutover's final one (absent: none). */
+  source?: SourceRef;
   team: { displayName?: string; description?: string; visibility: 'private' | 'public' };
   options: MigrationOptions;
+  /** The pass to run; absent: the first (`initial`). */
+  pass?: PassRequest;
 }
 
 /** One channel's work, as the plan defines it. */
@@ -55,6 +74,62 @@ export interface ChannelWork {
   messages: number;
 }
 
+/** beginPass: checks that the pass may run now, then opens its record in the ledger (or resumes it). */
+export interface BeginPassInput {
+  migrationId: string;
+  kind: PassKind;
+  /** The pass's snapshot (described without secrets in its record). */
+  source?: SourceRef;
+  prestage?: boolean;
+  deltaSync?: boolean;
+  now: string;
+}
+export type BeginPassResult =
+  | {
+      ok: true;
+      pass: number;
+      /** The team, once the first pass has created it. */
+      teamId?: string;
+      /** The team is completed: channels with new content are opened again with startMigration. */
+      live: boolean;
+    }
+  | { ok: false; error: string };
+
+/** stageDelta: plans a newer snapshot and adds what the ledger does not hold to the migration's plan. */
+export interface StageDeltaInput {
+  migrationId: string;
+  pass: number;
+  /** The snapshot; absent (a cutover without a final export): nothing is added. */
+  source?: SourceRef;
+  now: string;
+}
+export type StageDeltaResult =
+  | {
+      ok: true;
+      /** Every channel of the migration's plan; `behind`: the ledger does not hold all its messages yet. */
+      channels: (ChannelWork & { behind: boolean })[];
+      newMessages: number;
+      editedInSlack: number;
+      deletedInSlack: number;
+    }
+  | { ok: false; problems: Problem[] };
+
+/** finishPass: records how the pass ended, its counts and where the migration now stands. */
+export interface FinishPassInput {
+  migrationId: string;
+  pass: number;
+  outcome: 'prestaged' | 'completed' | 'needs-attention' | 'refused' | 'failed';
+  /** The migration's stage after the pass, when the pass changes it. */
+  stage?: 'prestaged' | 'completed';
+  error?: string;
+  /** The inbox snapshot to move to `processed/`. */
+  processed?: SourceRef;
+}
+export interface FinishPassResult {
+  posted: number;
+  failed: number;
+}
+
 /** stageSource: plans the export once into the run's staging area. */
 export interface StageSourceInput {
   migrationId: string;
@@ -63,6 +138,8 @@ export interface StageSourceInput {
   options: MigrationOptions;
   /** The orchestration's start time: nothing is planned after it. */
   now: string;
+  /** The pass (its number in the ledger) the staging belongs to. */
+  pass?: number;
 }
 export type StageSourceResult =
   | {
@@ -138,6 +215,8 @@ export interface MigrateChannelInput {
   batchSeconds: number;
   batchesPerExecution: number;
   execution: number;
+  /** Complete the channel once its pass has posted everything (never General: its parent completes it last). */
+  complete?: boolean;
   /** Set after the first execution has ensured the channel. */
   channelId?: string;
   /** 429 answers seen by earlier executions. */
@@ -161,6 +240,11 @@ export interface EnsureChannelInput {
   migrationId: string;
   teamId: string;
   channel: ChannelWork;
+  /**
+   * The team is completed: a missing channel is created normally, and the channel is opened for import with
+   * startMigration (its planned creation time given when it is earlier than the channel's).
+   */
+  reopen?: boolean;
 }
 export interface EnsureChannelResult {
   channelId: string;
@@ -236,7 +320,9 @@ export interface WriteReportResult {
 
 /** The migrateTeam orchestrator's output. */
 export interface MigrateTeamResult {
-  phase: 'completed' | 'needs-attention';
+  phase: 'completed' | 'needs-attention' | 'prestaged';
+  /** The pass this execution ran. */
+  pass?: { number: number; kind: PassKind };
   teamId: string;
   planned: number;
   posted: number;
@@ -250,17 +336,21 @@ export type MigrationPhase =
   | 'staging'
   | 'resolving-users'
   | 'creating-team'
+  | 'creating-channels'
   | 'importing'
   | 'completing'
   | 'adding-members'
   | 'reporting'
   | 'completed'
+  | 'prestaged'
   | 'needs-attention'
   | 'failed';
 
 /** What the portal shows for a migration (kept far under the 16 KB custom status cap). */
 export interface MigrationStatus {
   phase: MigrationPhase;
+  /** The pass running: its kind and number. */
+  pass?: { kind: PassKind; number: number };
   channelsDone: number;
   channelsTotal: number;
   messagesPosted: number;

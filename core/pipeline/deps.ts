@@ -1,5 +1,6 @@
 import type { SourceRef } from './contracts';
 import type { SourceFiles } from './files';
+import type { SnapshotInbox } from './inbox';
 import type { TeamsImportClient } from '../graph/teamsImport';
 import type { Ledger } from '../state/ledger';
 import type { ObjectStore } from '../state/objectStore';
@@ -25,5 +26,7 @@ export interface PipelineDeps {
   /** Source files: the downloader (Slack's file hosts only), the file ledger and the size limit. */
   files: SourceFiles;
   throttles: ThrottleCounter;
+  /** Where the delta-sync timer finds newer snapshots, and where applied ones are moved. */
+  inbox: SnapshotInbox;
   now(): number;
 }

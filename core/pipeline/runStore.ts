@@ -25,6 +25,11 @@ export class PrefixedStore implements ObjectStore {
     private readonly prefix: string,
   ) {}
 
+  /** The prefix: names in the inner store start with it. */
+  get root(): string {
+    return this.prefix;
+  }
+
   put(name: string, data: Buffer | string | Readable, contentType?: string): Promise<void> {
     return this.inner.put(this.prefix + name, data, contentType);
   }
@@ -46,8 +51,12 @@ export class PrefixedStore implements ObjectStore {
 }
 
 /** A channel's plan files in posting order, as names in the store. */
-export function channelSegments(runId: string, channel: PlannedChannel): { name: string; messages: number }[] {
-  if (!channel.segments) return [{ name: runPaths.channelPlan(runId, channel.planPath), messages: channel.messages }];
+export function channelSegments(
+  runId: string,
+  channel: PlannedChannel,
+): { name: string; messages: number }[] {
+  if (!channel.segments)
+    return [{ name: runPaths.channelPlan(runId, channel.planPath), messages: channel.messages }];
   return channel.segments.map((s) => ({ name: runPaths.inRun(runId, s.path), messages: s.messages }));
 }
 

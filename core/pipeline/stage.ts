@@ -1,6 +1,6 @@
 import type { PlanManifest, Problem } from '../model';
 import { ExportReadError } from '../sources/archive';
-import { planExport } from '../transform/plan';
+import { planExport, type PlanOptions } from '../transform/plan';
 import type { StageSourceInput, StageSourceResult } from './contracts';
 import type { PipelineDeps } from './deps';
 import { PrefixedStore, readManifest, runPaths } from './runStore';
@@ -26,25 +26,7 @@ export async function stageSource(deps: PipelineDeps, input: StageSourceInput): 
     try {
       manifest = await planExport(
         opened.path,
-        {
-          now: Date.parse(input.now),
-          channels: input.options.channels,
-          excludeChannels: input.options.excludeChannels,
-          since: input.options.since ? Date.parse(input.options.since) : undefined,
-          until: input.options.until ? Date.parse(input.options.until) : undefined,
-          includeSystemEvents: input.options.includeSystemEvents,
-          teamName: input.team.displayName,
-          teamDescription: input.team.description,
-          userMap: input.options.userMapCsv
-            ? { text: input.options.userMapCsv, source: 'user map' }
-            : undefined,
-          slackBotToken: deps.files.botToken,
-          maxFileBytes: deps.files.maxFileBytes,
-          userGroups: input.options.userGroupsCsv
-            ? { text: input.options.userGroupsCsv, source: 'user groups' }
-            : undefined,
-          reactions: input.options.reactions,
-        },
+        planOptions(deps, input),
         new PrefixedStore(deps.store, runPaths.plan(runId)),
       );
     } catch (err) {
@@ -60,7 +42,17 @@ export async function stageSource(deps: PipelineDeps, input: StageSourceInput): 
     await removePlan(deps, runId);
     return { ok: false, problems: refused };
   }
-  if (planned) await deps.store.put(runPaths.source(runId), JSON.stringify(input.source), 'application/json');
+  if (planned) {
+    await deps.store.put(runPaths.source(runId), JSON.stringify(input.source), 'application/json');
+    const request: StoredRequest = { team: input.team, options: input.options };
+    await deps.store.put(runPaths.request(runId), JSON.stringify(request), 'application/json');
+  }
+  if (input.pass !== undefined)
+    await deps.ledger.updatePass(runId, input.pass, {
+      newMessages: manifest.totals.messages,
+      ...(manifest.source.teamId ? { workspace: manifest.source.teamId } : {}),
+      ...(manifest.source.newestMessage ? { newestMessage: manifest.source.newestMessage } : {}),
+    });
   return {
     ok: true,
     team: { ...manifest.team, visibility: input.team.visibility },
@@ -75,6 +67,46 @@ export async function stageSource(deps: PipelineDeps, input: StageSourceInput): 
     })),
     totalMessages: manifest.totals.messages,
     problems: manifest.problems.filter((p) => p.severity !== 'info').slice(0, 50),
+  };
+}
+
+/** What a migration's first pass asked for, kept for the passes after it: they plan with the same options. */
+export interface StoredRequest {
+  team: StageSourceInput['team'];
+  options: StageSourceInput['options'];
+}
+
+/** Reads the stored request of a migration's first pass, or undefined when it has not been staged. */
+export async function readRequest(
+  deps: Pick<PipelineDeps, 'store'>,
+  runId: string,
+): Promise<StoredRequest | undefined> {
+  const name = runPaths.request(runId);
+  if (!(await deps.store.exists(name))) return undefined;
+  return JSON.parse((await deps.store.get(name)).toString('utf8')) as StoredRequest;
+}
+
+/** The planner's options for a migration: every pass plans its snapshot with the same ones. */
+export function planOptions(
+  deps: Pick<PipelineDeps, 'files'>,
+  input: Pick<StageSourceInput, 'now' | 'options' | 'team'>,
+): PlanOptions {
+  return {
+    now: Date.parse(input.now),
+    channels: input.options.channels,
+    excludeChannels: input.options.excludeChannels,
+    since: input.options.since ? Date.parse(input.options.since) : undefined,
+    until: input.options.until ? Date.parse(input.options.until) : undefined,
+    includeSystemEvents: input.options.includeSystemEvents,
+    teamName: input.team.displayName,
+    teamDescription: input.team.description,
+    userMap: input.options.userMapCsv ? { text: input.options.userMapCsv, source: 'user map' } : undefined,
+    slackBotToken: deps.files.botToken,
+    maxFileBytes: deps.files.maxFileBytes,
+    userGroups: input.options.userGroupsCsv
+      ? { text: input.options.userGroupsCsv, source: 'user groups' }
+      : undefined,
+    reactions: input.options.reactions,
   };
 }
 

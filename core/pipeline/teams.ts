@@ -115,7 +115,10 @@ export async function checkTeamOperation(
 
 /**
  * Finds the channel (ledger, then the team's channels by name: the team is the run's own, so a channel of
- * that name is one it created) or creates it in migration mode. General is the team's primary channel.
+ * that name is one it created) or creates it: in migration mode, or (`reopen`, a completed team) normally.
+ * General is the team's primary channel. With `reopen` the channel is then opened for import with
+ * startMigration unless Teams shows it in migration already (a resumed pass), its creation moved back to the
+ * planned time when that is earlier, and the ledger row set to `posting` before the step reports it open.
  */
 export async function ensureChannel(
   deps: PipelineDeps,
@@ -123,8 +126,21 @@ export async function ensureChannel(
 ): Promise<EnsureChannelResult> {
   const { migrationId: runId, teamId, channel } = input;
   const { value: record } = await deps.ledger.ensureChannel(runId, channel.key);
-  if (record.teamsChannelId) return { channelId: record.teamsChannelId };
+  const channelId = record.teamsChannelId ?? (await findOrCreateChannel(deps, input));
+  if (input.reopen) {
+    const current = await deps.graph.getChannel(teamId, channelId);
+    if (current.migrationMode !== 'inProgress') {
+      const planned = Date.parse(channel.createdDateTime);
+      const back = planned < Date.parse(current.createdDateTime ?? '') ? channel.createdDateTime : undefined;
+      await deps.graph.startChannelMigration(teamId, channelId, back);
+    }
+    await deps.ledger.updateChannel(runId, channel.key, { state: 'posting' });
+  }
+  return { channelId };
+}
 
+async function findOrCreateChannel(deps: PipelineDeps, input: EnsureChannelInput): Promise<string> {
+  const { migrationId: runId, teamId, channel } = input;
   let channelId: string;
   if (channel.isGeneral) {
     channelId = (await deps.graph.getPrimaryChannel(teamId)).id;
@@ -135,16 +151,20 @@ export async function ensureChannel(
     );
     channelId =
       existing?.id ??
-      (
-        await deps.graph.createChannelInMigration(teamId, {
-          displayName: channel.teamsName,
-          description: channel.description,
-          createdDateTime: channel.createdDateTime,
-        })
+      (input.reopen
+        ? await deps.graph.createChannel(teamId, {
+            displayName: channel.teamsName,
+            description: channel.description,
+          })
+        : await deps.graph.createChannelInMigration(teamId, {
+            displayName: channel.teamsName,
+            description: channel.description,
+            createdDateTime: channel.createdDateTime,
+          })
       ).id;
   }
   await deps.ledger.updateChannel(runId, channel.key, { teamsChannelId: channelId, state: 'created' });
-  return { channelId };
+  return channelId;
 }
 
 /** Completes a channel's migration; "already completed" (a resumed run) counts as done. */

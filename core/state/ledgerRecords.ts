@@ -62,6 +62,8 @@ export interface PassRecord {
   newestMessage?: string;
   /** Why the pass was refused or failed. */
   error?: string;
+  /** Messages posted before the pass began (its `posted` is counted from there). */
+  postedBefore?: number;
   updatedAt: string;
 }
 
@@ -302,6 +304,7 @@ export const passRows = {
       workspace: r.workspace,
       newestMessage: r.newestMessage,
       error: clip(r.error),
+      postedBefore: r.postedBefore,
       updatedAt: r.updatedAt,
     }),
   }),
@@ -323,6 +326,7 @@ export const passRows = {
     failed: num(e.failed),
     editedInSlack: num(e.editedInSlack),
     deletedInSlack: num(e.deletedInSlack),
+    ...(e.postedBefore !== undefined ? { postedBefore: num(e.postedBefore) } : {}),
     updatedAt: String(e.updatedAt ?? ''),
   }),
 };

@@ -862,7 +862,8 @@ function fingerprintText(value: number): string {
 /** The workspace's address from a file's permalink (`https://acme.slack.com/files/...`), if any. */
 function workspaceOfFiles(files: SourceMessage['files']): string | undefined {
   for (const f of files) {
-    const m = f.permalink && /^(https:\/\/[a-z0-9-]+(?:\.enterprise)?\.slack\.com)\/files\//i.exec(f.permalink);
+    const m =
+      f.permalink && /^(https:\/\/[a-z0-9-]+(?:\.enterprise)?\.slack\.com)\/files\//i.exec(f.permalink);
     if (m) return m[1].toLowerCase();
   }
   return undefined;

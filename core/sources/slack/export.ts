@@ -453,7 +453,8 @@ function commonTeamId(users: Json[]): string | undefined {
 /** The workspace's https address from team_info.json's `url` or `domain`. */
 function workspaceUrlOf(team: Json): string | undefined {
   const url = str(team.url);
-  if (url && /^https:\/\/[a-z0-9-]+(\.enterprise)?\.slack\.com\/?$/i.test(url)) return url.replace(/\/+$/, '');
+  if (url && /^https:\/\/[a-z0-9-]+(\.enterprise)?\.slack\.com\/?$/i.test(url))
+    return url.replace(/\/+$/, '');
   const domain = str(team.domain);
   return domain && /^[a-z0-9-]+$/i.test(domain) ? `https://${domain.toLowerCase()}.slack.com` : undefined;
 }
