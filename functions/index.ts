@@ -1,5 +1,6 @@
 /** The Functions app's entry point (package.json `main`): importing it registers every function. */
 import './health';
 import './migrations';
+import './passes';
 import './pipeline';
 import './chatExport';

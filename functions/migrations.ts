@@ -2,8 +2,13 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import * as df from 'durable-functions';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { Orchestrator, type MigrateTeamInput, type MigrationStatus } from '../activities/names';
-import { explainChannel } from '../core/pipeline/report';
+import {
+  Orchestrator,
+  type MigrateTeamInput,
+  type MigrationStatus,
+  type SourceRef,
+} from '../activities/names';
+import { explainChannel, passReports } from '../core/pipeline/report';
 import { readManifest, runPaths } from '../core/pipeline/runStore';
 import type { ChannelRecord } from '../core/state/ledgerRecords';
 import { runtime } from './runtime';
@@ -16,7 +21,7 @@ export function migrationInstanceId(migrationId: string): string {
 }
 
 /** What a migration id may be: the start route makes no other, so the status route answers 400 for any other. */
-const MIGRATION_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+export const MIGRATION_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 /** Largest start request body read: the user map is the only large field (see {@link MAX_USER_MAP_CHARS}). */
 export const MAX_START_BODY_BYTES = 16 * 1024 * 1024;
 /** Longest user map CSV: about 100,000 users. */
@@ -43,6 +48,26 @@ const channelList = (field: string) =>
     )
     .max(MAX_CHANNEL_LIST, { error: `${field} must list at most ${MAX_CHANNEL_LIST} channels` });
 
+/** Where an export is, in a request body: a path on the host (local hosts) or a blob of the app's storage. */
+export const sourceSchema = z.union(
+  [
+    z.object({ path: z.string().min(1).max(4096) }).strict(),
+    z
+      .object({
+        blob: z.object({ container: z.string().min(3).max(63), name: z.string().min(1).max(1024) }).strict(),
+      })
+      .strict(),
+  ],
+  {
+    error: 'source must be {"path": "<export.zip or folder on the host>"} or {"blob": {"container", "name"}}',
+  },
+);
+
+/** A request's source as the pipeline names it. */
+export function sourceRef(source: z.infer<typeof sourceSchema>): SourceRef {
+  return 'path' in source ? { kind: 'path', path: source.path } : { kind: 'blob', ...source.blob };
+}
+
 /** The body of `POST /api/migrations`. */
 export const startMigrationSchema = z
   .object({
@@ -52,22 +77,7 @@ export const startMigrationSchema = z
         error: 'migrationId must be 1-63 letters, digits, "-" or "_", starting with a letter or digit',
       })
       .optional(),
-    source: z.union(
-      [
-        z.object({ path: z.string().min(1).max(4096) }).strict(),
-        z
-          .object({
-            blob: z
-              .object({ container: z.string().min(3).max(63), name: z.string().min(1).max(1024) })
-              .strict(),
-          })
-          .strict(),
-      ],
-      {
-        error:
-          'source must be {"path": "<export.zip or folder on the host>"} or {"blob": {"container", "name"}}',
-      },
-    ),
+    source: sourceSchema,
     team: z
       .object({
         displayName: z
@@ -105,6 +115,8 @@ export const startMigrationSchema = z
     excludeChannels: channelList('excludeChannels').optional(),
     since: isoDate('since').optional(),
     until: isoDate('until').optional(),
+    prestage: z.boolean({ error: 'prestage must be true or false' }).optional(),
+    deltaSync: z.boolean({ error: 'deltaSync must be true or false' }).optional(),
     options: z
       .object({
         includeSystemEvents: z.boolean().default(false),
@@ -145,8 +157,7 @@ export function parseStartRequest(
       ),
     };
   const b = parsed.data;
-  const source: MigrateTeamInput['source'] =
-    'path' in b.source ? { kind: 'path', path: b.source.path } : { kind: 'blob', ...b.source.blob };
+  const source = sourceRef(b.source);
   const migrationId =
     b.migrationId ??
     `m-${createHash('sha256')
@@ -168,12 +179,15 @@ export function parseStartRequest(
         fallbackUser: b.fallbackUser ?? fallbackUser,
         userMapCsv: b.userMap,
         userGroupsCsv: b.userGroups,
+        ...(b.prestage ? { prestage: true } : {}),
+        ...(b.deltaSync !== undefined ? { deltaSync: b.deltaSync } : {}),
       },
     },
   };
 }
 
-const ACTIVE = new Set<string>([
+/** Runtime statuses of an instance that is still running. */
+export const ACTIVE = new Set<string>([
   df.OrchestrationRuntimeStatus.Running,
   df.OrchestrationRuntimeStatus.Pending,
 ]);
@@ -193,7 +207,7 @@ function channelOutcome(planned: number, r: ChannelRecord | undefined): Paramete
 }
 
 /** The status of an instance, or undefined when it does not exist; the id goes URL-encoded into the client's URL. */
-async function findStatus(
+export async function findStatus(
   client: df.DurableClient,
   instanceId: string,
 ): Promise<df.DurableOrchestrationStatus | undefined> {
@@ -250,7 +264,7 @@ df.app.client.http('startMigration', {
 });
 
 /** The migration ids a status request can mean: the id itself, or the id inside an instance id `migration-<id>`. */
-function requestedIds(requested: string): string[] {
+export function requestedIds(requested: string): string[] {
   const ids = MIGRATION_ID.test(requested) ? [requested] : [];
   const inner = requested.startsWith(INSTANCE_PREFIX) ? requested.slice(INSTANCE_PREFIX.length) : '';
   if (MIGRATION_ID.test(inner)) ids.push(inner);
@@ -308,10 +322,13 @@ df.app.client.http('getMigration', {
         })
       : [];
     const custom = (status.customStatus ?? undefined) as MigrationStatus | undefined;
+    const migration = (await deps.ledger.getMigration(migrationId))?.value;
     return {
       status: 200,
       jsonBody: {
         migrationId,
+        ...(migration?.stage ? { stage: migration.stage } : {}),
+        ...(migration?.deltaSync !== undefined ? { deltaSync: migration.deltaSync } : {}),
         runtimeStatus: status.runtimeStatus,
         phase:
           custom?.phase ??
@@ -320,6 +337,7 @@ df.app.client.http('getMigration', {
         createdTime: status.createdTime,
         lastUpdatedTime: status.lastUpdatedTime,
         output: status.output,
+        passes: passReports(await deps.ledger.listPasses(migrationId)),
         channels,
         report: staged
           ? { json: runPaths.reportJson(migrationId), html: runPaths.reportHtml(migrationId) }

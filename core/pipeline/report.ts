@@ -1,6 +1,7 @@
 import type { NotImportedConversation, PlanManifest, Problem, SkipReason } from '../model';
 import { escapeHtml } from '../transform/html';
-import type { MigrationPhase, WriteReportInput, WriteReportResult } from './contracts';
+import type { PassRecord } from '../state/ledgerRecords';
+import type { MigrationPhase, PassKind, WriteReportInput, WriteReportResult } from './contracts';
 import type { PipelineDeps } from './deps';
 import { COMPLETED_BEFORE_POSTED } from './reconcile';
 import { readManifest, runPaths } from './runStore';
@@ -43,6 +44,35 @@ export interface ChannelReport {
   error?: string;
   /** What of the channel is not in Teams and why, one sentence a line; empty when every planned message is. */
   why: string[];
+  /** Imported messages the latest snapshot shows edited, or no longer has, in Slack: the import cannot replay either. */
+  editedInSlack: number;
+  deletedInSlack: number;
+  /** Those messages, with links to them in Teams and (when the workspace's address is known) in Slack. */
+  changedInSlack: ChangedInSlack[];
+}
+
+/** An imported message that changed in Slack after its import. */
+export interface ChangedInSlack {
+  key: string;
+  change: 'edited' | 'deleted';
+  teamsLink?: string;
+  slackLink?: string;
+}
+
+/** One pass of the migration, as the report lists it. */
+export interface PassReport {
+  pass: number;
+  kind: PassKind;
+  source: string;
+  startedAt: string;
+  finishedAt?: string;
+  outcome: string;
+  newMessages: number;
+  posted: number;
+  failed: number;
+  editedInSlack: number;
+  deletedInSlack: number;
+  error?: string;
 }
 
 /** The migration report handed to the customer (report.json; report.html renders the same data). */
@@ -65,6 +95,26 @@ export interface MigrationReport {
   users: { matched: number; unmatched: number; fallback?: string; unmatchedUsers: string[] };
   notImported: NotImportedConversation[];
   problems: Problem[];
+  /** The migration's passes, oldest first: its first import, deltas, the cutover. */
+  passes: PassReport[];
+}
+
+/** The ledger's pass records as reports and the status route show them. */
+export function passReports(passes: PassRecord[]): PassReport[] {
+  return passes.map((p) => ({
+    pass: p.pass,
+    kind: p.kind,
+    source: p.source,
+    startedAt: p.startedAt,
+    ...(p.finishedAt ? { finishedAt: p.finishedAt } : {}),
+    outcome: p.outcome,
+    newMessages: p.newMessages,
+    posted: p.posted,
+    failed: p.failed,
+    editedInSlack: p.editedInSlack,
+    deletedInSlack: p.deletedInSlack,
+    ...(p.error ? { error: p.error } : {}),
+  }));
 }
 
 /**
@@ -149,6 +199,14 @@ export async function buildReport(
       .filter((r) => r.state === 'missing')
       .map((r) => ({ key: r.key, reason: r.error ?? COMPLETED_BEFORE_POSTED }));
     const posted = rows.filter((r) => r.state === 'posted').length;
+    const changed = rows
+      .filter((r) => r.changed)
+      .map((r) => ({
+        key: r.key,
+        change: r.changed!,
+        ...(r.teamsLink ? { teamsLink: r.teamsLink } : {}),
+        ...(r.slackLink ? { slackLink: r.slackLink } : {}),
+      }));
     const outcome = {
       state: record?.state ?? 'pending',
       planned: planned.messages,
@@ -176,6 +234,9 @@ export async function buildReport(
         ? { elapsedSeconds: (Date.parse(record.finishedAt) - Date.parse(record.startedAt)) / 1000 }
         : {}),
       why: explainChannel(outcome),
+      editedInSlack: changed.filter((c) => c.change === 'edited').length,
+      deletedInSlack: changed.filter((c) => c.change === 'deleted').length,
+      changedInSlack: changed.slice(0, MAX_FAILURES_LISTED),
     });
   }
   const users = await deps.ledger.getUsers(runId);
@@ -207,6 +268,7 @@ export async function buildReport(
     },
     notImported: manifest.notImported,
     problems: manifest.problems,
+    passes: passReports(await deps.ledger.listPasses(runId)),
   };
 }
 
@@ -240,6 +302,26 @@ export function renderReportHtml(report: MigrationReport): string {
   const problems = report.problems
     .map((p) => `<li class="${e(p.severity)}">${e(p.severity)}: ${e(p.message)}</li>`)
     .join('\n');
+  const changed = report.channels
+    .flatMap((c) =>
+      c.changedInSlack.map(
+        (m) =>
+          `<li><b>${e(c.teamsName)}</b> ${e(m.key)}: ${m.change === 'edited' ? 'edited' : 'deleted'} in Slack after import` +
+          `${m.teamsLink ? ` · <a href="${e(m.teamsLink)}">in Teams</a>` : ''}${m.slackLink ? ` · <a href="${e(m.slackLink)}">in Slack</a>` : ''}</li>`,
+      ),
+    )
+    .join('\n');
+  const changedCounts = report.channels
+    .filter((c) => c.editedInSlack + c.deletedInSlack > 0)
+    .map((c) => `<li><b>${e(c.teamsName)}</b>: ${c.editedInSlack} edited, ${c.deletedInSlack} deleted</li>`)
+    .join('\n');
+  const passes = report.passes
+    .map(
+      (p) =>
+        `<tr><td>${p.pass}</td><td>${e(p.kind)}</td><td>${e(p.source)}</td><td>${e(p.startedAt)}</td><td>${e(p.finishedAt)}</td><td>${e(p.outcome)}</td>` +
+        `<td>${p.newMessages}</td><td>${p.posted}</td><td>${p.failed}</td><td>${p.editedInSlack + p.deletedInSlack}</td></tr>`,
+    )
+    .join('\n');
   const notImported = report.notImported
     .map((c) => `<li>${e(c.name)} (${e(c.kind)}, ${c.messages} messages): ${e(c.reason)}</li>`)
     .join('\n');
@@ -266,6 +348,8 @@ ${rows}
 <h2>Users</h2>
 <p>${report.users.matched} matched · ${report.users.unmatched} unmatched${report.users.fallback ? `, posted as ${e(report.users.fallback)} with their names shown` : ''}</p>
 ${report.users.unmatchedUsers.length ? `<ul>${report.users.unmatchedUsers.map((u) => `<li>${e(u)}</li>`).join('')}</ul>` : ''}
+${passes ? `<h2>Passes</h2>\n<table><tr><th>pass</th><th>kind</th><th>source</th><th>started</th><th>finished</th><th>outcome</th><th>new</th><th>posted</th><th>failed</th><th>changed in Slack</th></tr>\n${passes}\n</table>` : ''}
+${changed ? `<h2>Changed in Slack after import</h2><p>The import cannot replay edits or deletions made in Slack after a message was imported; these messages show their imported content in Teams.</p><ul>${changedCounts}</ul><ul>${changed}</ul>` : ''}
 ${failures ? `<h2>Failed messages</h2><ul>${failures}</ul>` : ''}
 ${missing ? `<h2>Messages that can no longer be imported</h2><ul>${missing}</ul>` : ''}
 ${notImported ? `<h2>Not imported</h2><ul>${notImported}</ul>` : ''}

@@ -1,5 +1,6 @@
 import type { TableClient, TransactionAction } from '@azure/data-tables';
 import {
+  MIGRATION_ROW,
   channelRows,
   messageRows,
   migrationRows,
@@ -90,6 +91,15 @@ export class Ledger {
   getMigration(runId: string): Promise<Versioned<MigrationRecord> | undefined> {
     const { partitionKey, rowKey } = migrationRows.keys(runId);
     return this.read(this.tables.migrations, partitionKey, rowKey, migrationRows.fromEntity);
+  }
+
+  /** Every migration row of the ledger (the delta-sync timer looks at each). */
+  async listMigrations(): Promise<MigrationRecord[]> {
+    const rows: MigrationRecord[] = [];
+    const filter = `RowKey eq '${MIGRATION_ROW}'`;
+    for await (const entity of this.tables.migrations.listEntities({ queryOptions: { filter } }))
+      rows.push(migrationRows.fromEntity(entity));
+    return rows;
   }
 
   /** Writes the whole migration row (upsert, replace); returns the new ETag. */

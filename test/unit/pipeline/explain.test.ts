@@ -60,6 +60,9 @@ describe('saying why', () => {
           timestampBumps: 0,
           reactionsAsText: 0,
           throttled: 0,
+          editedInSlack: 0,
+          deletedInSlack: 0,
+          changedInSlack: [],
           ...o,
           why: explainChannel(o),
         }));
@@ -78,6 +81,7 @@ describe('saying why', () => {
             throttled: 0,
           },
           channels,
+          passes: [],
           users: { matched: 1, unmatched: 0, unmatchedUsers: [] },
           notImported: [],
           problems: [],

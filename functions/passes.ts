@@ -1,0 +1,226 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { z } from 'zod';
+import {
+  Orchestrator,
+  type MigrateTeamInput,
+  type MigrationStatus,
+  type PassKind,
+  type SourceRef,
+} from '../activities/names';
+import { describeSource } from '../core/pipeline/passes';
+import { readRequest } from '../core/pipeline/stage';
+import { ACTIVE, findStatus, migrationInstanceId, requestedIds, sourceRef, sourceSchema } from './migrations';
+import { runtime } from './runtime';
+import { scheduleProblem } from './settings';
+
+const deltaSchema = z.object({ source: sourceSchema }).strict();
+const cutoverSchema = z
+  .object({
+    source: sourceSchema.optional(),
+    deltaSync: z.boolean({ error: 'deltaSync must be true or false' }).optional(),
+  })
+  .strict();
+
+/** Why a pass cannot start now: an HTTP status, the reason, and the phase the migration is in. */
+export interface PassRefusal {
+  ok: false;
+  status: 404 | 409;
+  error: string;
+  phase?: string;
+}
+
+/**
+ * Checks that a delta or a cutover of a migration may start now and builds its orchestration input from the
+ * migration's first request: 409 naming the phase while a pass runs (one instance per migration, so two
+ * passes never run at once), or when the migration's stage does not allow the pass; 404 when it is unknown.
+ */
+export async function passStart(
+  client: df.DurableClient,
+  migrationId: string,
+  kind: Exclude<PassKind, 'initial'>,
+  source: SourceRef | undefined,
+  extra: { deltaSync?: boolean; fromInbox?: boolean } = {},
+): Promise<{ ok: true; input: MigrateTeamInput } | PassRefusal> {
+  const status = await findStatus(client, migrationInstanceId(migrationId));
+  const custom = (status?.customStatus ?? undefined) as MigrationStatus | undefined;
+  if (status && ACTIVE.has(status.runtimeStatus)) {
+    const phase = custom?.phase ?? 'pending';
+    const running = custom?.pass ? `its ${custom.pass.kind} pass (pass ${custom.pass.number})` : 'a pass';
+    return {
+      ok: false,
+      status: 409,
+      phase,
+      error: `Migration '${migrationId}' is running ${running}, phase ${phase}: wait for it to end, then start the ${kind}.`,
+    };
+  }
+  const deps = await runtime().pipelineDeps();
+  const migration = (await deps.ledger.getMigration(migrationId))?.value;
+  const request = await readRequest(deps, migrationId);
+  if (!migration || !request)
+    return {
+      ok: false,
+      status: 404,
+      error: `No migration '${migrationId}' is known to this app: start it with POST /api/migrations first.`,
+    };
+  const stage = migration.stage ?? 'importing';
+  const phase = custom?.phase ?? stage;
+  if (kind === 'delta' && (stage === 'importing' || stage === 'cutting-over'))
+    return {
+      ok: false,
+      status: 409,
+      phase,
+      error:
+        stage === 'importing'
+          ? `Migration '${migrationId}' has not finished its first pass (phase ${phase}): run it again until it is prestaged or completed, then apply deltas.`
+          : `Migration '${migrationId}' is cutting over (phase ${phase}): run its cutover again to finish it, then apply deltas.`,
+    };
+  if (kind === 'cutover' && stage !== 'prestaged' && stage !== 'cutting-over')
+    return {
+      ok: false,
+      status: 409,
+      phase,
+      error: `Migration '${migrationId}' is not prestaged (phase ${phase}): only a migration started with "prestage": true is cut over.`,
+    };
+  return {
+    ok: true,
+    input: {
+      migrationId,
+      ...(source ? { source } : {}),
+      team: request.team,
+      options: request.options,
+      pass: {
+        kind,
+        ...(extra.deltaSync !== undefined ? { deltaSync: extra.deltaSync } : {}),
+        ...(extra.fromInbox ? { fromInbox: true } : {}),
+      },
+    },
+  };
+}
+
+/** Starts a pass as an execution of the migration's own instance; a start that loses a race answers 409. */
+async function startPass(
+  request: HttpRequest,
+  client: df.DurableClient,
+  context: InvocationContext,
+  kind: Exclude<PassKind, 'initial'>,
+): Promise<HttpResponseInit> {
+  const migrationId = requestedIds(request.params.id)[0];
+  if (!migrationId)
+    return {
+      status: 400,
+      jsonBody: {
+        error: `${JSON.stringify(request.params.id.slice(0, 100))} is not a migration id: ids are 1-63 letters, digits, '-' or '_' starting with a letter or digit.`,
+      },
+    };
+  const text = await request.text();
+  let body: unknown = {};
+  try {
+    if (text.trim()) body = JSON.parse(text);
+  } catch {
+    return { status: 400, jsonBody: { errors: ['The body must be a JSON object.'] } };
+  }
+  const parsed = (kind === 'delta' ? deltaSchema : cutoverSchema).safeParse(body);
+  if (!parsed.success)
+    return {
+      status: 400,
+      jsonBody: {
+        errors: parsed.error.issues.map((i) =>
+          i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message,
+        ),
+      },
+    };
+  const source = parsed.data.source ? sourceRef(parsed.data.source) : undefined;
+  const deltaSync = 'deltaSync' in parsed.data ? parsed.data.deltaSync : undefined;
+  const start = await passStart(client, migrationId, kind, source, { deltaSync });
+  if (!start.ok)
+    return {
+      status: start.status,
+      jsonBody: { error: start.error, ...(start.phase ? { phase: start.phase } : {}) },
+    };
+  const instanceId = migrationInstanceId(migrationId);
+  try {
+    await client.startNew(Orchestrator.migrateTeam, { instanceId, input: start.input });
+  } catch (err) {
+    const now = await findStatus(client, instanceId);
+    if (!now || !ACTIVE.has(now.runtimeStatus)) throw err;
+    const phase = (now.customStatus as MigrationStatus | undefined)?.phase ?? 'pending';
+    return {
+      status: 409,
+      jsonBody: {
+        error: `Migration '${migrationId}' is running a pass started by a concurrent request (phase ${phase}): wait for it to end.`,
+        phase,
+      },
+    };
+  }
+  context.log(
+    `Started the ${kind} of migration ${migrationId} (${describeSource(source) || 'no snapshot'}).`,
+  );
+  return client.createCheckStatusResponse(request, instanceId);
+}
+
+df.app.client.http('startMigrationDelta', {
+  route: 'migrations/{id}/delta',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: (request: HttpRequest, client: df.DurableClient, context: InvocationContext) =>
+    startPass(request, client, context, 'delta'),
+});
+
+df.app.client.http('startMigrationCutover', {
+  route: 'migrations/{id}/cutover',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: (request: HttpRequest, client: df.DurableClient, context: InvocationContext) =>
+    startPass(request, client, context, 'cutover'),
+});
+
+/**
+ * One firing of the delta-sync timer: for each migration with delta sync on (prestaged, or opted in for after
+ * its cutover) whose instance is not running, starts one delta with the oldest snapshot of its inbox. The pass
+ * moves the snapshot to `processed/` when it ends, so the next firing applies the next one; a firing that
+ * overlaps a running pass leaves that migration alone.
+ */
+export async function migrationDeltaSync(
+  client: df.DurableClient,
+  context: InvocationContext,
+): Promise<void> {
+  const deps = await runtime().pipelineDeps();
+  for (const migration of await deps.ledger.listMigrations()) {
+    const on =
+      migration.stage === 'prestaged' || (migration.stage === 'completed' && migration.deltaSync === true);
+    if (!on) continue;
+    const [next] = await deps.inbox.list(migration.runId);
+    if (!next) continue;
+    const start = await passStart(client, migration.runId, 'delta', next, { fromInbox: true });
+    if (!start.ok) {
+      context.log(`Delta sync of migration ${migration.runId} waits: ${start.error}`);
+      continue;
+    }
+    try {
+      await client.startNew(Orchestrator.migrateTeam, {
+        instanceId: migrationInstanceId(migration.runId),
+        input: start.input,
+      });
+      context.log(`Delta sync of migration ${migration.runId}: applying ${describeSource(next)}.`);
+    } catch (err) {
+      context.log(
+        `Delta sync of migration ${migration.runId} did not start (${err instanceof Error ? err.message : String(err)}); the next firing tries again.`,
+      );
+    }
+  }
+}
+
+const schedule = process.env.MIGRATION_DELTA_SCHEDULE?.trim();
+if (schedule) {
+  const problem = scheduleProblem(schedule);
+  if (problem)
+    throw new Error(
+      `Invalid app settings:\n- MIGRATION_DELTA_SCHEDULE '${schedule}' is not an NCRONTAB schedule ({second} {minute} {hour} {day} {month} {day-of-week}): ${problem}`,
+    );
+  df.app.client.timer('migrationDeltaSync', {
+    schedule,
+    handler: (_timer: unknown, client: df.DurableClient, context: InvocationContext) =>
+      migrationDeltaSync(client, context),
+  });
+}
