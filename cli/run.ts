@@ -24,9 +24,8 @@ function printableLines(text: string): string {
 }
 
 /** Options of `teams-import run`. */
-export interface RunOptions {
+export interface RunOptions extends LocalHostOptions {
   teamName?: string;
-  graphUrl?: string;
   userMap?: string;
   /** Path of a user-group CSV (`S...,handle`). */
   userGroups?: string;
@@ -38,23 +37,16 @@ export interface RunOptions {
   since?: string;
   until?: string;
   runId?: string;
-  stateDir: string;
-  json: boolean;
   includeSystemEvents: boolean;
   completeOnErrors: boolean;
   channelConcurrency: number;
   batchSeconds: number;
   /** Seconds between polls of the team creation; default 1 for the embedded sandbox, 30 (Microsoft's ask) otherwise. */
   operationPollSeconds?: number;
-  /** Options of the embedded sandbox beyond its users and state file (tests raise its time scale). */
-  sandbox?: Omit<SandboxOptions, 'users' | 'stateFile'>;
-  /**
-   * Where `files.slack.com` URLs are downloaded from (`SLACK_FILES_URL`). Default: the setting, else the
-   * embedded sandbox's Slack file host when rehearsing against it, else `https://files.slack.com`.
-   */
-  slackFilesUrl?: string;
-  /** Largest file moved, in MiB (`TEAMS_IMPORT_MAX_FILE_MB`, default 250). */
-  maxFileMb?: number;
+  /** Import everything and complete nothing: the migration waits, prestaged, for deltas and its cutover. */
+  prestage?: boolean;
+  /** The delta-sync timer keeps applying inbox snapshots after the cutover. */
+  deltaSync?: boolean;
 }
 
 /** Where `run` writes and what stops it; tests pass their own. */
@@ -105,7 +97,13 @@ interface MigrationView {
   runtimeStatus: string;
   phase: string;
   output?: unknown;
-  progress?: { messagesPosted: number; messagesTotal: number; channelsDone: number; channelsTotal: number };
+  progress?: {
+    messagesPosted: number;
+    messagesTotal: number;
+    channelsDone: number;
+    channelsTotal: number;
+    pass?: { kind: string; number: number };
+  };
   channels: {
     key: string;
     teamsName: string;
@@ -121,33 +119,48 @@ interface MigrationView {
 
 const TERMINAL = new Set(['Completed', 'Failed', 'Terminated']);
 
+/** What `run`, `delta` and `cutover` share: where the local host keeps its state, and how to reach the target. */
+export interface LocalHostOptions {
+  graphUrl?: string;
+  stateDir: string;
+  json: boolean;
+  /** Options of the embedded sandbox beyond its users and state file (tests raise its time scale). */
+  sandbox?: Omit<SandboxOptions, 'users' | 'stateFile'>;
+  slackFilesUrl?: string;
+  maxFileMb?: number;
+}
+
+/** The local host a command runs on, with the embedded sandbox when it rehearses. */
+interface LocalApp {
+  host: LocalHost;
+  sandbox?: SandboxHandle;
+  /** The rehearsal's user map (people of the export without an e-mail), when the sandbox is the target. */
+  rehearsalMap?: string;
+  stateDir: string;
+}
+
 /**
- * Runs one migration on the local host: embedded Azurite, and the embedded sandbox unless `graphUrl` names a
- * real Graph endpoint. Starts it through the app's HTTP API, shows progress, prints the report and resolves
- * to the exit code: 0 only when every planned message was imported and the team completed.
+ * Starts embedded Azurite and the local host (and the embedded sandbox unless `graphUrl` names a real Graph
+ * endpoint, with one user per person of `exportPath`), runs `use`, then stops them all.
  */
-export async function runMigration(exportArg: string, opts: RunOptions, io: RunIo): Promise<number> {
-  const exportPath = path.resolve(exportArg);
-  if (!existsSync(exportPath)) {
-    io.err(
-      `The export '${exportArg}' does not exist: give the path of a Slack export ZIP or its extracted folder.`,
-    );
-    return 2;
-  }
+async function onLocalHost<T>(
+  exportPath: string | undefined,
+  opts: LocalHostOptions,
+  progress: (text: string) => void,
+  use: (app: LocalApp) => Promise<T>,
+): Promise<T> {
   const stateDir = path.resolve(opts.stateDir);
   await mkdir(stateDir, { recursive: true });
-  let userMapText = opts.userMap ? await readFile(opts.userMap, 'utf8') : undefined;
-  const userGroupsText = opts.userGroups ? await readFile(opts.userGroups, 'utf8') : undefined;
-  const progress = opts.json ? io.err : io.out;
-
   let sandbox: SandboxHandle | undefined;
   let host: LocalHost | undefined;
   try {
-    let fallbackUser = opts.fallbackUser;
+    let rehearsalMap: string | undefined;
     if (!opts.graphUrl) {
-      const rehearsal = await sandboxRehearsal(exportPath);
-      userMapText ??= rehearsal.userMap;
-      const serveFiles = !opts.slackFilesUrl && !process.env.SLACK_FILES_URL;
+      const rehearsal = exportPath
+        ? await sandboxRehearsal(exportPath)
+        : { users: [SANDBOX_FALLBACK], userMap: '' };
+      rehearsalMap = rehearsal.userMap;
+      const serveFiles = !opts.slackFilesUrl && !process.env.SLACK_FILES_URL && exportPath;
       sandbox = await startSandbox({
         port: 0,
         ...opts.sandbox,
@@ -162,7 +175,6 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
             }
           : {}),
       });
-      fallbackUser ??= SANDBOX_FALLBACK.userPrincipalName;
       progress(`Teams sandbox: ${sandbox.url} (preview: ${sandbox.url}/_sandbox/state)`);
     }
     const filesUrl = opts.slackFilesUrl ?? sandbox?.slackFilesUrl;
@@ -176,11 +188,47 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
       values: {
         GRAPH_URL: opts.graphUrl ?? sandbox!.url,
         TEAMS_IMPORT_ALLOW_LOCAL_PATHS: 'true',
+        TEAMS_IMPORT_INBOX_DIR: path.join(stateDir, 'inbox'),
         SLACK_FILES_URL: filesUrl,
         TEAMS_IMPORT_MAX_FILE_MB: opts.maxFileMb === undefined ? undefined : String(opts.maxFileMb),
       },
     });
+    return await use({
+      host,
+      ...(sandbox ? { sandbox } : {}),
+      ...(rehearsalMap !== undefined ? { rehearsalMap } : {}),
+      stateDir,
+    });
+  } finally {
+    await host?.stop();
+    await sandbox?.stop();
+  }
+}
 
+/**
+ * Runs one migration's first pass on the local host: embedded Azurite, and the embedded sandbox unless
+ * `graphUrl` names a real Graph endpoint. Starts it through the app's HTTP API, shows progress, prints the
+ * report and resolves to the exit code: 0 only when every planned message was imported and the team completed
+ * (or, pre-staged, every planned message imported).
+ */
+export async function runMigration(exportArg: string, opts: RunOptions, io: RunIo): Promise<number> {
+  const exportPath = path.resolve(exportArg);
+  if (!existsSync(exportPath)) {
+    io.err(
+      `The export '${exportArg}' does not exist: give the path of a Slack export ZIP or its extracted folder.`,
+    );
+    return 2;
+  }
+  let userMapText = opts.userMap ? await readFile(opts.userMap, 'utf8') : undefined;
+  const userGroupsText = opts.userGroups ? await readFile(opts.userGroups, 'utf8') : undefined;
+  const progress = opts.json ? io.err : io.out;
+  return onLocalHost(exportPath, opts, progress, async (app) => {
+    const { host, sandbox } = app;
+    let fallbackUser = opts.fallbackUser;
+    if (sandbox) {
+      userMapText ??= app.rehearsalMap;
+      fallbackUser ??= SANDBOX_FALLBACK.userPrincipalName;
+    }
     const body = {
       ...(opts.runId ? { migrationId: opts.runId } : {}),
       source: { path: exportPath },
@@ -192,6 +240,8 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
       excludeChannels: opts.excludeChannels,
       since: opts.since,
       until: opts.until,
+      ...(opts.prestage ? { prestage: true } : {}),
+      ...(opts.deltaSync ? { deltaSync: true } : {}),
       options: {
         includeSystemEvents: opts.includeSystemEvents,
         completeOnErrors: opts.completeOnErrors,
@@ -219,42 +269,104 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
       );
     const migrationId = startBody.id.replace(/^migration-/, '');
     progress(`Migration ${migrationId} started (local host ${host.url}).`);
+    return followPass(app, migrationId, opts, io, progress);
+  });
+}
 
-    const view = await watch(
-      `${host.url}/api/migrations/${encodeURIComponent(migrationId)}`,
-      io,
-      progress,
-      opts,
+/** Options of `teams-import delta` and `teams-import cutover`. */
+export interface PassOptions extends LocalHostOptions {
+  runId: string;
+  /** Cutover: keep delta sync on after it. */
+  deltaSync?: boolean;
+}
+
+/**
+ * Runs a delta (a newer snapshot) or the cutover (an optional final snapshot) of a migration on the local host,
+ * as `run` runs a first pass: through the app's HTTP API, showing progress and printing the report. Resolves
+ * to 0 when every planned message is imported (and, for a cutover, the team completed), 2 when the app
+ * refuses to start the pass (it says why), 1 otherwise.
+ */
+export async function runPass(
+  kind: 'delta' | 'cutover',
+  exportArg: string | undefined,
+  opts: PassOptions,
+  io: RunIo,
+): Promise<number> {
+  const exportPath = exportArg === undefined ? undefined : path.resolve(exportArg);
+  if (exportPath && !existsSync(exportPath)) {
+    io.err(
+      `The export '${exportArg}' does not exist: give the path of a newer Slack export ZIP or its folder.`,
     );
-    if (view.runtimeStatus !== 'Completed') {
-      io.err(`Migration ${migrationId} ${view.runtimeStatus.toLowerCase()}: ${formatOutput(view.output)}`);
-      return 1;
-    }
-    const result = view.output as MigrateTeamResult;
-    const reportUrl = `${host.url}/api/migrations/${encodeURIComponent(migrationId)}/report`;
-    const report = (await fetchOk(reportUrl).then((r) => r.json())) as MigrationReport;
-    const html = Buffer.from(await (await fetchOk(`${reportUrl}?format=html`)).arrayBuffer());
-    const reportDir = path.join(stateDir, 'reports');
-    await mkdir(reportDir, { recursive: true });
-    const htmlPath = path.join(reportDir, `${migrationId}.html`);
-    await writeFile(htmlPath, html);
-    await writeFile(path.join(reportDir, `${migrationId}.json`), JSON.stringify(report, null, 2));
-    if (opts.json) io.out(JSON.stringify(report, null, 2));
-    else io.out(formatSummary(report, htmlPath));
-    if (sandbox && !opts.json)
-      io.out(
-        `See the team as Teams users will: npx teams-import sandbox --state ${path.relative(process.cwd(), path.join(stateDir, 'sandbox.json')) || 'sandbox.json'}` +
-          ` --port 4000, then open http://127.0.0.1:4000/_sandbox/teams/${report.team.teamId}/preview`,
-      );
-    return result.phase === 'completed' &&
-      report.totals.failed === 0 &&
-      report.totals.posted === report.totals.planned
-      ? 0
-      : 1;
-  } finally {
-    await host?.stop();
-    await sandbox?.stop();
+    return 2;
   }
+  const progress = opts.json ? io.err : io.out;
+  return onLocalHost(exportPath, opts, progress, async (app) => {
+    const url = `${app.host.url}/api/migrations/${encodeURIComponent(opts.runId)}/${kind}`;
+    const body = {
+      ...(exportPath ? { source: { path: exportPath } } : {}),
+      ...(kind === 'cutover' && opts.deltaSync !== undefined ? { deltaSync: opts.deltaSync } : {}),
+    };
+    const started = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const answer = (await started.json()) as {
+      id?: string;
+      error?: string;
+      errors?: string[];
+      phase?: string;
+    };
+    if (started.status !== 202) {
+      const why = answer.error ?? (answer.errors ?? []).join('; ');
+      io.err(`The ${kind} of migration ${opts.runId} did not start (HTTP ${started.status}): ${why}`);
+      return 2;
+    }
+    progress(`The ${kind} of migration ${opts.runId} started (local host ${app.host.url}).`);
+    return followPass(app, opts.runId, opts, io, progress);
+  });
+}
+
+/** Watches the migration's running pass to its end, writes and prints its report, and answers the exit code. */
+async function followPass(
+  app: LocalApp,
+  migrationId: string,
+  opts: LocalHostOptions,
+  io: RunIo,
+  progress: (text: string) => void,
+): Promise<number> {
+  const { host, sandbox, stateDir } = app;
+  const view = await watch(
+    `${host.url}/api/migrations/${encodeURIComponent(migrationId)}`,
+    io,
+    progress,
+    opts,
+  );
+  if (view.runtimeStatus !== 'Completed') {
+    io.err(`Migration ${migrationId} ${view.runtimeStatus.toLowerCase()}: ${formatOutput(view.output)}`);
+    return 1;
+  }
+  const result = view.output as MigrateTeamResult;
+  const reportUrl = `${host.url}/api/migrations/${encodeURIComponent(migrationId)}/report`;
+  const report = (await fetchOk(reportUrl).then((r) => r.json())) as MigrationReport;
+  const html = Buffer.from(await (await fetchOk(`${reportUrl}?format=html`)).arrayBuffer());
+  const reportDir = path.join(stateDir, 'reports');
+  await mkdir(reportDir, { recursive: true });
+  const htmlPath = path.join(reportDir, `${migrationId}.html`);
+  await writeFile(htmlPath, html);
+  await writeFile(path.join(reportDir, `${migrationId}.json`), JSON.stringify(report, null, 2));
+  if (opts.json) io.out(JSON.stringify(report, null, 2));
+  else io.out(formatSummary(report, htmlPath));
+  if (sandbox && !opts.json)
+    io.out(
+      `See the team as Teams users will: npx teams-import sandbox --state ${path.relative(process.cwd(), path.join(stateDir, 'sandbox.json')) || 'sandbox.json'}` +
+        ` --port 4000, then open http://127.0.0.1:4000/_sandbox/teams/${report.team.teamId}/preview`,
+    );
+  return (result.phase === 'completed' || result.phase === 'prestaged') &&
+    report.totals.failed === 0 &&
+    report.totals.posted === report.totals.planned
+    ? 0
+    : 1;
 }
 
 async function fetchOk(url: string): Promise<Response> {
@@ -267,7 +379,7 @@ async function watch(
   statusUrl: string,
   io: RunIo,
   progress: (text: string) => void,
-  opts: RunOptions,
+  opts: Pick<LocalHostOptions, 'json'>,
 ): Promise<MigrationView> {
   const bars =
     io.isTty && !opts.json
@@ -296,7 +408,7 @@ async function watch(
       } else {
         const p = view.progress;
         const line = p
-          ? `${view.phase}: ${p.messagesPosted}/${p.messagesTotal} messages, ${p.channelsDone}/${p.channelsTotal} channels` +
+          ? `${p.pass ? `${p.pass.kind} pass ${p.pass.number}, ` : ''}${view.phase}: ${p.messagesPosted}/${p.messagesTotal} messages, ${p.channelsDone}/${p.channelsTotal} channels` +
             ` (${view.channels.map((c) => `${c.teamsName} ${c.posted}/${c.planned}${c.waitingUntil ? ` waiting for the service until ${c.waitingUntil}` : ''}`).join(', ')})`
           : view.phase;
         const now = Date.now();
@@ -327,6 +439,11 @@ export function formatSummary(report: MigrationReport, htmlPath: string): string
   const lines = [
     `Team '${report.team.displayName}' (${report.team.teamId ?? 'not created'}): ${report.phase}`,
     `Messages: ${t.posted}/${t.planned} posted, ${t.failed} failed, ${t.missing} missing, ${t.skipped} skipped, ${t.throttled} throttled requests`,
+    ...(report.phase === 'prestaged'
+      ? [
+          'Pre-staged: nothing is completed and no member is added, so users see nothing yet. Apply newer snapshots with `teams-import delta`, then `teams-import cutover`.',
+        ]
+      : []),
     ...(report.phase === 'needs-attention'
       ? [
           'General, the team and its members are not completed while a message or a channel failed (completion is final): run again with the same --run-id to retry, or pass --complete-on-errors.',
@@ -341,6 +458,21 @@ export function formatSummary(report: MigrationReport, htmlPath: string): string
     ]),
     ...(report.notImported.length
       ? [`Not imported: ${report.notImported.map((c) => c.name).join(', ')}`]
+      : []),
+    ...report.channels
+      .filter((c) => c.editedInSlack + c.deletedInSlack > 0)
+      .map(
+        (c) =>
+          `Changed in Slack after import, in ${c.teamsName}: ${c.editedInSlack} edited, ${c.deletedInSlack} deleted (the report links them)`,
+      ),
+    ...(report.passes.length > 1
+      ? [
+          'Passes:',
+          ...report.passes.map(
+            (p) =>
+              `  ${p.pass} ${p.kind.padEnd(8)} ${p.outcome.padEnd(16)} ${p.newMessages} new, ${p.posted} posted, ${p.failed} failed${p.source ? ` (${p.source})` : ''}`,
+          ),
+        ]
       : []),
     `Report: ${htmlPath}`,
   ];
@@ -389,7 +521,7 @@ const list = (value: string): string[] =>
     .map((s) => s.trim())
     .filter(Boolean);
 
-/** Registers `teams-import run`. */
+/** Registers `teams-import run`, `teams-import delta` and `teams-import cutover`. */
 export const registerRun: CommandRegistrar = (program: Command, setExitCode) => {
   program
     .command('run')
@@ -445,6 +577,16 @@ export const registerRun: CommandRegistrar = (program: Command, setExitCode) => 
       'files larger than this many MiB become a notice with their size (default 250)',
       positiveNumber('--max-file-mb'),
     )
+    .option(
+      '--prestage',
+      'import everything and complete nothing (no channel, team or member) until the cutover',
+      false,
+    )
+    .option(
+      '--delta-sync',
+      'keep applying snapshots dropped in the inbox after the cutover (the timer)',
+      false,
+    )
     .option('--json', 'print the report as JSON on stdout (progress goes to stderr)', false)
     .action(async (exportArg: string, options: RunOptions) => {
       const abort = new AbortController();
@@ -452,17 +594,72 @@ export const registerRun: CommandRegistrar = (program: Command, setExitCode) => 
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       try {
-        setExitCode(
-          await runMigration(exportArg, options, {
-            out: (t) => process.stdout.write(`${options.json ? printableJson(t) : printableLines(t)}\n`),
-            err: (t) => process.stderr.write(`${printableLines(t)}\n`),
-            isTty: !!process.stderr.isTTY,
-            signal: abort.signal,
-          }),
-        );
+        setExitCode(await runMigration(exportArg, options, terminalIo(options.json, abort.signal)));
       } finally {
         process.removeListener('SIGINT', stop);
         process.removeListener('SIGTERM', stop);
       }
     });
+
+  for (const kind of ['delta', 'cutover'] as const) {
+    const command = program
+      .command(kind)
+      .description(
+        kind === 'delta'
+          ? "Apply a newer snapshot of the workspace to a migration: import what it adds (a completed team's changed channels are re-opened with startMigration)"
+          : 'Cut a prestaged migration over: an optional final snapshot, then complete every channel (General last) and the team, and add the members',
+      )
+      .argument(
+        kind === 'delta' ? '<export>' : '[export]',
+        kind === 'delta' ? 'newer Slack export ZIP or folder' : 'final Slack export ZIP or folder (optional)',
+      )
+      .requiredOption('--run-id <id>', 'the migration id (as given to run)')
+      .option(
+        '--graph-url <url>',
+        'Microsoft Graph base URL of a real tenant (credentials from AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET)',
+      )
+      .option(
+        '--state-dir <dir>',
+        'where the local host keeps its storage and the sandbox its state',
+        '.teams-import',
+      )
+      .option(
+        '--slack-files-url <url>',
+        'where files.slack.com URLs are downloaded from',
+        httpUrl('--slack-files-url'),
+      )
+      .option(
+        '--max-file-mb <n>',
+        'files larger than this many MiB become a notice with their size',
+        positiveNumber('--max-file-mb'),
+      )
+      .option('--json', 'print the report as JSON on stdout (progress goes to stderr)', false);
+    if (kind === 'cutover')
+      command.option(
+        '--delta-sync',
+        'keep applying snapshots dropped in the inbox after the cutover (the timer)',
+      );
+    command.action(async (exportArg: string | undefined, options: PassOptions) => {
+      const abort = new AbortController();
+      const stop = (): void => abort.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        setExitCode(await runPass(kind, exportArg, options, terminalIo(options.json, abort.signal)));
+      } finally {
+        process.removeListener('SIGINT', stop);
+        process.removeListener('SIGTERM', stop);
+      }
+    });
+  }
 };
+
+/** Where a command prints: stdout (JSON kept printable) and stderr, names from the export made safe. */
+function terminalIo(json: boolean, signal: AbortSignal): RunIo {
+  return {
+    out: (t) => process.stdout.write(`${json ? printableJson(t) : printableLines(t)}\n`),
+    err: (t) => process.stderr.write(`${printableLines(t)}\n`),
+    isTty: !!process.stderr.isTTY,
+    signal,
+  };
+}

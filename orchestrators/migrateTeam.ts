@@ -315,8 +315,8 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
     stage?: FinishPassInput['stage'],
   ): Generator<Task, MigrateTeamResult, unknown> {
     if (phase !== 'needs-attention') enter('reporting');
-    const written = (yield report(phase)) as WriteReportResult;
     yield finish(phase, stage ? { stage } : {});
+    const written = (yield report(phase)) as WriteReportResult;
     enter(phase);
     return outcome(phase, teamId, written, { number: passNumber, kind });
   };

@@ -12,8 +12,11 @@ import type { SourceRef } from './contracts';
 export interface SnapshotInbox {
   /** The migration's waiting snapshots, oldest first (by when they were dropped, then by name). */
   list(migrationId: string): Promise<SourceRef[]>;
-  /** Moves a snapshot of the inbox to its migration's `processed/` folder; a snapshot not in it is left alone. */
-  markProcessed(source: SourceRef): Promise<void>;
+  /**
+   * Moves a snapshot of the inbox to its migration's `processed/` folder and answers where it is now; a
+   * snapshot not in the inbox is left alone (undefined).
+   */
+  markProcessed(source: SourceRef): Promise<SourceRef | undefined>;
 }
 
 const PROCESSED = 'processed';
@@ -34,17 +37,19 @@ export class BlobInbox implements SnapshotInbox {
       .map((b) => ({ kind: 'blob', container: this.container.containerName, name: b.name }));
   }
 
-  async markProcessed(source: SourceRef): Promise<void> {
-    if (source.kind !== 'blob' || source.container !== this.container.containerName) return;
+  async markProcessed(source: SourceRef): Promise<SourceRef | undefined> {
+    if (source.kind !== 'blob' || source.container !== this.container.containerName) return undefined;
     const match = /^inbox\/([^/]+)\/([^/]+)$/.exec(source.name);
-    if (!match) return;
+    if (!match) return undefined;
+    const moved: SourceRef = { ...source, name: `inbox/${match[1]}/${PROCESSED}/${match[2]}` };
     const from = this.container.getBlockBlobClient(source.name);
-    if (!(await from.exists())) return;
-    const to = this.container.getBlockBlobClient(`inbox/${match[1]}/${PROCESSED}/${match[2]}`);
+    if (!(await from.exists())) return moved;
+    const to = this.container.getBlockBlobClient(moved.name);
     const body = (await from.download()).readableStreamBody;
     if (!body) throw new Error(`The inbox snapshot '${source.name}' has no body.`);
     await to.uploadStream(body as NodeJS.ReadableStream as never, 4 * 1024 * 1024, 4);
     await from.deleteIfExists();
+    return moved;
   }
 }
 
@@ -70,11 +75,15 @@ export class FolderInbox implements SnapshotInbox {
       .map((f) => ({ kind: 'path', path: f.path }));
   }
 
-  async markProcessed(source: SourceRef): Promise<void> {
-    if (source.kind !== 'path') return;
-    const dir = path.dirname(source.path);
-    if (path.dirname(dir) !== path.resolve(this.root) || !existsSync(source.path)) return;
-    await mkdir(path.join(dir, PROCESSED), { recursive: true });
-    await rename(source.path, path.join(dir, PROCESSED, path.basename(source.path)));
+  async markProcessed(source: SourceRef): Promise<SourceRef | undefined> {
+    if (source.kind !== 'path') return undefined;
+    const dir = path.dirname(path.resolve(source.path));
+    if (path.dirname(dir) !== path.resolve(this.root)) return undefined;
+    const moved = path.join(dir, PROCESSED, path.basename(source.path));
+    if (existsSync(source.path)) {
+      await mkdir(path.join(dir, PROCESSED), { recursive: true });
+      await rename(source.path, moved);
+    }
+    return { kind: 'path', path: moved };
   }
 }

@@ -405,6 +405,8 @@ async function applySnapshot(
     importable: true,
     stagedPasses: [...(manifest.stagedPasses ?? []), input.pass],
   };
+  // Later snapshots hold the earlier ones' messages: files of every planned message are read from the newest.
+  await deps.store.put(runPaths.source(runId), JSON.stringify(input.source), 'application/json');
   await deps.store.put(runPaths.manifest(runId), JSON.stringify(next, null, 2) + '\n', 'application/json');
   return {
     manifest: next,
@@ -583,7 +585,7 @@ export async function finishPass(deps: PipelineDeps, input: FinishPassInput): Pr
   const postedNow = channels.reduce((n, c) => n + c.posted, 0);
   const posted = Math.max(0, postedNow - (pass?.postedBefore ?? 0));
   const failed = channels.reduce((n, c) => n + c.failed, 0);
-  if (input.processed) await moveToProcessed(deps, input.processed);
+  if (input.processed) await moveToProcessed(deps, runId, input.processed);
   await deps.ledger.updatePass(runId, input.pass, {
     outcome: input.outcome,
     finishedAt: new Date(deps.now()).toISOString(),
@@ -595,7 +597,15 @@ export async function finishPass(deps: PipelineDeps, input: FinishPassInput): Pr
   return { posted, failed };
 }
 
-/** Moves a snapshot of a migration's inbox (`.../inbox/<id>/x.zip`) to its `processed/` folder. */
-async function moveToProcessed(deps: PipelineDeps, source: SourceRef): Promise<void> {
-  await deps.inbox.markProcessed(source);
+/**
+ * Moves a snapshot of a migration's inbox to its `processed/` folder; when it is the migration's current
+ * source (where files of planned messages are read), the source follows it.
+ */
+async function moveToProcessed(deps: PipelineDeps, runId: string, source: SourceRef): Promise<void> {
+  const moved = await deps.inbox.markProcessed(source);
+  if (!moved) return;
+  const name = runPaths.source(runId);
+  const current = (await deps.store.exists(name)) ? (await deps.store.get(name)).toString('utf8') : '';
+  if (current === JSON.stringify(source))
+    await deps.store.put(name, JSON.stringify(moved), 'application/json');
 }
