@@ -62,11 +62,11 @@ export function snapshotAt(
 export function messagesBefore(
   source: string,
   at: number,
-): { ts: string; channel: string; threadTs?: string }[] {
+): { ts: string; channel: string; threadTs?: string; subtype?: string }[] {
   const channels = (JSON.parse(readFileSync(path.join(source, 'channels.json'), 'utf8')) as Channel[]).filter(
     (c) => Number(c.created) < at,
   );
-  const out: { ts: string; channel: string; threadTs?: string }[] = [];
+  const out: { ts: string; channel: string; threadTs?: string; subtype?: string }[] = [];
   for (const channel of channels) {
     const folder = path.join(source, channel.name);
     if (!existsSync(folder)) continue;
@@ -77,6 +77,7 @@ export function messagesBefore(
             ts: m.ts,
             channel: channel.name,
             ...(typeof m.thread_ts === 'string' && m.thread_ts !== m.ts ? { threadTs: m.thread_ts } : {}),
+            ...(typeof m.subtype === 'string' ? { subtype: m.subtype } : {}),
           });
   }
   return out;
