@@ -13,6 +13,7 @@ import { encodePathSegment, GraphChatSource } from './graphSource';
 import { OneDriveSink } from './oneDriveSink';
 import type { PassTotals } from './passTotals';
 import type { DisposableStaging } from './staging';
+import { escapeHtml } from '../transform/html';
 
 /** The app registration and authority used for the users' consent, and where the callback lives. */
 export interface ConsentSettings extends Omit<TokenClientOptions, 'now' | 'timeoutMs'> {
@@ -146,10 +147,6 @@ export function parseUserMap(csv: string): Map<string, string> {
     map.set(source.toLowerCase(), target);
   });
   return map;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 /**
