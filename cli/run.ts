@@ -15,6 +15,7 @@ import {
   type SandboxOptions,
   type SandboxUser,
 } from '../sandbox';
+import { RUN_OPTION_DEFAULTS } from '../core/pipeline/contracts';
 import type { CommandRegistrar } from './command';
 import { printable, printableJson } from './printable';
 
@@ -197,7 +198,8 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
         completeOnErrors: opts.completeOnErrors,
         channelConcurrency: opts.channelConcurrency,
         batchSeconds: opts.batchSeconds,
-        operationPollSeconds: opts.operationPollSeconds ?? (sandbox ? 1 : 30),
+        operationPollSeconds:
+          opts.operationPollSeconds ?? (sandbox ? 1 : RUN_OPTION_DEFAULTS.operationPollSeconds),
         reactions: opts.reactions ?? 'native',
       },
     };
@@ -423,12 +425,17 @@ export const registerRun: CommandRegistrar = (program: Command, setExitCode) => 
     )
     .option('--include-system-events', 'import joins, topic changes and the like as small notices', false)
     .option('--complete-on-errors', 'complete channels and the team even when some messages failed', false)
-    .option('--channel-concurrency <n>', 'channels posted at once', positiveInt('--channel-concurrency'), 10)
+    .option(
+      '--channel-concurrency <n>',
+      'channels posted at once',
+      positiveInt('--channel-concurrency'),
+      RUN_OPTION_DEFAULTS.channelConcurrency,
+    )
     .option(
       '--batch-seconds <n>',
       'seconds each posting activity runs before checkpointing',
       positiveInt('--batch-seconds'),
-      60,
+      RUN_OPTION_DEFAULTS.batchSeconds,
     )
     .option(
       '--operation-poll-seconds <n>',

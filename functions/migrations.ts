@@ -6,6 +6,7 @@ import { Orchestrator, type MigrateTeamInput, type MigrationStatus } from '../ac
 import { explainChannel } from '../core/pipeline/report';
 import { readManifest, runPaths } from '../core/pipeline/runStore';
 import type { ChannelRecord } from '../core/state/ledgerRecords';
+import { RUN_OPTION_DEFAULTS as D } from '../core/pipeline/contracts';
 import { runtime } from './runtime';
 
 const INSTANCE_PREFIX = 'migration-';
@@ -83,7 +84,7 @@ export const startMigrationSchema = z
         visibility: z.enum(['private', 'public']).default('private'),
       })
       .strict()
-      .default({ visibility: 'private' }),
+      .prefault({}),
     userMap: z
       .string()
       .max(MAX_USER_MAP_CHARS, {
@@ -107,24 +108,16 @@ export const startMigrationSchema = z
     until: isoDate('until').optional(),
     options: z
       .object({
-        includeSystemEvents: z.boolean().default(false),
-        channelConcurrency: z.number().int().min(1).max(50).default(10),
-        batchSeconds: z.number().min(1).max(300).default(60),
-        batchesPerExecution: z.number().int().min(1).max(100).default(10),
-        operationPollSeconds: z.number().min(0.1).max(300).default(30),
-        completeOnErrors: z.boolean().default(false),
-        reactions: z.enum(['native', 'text']).default('native'),
+        includeSystemEvents: z.boolean().default(D.includeSystemEvents),
+        channelConcurrency: z.number().int().min(1).max(50).default(D.channelConcurrency),
+        batchSeconds: z.number().min(1).max(300).default(D.batchSeconds),
+        batchesPerExecution: z.number().int().min(1).max(100).default(D.batchesPerExecution),
+        operationPollSeconds: z.number().min(0.1).max(300).default(D.operationPollSeconds),
+        completeOnErrors: z.boolean().default(D.completeOnErrors),
+        reactions: z.enum(['native', 'text']).default(D.reactions),
       })
       .strict()
-      .default({
-        includeSystemEvents: false,
-        channelConcurrency: 10,
-        batchSeconds: 60,
-        batchesPerExecution: 10,
-        operationPollSeconds: 30,
-        completeOnErrors: false,
-        reactions: 'native',
-      }),
+      .prefault({}),
   })
   .strict()
   .refine((b) => !b.since || !b.until || Date.parse(b.since) < Date.parse(b.until), {

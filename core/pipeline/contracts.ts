@@ -36,6 +36,17 @@ export interface MigrationOptions {
   completeOnErrors: boolean;
 }
 
+/** The defaults of a migration's run options, declared once for the start request, the CLI and the docs. */
+export const RUN_OPTION_DEFAULTS = {
+  includeSystemEvents: false,
+  channelConcurrency: 10,
+  batchSeconds: 60,
+  batchesPerExecution: 10,
+  operationPollSeconds: 30,
+  completeOnErrors: false,
+  reactions: 'native',
+} as const satisfies Partial<MigrationOptions>;
+
 /** The migrateTeam orchestrator's input. */
 export interface MigrateTeamInput {
   migrationId: string;
