@@ -8,10 +8,10 @@ import type {
 } from '../state/chatExportTables';
 import { authorizeUrl, ConsentGoneError, redeemCode, refresh, type TokenClientOptions } from './consent';
 import { consumeState, createPkcePair, issueState, verifyState } from './crypto';
-import { ChatExporter, failedChatResult, type ChatExportResult, type PlannedChat } from './exporter';
+import { ChatExporter, type ChatExportResult, type PlannedChat } from './exporter';
 import { encodePathSegment, GraphChatSource } from './graphSource';
 import { OneDriveSink } from './oneDriveSink';
-import type { PassTotals } from './passTotals';
+import { failedChatResult, type PassTotals } from './passTotals';
 import type { DisposableStaging } from './staging';
 import { escapeHtml } from '../transform/html';
 
