@@ -6,7 +6,7 @@ import {
   isLoopbackUrl,
   type GraphAuth,
 } from '../core/graph/auth';
-import { DEFAULT_SLACK_API_URL } from '../core/sources/slack/webApi';
+import { DEFAULT_SLACK_API_URL, isSafeSlackApiUrl } from '../core/sources/slack/webApi';
 import { devStorageConnectionString } from '../core/state/devStorage';
 import type { StorageSettings } from '../core/state/storageAccount';
 
@@ -107,7 +107,7 @@ const schema = z.object({
       protocol: /^https?$/,
       error: 'SLACK_API_URL must be an http(s) URL such as https://slack.com/api/',
     })
-    .refine((v) => v.startsWith('https:') || (URL.canParse(v) && isLoopbackUrl(v)), {
+    .refine(isSafeSlackApiUrl, {
       error:
         'SLACK_API_URL must be an https URL (the token travels to it); plain http is only for a stand-in on this machine (127.0.0.1)',
     })

@@ -6,7 +6,8 @@ import {
   type RetryOptions,
   type WebAPICallResult,
 } from '@slack/web-api';
-import type { ConversationKind, Problem } from '../../model';
+import { isLoopbackUrl } from '../../graph/auth';
+import type { ConversationKind, Problem, SourceUser } from '../../model';
 import type { SlackApiSourceRef } from '../../pipeline/contracts';
 import type { SourceScope } from '../../pipeline/deps';
 import {
@@ -26,6 +27,16 @@ export const DEFAULT_SLACK_API_URL = 'https://slack.com/api/';
 
 /** Messages asked for per page: Slack's advice for `conversations.history`, `conversations.replies` and lists. */
 export const PAGE_SIZE = 200;
+
+/**
+ * Whether `SLACK_TOKEN` may be sent to a Web API base: an https URL, or plain http to this machine only (a
+ * rehearsal's stand-in).
+ */
+export function isSafeSlackApiUrl(url: string): boolean {
+  if (!URL.canParse(url)) return false;
+  const { protocol } = new URL(url);
+  return protocol === 'https:' || (protocol === 'http:' && isLoopbackUrl(url));
+}
 
 /** Scopes every read needs: channels, their history and members, users with their e-mail, and file downloads. */
 export const BASE_SCOPES: readonly string[] = [
@@ -206,6 +217,40 @@ function names(list: string[] | undefined, c: { name: string; sourceId: string }
   return !!list?.some((x) => x === c.name || x === c.sourceId || x === `#${c.name}`);
 }
 
+/** A client of the Web API at `options.apiUrl` with the token, honouring Retry-After. */
+function clientFor(options: SlackApiOptions): WebClient {
+  return new WebClient(options.token, {
+    slackApiUrl: options.apiUrl ?? DEFAULT_SLACK_API_URL,
+    retryConfig: options.retryConfig ?? retryPolicies.tenRetriesInAboutThirtyMinutes,
+    rejectRateLimitedCalls: false,
+    logLevel: LogLevel.WARN,
+  });
+}
+
+/** The workspace's users (`users.list`), after the same token checks as {@link openSlackApi}. */
+export async function readSlackApiUsers(options: SlackApiOptions): Promise<SourceUser[]> {
+  const client = clientFor(options);
+  await checkToken(client, options);
+  const members: unknown[] = [];
+  for await (const page of pages(client, 'users.list', {}, 'members', options.pageSize ?? PAGE_SIZE))
+    members.push(...page);
+  return readUsers(members.filter(isObj)).users;
+}
+
+/** The `field` list of every page of a cursor-paginated method, page by page (the client follows the cursors). */
+async function* pages(
+  client: WebClient,
+  method: string,
+  args: Json,
+  field: string,
+  pageSize: number,
+): AsyncGenerator<unknown[]> {
+  for await (const page of client.paginate(method, { ...args, limit: pageSize })) {
+    const got = (page as WebAPICallResult & Json)[field];
+    yield Array.isArray(got) ? got : [];
+  }
+}
+
 /**
  * Opens a workspace through Slack's Web API as a {@link SlackSource} the planner reads like an export: the
  * token is checked first (accepted, every scope the read needs, the workspace named), then users
@@ -216,24 +261,12 @@ function names(list: string[] | undefined, c: { name: string; sourceId: string }
  * and rate limits are the official client's (`paginate`, `retryConfig`, Retry-After honoured).
  */
 export async function openSlackApi(options: SlackApiOptions): Promise<SlackSource> {
-  const client = new WebClient(options.token, {
-    slackApiUrl: options.apiUrl ?? DEFAULT_SLACK_API_URL,
-    retryConfig: options.retryConfig ?? retryPolicies.tenRetriesInAboutThirtyMinutes,
-    rejectRateLimitedCalls: false,
-    logLevel: LogLevel.WARN,
-  });
+  const client = clientFor(options);
   const pageSize = options.pageSize ?? PAGE_SIZE;
   const workspace = await checkToken(client, options);
-  /** The `field` list of every page of a paginated method, page by page. */
-  async function* pages(method: string, args: Json, field: string): AsyncGenerator<unknown[]> {
-    for await (const page of client.paginate(method, { ...args, limit: pageSize })) {
-      const got = (page as WebAPICallResult & Json)[field];
-      yield Array.isArray(got) ? got : [];
-    }
-  }
   const all = async (method: string, args: Json, field: string): Promise<unknown[]> => {
     const items: unknown[] = [];
-    for await (const page of pages(method, args, field)) items.push(...page);
+    for await (const page of pages(client, method, args, field, pageSize)) items.push(...page);
     return items;
   };
 
@@ -293,9 +326,11 @@ export async function openSlackApi(options: SlackApiOptions): Promise<SlackSourc
     let n = 0;
     try {
       for await (const page of pages(
+        client,
         'conversations.history',
         { channel, ...(oldest ? { oldest } : {}), ...bounds },
         'messages',
+        pageSize,
       )) {
         n++;
         const messages = page.filter(isObj);
@@ -306,9 +341,11 @@ export async function openSlackApi(options: SlackApiOptions): Promise<SlackSourc
         const replies: Json[] = [];
         for (const parent of messages.filter(startsThread))
           for await (const got of pages(
+            client,
             'conversations.replies',
             { channel, ts: parent.ts, ...bounds },
             'messages',
+            pageSize,
           ))
             for (const r of got.filter(isObj))
               if (r.ts !== parent.ts && !broadcasts.has(String(r.ts))) replies.push(r);
