@@ -181,7 +181,10 @@ export class SlackApiStandIn {
           byTs: new Map(),
           replies: new Map(),
         };
-        for (const m of messages.sort(byTs)) place(channel, m);
+        const replies = (m: Json): boolean => !!str(m.thread_ts) && m.thread_ts !== m.ts;
+        messages.sort(byTs);
+        for (const m of messages.filter((m) => !replies(m))) place(channel, m);
+        for (const m of messages.filter(replies)) place(channel, m);
         channels.set(conversation.sourceId, channel);
       }
       return new SlackApiStandIn(
