@@ -39,6 +39,16 @@ async function messagesOf(source: SlackSource, channelId: string): Promise<Sourc
   return out.sort((a, b) => Number(a.ts) - Number(b.ts) || a.ts.localeCompare(b.ts));
 }
 
+/** The error a source that must not open rejects with. */
+async function refusal(opening: Promise<SlackSource>): Promise<SlackApiError> {
+  const got = await opening.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  if (!(got instanceof SlackApiError)) throw new Error(`expected a SlackApiError, got ${String(got)}`);
+  return got;
+}
+
 /** Messages as the planner compares them: everything but where the files' bytes live in an export. */
 const comparable = (messages: SourceMessage[]): unknown[] =>
   messages.map((m) => ({ ...m, files: m.files.map(({ exportPath: _p, urlHasToken: _t, ...f }) => f) }));
@@ -160,21 +170,18 @@ describe("a workspace read through Slack's Web API (against the sandbox's stand-
 
   it('refuses a token without a scope the read needs before reading anything, naming the scope', async () => {
     await start({ scopes: BASE_SCOPES.filter((s) => s !== 'users:read.email') });
-    const refused = await open().catch((err: unknown) => err);
-    expect(refused).toBeInstanceOf(SlackApiError);
-    expect((refused as SlackApiError).code).toBe('missing-scope');
-    expect((refused as Error).message).toMatch(/lacks the Slack scope users:read\.email \(it has /);
+    const refused = await refusal(open());
+    expect(refused.code).toBe('missing-scope');
+    expect(refused.message).toMatch(/lacks the Slack scope users:read\.email \(it has /);
     expect(sandbox.slackApiCalls().map((c) => c.method)).toEqual(['auth.test']);
 
     await start({ scopes: [...BASE_SCOPES] });
-    const privateRefused = await open({ includePrivate: true }).catch((err: unknown) => err as Error);
+    const privateRefused = await refusal(open({ includePrivate: true }));
     expect(privateRefused.message).toMatch(/lacks the Slack scopes groups:read, groups:history/);
   });
 
   it('refuses a token Slack does not accept, and one of another workspace, without repeating the token', async () => {
-    const bad = await openSlackApi({ token: 'xoxb-wrong-token', apiUrl: sandbox.slackApiUrl }).catch(
-      (err: unknown) => err as SlackApiError,
-    );
+    const bad = await refusal(openSlackApi({ token: 'xoxb-wrong-token', apiUrl: sandbox.slackApiUrl }));
     expect(bad.code).toBe('invalid-auth');
     expect(bad.message).toContain('invalid_auth');
     expect(bad.message).not.toContain('xoxb-wrong-token');
@@ -182,7 +189,7 @@ describe("a workspace read through Slack's Web API (against the sandbox's stand-
     const team = JSON.parse(readFileSync(join(zulip, 'team_info.json'), 'utf8')) as {
       team: { id: string; name: string; domain: string };
     };
-    const other = await open({ workspace: 'elsewhere' }).catch((err: unknown) => err as SlackApiError);
+    const other = await refusal(open({ workspace: 'elsewhere' }));
     expect(other.code).toBe('wrong-workspace');
     expect(other.message).toContain(team.team.id);
     for (const workspace of [team.team.id, team.team.name, `${team.team.domain}.slack.com`])
