@@ -128,6 +128,8 @@ describe('the HTTP API against hostile requests (local host, real app)', () => {
       source: { kind: 'slack-api', apiUrl: 'https://attacker.example.test/api/' },
     });
     expect(elsewhere.status).toBe(400);
-    expect(JSON.stringify(await elsewhere.json())).toContain('Unrecognized key: \\\"apiUrl\\\"');
+    expect(((await elsewhere.json()) as { errors: string[] }).errors).toEqual([
+      'source: Unrecognized key: "apiUrl"',
+    ]);
   });
 });
