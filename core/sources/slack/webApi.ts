@@ -145,6 +145,30 @@ export function slackApiScope(
   };
 }
 
+/** How far before a channel's newest imported message a delta pass reads again, for late thread replies. */
+export const DELTA_LOOK_BACK_SECONDS = 7 * 24 * 3600;
+
+/**
+ * A delta pass's source: the migration's Slack API source with, per channel (Slack id), a window from its
+ * high-water mark (the newest Slack `ts` imported; a split message's `#pN` suffix is ignored) minus the
+ * look-back, so threads started in the look-back bring their late replies. Channels without a mark are read
+ * whole. Messages read again are ones the ledger already holds.
+ */
+export function deltaSourceRef(
+  source: SlackApiSourceRef,
+  highWaterMarks: Record<string, string>,
+  lookBackSeconds = DELTA_LOOK_BACK_SECONDS,
+): SlackApiSourceRef {
+  const windows: Record<string, { oldest: string }> = {};
+  for (const [channel, mark] of Object.entries(highWaterMarks)) {
+    const ts = mark.replace(/#p\d+$/, '');
+    if (!TS_PATTERN.test(ts))
+      throw new Error(`deltaSourceRef: '${mark}' of channel ${channel} is not a Slack ts`);
+    windows[channel] = { oldest: Math.max(0, Number(ts) - lookBackSeconds).toFixed(6) };
+  }
+  return { ...source, windows };
+}
+
 /** A workspace name as people write it, reduced for comparison: `https://Acme.slack.com/` -> `acme`. */
 function workspaceKey(value: string): string {
   return value

@@ -5,6 +5,7 @@ import type { SourceMessage } from '../../../core/model';
 import { openSlackExport, type SlackSource } from '../../../core/sources/slack/export';
 import {
   BASE_SCOPES,
+  deltaSourceRef,
   openSlackApi,
   SlackApiError,
   slackApiScope,
@@ -277,5 +278,21 @@ describe('slackApiScope', () => {
     expect(slackApiScope({ kind: 'slack-api' }, { now: '2024-03-01T00:00:00.5Z' })).toEqual({
       latest: `${Date.UTC(2024, 2, 1) / 1000}.500000`,
     });
+  });
+});
+
+describe('deltaSourceRef', () => {
+  it('reads each marked channel from its newest imported ts less the look-back, and the others whole', () => {
+    const delta = deltaSourceRef(
+      { kind: 'slack-api', workspace: 'acme' },
+      { C1: '1700000000.000100', C2: '1700003600.000200#p2' },
+      3600,
+    );
+    expect(delta).toEqual({
+      kind: 'slack-api',
+      workspace: 'acme',
+      windows: { C1: { oldest: '1699996400.000100' }, C2: { oldest: '1700000000.000200' } },
+    });
+    expect(() => deltaSourceRef({ kind: 'slack-api' }, { C1: 'yesterday' })).toThrow(/not a Slack ts/);
   });
 });
