@@ -6,7 +6,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { MigrateTeamResult } from '../activities/names';
 import type { MigrationReport } from '../core/pipeline/report';
+import type { SourceUser } from '../core/model';
 import { openSlackExport } from '../core/sources/slack/export';
+import { isSafeSlackApiUrl, readSlackApiUsers, SlackApiError } from '../core/sources/slack/webApi';
 import { startHost, type LocalHost } from '../devhost/host';
 import {
   startSandbox,
@@ -56,6 +58,15 @@ export interface RunOptions {
   slackFilesUrl?: string;
   /** Largest file moved, in MiB (`TEAMS_IMPORT_MAX_FILE_MB`, default 250). */
   maxFileMb?: number;
+  /**
+   * Read the workspace through Slack's Web API instead of an export, with `SLACK_TOKEN`: the workspace the
+   * token must belong to (team id, domain or name).
+   */
+  slackWorkspace?: string;
+  /** Slack's Web API base (`SLACK_API_URL`, default `https://slack.com/api/`): a stand-in for a rehearsal. */
+  slackApiUrl?: string;
+  /** With `slackWorkspace`: private channels too (the token needs `groups:read` and `groups:history`). */
+  includePrivateChannels?: boolean;
 }
 
 /** Where `run` writes and what stops it; tests pass their own. */
@@ -82,19 +93,24 @@ export async function sandboxRehearsal(
 ): Promise<{ users: SandboxUser[]; userMap: string }> {
   const exp = await openSlackExport(exportPath);
   try {
-    const people = exp.users.filter((u) => !u.isBot && !u.isDeleted);
-    const upnOf = (u: (typeof people)[number]): string =>
-      u.email ??
-      `${(u.name || u.sourceId).toLowerCase().replace(/[^a-z0-9._-]+/g, '.')}.${u.sourceId.toLowerCase()}@${SANDBOX_DOMAIN}`;
-    const users = people.map((u) => sandboxUserFor(upnOf(u), u.displayName));
-    const userMap = people
-      .filter((u) => !u.email)
-      .map((u) => `${u.sourceId},${upnOf(u)}`)
-      .join('\n');
-    return { users: [...users, SANDBOX_FALLBACK], userMap };
+    return rehearsalOf(exp.users);
   } finally {
     await exp.close();
   }
+}
+
+/** A sandbox rehearsal of a workspace's users, from an export or Slack's Web API (see sandboxRehearsal). */
+export function rehearsalOf(sourceUsers: SourceUser[]): { users: SandboxUser[]; userMap: string } {
+  const people = sourceUsers.filter((u) => !u.isBot && !u.isDeleted);
+  const upnOf = (u: (typeof people)[number]): string =>
+    u.email ??
+    `${(u.name || u.sourceId).toLowerCase().replace(/[^a-z0-9._-]+/g, '.')}.${u.sourceId.toLowerCase()}@${SANDBOX_DOMAIN}`;
+  const users = people.map((u) => sandboxUserFor(upnOf(u), u.displayName));
+  const userMap = people
+    .filter((u) => !u.email)
+    .map((u) => `${u.sourceId},${upnOf(u)}`)
+    .join('\n');
+  return { users: [...users, SANDBOX_FALLBACK], userMap };
 }
 
 /** The Entra users a sandbox rehearsal of an export starts with (see sandboxRehearsal). */
@@ -127,14 +143,47 @@ const TERMINAL = new Set(['Completed', 'Failed', 'Terminated']);
  * real Graph endpoint. Starts it through the app's HTTP API, shows progress, prints the report and resolves
  * to the exit code: 0 only when every planned message was imported and the team completed.
  */
-export async function runMigration(exportArg: string, opts: RunOptions, io: RunIo): Promise<number> {
-  const exportPath = path.resolve(exportArg);
-  if (!existsSync(exportPath)) {
+export async function runMigration(
+  exportArg: string | undefined,
+  opts: RunOptions,
+  io: RunIo,
+): Promise<number> {
+  const fromApi = opts.slackWorkspace !== undefined;
+  if (fromApi === (exportArg !== undefined)) {
+    io.err(
+      fromApi
+        ? 'Give either an export or --slack-workspace, not both.'
+        : "Give the path of a Slack export ZIP or its extracted folder, or --slack-workspace to read the workspace through Slack's Web API.",
+    );
+    return 2;
+  }
+  const slackToken = process.env.SLACK_TOKEN || undefined;
+  const slackApiUrl = opts.slackApiUrl ?? (process.env.SLACK_API_URL || undefined);
+  if (fromApi && !slackToken) {
+    io.err(
+      "SLACK_TOKEN is not set: --slack-workspace reads the workspace through Slack's Web API with the token of the Slack app installed in it (see the README).",
+    );
+    return 2;
+  }
+  if (fromApi && slackApiUrl && !isSafeSlackApiUrl(slackApiUrl)) {
+    io.err(
+      `Slack's Web API base '${slackApiUrl}' must be an https URL (the token travels to it); plain http is only for a stand-in on this machine (127.0.0.1).`,
+    );
+    return 2;
+  }
+  const exportPath = exportArg === undefined ? undefined : path.resolve(exportArg);
+  if (exportPath !== undefined && !existsSync(exportPath)) {
     io.err(
       `The export '${exportArg}' does not exist: give the path of a Slack export ZIP or its extracted folder.`,
     );
     return 2;
   }
+  const apiSource = {
+    token: slackToken ?? '',
+    ...(slackApiUrl ? { apiUrl: slackApiUrl } : {}),
+    workspace: opts.slackWorkspace,
+    includePrivate: !!opts.includePrivateChannels,
+  };
   const stateDir = path.resolve(opts.stateDir);
   await mkdir(stateDir, { recursive: true });
   let userMapText = opts.userMap ? await readFile(opts.userMap, 'utf8') : undefined;
@@ -146,9 +195,18 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
   try {
     let fallbackUser = opts.fallbackUser;
     if (!opts.graphUrl) {
-      const rehearsal = await sandboxRehearsal(exportPath);
+      let rehearsal;
+      try {
+        rehearsal = exportPath
+          ? await sandboxRehearsal(exportPath)
+          : rehearsalOf(await readSlackApiUsers(apiSource));
+      } catch (err) {
+        if (!(err instanceof SlackApiError)) throw err;
+        io.err(err.message);
+        return 1;
+      }
       userMapText ??= rehearsal.userMap;
-      const serveFiles = !opts.slackFilesUrl && !process.env.SLACK_FILES_URL;
+      const serveFiles = exportPath && !opts.slackFilesUrl && !process.env.SLACK_FILES_URL;
       sandbox = await startSandbox({
         port: 0,
         ...opts.sandbox,
@@ -179,12 +237,19 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
         TEAMS_IMPORT_ALLOW_LOCAL_PATHS: 'true',
         SLACK_FILES_URL: filesUrl,
         TEAMS_IMPORT_MAX_FILE_MB: opts.maxFileMb === undefined ? undefined : String(opts.maxFileMb),
+        SLACK_API_URL: slackApiUrl,
       },
     });
 
     const body = {
       ...(opts.runId ? { migrationId: opts.runId } : {}),
-      source: { path: exportPath },
+      source: exportPath
+        ? { path: exportPath }
+        : {
+            kind: 'slack-api',
+            workspace: opts.slackWorkspace,
+            ...(opts.includePrivateChannels ? { includePrivate: true } : {}),
+          },
       team: opts.teamName ? { displayName: opts.teamName } : undefined,
       userMap: userMapText,
       userGroups: userGroupsText,
@@ -398,7 +463,21 @@ export const registerRun: CommandRegistrar = (program: Command, setExitCode) => 
     .description(
       'Import a Slack export into Teams on the local host: the embedded sandbox by default, a tenant with --graph-url',
     )
-    .argument('<export>', 'Slack export ZIP or extracted folder')
+    .argument('[export]', 'Slack export ZIP or extracted folder (or --slack-workspace)')
+    .option(
+      '--slack-workspace <workspace>',
+      "read the workspace through Slack's Web API with SLACK_TOKEN instead of an export: its team id, domain or name",
+    )
+    .option(
+      '--slack-api-url <url>',
+      "Slack's Web API base (default: SLACK_API_URL, else https://slack.com/api/), e.g. the sandbox's stand-in",
+      httpUrl('--slack-api-url'),
+    )
+    .option(
+      '--include-private-channels',
+      'with --slack-workspace: read private channels too (scopes groups:read, groups:history)',
+      false,
+    )
     .option('--team-name <name>', 'name of the Teams team (default: the Slack workspace name)')
     .option(
       '--graph-url <url>',
@@ -453,7 +532,7 @@ export const registerRun: CommandRegistrar = (program: Command, setExitCode) => 
       positiveNumber('--max-file-mb'),
     )
     .option('--json', 'print the report as JSON on stdout (progress goes to stderr)', false)
-    .action(async (exportArg: string, options: RunOptions) => {
+    .action(async (exportArg: string | undefined, options: RunOptions) => {
       const abort = new AbortController();
       const stop = (): void => abort.abort();
       process.once('SIGINT', stop);

@@ -63,10 +63,18 @@ export const startMigrationSchema = z
               .strict(),
           })
           .strict(),
+        z
+          .object({
+            kind: z.literal('slack-api'),
+            workspace: z.string().trim().min(1).max(MAX_NAME).optional(),
+            includePrivate: z.boolean().optional(),
+          })
+          .strict(),
       ],
       {
         error:
-          'source must be {"path": "<export.zip or folder on the host>"} or {"blob": {"container", "name"}}',
+          'source must be {"path": "<export.zip or folder on the host>"}, {"blob": {"container", "name"}} or ' +
+          '{"kind": "slack-api", "workspace"?: "<team id, domain or name>", "includePrivate"?: true}',
       },
     ),
     team: z
@@ -139,7 +147,11 @@ export function parseStartRequest(
     };
   const b = parsed.data;
   const source: MigrateTeamInput['source'] =
-    'path' in b.source ? { kind: 'path', path: b.source.path } : { kind: 'blob', ...b.source.blob };
+    'path' in b.source
+      ? { kind: 'path', path: b.source.path }
+      : 'blob' in b.source
+        ? { kind: 'blob', ...b.source.blob }
+        : b.source;
   const migrationId =
     b.migrationId ??
     `m-${createHash('sha256')
@@ -220,6 +232,15 @@ df.app.client.http('startMigration', {
       };
     const parsed = parseStartRequest(body, runtime().settings.fallbackUser);
     if (!parsed.ok) return { status: 400, jsonBody: { errors: parsed.errors } };
+    if (parsed.input.source.kind === 'slack-api' && !runtime().settings.slackToken)
+      return {
+        status: 400,
+        jsonBody: {
+          errors: [
+            "source: a Slack API source reads the workspace with SLACK_TOKEN, which this app does not have: set SLACK_TOKEN (a Key Vault reference in Azure) to the token of the workspace's Slack app.",
+          ],
+        },
+      };
     const instanceId = migrationInstanceId(parsed.input.migrationId);
     const existing = await findStatus(client, instanceId);
     if (existing && ACTIVE.has(existing.runtimeStatus)) {
