@@ -47,7 +47,9 @@ export function describeThroughput(series: readonly MinuteBucket[]): string {
 export function renderThroughputChart(series: readonly MinuteBucket[], id = 'throughput'): Html {
   const points = everyMinute(series);
   if (points.length === 0)
-    return html`<p class="chart-empty" id="${id}-empty">No messages posted yet: the chart shows the measured rate once posting begins.</p>`;
+    return html`<p class="chart-empty" id="${id}-empty">
+      No messages posted yet: the chart shows the measured rate once posting begins.
+    </p>`;
   const width = 640;
   const height = 160;
   const left = 44;
@@ -65,24 +67,62 @@ export function renderThroughputChart(series: readonly MinuteBucket[], id = 'thr
   const area = `${x(0).toFixed(1)},${(top + plotH).toFixed(1)} ${coords} ${x(points.length - 1).toFixed(1)},${(top + plotH).toFixed(1)}`;
   const description = describeThroughput(series);
   const rows = points.map(
-    (p) => html`<tr><th scope="row">${clockTime(p.minute)}</th><td>${p.messages}</td><td>${rateText(p.messages / 60)}</td></tr>`,
+    (p) =>
+      html`<tr>
+        <th scope="row">${clockTime(p.minute)}</th>
+        <td>${p.messages}</td>
+        <td>${rateText(p.messages / 60)}</td>
+      </tr>`,
   );
   return html`<figure class="chart" id="${id}">
-<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="100%" role="img" aria-labelledby="${id}-title ${id}-desc" preserveAspectRatio="xMidYMid meet">
-<title id="${id}-title">Measured throughput</title>
-<desc id="${id}-desc">${description}</desc>
-<line x1="${left}" y1="${top + plotH}" x2="${width - right}" y2="${top + plotH}" stroke="#767676" stroke-width="1"/>
-<line x1="${left}" y1="${top}" x2="${left}" y2="${top + plotH}" stroke="#767676" stroke-width="1"/>
-<text x="${left - 4}" y="${top + 4}" text-anchor="end" font-size="11" fill="#333">${rateText(yMax)}/s</text>
-<text x="${left - 4}" y="${top + plotH}" text-anchor="end" font-size="11" fill="#333">0</text>
-<text x="${left}" y="${height - 6}" font-size="11" fill="#333">${clockTime(points[0].minute)}</text>
-<text x="${width - right}" y="${height - 6}" text-anchor="end" font-size="11" fill="#333">${clockTime(points[points.length - 1].minute + MINUTE_MS)} UTC</text>
-<polygon class="chart-area" points="${area}" fill="#cfe3f7" stroke="none"/>
-<polyline class="chart-line" points="${coords}" fill="none" stroke="#0b5cad" stroke-width="2"/>
-</svg>
-<figcaption>${description}</figcaption>
-<details><summary>The figures, minute by minute</summary>
-<table><caption>Messages posted per minute (UTC)</caption><thead><tr><th scope="col">minute</th><th scope="col">messages</th><th scope="col">per second</th></tr></thead><tbody>${rows}</tbody></table>
-</details>
-</figure>`;
+    <svg
+      xmlns="http://www.w3.org/2000/svg"
+      viewBox="0 0 ${width} ${height}"
+      width="100%"
+      role="img"
+      aria-labelledby="${id}-title ${id}-desc"
+      preserveAspectRatio="xMidYMid meet"
+    >
+      <title id="${id}-title">Measured throughput</title>
+      <desc id="${id}-desc">${description}</desc>
+      <line
+        x1="${left}"
+        y1="${top + plotH}"
+        x2="${width - right}"
+        y2="${top + plotH}"
+        stroke="#767676"
+        stroke-width="1"
+      />
+      <line x1="${left}" y1="${top}" x2="${left}" y2="${top + plotH}" stroke="#767676" stroke-width="1" />
+      <text x="${left - 4}" y="${top + 4}" text-anchor="end" font-size="11" fill="#333">
+        ${rateText(yMax)}/s
+      </text>
+      <text x="${left - 4}" y="${top + plotH}" text-anchor="end" font-size="11" fill="#333">0</text>
+      <text x="${left}" y="${height - 6}" font-size="11" fill="#333">${clockTime(points[0].minute)}</text>
+      <text x="${width - right}" y="${height - 6}" text-anchor="end" font-size="11" fill="#333">
+        ${clockTime(points[points.length - 1].minute + MINUTE_MS)} UTC
+      </text>
+      <polygon class="chart-area" points="${area}" fill="#cfe3f7" stroke="none" />
+      <polyline class="chart-line" points="${coords}" fill="none" stroke="#0b5cad" stroke-width="2" />
+    </svg>
+    <figcaption>${description}</figcaption>
+    <details>
+      <summary>The figures, minute by minute</summary>
+      <table>
+        <caption>
+          Messages posted per minute (UTC)
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">minute</th>
+            <th scope="col">messages</th>
+            <th scope="col">per second</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${rows}
+        </tbody>
+      </table>
+    </details>
+  </figure>`;
 }

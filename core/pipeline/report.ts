@@ -303,7 +303,8 @@ export async function buildReport(
       series: series.map((b) => ({ minute: new Date(b.minute).toISOString(), messages: b.messages })),
       ...(series.length > 0
         ? {
-            averagePerSecond: totalPosted / ((series[series.length - 1].minute - series[0].minute) / 1000 + 60),
+            averagePerSecond:
+              totalPosted / ((series[series.length - 1].minute - series[0].minute) / 1000 + 60),
             peakPerSecond: Math.max(...series.map((b) => b.messages)) / 60,
           }
         : {}),
@@ -400,7 +401,9 @@ export function summarize(report: Omit<MigrationReport, 'summary'>): MigrationRe
     moved.push(
       `Mentions: ${c.mentions.native} native, ${mentionText} as text${mentionText ? ` (${reasons(c.mentions.text)})` : ''}; ` +
         `reactions: ${c.reactions.native} native, ${reactionText} as text${reactionText ? ` (${reasons(c.reactions.text)})` : ''}` +
-        (c.reactions.refusedAsText ? `, ${c.reactions.refusedAsText} messages' reactions refused and shown as text` : '') +
+        (c.reactions.refusedAsText
+          ? `, ${c.reactions.refusedAsText} messages' reactions refused and shown as text`
+          : '') +
         '.',
     );
   for (const channel of report.channels)
@@ -413,7 +416,9 @@ export function summarize(report: Omit<MigrationReport, 'summary'>): MigrationRe
     );
   }
   for (const conv of report.notImported)
-    notMoved.push(`${conv.name} (${conv.kind}, ${plural(conv.messages, 'message')}) is not imported: ${conv.reason}`);
+    notMoved.push(
+      `${conv.name} (${conv.kind}, ${plural(conv.messages, 'message')}) is not imported: ${conv.reason}`,
+    );
   const errors = report.problems.filter((p) => p.severity === 'error').length;
   if (errors > 0) notMoved.push(`${plural(errors, 'problem')} found in the export (listed below).`);
   if (notMoved.length === 0) notMoved.push('Nothing is missing: every planned message is in Teams.');
