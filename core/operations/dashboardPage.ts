@@ -2,7 +2,7 @@ import { clockTime, rateText, renderThroughputChart } from './chart';
 import type { MigrationDashboard } from './dashboard';
 import { html, raw, type Html } from './html';
 import { renderPasses } from './reportHtml';
-import { PAGE_STYLE, PAGE_STYLE_HASH } from './style';
+import { PAGE_STYLE_HASH, styleElement } from './style';
 import { formatDuration } from './throughput';
 
 /** Where the live pages' script is served (anonymous: it holds no data). */
@@ -175,9 +175,7 @@ function page(title: string, links: PageLinks, nav: Html, body: Html, updated: s
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>${title}</title>
-        <style>
-          ${raw(PAGE_STYLE)}
-        </style>
+        ${styleElement()}
       </head>
       <body>
         <header>

@@ -1,7 +1,7 @@
 import type { ChannelReport, MigrationReport, ReportPass } from '../pipeline/report';
 import { renderThroughputChart } from './chart';
 import { html, raw, type Html } from './html';
-import { PAGE_STYLE, PAGE_STYLE_HASH } from './style';
+import { PAGE_STYLE_HASH, styleElement } from './style';
 
 const reasonsText = (counts: Partial<Record<string, number>>): string =>
   Object.entries(counts)
@@ -80,9 +80,7 @@ export function renderReportHtml(report: MigrationReport): string {
         />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>Migration report: ${report.team.displayName}</title>
-        <style>
-          ${raw(PAGE_STYLE)}
-        </style>
+        ${styleElement()}
       </head>
       <body>
         <header>

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { raw, type Html } from './html';
 
 /** The stylesheet of the report and the live pages: readable on screen, plain in print. */
 export const PAGE_STYLE = `
@@ -31,3 +32,8 @@ a{color:#0b5cad}
 
 /** The Content-Security-Policy hash source of {@link PAGE_STYLE}, so the pages need no 'unsafe-inline'. */
 export const PAGE_STYLE_HASH = `'sha256-${createHash('sha256').update(PAGE_STYLE).digest('base64')}'`;
+
+/** The `<style>` element of the pages: exactly {@link PAGE_STYLE}, so its hash matches the policy's. */
+export function styleElement(): Html {
+  return raw(`<style>${PAGE_STYLE}</style>`);
+}
