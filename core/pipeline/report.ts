@@ -381,9 +381,9 @@ export function summarize(report: Omit<MigrationReport, 'summary'>): MigrationRe
   const matchedPersons = persons.filter((p) => p.matchedBy !== 'unmatched');
   const others = report.users.people.filter((p) => p.kind !== 'person');
   moved.push(
-    `${matchedPersons.length} of ${plural(persons.length, 'person', 'people')} post under their own names` +
+    `Under their own names: ${matchedPersons.length} of ${plural(persons.length, 'person', 'people')}` +
       (others.length
-        ? `; ${plural(others.length, 'bot or deleted account', 'bots and deleted accounts')} post as ${report.users.fallback ?? 'the fallback account'}, their names shown`
+        ? `; as ${report.users.fallback ?? 'the fallback account'}, their names shown: ${plural(others.length, 'bot or deleted account', 'bots and deleted accounts')}`
         : '') +
       '.',
   );
