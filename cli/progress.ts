@@ -18,12 +18,18 @@ export function summaryLine(d: MigrationDashboard): string {
     `${d.phase}: ${t.posted}/${t.planned} messages posted (${pct(t.posted, t.planned)})`,
     `${t.failed} failed, ${t.missing} missing`,
     `${t.channelsDone}/${t.channels} channels done, ${t.channelsInFlight} in flight`,
-    d.throughput.ratePerSecond !== undefined
-      ? `${rateText(d.throughput.ratePerSecond)} msg/s`
-      : 'rate not measured yet',
+    ...(d.ended
+      ? []
+      : [
+          d.throughput.ratePerSecond !== undefined
+            ? `${rateText(d.throughput.ratePerSecond)} msg/s`
+            : 'rate not measured yet',
+        ]),
     ...(d.eta ? [`about ${formatDuration(d.eta.seconds)} left`] : []),
     `${t.throttled} throttled`,
-    ...d.waiting.map((w) => `${w.channel} waiting for the service until ${w.until}`),
+    ...d.channels
+      .filter((c) => c.waitingUntil && d.waiting.some((w) => w.channel === c.teamsName))
+      .map((c) => `${c.teamsName} ${c.posted}/${c.planned} waiting for the service until ${c.waitingUntil}`),
   ];
   return parts.join(' · ');
 }
