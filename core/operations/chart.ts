@@ -2,6 +2,8 @@ import { html, type Html } from './html';
 import type { MinuteBucket } from './throughput';
 
 const MINUTE_MS = 60_000;
+/** Up to this many minutes each point is also marked, so a short run (one minute: one point) shows. */
+const MARKED_POINTS = 90;
 
 /** A minute as `HH:MM` UTC. */
 export function clockTime(minute: number): string {
@@ -65,6 +67,10 @@ export function renderThroughputChart(series: readonly MinuteBucket[], id = 'thr
   const y = (perSecond: number): number => top + plotH - (plotH * perSecond) / yMax;
   const coords = points.map((p, i) => `${x(i).toFixed(1)},${y(p.messages / 60).toFixed(1)}`).join(' ');
   const area = `${x(0).toFixed(1)},${(top + plotH).toFixed(1)} ${coords} ${x(points.length - 1).toFixed(1)},${(top + plotH).toFixed(1)}`;
+  const markers = points.map(
+    (p, i) =>
+      html`<circle cx="${x(i).toFixed(1)}" cy="${y(p.messages / 60).toFixed(1)}" r="3" fill="#0b5cad" />`,
+  );
   const description = describeThroughput(series);
   const rows = points.map(
     (p) =>
@@ -104,6 +110,7 @@ export function renderThroughputChart(series: readonly MinuteBucket[], id = 'thr
       </text>
       <polygon class="chart-area" points="${area}" fill="#cfe3f7" stroke="none" />
       <polyline class="chart-line" points="${coords}" fill="none" stroke="#0b5cad" stroke-width="2" />
+      ${points.length <= MARKED_POINTS ? markers : ''}
     </svg>
     <figcaption>${description}</figcaption>
     <details>

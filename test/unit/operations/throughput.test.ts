@@ -94,6 +94,12 @@ describe('the throughput chart', () => {
     expect(svg).toMatch(/<th scope="row">09:01<\/th>\s*<td>0<\/td>/);
   });
 
+  it('marks each point, so a run of one minute shows as a dot', () => {
+    const svg = renderThroughputChart([{ minute: t0, messages: 60 }]).text;
+    expect(svg.match(/<circle /g)).toHaveLength(1);
+    expect(renderThroughputChart(series).text.match(/<circle /g)).toHaveLength(3);
+  });
+
   it('says that nothing was posted yet instead of drawing an empty chart', () => {
     expect(renderThroughputChart([]).text).toMatch(/No messages posted yet/);
   });
