@@ -175,8 +175,8 @@ export class ChannelProgress {
 
   /**
    * Writes the pending message rows, then the channel row: cursor, pass, counts, the latest failure, the
-   * messages posted per minute (the last 360 minutes), and `patch`. A checkpoint clears a wait for a long throttle (unless `patch` sets one) and, in a new pass, the
-   * error of the previous pass's import.
+   * messages posted per minute (the last 360 minutes), and `patch`. A checkpoint clears a wait for a long
+   * throttle (unless `patch` sets one) and, in a new pass, the error of the previous pass's import.
    */
   async checkpoint(patch: ChannelPatch = {}): Promise<void> {
     await this.writing;
