@@ -1,10 +1,10 @@
 import '../devhost/register';
 import { InvalidArgumentError, type Command } from 'commander';
-import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { MigrateTeamResult } from '../activities/names';
+import type { MigrationDashboard } from '../core/operations/dashboard';
 import type { MigrationReport } from '../core/pipeline/report';
 import type { SourceUser } from '../core/model';
 import { openSlackExport } from '../core/sources/slack/export';
@@ -20,6 +20,7 @@ import {
 import { RUN_OPTION_DEFAULTS } from '../core/pipeline/contracts';
 import type { CommandRegistrar } from './command';
 import { printable, printableJson } from './printable';
+import { plainProgress, terminalProgress } from './progress';
 
 /** Printed text whose names come from the export: each line made safe for a terminal (see printable). */
 function printableLines(text: string): string {
@@ -116,24 +117,6 @@ export function rehearsalOf(sourceUsers: SourceUser[]): { users: SandboxUser[]; 
 /** The Entra users a sandbox rehearsal of an export starts with (see sandboxRehearsal). */
 export async function sandboxUsersFromExport(exportPath: string): Promise<SandboxUser[]> {
   return (await sandboxRehearsal(exportPath)).users;
-}
-
-interface MigrationView {
-  runtimeStatus: string;
-  phase: string;
-  output?: unknown;
-  progress?: { messagesPosted: number; messagesTotal: number; channelsDone: number; channelsTotal: number };
-  channels: {
-    key: string;
-    teamsName: string;
-    planned: number;
-    posted: number;
-    failed: number;
-    missing: number;
-    state: string;
-    waitingUntil?: string;
-  }[];
-  report?: { json: string; html: string };
 }
 
 const TERMINAL = new Set(['Completed', 'Failed', 'Terminated']);
@@ -273,7 +256,7 @@ export async function runMigration(
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
-    const startBody = (await started.json()) as { id?: string; errors?: string[] };
+    const startBody = (await started.json()) as { id?: string; errors?: string[]; dashboardUrl?: string };
     if (started.status === 400) {
       io.err(
         `The migration request is not valid:\n${(startBody.errors ?? []).map((e) => `- ${e}`).join('\n')}`,
@@ -285,14 +268,11 @@ export async function runMigration(
         `The app did not start the migration (HTTP ${started.status}): ${JSON.stringify(startBody)}`,
       );
     const migrationId = startBody.id.replace(/^migration-/, '');
+    const dashboardUrl = `${host.url}/api/migrations/${encodeURIComponent(migrationId)}/dashboard`;
     progress(`Migration ${migrationId} started (local host ${host.url}).`);
+    progress(`Live status while it runs: ${dashboardUrl}`);
 
-    const view = await watch(
-      `${host.url}/api/migrations/${encodeURIComponent(migrationId)}`,
-      io,
-      progress,
-      opts,
-    );
+    const view = await watch(`${dashboardUrl}?format=json`, io, progress, opts);
     if (view.runtimeStatus !== 'Completed') {
       io.err(`Migration ${migrationId} ${view.runtimeStatus.toLowerCase()}: ${formatOutput(view.output)}`);
       return 1;
@@ -330,54 +310,25 @@ async function fetchOk(url: string): Promise<Response> {
   return res;
 }
 
+/** Polls the migration's live state until it ends, showing progress (bars on a terminal, lines otherwise). */
 async function watch(
-  statusUrl: string,
+  liveUrl: string,
   io: RunIo,
   progress: (text: string) => void,
   opts: RunOptions,
-): Promise<MigrationView> {
-  const bars =
-    io.isTty && !opts.json
-      ? new MultiBar(
-          { stream: process.stderr, format: ' {bar} {value}/{total} {name}', hideCursor: true },
-          Presets.shades_classic,
-        )
-      : undefined;
-  const channelBars = new Map<string, SingleBar>();
-  let lastPhase = '';
-  let lastPrinted = 0;
+): Promise<MigrationDashboard> {
+  const view = io.isTty && !opts.json ? terminalProgress(process.stderr) : plainProgress(progress);
   try {
     for (;;) {
       if (io.signal?.aborted)
         throw new Error('Stopped: the migration resumes when run again with the same run id.');
-      const res = await fetch(statusUrl);
-      const view = (await res.json()) as MigrationView;
-      if (bars) {
-        for (const c of view.channels) {
-          let bar = channelBars.get(c.key);
-          if (!bar) channelBars.set(c.key, (bar = bars.create(c.planned, 0, { name: c.teamsName })));
-          bar.update(c.posted + c.failed + c.missing, {
-            name: `${c.teamsName} (${c.waitingUntil ? `waiting for the service until ${c.waitingUntil}` : c.state})`,
-          });
-        }
-      } else {
-        const p = view.progress;
-        const line = p
-          ? `${view.phase}: ${p.messagesPosted}/${p.messagesTotal} messages, ${p.channelsDone}/${p.channelsTotal} channels` +
-            ` (${view.channels.map((c) => `${c.teamsName} ${c.posted}/${c.planned}${c.waitingUntil ? ` waiting for the service until ${c.waitingUntil}` : ''}`).join(', ')})`
-          : view.phase;
-        const now = Date.now();
-        if (view.phase !== lastPhase || now - lastPrinted >= 5000 || TERMINAL.has(view.runtimeStatus)) {
-          progress(line);
-          lastPhase = view.phase;
-          lastPrinted = now;
-        }
-      }
-      if (TERMINAL.has(view.runtimeStatus)) return view;
+      const live = (await (await fetchOk(liveUrl)).json()) as MigrationDashboard;
+      view.update(live);
+      if (TERMINAL.has(live.runtimeStatus)) return live;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   } finally {
-    bars?.stop();
+    view.stop();
   }
 }
 

@@ -7,17 +7,18 @@ import { explainChannel } from '../core/pipeline/report';
 import { readManifest, runPaths } from '../core/pipeline/runStore';
 import type { ChannelRecord } from '../core/state/ledgerRecords';
 import { RUN_OPTION_DEFAULTS as D } from '../core/pipeline/contracts';
+import {
+  INSTANCE_PREFIX,
+  MIGRATION_ID,
+  findStatus,
+  lookupMigration,
+  migrationInstanceId,
+  requestedIds,
+  startedResponse,
+} from './migrationLookup';
 import { runtime } from './runtime';
 
-const INSTANCE_PREFIX = 'migration-';
-
-/** The instance id of a migration's orchestration: derived from its id, so a second start finds the first. */
-export function migrationInstanceId(migrationId: string): string {
-  return `${INSTANCE_PREFIX}${migrationId}`;
-}
-
-/** What a migration id may be: the start route makes no other, so the status route answers 400 for any other. */
-const MIGRATION_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+export { migrationInstanceId };
 /** Largest start request body read: the user map is the only large field (see {@link MAX_USER_MAP_CHARS}). */
 export const MAX_START_BODY_BYTES = 16 * 1024 * 1024;
 /** Longest user map CSV: about 100,000 users. */
@@ -183,6 +184,12 @@ const ACTIVE = new Set<string>([
   df.OrchestrationRuntimeStatus.Pending,
 ]);
 
+/** Records the migration in the ledger as it starts, so `GET /api/migrations` lists it from then on. */
+async function recordStart(migrationId: string): Promise<void> {
+  const { ledger } = await runtime().pipelineDeps();
+  await ledger.ensureMigration({ runId: migrationId, status: 'running', phase: 'staging' });
+}
+
 /** A channel's outcome as its ledger row has it: counts, its latest failure (`key: reason`) and its import's error. */
 function channelOutcome(planned: number, r: ChannelRecord | undefined): Parameters<typeof explainChannel>[0] {
   return {
@@ -195,19 +202,6 @@ function channelOutcome(planned: number, r: ChannelRecord | undefined): Paramete
     missingMessages: [],
     ...(r?.error ? { error: r.error } : {}),
   };
-}
-
-/** The status of an instance, or undefined when it does not exist; the id goes URL-encoded into the client's URL. */
-async function findStatus(
-  client: df.DurableClient,
-  instanceId: string,
-): Promise<df.DurableOrchestrationStatus | undefined> {
-  try {
-    return await client.getStatus(encodeURIComponent(instanceId));
-  } catch (err) {
-    if (err instanceof Error && /\b404\b/.test(err.message)) return undefined;
-    throw err;
-  }
 }
 
 df.app.client.http('startMigration', {
@@ -245,9 +239,10 @@ df.app.client.http('startMigration', {
     const existing = await findStatus(client, instanceId);
     if (existing && ACTIVE.has(existing.runtimeStatus)) {
       context.log(`Migration ${parsed.input.migrationId} is already running; answering its status.`);
-      return client.createCheckStatusResponse(request, instanceId);
+      return startedResponse(client, request, parsed.input.migrationId);
     }
     try {
+      await recordStart(parsed.input.migrationId);
       await client.startNew(Orchestrator.migrateTeam, { instanceId, input: parsed.input });
     } catch (err) {
       // A concurrent start of the same migration won the race (the client's 409): answer its status.
@@ -256,20 +251,12 @@ df.app.client.http('startMigration', {
       context.log(
         `Migration ${parsed.input.migrationId} was started by a concurrent request; answering its status.`,
       );
-      return client.createCheckStatusResponse(request, instanceId);
+      return startedResponse(client, request, parsed.input.migrationId);
     }
     context.log(`Started migration ${parsed.input.migrationId} (instance ${instanceId}).`);
-    return client.createCheckStatusResponse(request, instanceId);
+    return startedResponse(client, request, parsed.input.migrationId);
   },
 });
-
-/** The migration ids a status request can mean: the id itself, or the id inside an instance id `migration-<id>`. */
-function requestedIds(requested: string): string[] {
-  const ids = MIGRATION_ID.test(requested) ? [requested] : [];
-  const inner = requested.startsWith(INSTANCE_PREFIX) ? requested.slice(INSTANCE_PREFIX.length) : '';
-  if (MIGRATION_ID.test(inner)) ids.push(inner);
-  return ids;
-}
 
 df.app.client.http('getMigration', {
   route: 'migrations/{id}',
@@ -348,10 +335,9 @@ df.app.client.http('getMigrationReport', {
   methods: ['GET'],
   authLevel: 'function',
   handler: async (request: HttpRequest, client: df.DurableClient): Promise<HttpResponseInit> => {
-    const migrationId = request.params.id;
-    const status = await findStatus(client, migrationInstanceId(migrationId));
-    if (!status)
-      return { status: 404, jsonBody: { error: `No migration '${migrationId}' is known to this app.` } };
+    const found = await lookupMigration(client, request.params.id);
+    if (!found.found) return found.response;
+    const { migrationId, status } = found;
     const html = request.query.get('format') === 'html';
     const { store } = await runtime().pipelineDeps();
     const name = html ? runPaths.reportHtml(migrationId) : runPaths.reportJson(migrationId);

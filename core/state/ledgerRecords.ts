@@ -47,6 +47,11 @@ export interface ChannelRecord {
   /** When posting began and when the last planned message was posted (ISO), for the report's elapsed times. */
   startedAt?: string;
   finishedAt?: string;
+  /**
+   * Messages posted per minute, the last 360 minutes, as JSON `[[minuteEpochMs, messages], ...]` (see
+   * core/operations/throughput): the measured throughput the live page, the CLI and the report show.
+   */
+  throughput?: string;
   updatedAt: string;
 }
 
@@ -158,6 +163,7 @@ export const channelRows = {
       waitUntil: r.waitUntil,
       startedAt: r.startedAt,
       finishedAt: r.finishedAt,
+      throughput: r.throughput,
       updatedAt: r.updatedAt,
     }),
   }),
@@ -172,6 +178,7 @@ export const channelRows = {
       waitUntil: str(e.waitUntil),
       startedAt: str(e.startedAt),
       finishedAt: str(e.finishedAt),
+      throughput: str(e.throughput),
     }),
     state: e.state as ChannelState,
     cursor: num(e.cursor),

@@ -62,8 +62,13 @@ describe('the HTTP API against hostile requests (local host, real app)', () => {
     const body = { ...missingExport, migrationId: 'race-1' };
     const answers = await Promise.all([start(body), start(body), start(body)]);
     expect(answers.map((a) => a.status)).toEqual([202, 202, 202]);
-    const ids = await Promise.all(answers.map(async (a) => ((await a.json()) as { id: string }).id));
-    expect(ids).toEqual(['migration-race-1', 'migration-race-1', 'migration-race-1']);
+    const ids = await Promise.all(
+      answers.map(async (a) => {
+        const body = (await a.json()) as { id: string; instanceId: string };
+        return [body.id, body.instanceId];
+      }),
+    );
+    expect(ids).toEqual(Array(3).fill(['race-1', 'migration-race-1']));
   });
 
   it('finds a migration by its id or by its instance id', async () => {
