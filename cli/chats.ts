@@ -1,22 +1,16 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
+import { ApiError, callApi, guarded, withApiOptions, type ApiIo, type ApiOptions } from './api';
 import type { CommandRegistrar } from './command';
 
 /** Where the chats commands find the app, and how they print. */
-export interface ChatsOptions {
-  api: string;
-  key?: string;
-  json: boolean;
+export interface ChatsOptions extends ApiOptions {
   /** How often `discover` asks whether discovery is done (ms); default 1000. */
   pollMs?: number;
 }
 
 /** Where `teams-import chats` writes; `fetch` is a test seam. */
-export interface ChatsIo {
-  out(line: string): void;
-  err(line: string): void;
-  fetch?: typeof fetch;
-}
+export type ChatsIo = ApiIo;
 
 interface ApiUser {
   id: string;
@@ -30,42 +24,9 @@ interface ApiUser {
   lastPass?: { mode: string; finishedAt: string; chats: number; uploaded: number; addedMessages: number };
 }
 
-class ApiError extends Error {}
-
-async function call(opts: ChatsOptions, io: ChatsIo, method: string, route: string, body?: unknown) {
-  const url = `${opts.api.replace(/\/+$/, '')}/api/chat-export/${route}`;
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (opts.key) headers['x-functions-key'] = opts.key;
-  let res: Response;
-  try {
-    res = await (io.fetch ?? fetch)(url, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-    throw new ApiError(
-      `The app at ${opts.api} cannot be reached (${cause}): start it with 'teams-import serve' or pass --api URL`,
-    );
-  }
-  const text = await res.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    json = {};
-  }
-  if (res.status === 401 || res.status === 403)
-    throw new ApiError(`The app refused the call (${res.status}): pass the function key with --key`);
-  if (res.status >= 400) {
-    const detail = Array.isArray(json.errors)
-      ? json.errors.join('; ')
-      : String(json.error ?? text.slice(0, 300));
-    throw new ApiError(`${method} ${route} failed with ${res.status}: ${detail}`);
-  }
-  return json;
+/** Calls a chat-export route (`/api/chat-export/<route>`). */
+function call(opts: ChatsOptions, io: ChatsIo, method: string, route: string, body?: unknown) {
+  return callApi(opts, io, method, `chat-export/${route}`, body);
 }
 
 function statusLine(u: ApiUser): string {
@@ -83,19 +44,6 @@ function summary(u: ApiUser): Record<string, unknown> {
     status: u.status,
     ...(u.reason ? { reason: u.reason } : {}),
   };
-}
-
-async function guarded(io: ChatsIo, work: () => Promise<void>): Promise<number> {
-  try {
-    await work();
-    return 0;
-  } catch (error) {
-    if (error instanceof ApiError) {
-      io.err(error.message);
-      return 1;
-    }
-    throw error;
-  }
 }
 
 /** `chats discover`: lists the source tenant's users into the chat-export user list (a CSV map overrides targets). */
@@ -206,14 +154,6 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-function apiUrl(value: string): string {
-  try {
-    return new URL(value).origin;
-  } catch {
-    throw new InvalidArgumentError('--api must be the app URL, e.g. http://127.0.0.1:7071');
-  }
-}
-
 /** Adds `teams-import chats`: the private chat export's admin commands, talking to a running app over HTTP. */
 export const registerChats: CommandRegistrar = (program: Command, setExitCode) => {
   const chats = program
@@ -221,15 +161,7 @@ export const registerChats: CommandRegistrar = (program: Command, setExitCode) =
     .description(
       "Export users' private Teams chats to their OneDrive: discover users, mail consent links, run delta passes, see status.",
     );
-  const common = (command: Command): Command =>
-    command
-      .option('--api <url>', 'the running app', apiUrl, 'http://127.0.0.1:7071')
-      .option(
-        '--key <key>',
-        'function key of the app (x-functions-key)',
-        process.env.TEAMS_IMPORT_FUNCTION_KEY,
-      )
-      .option('--json', 'print JSON', false);
+  const common = withApiOptions;
   const io: ChatsIo = { out: (line) => console.log(line), err: (line) => console.error(line) };
   common(chats.command('discover').description('list the source tenant users into the chat-export user list'))
     .option('--user-map <file>', 'CSV of source,target UPNs overriding the same-UPN default')

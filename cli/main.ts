@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerChats } from './chats';
+import { registerOperations } from './operations';
 import { registerRun } from './run';
 import { registerSandbox } from './sandbox';
 import { registerServe } from './serve';
@@ -12,6 +13,7 @@ const registrars: CommandRegistrar[] = [
   registerServe,
   registerSandbox,
   registerChats,
+  registerOperations,
 ];
 
 /** Builds the `teams-import` program with every subcommand. */

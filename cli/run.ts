@@ -1,12 +1,14 @@
 import '../devhost/register';
 import { InvalidArgumentError, type Command } from 'commander';
-import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { MigrateTeamResult } from '../activities/names';
+import type { MigrationDashboard } from '../core/operations/dashboard';
 import type { MigrationReport } from '../core/pipeline/report';
+import type { SourceUser } from '../core/model';
 import { openSlackExport } from '../core/sources/slack/export';
+import { isSafeSlackApiUrl, readSlackApiUsers, SlackApiError } from '../core/sources/slack/webApi';
 import { startHost, type LocalHost } from '../devhost/host';
 import {
   startSandbox,
@@ -15,8 +17,10 @@ import {
   type SandboxOptions,
   type SandboxUser,
 } from '../sandbox';
+import { RUN_OPTION_DEFAULTS } from '../core/pipeline/contracts';
 import type { CommandRegistrar } from './command';
 import { printable, printableJson } from './printable';
+import { plainProgress, terminalProgress } from './progress';
 
 /** Printed text whose names come from the export: each line made safe for a terminal (see printable). */
 function printableLines(text: string): string {
@@ -47,6 +51,13 @@ export interface RunOptions extends LocalHostOptions {
   prestage?: boolean;
   /** The delta-sync timer keeps applying inbox snapshots after the cutover. */
   deltaSync?: boolean;
+  /**
+   * Read the workspace through Slack's Web API instead of an export, with `SLACK_TOKEN`: the workspace the
+   * token must belong to (team id, domain or name).
+   */
+  slackWorkspace?: string;
+  /** With `slackWorkspace`: private channels too (the token needs `groups:read` and `groups:history`). */
+  includePrivateChannels?: boolean;
 }
 
 /** Where `run` writes and what stops it; tests pass their own. */
@@ -73,48 +84,29 @@ export async function sandboxRehearsal(
 ): Promise<{ users: SandboxUser[]; userMap: string }> {
   const exp = await openSlackExport(exportPath);
   try {
-    const people = exp.users.filter((u) => !u.isBot && !u.isDeleted);
-    const upnOf = (u: (typeof people)[number]): string =>
-      u.email ??
-      `${(u.name || u.sourceId).toLowerCase().replace(/[^a-z0-9._-]+/g, '.')}.${u.sourceId.toLowerCase()}@${SANDBOX_DOMAIN}`;
-    const users = people.map((u) => sandboxUserFor(upnOf(u), u.displayName));
-    const userMap = people
-      .filter((u) => !u.email)
-      .map((u) => `${u.sourceId},${upnOf(u)}`)
-      .join('\n');
-    return { users: [...users, SANDBOX_FALLBACK], userMap };
+    return rehearsalOf(exp.users);
   } finally {
     await exp.close();
   }
 }
 
+/** A sandbox rehearsal of a workspace's users, from an export or Slack's Web API (see sandboxRehearsal). */
+export function rehearsalOf(sourceUsers: SourceUser[]): { users: SandboxUser[]; userMap: string } {
+  const people = sourceUsers.filter((u) => !u.isBot && !u.isDeleted);
+  const upnOf = (u: (typeof people)[number]): string =>
+    u.email ??
+    `${(u.name || u.sourceId).toLowerCase().replace(/[^a-z0-9._-]+/g, '.')}.${u.sourceId.toLowerCase()}@${SANDBOX_DOMAIN}`;
+  const users = people.map((u) => sandboxUserFor(upnOf(u), u.displayName));
+  const userMap = people
+    .filter((u) => !u.email)
+    .map((u) => `${u.sourceId},${upnOf(u)}`)
+    .join('\n');
+  return { users: [...users, SANDBOX_FALLBACK], userMap };
+}
+
 /** The Entra users a sandbox rehearsal of an export starts with (see sandboxRehearsal). */
 export async function sandboxUsersFromExport(exportPath: string): Promise<SandboxUser[]> {
   return (await sandboxRehearsal(exportPath)).users;
-}
-
-interface MigrationView {
-  runtimeStatus: string;
-  phase: string;
-  output?: unknown;
-  progress?: {
-    messagesPosted: number;
-    messagesTotal: number;
-    channelsDone: number;
-    channelsTotal: number;
-    pass?: { kind: string; number: number };
-  };
-  channels: {
-    key: string;
-    teamsName: string;
-    planned: number;
-    posted: number;
-    failed: number;
-    missing: number;
-    state: string;
-    waitingUntil?: string;
-  }[];
-  report?: { json: string; html: string };
 }
 
 const TERMINAL = new Set(['Completed', 'Failed', 'Terminated']);
@@ -126,25 +118,36 @@ export interface LocalHostOptions {
   json: boolean;
   /** Options of the embedded sandbox beyond its users and state file (tests raise its time scale). */
   sandbox?: Omit<SandboxOptions, 'users' | 'stateFile'>;
+  /**
+   * Where `files.slack.com` URLs are downloaded from (`SLACK_FILES_URL`). Default: the setting, else the
+   * embedded sandbox's Slack file host when rehearsing against it, else `https://files.slack.com`.
+   */
   slackFilesUrl?: string;
+  /** Largest file moved, in MiB (`TEAMS_IMPORT_MAX_FILE_MB`, default 250). */
   maxFileMb?: number;
+  /** Slack's Web API base (`SLACK_API_URL`, default `https://slack.com/api/`): a stand-in for a rehearsal. */
+  slackApiUrl?: string;
 }
 
 /** The local host a command runs on, with the embedded sandbox when it rehearses. */
 interface LocalApp {
   host: LocalHost;
   sandbox?: SandboxHandle;
-  /** The rehearsal's user map (people of the export without an e-mail), when the sandbox is the target. */
-  rehearsalMap?: string;
   stateDir: string;
 }
 
+/** The sandbox's users when the command rehearses, and the export its Slack file host serves (if any). */
+interface Rehearsal {
+  users: SandboxUser[];
+  exportPath?: string;
+}
+
 /**
- * Starts embedded Azurite and the local host (and the embedded sandbox unless `graphUrl` names a real Graph
- * endpoint, with one user per person of `exportPath`), runs `use`, then stops them all.
+ * Starts embedded Azurite and the local host (and the embedded sandbox with `rehearsal`'s users unless
+ * `graphUrl` names a real Graph endpoint), runs `use`, then stops them all.
  */
 async function onLocalHost<T>(
-  exportPath: string | undefined,
+  rehearsal: Rehearsal | undefined,
   opts: LocalHostOptions,
   progress: (text: string) => void,
   use: (app: LocalApp) => Promise<T>,
@@ -154,17 +157,13 @@ async function onLocalHost<T>(
   let sandbox: SandboxHandle | undefined;
   let host: LocalHost | undefined;
   try {
-    let rehearsalMap: string | undefined;
     if (!opts.graphUrl) {
-      const rehearsal = exportPath
-        ? await sandboxRehearsal(exportPath)
-        : { users: [SANDBOX_FALLBACK], userMap: '' };
-      rehearsalMap = rehearsal.userMap;
-      const serveFiles = !opts.slackFilesUrl && !process.env.SLACK_FILES_URL && exportPath;
+      const exportPath = rehearsal?.exportPath;
+      const serveFiles = exportPath && !opts.slackFilesUrl && !process.env.SLACK_FILES_URL;
       sandbox = await startSandbox({
         port: 0,
         ...opts.sandbox,
-        users: rehearsal.users,
+        users: rehearsal?.users ?? [SANDBOX_FALLBACK],
         stateFile: path.join(stateDir, 'sandbox.json'),
         ...(serveFiles
           ? {
@@ -191,14 +190,10 @@ async function onLocalHost<T>(
         TEAMS_IMPORT_INBOX_DIR: path.join(stateDir, 'inbox'),
         SLACK_FILES_URL: filesUrl,
         TEAMS_IMPORT_MAX_FILE_MB: opts.maxFileMb === undefined ? undefined : String(opts.maxFileMb),
+        SLACK_API_URL: opts.slackApiUrl ?? (process.env.SLACK_API_URL || undefined),
       },
     });
-    return await use({
-      host,
-      ...(sandbox ? { sandbox } : {}),
-      ...(rehearsalMap !== undefined ? { rehearsalMap } : {}),
-      stateDir,
-    });
+    return await use({ host, ...(sandbox ? { sandbox } : {}), stateDir });
   } finally {
     await host?.stop();
     await sandbox?.stop();
@@ -211,9 +206,36 @@ async function onLocalHost<T>(
  * report and resolves to the exit code: 0 only when every planned message was imported and the team completed
  * (or, pre-staged, every planned message imported).
  */
-export async function runMigration(exportArg: string, opts: RunOptions, io: RunIo): Promise<number> {
-  const exportPath = path.resolve(exportArg);
-  if (!existsSync(exportPath)) {
+export async function runMigration(
+  exportArg: string | undefined,
+  opts: RunOptions,
+  io: RunIo,
+): Promise<number> {
+  const fromApi = opts.slackWorkspace !== undefined;
+  if (fromApi === (exportArg !== undefined)) {
+    io.err(
+      fromApi
+        ? 'Give either an export or --slack-workspace, not both.'
+        : "Give the path of a Slack export ZIP or its extracted folder, or --slack-workspace to read the workspace through Slack's Web API.",
+    );
+    return 2;
+  }
+  const slackToken = process.env.SLACK_TOKEN || undefined;
+  const slackApiUrl = opts.slackApiUrl ?? (process.env.SLACK_API_URL || undefined);
+  if (fromApi && !slackToken) {
+    io.err(
+      "SLACK_TOKEN is not set: --slack-workspace reads the workspace through Slack's Web API with the token of the Slack app installed in it (see the README).",
+    );
+    return 2;
+  }
+  if (fromApi && slackApiUrl && !isSafeSlackApiUrl(slackApiUrl)) {
+    io.err(
+      `Slack's Web API base '${slackApiUrl}' must be an https URL (the token travels to it); plain http is only for a stand-in on this machine (127.0.0.1).`,
+    );
+    return 2;
+  }
+  const exportPath = exportArg === undefined ? undefined : path.resolve(exportArg);
+  if (exportPath !== undefined && !existsSync(exportPath)) {
     io.err(
       `The export '${exportArg}' does not exist: give the path of a Slack export ZIP or its extracted folder.`,
     );
@@ -222,16 +244,41 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
   let userMapText = opts.userMap ? await readFile(opts.userMap, 'utf8') : undefined;
   const userGroupsText = opts.userGroups ? await readFile(opts.userGroups, 'utf8') : undefined;
   const progress = opts.json ? io.err : io.out;
-  return onLocalHost(exportPath, opts, progress, async (app) => {
-    const { host, sandbox } = app;
-    let fallbackUser = opts.fallbackUser;
-    if (sandbox) {
-      userMapText ??= app.rehearsalMap;
-      fallbackUser ??= SANDBOX_FALLBACK.userPrincipalName;
+  let fallbackUser = opts.fallbackUser;
+  let rehearsal: Rehearsal | undefined;
+  if (!opts.graphUrl) {
+    let people;
+    try {
+      people = exportPath
+        ? await sandboxRehearsal(exportPath)
+        : rehearsalOf(
+            await readSlackApiUsers({
+              token: slackToken ?? '',
+              ...(slackApiUrl ? { apiUrl: slackApiUrl } : {}),
+              workspace: opts.slackWorkspace,
+              includePrivate: !!opts.includePrivateChannels,
+            }),
+          );
+    } catch (err) {
+      if (!(err instanceof SlackApiError)) throw err;
+      io.err(err.message);
+      return 1;
     }
+    userMapText ??= people.userMap;
+    fallbackUser ??= SANDBOX_FALLBACK.userPrincipalName;
+    rehearsal = { users: people.users, ...(exportPath ? { exportPath } : {}) };
+  }
+  return onLocalHost(rehearsal, { ...opts, slackApiUrl }, progress, async (app) => {
+    const { host, sandbox } = app;
     const body = {
       ...(opts.runId ? { migrationId: opts.runId } : {}),
-      source: { path: exportPath },
+      source: exportPath
+        ? { path: exportPath }
+        : {
+            kind: 'slack-api',
+            workspace: opts.slackWorkspace,
+            ...(opts.includePrivateChannels ? { includePrivate: true } : {}),
+          },
       team: opts.teamName ? { displayName: opts.teamName } : undefined,
       userMap: userMapText,
       userGroups: userGroupsText,
@@ -247,7 +294,8 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
         completeOnErrors: opts.completeOnErrors,
         channelConcurrency: opts.channelConcurrency,
         batchSeconds: opts.batchSeconds,
-        operationPollSeconds: opts.operationPollSeconds ?? (sandbox ? 1 : 30),
+        operationPollSeconds:
+          opts.operationPollSeconds ?? (sandbox ? 1 : RUN_OPTION_DEFAULTS.operationPollSeconds),
         reactions: opts.reactions ?? 'native',
       },
     };
@@ -256,7 +304,7 @@ export async function runMigration(exportArg: string, opts: RunOptions, io: RunI
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
-    const startBody = (await started.json()) as { id?: string; errors?: string[] };
+    const startBody = (await started.json()) as { id?: string; errors?: string[]; dashboardUrl?: string };
     if (started.status === 400) {
       io.err(
         `The migration request is not valid:\n${(startBody.errors ?? []).map((e) => `- ${e}`).join('\n')}`,
@@ -300,7 +348,12 @@ export async function runPass(
     return 2;
   }
   const progress = opts.json ? io.err : io.out;
-  return onLocalHost(exportPath, opts, progress, async (app) => {
+  const rehearsal = opts.graphUrl
+    ? undefined
+    : exportPath
+      ? { users: (await sandboxRehearsal(exportPath)).users, exportPath }
+      : { users: [SANDBOX_FALLBACK] };
+  return onLocalHost(rehearsal, opts, progress, async (app) => {
     const url = `${app.host.url}/api/migrations/${encodeURIComponent(opts.runId)}/${kind}`;
     const body = {
       ...(exportPath ? { source: { path: exportPath } } : {}),
@@ -336,12 +389,9 @@ async function followPass(
   progress: (text: string) => void,
 ): Promise<number> {
   const { host, sandbox, stateDir } = app;
-  const view = await watch(
-    `${host.url}/api/migrations/${encodeURIComponent(migrationId)}`,
-    io,
-    progress,
-    opts,
-  );
+  const dashboardUrl = `${host.url}/api/migrations/${encodeURIComponent(migrationId)}/dashboard`;
+  progress(`Live status while it runs: ${dashboardUrl}`);
+  const view = await watch(`${dashboardUrl}?format=json`, io, progress, opts);
   if (view.runtimeStatus !== 'Completed') {
     io.err(`Migration ${migrationId} ${view.runtimeStatus.toLowerCase()}: ${formatOutput(view.output)}`);
     return 1;
@@ -375,54 +425,25 @@ async function fetchOk(url: string): Promise<Response> {
   return res;
 }
 
+/** Polls the migration's live state until it ends, showing progress (bars on a terminal, lines otherwise). */
 async function watch(
-  statusUrl: string,
+  liveUrl: string,
   io: RunIo,
   progress: (text: string) => void,
   opts: Pick<LocalHostOptions, 'json'>,
-): Promise<MigrationView> {
-  const bars =
-    io.isTty && !opts.json
-      ? new MultiBar(
-          { stream: process.stderr, format: ' {bar} {value}/{total} {name}', hideCursor: true },
-          Presets.shades_classic,
-        )
-      : undefined;
-  const channelBars = new Map<string, SingleBar>();
-  let lastPhase = '';
-  let lastPrinted = 0;
+): Promise<MigrationDashboard> {
+  const view = io.isTty && !opts.json ? terminalProgress(process.stderr) : plainProgress(progress);
   try {
     for (;;) {
       if (io.signal?.aborted)
         throw new Error('Stopped: the migration resumes when run again with the same run id.');
-      const res = await fetch(statusUrl);
-      const view = (await res.json()) as MigrationView;
-      if (bars) {
-        for (const c of view.channels) {
-          let bar = channelBars.get(c.key);
-          if (!bar) channelBars.set(c.key, (bar = bars.create(c.planned, 0, { name: c.teamsName })));
-          bar.update(c.posted + c.failed + c.missing, {
-            name: `${c.teamsName} (${c.waitingUntil ? `waiting for the service until ${c.waitingUntil}` : c.state})`,
-          });
-        }
-      } else {
-        const p = view.progress;
-        const line = p
-          ? `${p.pass ? `${p.pass.kind} pass ${p.pass.number}, ` : ''}${view.phase}: ${p.messagesPosted}/${p.messagesTotal} messages, ${p.channelsDone}/${p.channelsTotal} channels` +
-            ` (${view.channels.map((c) => `${c.teamsName} ${c.posted}/${c.planned}${c.waitingUntil ? ` waiting for the service until ${c.waitingUntil}` : ''}`).join(', ')})`
-          : view.phase;
-        const now = Date.now();
-        if (view.phase !== lastPhase || now - lastPrinted >= 5000 || TERMINAL.has(view.runtimeStatus)) {
-          progress(line);
-          lastPhase = view.phase;
-          lastPrinted = now;
-        }
-      }
-      if (TERMINAL.has(view.runtimeStatus)) return view;
+      const live = (await (await fetchOk(liveUrl)).json()) as MigrationDashboard;
+      view.update(live);
+      if (TERMINAL.has(live.runtimeStatus)) return live;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   } finally {
-    bars?.stop();
+    view.stop();
   }
 }
 
@@ -528,7 +549,21 @@ export const registerRun: CommandRegistrar = (program: Command, setExitCode) => 
     .description(
       'Import a Slack export into Teams on the local host: the embedded sandbox by default, a tenant with --graph-url',
     )
-    .argument('<export>', 'Slack export ZIP or extracted folder')
+    .argument('[export]', 'Slack export ZIP or extracted folder (or --slack-workspace)')
+    .option(
+      '--slack-workspace <workspace>',
+      "read the workspace through Slack's Web API with SLACK_TOKEN instead of an export: its team id, domain or name",
+    )
+    .option(
+      '--slack-api-url <url>',
+      "Slack's Web API base (default: SLACK_API_URL, else https://slack.com/api/), e.g. the sandbox's stand-in",
+      httpUrl('--slack-api-url'),
+    )
+    .option(
+      '--include-private-channels',
+      'with --slack-workspace: read private channels too (scopes groups:read, groups:history)',
+      false,
+    )
     .option('--team-name <name>', 'name of the Teams team (default: the Slack workspace name)')
     .option(
       '--graph-url <url>',
@@ -555,12 +590,17 @@ export const registerRun: CommandRegistrar = (program: Command, setExitCode) => 
     )
     .option('--include-system-events', 'import joins, topic changes and the like as small notices', false)
     .option('--complete-on-errors', 'complete channels and the team even when some messages failed', false)
-    .option('--channel-concurrency <n>', 'channels posted at once', positiveInt('--channel-concurrency'), 10)
+    .option(
+      '--channel-concurrency <n>',
+      'channels posted at once',
+      positiveInt('--channel-concurrency'),
+      RUN_OPTION_DEFAULTS.channelConcurrency,
+    )
     .option(
       '--batch-seconds <n>',
       'seconds each posting activity runs before checkpointing',
       positiveInt('--batch-seconds'),
-      60,
+      RUN_OPTION_DEFAULTS.batchSeconds,
     )
     .option(
       '--operation-poll-seconds <n>',
@@ -588,7 +628,7 @@ export const registerRun: CommandRegistrar = (program: Command, setExitCode) => 
       false,
     )
     .option('--json', 'print the report as JSON on stdout (progress goes to stderr)', false)
-    .action(async (exportArg: string, options: RunOptions) => {
+    .action(async (exportArg: string | undefined, options: RunOptions) => {
       const abort = new AbortController();
       const stop = (): void => abort.abort();
       process.once('SIGINT', stop);

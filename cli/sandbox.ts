@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import {
   parseFaults,
+  SANDBOX_SLACK_TOKEN,
   sandboxUserSchema,
   startSandbox,
   type SandboxOptions,
@@ -25,6 +26,8 @@ export interface SandboxCommandOptions {
   slackFiles?: string;
   slackFilesBytes?: string;
   slackToken?: string;
+  slackFrom?: string;
+  slackScopes?: string;
 }
 
 /** Where the command writes and how it learns to stop; the CLI wires stdout, stderr and SIGINT/SIGTERM. */
@@ -116,14 +119,33 @@ export async function sandboxOptionsFrom(opts: SandboxCommandOptions): Promise<S
     }
   }
   if (opts.users !== undefined) options.users = await loadUsersFile(resolve(opts.users));
-  if (opts.slackFiles !== undefined)
+  if (opts.slackFrom !== undefined)
+    options.slackApi = {
+      export: resolve(opts.slackFrom),
+      ...(opts.slackToken ? { token: opts.slackToken } : {}),
+      ...(opts.slackScopes !== undefined
+        ? {
+            scopes: opts.slackScopes
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean),
+          }
+        : {}),
+    };
+  else if (opts.slackScopes !== undefined) throw new Error('--slack-scopes needs --slack-from <export>');
+  if (opts.slackFiles !== undefined || (opts.slackFrom !== undefined && opts.slackFilesBytes !== undefined))
     options.slackFiles = {
-      export: resolve(opts.slackFiles),
+      export: resolve(opts.slackFiles ?? opts.slackFrom!),
       ...(opts.slackFilesBytes ? { bytesDir: resolve(opts.slackFilesBytes) } : {}),
       ...(opts.slackToken ? { botToken: opts.slackToken } : {}),
     };
-  else if (opts.slackFilesBytes !== undefined || opts.slackToken !== undefined)
-    throw new Error('--slack-files-bytes and --slack-token need --slack-files <export>');
+  else if (
+    opts.slackFrom === undefined &&
+    (opts.slackFilesBytes !== undefined || opts.slackToken !== undefined)
+  )
+    throw new Error(
+      '--slack-files-bytes and --slack-token need --slack-files <export> or --slack-from <export>',
+    );
   return options;
 }
 
@@ -150,6 +172,12 @@ export async function runSandboxCommand(opts: SandboxCommandOptions, io: Sandbox
   );
   if (handle.slackFilesUrl)
     io.out(`Slack files: ${handle.slackFilesUrl} (run with --slack-files-url ${handle.slackFilesUrl})`);
+  if (handle.slackApiUrl)
+    io.out(
+      `Slack Web API: ${handle.slackApiUrl} (run --slack-workspace <workspace> --slack-api-url ${handle.slackApiUrl}` +
+        ` --slack-files-url ${handle.slackFilesUrl} with SLACK_TOKEN set to the --slack-token, default ${SANDBOX_SLACK_TOKEN};` +
+        ` messages: POST ${handle.url}/_sandbox/slack-api/messages, calls: GET ${handle.url}/_sandbox/slack-api/calls)`,
+    );
   await io.waitForStop();
   await handle.stop();
   if (options.stateFile) io.out(`state saved to ${options.stateFile}`);
@@ -192,7 +220,18 @@ export const registerSandbox: CommandRegistrar = (program: Command, setExitCode)
       '--slack-files-bytes <dir>',
       'with --slack-files: read each file from <dir>/<file id> (default: generated)',
     )
-    .option('--slack-token <token>', 'with --slack-files: also accept this bot token as Bearer')
+    .option(
+      '--slack-token <token>',
+      `with --slack-files: also accept this bot token as Bearer; with --slack-from: the Web API's token (default ${SANDBOX_SLACK_TOKEN})`,
+    )
+    .option(
+      '--slack-from <export>',
+      "stand in for Slack's Web API under /slack-api/, serving this export's workspace (and its files under /slack-files)",
+    )
+    .option(
+      '--slack-scopes <a,b>',
+      "with --slack-from: the scopes the token has (default every scope a migration needs, private channels' included)",
+    )
     .action(async (opts: SandboxCommandOptions) => {
       const code = await runSandboxCommand(opts, {
         out: (line) => process.stdout.write(`${line}\n`),

@@ -25,6 +25,7 @@ import {
 import '../orchestrators/discoverChatExport';
 import '../orchestrators/exportUserChats';
 import { NotConfiguredError, runtime } from './runtime';
+import { escapeHtml } from '../core/transform/html';
 
 /** The chat export's service of the running app (NotConfiguredError when the chat export is off). */
 function chatExportService(): Promise<ChatExportService> {
@@ -84,10 +85,6 @@ function failure(error: unknown, context: InvocationContext): HttpResponseInit {
   const message = error instanceof Error ? error.message : String(error);
   context.error(`chat export: ${message}`);
   return { status: 500, jsonBody: { error: message } };
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 function page(status: number, title: string, text: string, id: string): HttpResponseInit {

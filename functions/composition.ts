@@ -9,9 +9,10 @@ import { createGraphClient } from '../core/graph/client';
 import { channelKeyOfUrl, MESSAGE_READS_PER_SECOND, Pacer, TokenBucket } from '../core/graph/pacing';
 import { TeamsImportClient } from '../core/graph/teamsImport';
 import type { SourceRef } from '../core/pipeline/contracts';
-import type { OpenedSource, PipelineDeps } from '../core/pipeline/deps';
+import type { OpenedSource, PipelineDeps, SourceScope } from '../core/pipeline/deps';
 import { BlobInbox, FolderInbox } from '../core/pipeline/inbox';
 import { SlackFileDownloader } from '../core/files/download';
+import { openSlackApi, slackApiScope } from '../core/sources/slack/webApi';
 import { BlobObjectStore } from '../core/state/blobStore';
 import { FileLedger } from '../core/state/fileLedger';
 import { Ledger } from '../core/state/ledger';
@@ -62,7 +63,7 @@ export async function createPipelineDeps(settings: AppSettings): Promise<Pipelin
     graph,
     ledger,
     store,
-    openSource: (source) => openSource(source, settings, blobService),
+    openSource: (source, scope) => openSource(source, scope, settings, blobService),
     files: {
       download: (url, mimeType) => downloader.download(url, mimeType),
       ledger: fileLedger,
@@ -79,9 +80,22 @@ export async function createPipelineDeps(settings: AppSettings): Promise<Pipelin
 
 async function openSource(
   source: SourceRef,
+  scope: SourceScope | undefined,
   settings: AppSettings,
   blobs: BlobServiceClient,
 ): Promise<OpenedSource> {
+  if (source.kind === 'slack-api') {
+    if (!settings.slackToken)
+      throw new Error(
+        "SLACK_TOKEN is not set: a migration from Slack's Web API reads the workspace with the token of the Slack app installed in it.",
+      );
+    const slack = await openSlackApi({
+      token: settings.slackToken,
+      apiUrl: settings.slackApiUrl,
+      ...slackApiScope(source, scope),
+    });
+    return { slack, release: () => slack.close() };
+  }
   if (source.kind === 'path') {
     if (!settings.allowLocalPaths)
       throw new Error(

@@ -2,5 +2,7 @@
 import './health';
 import './migrations';
 import './passes';
+import './operations';
+import './dashboard';
 import './pipeline';
 import './chatExport';

@@ -11,17 +11,19 @@ import {
 import { explainChannel, passReports } from '../core/pipeline/report';
 import { readManifest, runPaths } from '../core/pipeline/runStore';
 import type { ChannelRecord } from '../core/state/ledgerRecords';
+import { RUN_OPTION_DEFAULTS as D } from '../core/pipeline/contracts';
+import {
+  INSTANCE_PREFIX,
+  MIGRATION_ID,
+  findStatus,
+  lookupMigration,
+  migrationInstanceId,
+  requestedIds,
+  startedResponse,
+} from './migrationLookup';
 import { runtime } from './runtime';
 
-const INSTANCE_PREFIX = 'migration-';
-
-/** The instance id of a migration's orchestration: derived from its id, so a second start finds the first. */
-export function migrationInstanceId(migrationId: string): string {
-  return `${INSTANCE_PREFIX}${migrationId}`;
-}
-
-/** What a migration id may be: the start route makes no other, so the status route answers 400 for any other. */
-export const MIGRATION_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+export { migrationInstanceId };
 /** Largest start request body read: the user map is the only large field (see {@link MAX_USER_MAP_CHARS}). */
 export const MAX_START_BODY_BYTES = 16 * 1024 * 1024;
 /** Longest user map CSV: about 100,000 users. */
@@ -48,7 +50,10 @@ const channelList = (field: string) =>
     )
     .max(MAX_CHANNEL_LIST, { error: `${field} must list at most ${MAX_CHANNEL_LIST} channels` });
 
-/** Where an export is, in a request body: a path on the host (local hosts) or a blob of the app's storage. */
+/**
+ * Where a migration's messages come from, in a request body: an export at a path on the host (local hosts) or
+ * in a blob of the app's storage, or a workspace read through Slack's Web API.
+ */
 export const sourceSchema = z.union(
   [
     z.object({ path: z.string().min(1).max(4096) }).strict(),
@@ -57,15 +62,28 @@ export const sourceSchema = z.union(
         blob: z.object({ container: z.string().min(3).max(63), name: z.string().min(1).max(1024) }).strict(),
       })
       .strict(),
+    z
+      .object({
+        kind: z.literal('slack-api'),
+        workspace: z.string().trim().min(1).max(MAX_NAME).optional(),
+        includePrivate: z.boolean().optional(),
+      })
+      .strict(),
   ],
   {
-    error: 'source must be {"path": "<export.zip or folder on the host>"} or {"blob": {"container", "name"}}',
+    error:
+      'source must be {"path": "<export.zip or folder on the host>"}, {"blob": {"container", "name"}} or ' +
+      '{"kind": "slack-api", "workspace"?: "<team id, domain or name>", "includePrivate"?: true}',
   },
 );
 
 /** A request's source as the pipeline names it. */
 export function sourceRef(source: z.infer<typeof sourceSchema>): SourceRef {
-  return 'path' in source ? { kind: 'path', path: source.path } : { kind: 'blob', ...source.blob };
+  return 'path' in source
+    ? { kind: 'path', path: source.path }
+    : 'blob' in source
+      ? { kind: 'blob', ...source.blob }
+      : source;
 }
 
 /** The body of `POST /api/migrations`. */
@@ -93,7 +111,7 @@ export const startMigrationSchema = z
         visibility: z.enum(['private', 'public']).default('private'),
       })
       .strict()
-      .default({ visibility: 'private' }),
+      .prefault({}),
     userMap: z
       .string()
       .max(MAX_USER_MAP_CHARS, {
@@ -119,24 +137,16 @@ export const startMigrationSchema = z
     deltaSync: z.boolean({ error: 'deltaSync must be true or false' }).optional(),
     options: z
       .object({
-        includeSystemEvents: z.boolean().default(false),
-        channelConcurrency: z.number().int().min(1).max(50).default(10),
-        batchSeconds: z.number().min(1).max(300).default(60),
-        batchesPerExecution: z.number().int().min(1).max(100).default(10),
-        operationPollSeconds: z.number().min(0.1).max(300).default(30),
-        completeOnErrors: z.boolean().default(false),
-        reactions: z.enum(['native', 'text']).default('native'),
+        includeSystemEvents: z.boolean().default(D.includeSystemEvents),
+        channelConcurrency: z.number().int().min(1).max(50).default(D.channelConcurrency),
+        batchSeconds: z.number().min(1).max(300).default(D.batchSeconds),
+        batchesPerExecution: z.number().int().min(1).max(100).default(D.batchesPerExecution),
+        operationPollSeconds: z.number().min(0.1).max(300).default(D.operationPollSeconds),
+        completeOnErrors: z.boolean().default(D.completeOnErrors),
+        reactions: z.enum(['native', 'text']).default(D.reactions),
       })
       .strict()
-      .default({
-        includeSystemEvents: false,
-        channelConcurrency: 10,
-        batchSeconds: 60,
-        batchesPerExecution: 10,
-        operationPollSeconds: 30,
-        completeOnErrors: false,
-        reactions: 'native',
-      }),
+      .prefault({}),
   })
   .strict()
   .refine((b) => !b.since || !b.until || Date.parse(b.since) < Date.parse(b.until), {
@@ -186,11 +196,16 @@ export function parseStartRequest(
   };
 }
 
-/** Runtime statuses of an instance that is still running. */
-export const ACTIVE = new Set<string>([
+const ACTIVE = new Set<string>([
   df.OrchestrationRuntimeStatus.Running,
   df.OrchestrationRuntimeStatus.Pending,
 ]);
+
+/** Records the migration in the ledger as it starts, so `GET /api/migrations` lists it from then on. */
+async function recordStart(migrationId: string): Promise<void> {
+  const { ledger } = await runtime().pipelineDeps();
+  await ledger.ensureMigration({ runId: migrationId, status: 'running', phase: 'staging' });
+}
 
 /** A channel's outcome as its ledger row has it: counts, its latest failure (`key: reason`) and its import's error. */
 function channelOutcome(planned: number, r: ChannelRecord | undefined): Parameters<typeof explainChannel>[0] {
@@ -204,19 +219,6 @@ function channelOutcome(planned: number, r: ChannelRecord | undefined): Paramete
     missingMessages: [],
     ...(r?.error ? { error: r.error } : {}),
   };
-}
-
-/** The status of an instance, or undefined when it does not exist; the id goes URL-encoded into the client's URL. */
-export async function findStatus(
-  client: df.DurableClient,
-  instanceId: string,
-): Promise<df.DurableOrchestrationStatus | undefined> {
-  try {
-    return await client.getStatus(encodeURIComponent(instanceId));
-  } catch (err) {
-    if (err instanceof Error && /\b404\b/.test(err.message)) return undefined;
-    throw err;
-  }
 }
 
 df.app.client.http('startMigration', {
@@ -241,13 +243,23 @@ df.app.client.http('startMigration', {
       };
     const parsed = parseStartRequest(body, runtime().settings.fallbackUser);
     if (!parsed.ok) return { status: 400, jsonBody: { errors: parsed.errors } };
+    if (parsed.input.source?.kind === 'slack-api' && !runtime().settings.slackToken)
+      return {
+        status: 400,
+        jsonBody: {
+          errors: [
+            "source: a Slack API source reads the workspace with SLACK_TOKEN, which this app does not have: set SLACK_TOKEN (a Key Vault reference in Azure) to the token of the workspace's Slack app.",
+          ],
+        },
+      };
     const instanceId = migrationInstanceId(parsed.input.migrationId);
     const existing = await findStatus(client, instanceId);
     if (existing && ACTIVE.has(existing.runtimeStatus)) {
       context.log(`Migration ${parsed.input.migrationId} is already running; answering its status.`);
-      return client.createCheckStatusResponse(request, instanceId);
+      return startedResponse(client, request, parsed.input.migrationId);
     }
     try {
+      await recordStart(parsed.input.migrationId);
       await client.startNew(Orchestrator.migrateTeam, { instanceId, input: parsed.input });
     } catch (err) {
       // A concurrent start of the same migration won the race (the client's 409): answer its status.
@@ -256,20 +268,12 @@ df.app.client.http('startMigration', {
       context.log(
         `Migration ${parsed.input.migrationId} was started by a concurrent request; answering its status.`,
       );
-      return client.createCheckStatusResponse(request, instanceId);
+      return startedResponse(client, request, parsed.input.migrationId);
     }
     context.log(`Started migration ${parsed.input.migrationId} (instance ${instanceId}).`);
-    return client.createCheckStatusResponse(request, instanceId);
+    return startedResponse(client, request, parsed.input.migrationId);
   },
 });
-
-/** The migration ids a status request can mean: the id itself, or the id inside an instance id `migration-<id>`. */
-export function requestedIds(requested: string): string[] {
-  const ids = MIGRATION_ID.test(requested) ? [requested] : [];
-  const inner = requested.startsWith(INSTANCE_PREFIX) ? requested.slice(INSTANCE_PREFIX.length) : '';
-  if (MIGRATION_ID.test(inner)) ids.push(inner);
-  return ids;
-}
 
 df.app.client.http('getMigration', {
   route: 'migrations/{id}',
@@ -352,10 +356,9 @@ df.app.client.http('getMigrationReport', {
   methods: ['GET'],
   authLevel: 'function',
   handler: async (request: HttpRequest, client: df.DurableClient): Promise<HttpResponseInit> => {
-    const migrationId = request.params.id;
-    const status = await findStatus(client, migrationInstanceId(migrationId));
-    if (!status)
-      return { status: 404, jsonBody: { error: `No migration '${migrationId}' is known to this app.` } };
+    const found = await lookupMigration(client, request.params.id);
+    if (!found.found) return found.response;
+    const { migrationId, status } = found;
     const html = request.query.get('format') === 'html';
     const { store } = await runtime().pipelineDeps();
     const name = html ? runPaths.reportHtml(migrationId) : runPaths.reportJson(migrationId);

@@ -10,7 +10,8 @@ import {
 } from '../activities/names';
 import { describeSource } from '../core/pipeline/passes';
 import { readRequest } from '../core/pipeline/stage';
-import { ACTIVE, findStatus, migrationInstanceId, requestedIds, sourceRef, sourceSchema } from './migrations';
+import { ACTIVE, findStatus, migrationInstanceId, requestedIds } from './migrationLookup';
+import { sourceRef, sourceSchema } from './migrations';
 import { runtime } from './runtime';
 import { scheduleProblem } from './settings';
 
@@ -186,7 +187,7 @@ export async function migrationDeltaSync(
   context: InvocationContext,
 ): Promise<void> {
   const deps = await runtime().pipelineDeps();
-  for (const migration of await deps.ledger.listMigrations()) {
+  for (const migration of await deps.ledger.allMigrations()) {
     const on =
       migration.stage === 'prestaged' || (migration.stage === 'completed' && migration.deltaSync === true);
     if (!on) continue;

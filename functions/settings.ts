@@ -7,6 +7,7 @@ import {
   isLoopbackUrl,
   type GraphAuth,
 } from '../core/graph/auth';
+import { DEFAULT_SLACK_API_URL, isSafeSlackApiUrl } from '../core/sources/slack/webApi';
 import { devStorageConnectionString } from '../core/state/devStorage';
 import type { StorageSettings } from '../core/state/storageAccount';
 
@@ -36,6 +37,8 @@ export interface AppSettings {
   fallbackUser?: string;
   /** A Slack bot token, sent as Bearer to Slack's file hosts only, for file URLs without the export's token (a secret). */
   slackToken?: string;
+  /** Slack's Web API base (`SLACK_API_URL`), where a Slack API source sends `SLACK_TOKEN`; https, or a loopback stand-in. */
+  slackApiUrl: string;
   /** Where `files.slack.com` URLs are downloaded from (`SLACK_FILES_URL`); a rehearsal serves the files locally. */
   slackFilesUrl: string;
   /** Largest source file moved, in bytes (`TEAMS_IMPORT_MAX_FILE_MB`, in MiB); larger ones become a notice. */
@@ -104,6 +107,16 @@ const schema = z.object({
       error: 'SLACK_FILES_URL must be an http(s) URL such as https://files.slack.com',
     })
     .default('https://files.slack.com'),
+  SLACK_API_URL: z
+    .url({
+      protocol: /^https?$/,
+      error: 'SLACK_API_URL must be an http(s) URL such as https://slack.com/api/',
+    })
+    .refine(isSafeSlackApiUrl, {
+      error:
+        'SLACK_API_URL must be an https URL (the token travels to it); plain http is only for a stand-in on this machine (127.0.0.1)',
+    })
+    .default(DEFAULT_SLACK_API_URL),
   TEAMS_IMPORT_MAX_FILE_MB: positive('TEAMS_IMPORT_MAX_FILE_MB', 250),
   TEAMS_IMPORT_RATE_PER_CHANNEL: positive('TEAMS_IMPORT_RATE_PER_CHANNEL', 5),
   TEAMS_IMPORT_RATE_GLOBAL: positive('TEAMS_IMPORT_RATE_GLOBAL', 50),
@@ -188,6 +201,7 @@ export function readSettings(env: NodeJS.ProcessEnv): AppSettings {
     allowLocalPaths,
     fallbackUser: s.TEAMS_IMPORT_FALLBACK_USER || undefined,
     slackToken: s.SLACK_TOKEN || undefined,
+    slackApiUrl: s.SLACK_API_URL.endsWith('/') ? s.SLACK_API_URL : `${s.SLACK_API_URL}/`,
     slackFilesUrl: s.SLACK_FILES_URL.replace(/\/+$/, ''),
     maxFileBytes: Math.floor(s.TEAMS_IMPORT_MAX_FILE_MB * 1024 * 1024),
     ...(deltaSchedule ? { deltaSchedule } : {}),

@@ -16,7 +16,7 @@ import {
   type PlanPassInput,
   type PlanResult,
 } from '../activities/chatExportNames';
-import { addOutcome, emptyTotals } from '../core/chatexport/passTotals';
+import { addOutcome, emptyTotals, failedChatResult } from '../core/chatexport/passTotals';
 import { activityRetry } from './retry';
 
 /** The first line of an activity's failure (the Durable failure text goes on with the worker's stack trace). */
@@ -105,19 +105,7 @@ export const exportUserChats: OrchestrationHandler = function* (context: Orchest
     const planned = running.get(task)!;
     running.delete(task);
     const outcome: ChatOutcome = task.isFaulted
-      ? {
-          kind: 'done',
-          result: {
-            chatId: planned.chat.id,
-            title: planned.title,
-            fileName: planned.fileName,
-            status: 'failed',
-            fetchedMessages: 0,
-            addedMessages: 0,
-            updatedMessages: 0,
-            error: failureText(task.result),
-          },
-        }
+      ? { kind: 'done', result: failedChatResult(planned, new Error(failureText(task.result))) }
       : (task.result as ChatOutcome);
     totals = addOutcome(totals, outcome);
     status.chatsDone = totals.chats;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { badRequest, notFound } from './errors';
 import { sandboxUserFor, type SandboxStore, type SandboxUser } from './state';
+import { escapeHtml } from '../core/transform/html';
 
 /** The placeholder for the sandbox's Graph root in stored message bodies (`<img src="{{graph}}/chats/...">`). */
 export const GRAPH_ROOT_PLACEHOLDER = '{{graph}}';
@@ -121,10 +122,6 @@ function uniqueTime(chat: ChatRecord, ms: number): number {
   let t = ms;
   while (taken.has(String(t))) t += 1;
   return t;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 function toRecord(

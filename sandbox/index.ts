@@ -13,3 +13,10 @@ export type { SandboxDump, DumpTeam, DumpChannel, DumpMessage } from './dump';
 export type { Route, RouteContext, RouteResponse } from './router';
 export { MESSAGE_SIZE_LIMIT, HOSTED_CONTENT_LIMIT, messageSize } from './rules';
 export { generatedBytes, SLACK_FILES_PREFIX, type ServedFile, type SlackFilesOptions } from './slackFiles';
+export {
+  SANDBOX_SLACK_TOKEN,
+  SLACK_API_PREFIX,
+  type SlackApiCall,
+  type SlackApiOptions,
+  type SlackRateLimit,
+} from './slackApi';

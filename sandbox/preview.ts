@@ -1,5 +1,6 @@
 import sanitizeHtml from 'sanitize-html';
 import type { ChannelRecord, MessageRecord, SandboxStore, TeamRecord } from './state';
+import { escapeHtml } from '../core/transform/html';
 
 /** Tags Teams renders in a message body; anything else is stripped by Teams (and by the preview). */
 export const TEAMS_TAGS = [
@@ -92,10 +93,6 @@ const SANITIZE: sanitizeHtml.IOptions = {
 
 const HOSTED_URL =
   /https:\/\/graph\.microsoft\.com\/v1\.0\/teams\/([^/"']+)\/channels\/([^/"']+)\/messages\/([^/"']+)(?:\/replies\/([^/"']+))?\/hostedContents\/([^/"']+)\/\$value/g;
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 function textOf(html: string): string {
   return sanitizeHtml(html, { allowedTags: [], allowedAttributes: {} })

@@ -17,6 +17,13 @@ import {
   type SubRequest,
 } from './router';
 import { addSeedChats, type SeedChat } from './chatState';
+import {
+  SLACK_API_CONTROL,
+  SLACK_API_PREFIX,
+  SlackApiStandIn,
+  type SlackApiCall,
+  type SlackApiOptions,
+} from './slackApi';
 import { SLACK_FILES_PREFIX, SlackFileHost, type ServedFile, type SlackFilesOptions } from './slackFiles';
 import { sandboxRoutes } from './routes';
 import { configureIdentity, issuedTokenValid, type IdentityOptions } from './routes/identity';
@@ -76,6 +83,11 @@ export interface SandboxOptions {
   identity?: IdentityOptions;
   /** Serve an export's files under `/slack-files` as Slack's file host does, token check included. */
   slackFiles?: SlackFilesOptions;
+  /**
+   * Stand in for Slack's Web API under `/slack-api/`, serving an export's workspace; its files are served under
+   * `/slack-files` too (the stand-in's token accepted as Bearer) unless `slackFiles` says otherwise.
+   */
+  slackApi?: SlackApiOptions;
 }
 
 /** One request as logged: no bodies and no header values. `t` is the sandbox clock when it was dispatched. */
@@ -121,6 +133,15 @@ export interface SandboxHandle {
   slackFilesUrl?: string;
   /** With `slackFiles`: every answer of the Slack file host so far (path, file id, status, bytes). */
   slackFilesServed(): ServedFile[];
+  /** With `slackApi`: the base to give as `SLACK_API_URL` (`${url}/slack-api/`). */
+  slackApiUrl?: string;
+  /** With `slackApi`: every call the Web API stand-in answered, in order (never the token). */
+  slackApiCalls(): SlackApiCall[];
+  /**
+   * With `slackApi`: adds messages to a channel (id or name) as if just written (`POST /_sandbox/slack-api/messages`);
+   * answers them as stored, each with its `ts`.
+   */
+  addSlackMessages(channel: string, messages: Record<string, unknown>[]): Record<string, unknown>[];
 }
 
 interface Outcome {
@@ -204,6 +225,7 @@ class Sandbox {
   baseUrl = '';
   readonly server: Server;
   slackFiles?: SlackFileHost;
+  slackApi?: SlackApiStandIn;
 
   constructor(
     readonly options: SandboxOptions,
@@ -608,6 +630,14 @@ class Sandbox {
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const pathname = (req.url ?? '/').split('?')[0] ?? '/';
+    if (this.slackApi && pathname.startsWith(SLACK_API_PREFIX)) {
+      await this.slackApi.handle(req, res).catch(() => res.destroy());
+      return;
+    }
+    if (this.slackApi && pathname.startsWith(`${SLACK_API_CONTROL}/`)) {
+      await this.slackApi.control(req, res).catch(() => res.destroy());
+      return;
+    }
     if (this.slackFiles && pathname.startsWith(`${SLACK_FILES_PREFIX}/`)) {
       await this.slackFiles.handle(req, res).catch(() => res.destroy());
       return;
@@ -700,7 +730,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const loaded = options.stateFile ? await loadStateFile(options.stateFile) : undefined;
   const data = loaded ?? emptyData(users);
   const sandbox = new Sandbox(options, data, sandboxRoutes);
-  if (options.slackFiles) sandbox.slackFiles = await SlackFileHost.load(options.slackFiles);
+  if (options.slackApi) sandbox.slackApi = await SlackApiStandIn.load(options.slackApi);
+  const slackFiles =
+    options.slackFiles ?? (options.slackApi ? { export: options.slackApi.export } : undefined);
+  if (slackFiles)
+    sandbox.slackFiles = await SlackFileHost.load({
+      ...slackFiles,
+      ...(slackFiles.botToken === undefined && sandbox.slackApi ? { botToken: sandbox.slackApi.token } : {}),
+    });
   if (loaded) sandbox.addUsers(users);
   if (options.chats) addSeedChats(sandbox.store, options.chats, Date.now());
   configureIdentity(sandbox.store, options.identity ?? {});
@@ -722,5 +759,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     save: () => sandbox.save(),
     ...(sandbox.slackFiles ? { slackFilesUrl: `${sandbox.baseUrl}${SLACK_FILES_PREFIX}` } : {}),
     slackFilesServed: () => (sandbox.slackFiles?.served ?? []).map((s) => ({ ...s })),
+    ...(sandbox.slackApi ? { slackApiUrl: `${sandbox.baseUrl}${SLACK_API_PREFIX}` } : {}),
+    slackApiCalls: () => (sandbox.slackApi?.calls ?? []).map((c) => ({ ...c, params: { ...c.params } })),
+    addSlackMessages: (channel, messages) => {
+      if (!sandbox.slackApi) throw new Error('the sandbox was started without slackApi');
+      return sandbox.slackApi.addMessages(channel, messages);
+    },
   };
 }

@@ -13,6 +13,7 @@ import type { ChatSource, ExportSink, UploadedFile } from './ports';
 import { conversationTitle, otherMemberNames, renderConversation, RENDER_VERSION } from './render';
 import { EMBEDDABLE_IMAGE_TYPES } from './sanitize';
 import type { ChatSummary, StagedConversation, StagedImage, StoredMessage } from './types';
+import { failedChatResult } from './passTotals';
 
 /** The default cap on one inline image; larger ones become a visible placeholder. */
 export const DEFAULT_MAX_IMAGE_BYTES = 4 * 1024 * 1024;
@@ -55,20 +56,6 @@ export interface ChatExportResult {
   cursor?: ChatCursor;
   uploaded?: UploadedFile;
   error?: string;
-}
-
-/** The result of a chat whose export failed: nothing counted, the error's message kept for the status. */
-export function failedChatResult(planned: PlannedChat, error: unknown): ChatExportResult {
-  return {
-    chatId: planned.chat.id,
-    title: planned.title,
-    fileName: planned.fileName,
-    status: 'failed',
-    fetchedMessages: 0,
-    addedMessages: 0,
-    updatedMessages: 0,
-    error: error instanceof Error ? error.message : String(error),
-  };
 }
 
 /** The outcome of a user's pass: per chat results and the cursors to record for the next pass. */

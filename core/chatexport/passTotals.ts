@@ -1,14 +1,9 @@
+import type { PassSummary } from '../state/chatExportTables';
+import type { ChatExportResult, PlannedChat } from './exporter';
 import type { ChatOutcome } from './service';
 
 /** What a pass did so far, summed chat by chat (small and fixed in size, whatever the number of chats). */
-export interface PassTotals {
-  chats: number;
-  uploaded: number;
-  unchanged: number;
-  empty: number;
-  failed: number;
-  addedMessages: number;
-  updatedMessages: number;
+export interface PassTotals extends Omit<PassSummary, 'mode' | 'finishedAt'> {
   /** `fileName: error` of the first failed chats (at most MAX_LISTED_FAILURES). */
   failures: string[];
   /** Set once a chat found the user's consent gone. */
@@ -47,5 +42,19 @@ export function addOutcome(totals: PassTotals, outcome: ChatOutcome): PassTotals
     addedMessages: totals.addedMessages + r.addedMessages,
     updatedMessages: totals.updatedMessages + r.updatedMessages,
     failures,
+  };
+}
+
+/** The result of a chat whose export failed: nothing counted, the error's message kept for the status. */
+export function failedChatResult(planned: PlannedChat, error: unknown): ChatExportResult {
+  return {
+    chatId: planned.chat.id,
+    title: planned.title,
+    fileName: planned.fileName,
+    status: 'failed',
+    fetchedMessages: 0,
+    addedMessages: 0,
+    updatedMessages: 0,
+    error: error instanceof Error ? error.message : String(error),
   };
 }

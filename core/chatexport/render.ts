@@ -1,5 +1,6 @@
 import { describeEvent, type NameLookup } from './events';
-import { escapeHtml, sanitizeMessageHtml, type ImageResolution } from './sanitize';
+import { escapeHtml } from '../transform/html';
+import { sanitizeMessageHtml, type ImageResolution } from './sanitize';
 import type { ChatAttachment, ChatReaction, ChatSummary, StagedConversation, StoredMessage } from './types';
 
 /** The Content-Security-Policy every rendered file carries: nothing loads, only embedded images and inline CSS. */

@@ -82,16 +82,6 @@ const NON_TEXT_TAGS = [
   'xmp',
 ];
 
-/** Escapes text for HTML element content and double-quoted attribute values. */
-export function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-}
-
 function dimension(value: string | undefined): string | undefined {
   return value !== undefined && /^\d{1,4}$/.test(value) ? value : undefined;
 }

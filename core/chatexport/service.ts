@@ -8,11 +8,12 @@ import type {
 } from '../state/chatExportTables';
 import { authorizeUrl, ConsentGoneError, redeemCode, refresh, type TokenClientOptions } from './consent';
 import { consumeState, createPkcePair, issueState, verifyState } from './crypto';
-import { ChatExporter, failedChatResult, type ChatExportResult, type PlannedChat } from './exporter';
+import { ChatExporter, type ChatExportResult, type PlannedChat } from './exporter';
 import { encodePathSegment, GraphChatSource } from './graphSource';
 import { OneDriveSink } from './oneDriveSink';
-import type { PassTotals } from './passTotals';
+import { failedChatResult, type PassTotals } from './passTotals';
 import type { DisposableStaging } from './staging';
+import { escapeHtml } from '../transform/html';
 
 /** The app registration and authority used for the users' consent, and where the callback lives. */
 export interface ConsentSettings extends Omit<TokenClientOptions, 'now' | 'timeoutMs'> {
@@ -146,10 +147,6 @@ export function parseUserMap(csv: string): Map<string, string> {
     map.set(source.toLowerCase(), target);
   });
   return map;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 /**

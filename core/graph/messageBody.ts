@@ -2,6 +2,7 @@ import type { ChatMessageAttachment, ItemBody, TeamworkUserIdentity } from '@mic
 import type { PlannedMessage } from '../model';
 import { nativeContent, type TenantDirectory } from './nativeContent';
 import type { MentionEntry, ReactionEntry } from './messageSize';
+import { escapeHtml } from '../transform/html';
 
 /** An inline image sent with its message, referenced from the body as `../hostedContents/{temporaryId}/$value`. */
 export interface ImportHostedContent {
@@ -99,8 +100,4 @@ export function messageIdFor(createdDateTime: string): string {
   const ms = Date.parse(createdDateTime);
   if (Number.isNaN(ms)) throw new Error(`messageIdFor: '${createdDateTime}' is not an ISO 8601 date-time.`);
   return String(ms);
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
 import { channelPacingKey } from '../graph/pacing';
+import { addToSeries, decodeSeries, encodeSeries, type MinuteBucket } from '../operations/throughput';
 import type { PlannedChannel, PlannedMessage } from '../model';
 import type { ChannelPatch, ChannelRecord, MessageRecord } from '../state/ledger';
 import type { PipelineDeps } from './deps';
@@ -44,6 +45,10 @@ export class ChannelProgress {
   private readonly startedAt: number;
   private readonly throttleKey: string;
   private readonly throttledBefore: number;
+  /** Messages posted per minute (the ledger row's series, plus what this step posted). */
+  private series: MinuteBucket[];
+  /** Messages posted since the last write, added to the series' current minute by the next one. */
+  private postedSinceWrite = 0;
 
   private constructor(
     private readonly deps: PipelineDeps,
@@ -65,6 +70,7 @@ export class ChannelProgress {
     this.checkpointAt = this.startedAt;
     this.throttleKey = channelPacingKey(address.teamId, address.channelId);
     this.throttledBefore = deps.throttles.count(this.throttleKey);
+    this.series = decodeSeries(record.throughput);
   }
 
   /** 429 answers this channel got since the step loaded its progress. */
@@ -105,6 +111,7 @@ export class ChannelProgress {
 
   /** Records a posted message; `reactionsRefused` when it went with the reaction line instead of native reactions. */
   markPosted(msg: PlannedMessage, teamsId: string, extra: { reactionsRefused?: boolean } = {}): void {
+    if (!this.posted.has(msg.key)) this.postedSinceWrite += 1;
     this.posted.set(msg.key, teamsId);
     this.failed.delete(msg.key);
     this.missing.delete(msg.key);
@@ -169,9 +176,9 @@ export class ChannelProgress {
   }
 
   /**
-   * Writes the pending message rows, then the channel row: cursor, pass, counts, the latest failure, and
-   * `patch`. A checkpoint clears a wait for a long throttle (unless `patch` sets one) and, in a new pass, the
-   * error of the previous pass's import.
+   * Writes the pending message rows, then the channel row: cursor, pass, counts, the latest failure, the
+   * messages posted per minute (the last 360 minutes), and `patch`. A checkpoint clears a wait for a long
+   * throttle (unless `patch` sets one) and, in a new pass, the error of the previous pass's import.
    */
   async checkpoint(patch: ChannelPatch = {}): Promise<void> {
     await this.writing;
@@ -191,6 +198,8 @@ export class ChannelProgress {
     this.checkpointAt = this.deps.now();
     const rows = this.pending;
     this.pending = [];
+    this.series = addToSeries(this.series, this.checkpointAt, this.postedSinceWrite);
+    this.postedSinceWrite = 0;
     const channel: ChannelPatch = {
       ...(this.record.startedAt ? {} : { startedAt: new Date(this.startedAt).toISOString() }),
       ...(this.pass !== undefined ? { pass: this.pass } : {}),
@@ -202,6 +211,7 @@ export class ChannelProgress {
       throttled: this.record.throttled + this.throttled,
       lastError: this.failed.size === 0 ? '' : this.lastFailure(),
       waitUntil: '',
+      throughput: encodeSeries(this.series),
       ...patch,
     };
     try {

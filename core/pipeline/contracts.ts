@@ -4,8 +4,30 @@
  */
 import type { Problem } from '../model';
 
-/** Where the export is: a path on the host (local runs) or a blob in the app's storage (uploads). */
-export type SourceRef = { kind: 'path'; path: string } | { kind: 'blob'; container: string; name: string };
+/**
+ * Where the source is: an export at a path on the host (local runs) or in a blob of the app's storage
+ * (uploads), or the workspace itself through Slack's Web API.
+ */
+export type SourceRef =
+  { kind: 'path'; path: string } | { kind: 'blob'; container: string; name: string } | SlackApiSourceRef;
+
+/**
+ * A workspace read through Slack's Web API with the app's `SLACK_TOKEN`, at `SLACK_API_URL` (settings of the
+ * app, never of the request: the token goes only where the app is configured to send it).
+ */
+export interface SlackApiSourceRef {
+  kind: 'slack-api';
+  /** The workspace the token must belong to (team id, domain or name); checked before anything is read. */
+  workspace?: string;
+  /** Private channels too (the token needs `groups:read` and `groups:history`). */
+  includePrivate?: boolean;
+  /**
+   * Per channel (Slack channel id, the plan's channel key): only messages from `oldest` on (a Slack `ts`,
+   * inclusive), with every reply of the threads they start. A delta pass's window; channels not named are read
+   * whole.
+   */
+  windows?: Record<string, { oldest: string }>;
+}
 
 /** Choices of one migration that shape the plan and the run. */
 export interface MigrationOptions {
@@ -51,6 +73,17 @@ export interface PassRequest {
   /** The snapshot came from the migration's inbox: it is moved to `processed/` once its pass ends. */
   fromInbox?: boolean;
 }
+
+/** The defaults of a migration's run options, declared once for the start request, the CLI and the docs. */
+export const RUN_OPTION_DEFAULTS = {
+  includeSystemEvents: false,
+  channelConcurrency: 10,
+  batchSeconds: 60,
+  batchesPerExecution: 10,
+  operationPollSeconds: 30,
+  completeOnErrors: false,
+  reactions: 'native',
+} as const satisfies Partial<MigrationOptions>;
 
 /** The migrateTeam orchestrator's input. */
 export interface MigrateTeamInput {

@@ -1,3 +1,4 @@
+import type { SlackSource } from '../sources/slack/export';
 import type { SourceRef } from './contracts';
 import type { SourceFiles } from './files';
 import type { SnapshotInbox } from './inbox';
@@ -5,10 +6,23 @@ import type { TeamsImportClient } from '../graph/teamsImport';
 import type { Ledger } from '../state/ledger';
 import type { ObjectStore } from '../state/objectStore';
 
-/** An export made available as a local path (a blob is downloaded first); `release` removes any copy. */
-export interface OpenedSource {
-  path: string;
-  release(): Promise<void>;
+/**
+ * A source made available: an export as a local path (a blob is downloaded first), or an opened workspace
+ * (Slack's Web API); `release` removes any copy and closes what was opened.
+ */
+export type OpenedSource =
+  { path: string; release(): Promise<void> } | { slack: SlackSource; release(): Promise<void> };
+
+/** What a migration reads of its source: lets a source that is read call by call skip the rest. */
+export interface SourceScope {
+  /** Channel names or ids selected, and left out, as in MigrationOptions. */
+  channels?: string[];
+  excludeChannels?: string[];
+  /** ISO instants bounding the messages imported. */
+  since?: string;
+  until?: string;
+  /** Nothing is planned after this instant (the orchestration's start time, ISO). */
+  now?: string;
 }
 
 /** 429 answers seen per channel pacing key (`teamId/channelId`), counted by the Graph client's throttle hook. */
@@ -22,7 +36,7 @@ export interface PipelineDeps {
   ledger: Ledger;
   /** The run's staging area: plans, source references, reports. */
   store: ObjectStore;
-  openSource(source: SourceRef): Promise<OpenedSource>;
+  openSource(source: SourceRef, scope?: SourceScope): Promise<OpenedSource>;
   /** Source files: the downloader (Slack's file hosts only), the file ledger and the size limit. */
   files: SourceFiles;
   throttles: ThrottleCounter;

@@ -325,6 +325,10 @@ export class MessageFiles {
         (await this.deps.store.get(runPaths.source(this.runId))).toString('utf8'),
       ) as SourceRef;
       const opened = await this.deps.openSource(ref);
+      if (!('path' in opened)) {
+        await opened.release();
+        throw new FileFailure(`the run's source (${ref.kind}) is not an export: it holds no file bytes`);
+      }
       return { opened, archive: await openExportArchive(opened.path) };
     })();
     return (await this.source).archive;

@@ -24,10 +24,15 @@ export function sourceKeyOf(key: string): string {
   return key.replace(/#p\d+$/, '');
 }
 
-/** A snapshot as a pass record names it: a path's last part or a blob's name, never a URL or a token. */
+/**
+ * A snapshot as a pass record names it: a path's last part, a blob's name or the Slack workspace read through
+ * the Web API, never a URL or a token.
+ */
 export function describeSource(source: SourceRef | undefined): string {
   if (!source) return '';
-  return source.kind === 'path' ? path.basename(source.path) : `${source.container}/${source.name}`;
+  if (source.kind === 'path') return path.basename(source.path);
+  if (source.kind === 'blob') return `${source.container}/${source.name}`;
+  return `Slack Web API${source.workspace ? ` (${source.workspace})` : ''}`;
 }
 
 /** Slack `ts` strings compared as times ("1452988746.000017" < "1454884927.000002"). */
@@ -241,12 +246,21 @@ export async function stageDelta(deps: PipelineDeps, input: StageDeltaInput): Pr
       for (const name of await deps.store.list(snapshotRoot)) await deps.store.delete(name);
     };
     let snapshot: PlanManifest;
-    const opened = await deps.openSource(input.source).catch((err: unknown) => err as Error);
+    const options = request.options;
+    const opened = await deps
+      .openSource(input.source, {
+        channels: options.channels,
+        excludeChannels: options.excludeChannels,
+        since: options.since,
+        until: options.until,
+        now: input.now,
+      })
+      .catch((err: unknown) => err as Error);
     if (opened instanceof Error)
       return refused([{ severity: 'error', code: 'export-unreadable', message: opened.message }]);
     try {
       snapshot = await planExport(
-        opened.path,
+        'slack' in opened ? opened.slack : opened.path,
         planOptions(deps, { ...request, now: input.now }),
         snapshotStore,
       );

@@ -1,11 +1,21 @@
-import type { NotImportedConversation, PlanManifest, Problem, SkipReason } from '../model';
-import { escapeHtml } from '../transform/html';
-import type { PassRecord } from '../state/ledgerRecords';
+import type {
+  NotImportedConversation,
+  PlanManifest,
+  PlannedChannel,
+  PlannedFileCounts,
+  Problem,
+  SkipReason,
+} from '../model';
+import { renderReportHtml } from '../operations/reportHtml';
+import { decodeSeries, sumSeries } from '../operations/throughput';
+import type { PassRecord, UserMatch } from '../state/ledgerRecords';
 import type { MigrationPhase, PassKind, WriteReportInput, WriteReportResult } from './contracts';
 import type { PipelineDeps } from './deps';
 import { COMPLETED_BEFORE_POSTED } from './reconcile';
 import { readManifest, runPaths } from './runStore';
 import { FALLBACK_USER_KEY } from './users';
+
+export { renderReportHtml };
 
 /** Failed and missing messages listed per channel in the report; the counts stay exact beyond it. */
 const MAX_FAILURES_LISTED = 100;
@@ -44,6 +54,11 @@ export interface ChannelReport {
   error?: string;
   /** What of the channel is not in Teams and why, one sentence a line; empty when every planned message is. */
   why: string[];
+  /** The channel's files by planned outcome (absent in plans made before files were counted). */
+  files?: PlannedFileCounts;
+  /** Mentions and reactions made native, and those written as text by reason (absent in older plans). */
+  mentions?: NativeOrText;
+  reactions?: NativeOrText;
   /** Imported messages the latest snapshot shows edited, or no longer has, in Slack: the import cannot replay either. */
   editedInSlack: number;
   deletedInSlack: number;
@@ -75,6 +90,26 @@ export interface PassReport {
   error?: string;
 }
 
+/** Mentions or reactions: how many are native in Teams, and how many are text, by reason. */
+export interface NativeOrText {
+  native: number;
+  text: Partial<Record<string, number>>;
+}
+
+/** What a Slack account is: a person, a bot (an app or integration) or a deleted user. */
+export type AccountKind = 'person' | 'bot' | 'deleted';
+
+/** One Slack account of the export and how it was matched to the tenant. */
+export interface ReportUser {
+  sourceId: string;
+  name: string;
+  kind: AccountKind;
+  /** `map`, `email` or `upn` when matched; `unmatched` when their messages post as the fallback account. */
+  matchedBy: UserMatch;
+  /** The Entra user's display name their messages post as (the fallback account's for the unmatched). */
+  postsAs?: string;
+}
+
 /** The migration report handed to the customer (report.json; report.html renders the same data). */
 export interface MigrationReport {
   runId: string;
@@ -91,8 +126,31 @@ export interface MigrationReport {
     skipped: number;
     throttled: number;
   };
+  /** What moved and what did not (and why), in sentences: the report's first section. */
+  summary: { moved: string[]; notMoved: string[] };
   channels: ChannelReport[];
-  users: { matched: number; unmatched: number; fallback?: string; unmatchedUsers: string[] };
+  users: {
+    matched: number;
+    unmatched: number;
+    fallback?: string;
+    unmatchedUsers: string[];
+    /** Accounts by how they were matched (`map`, `email`, `upn`, `unmatched`). */
+    byMatch: Partial<Record<UserMatch, number>>;
+    /** Every account of the export, people first, with how it was matched. */
+    people: ReportUser[];
+  };
+  /** Files, mentions and reactions over all channels: native in Teams, and the fallbacks by reason. */
+  content: {
+    files: { inline: number; sharepoint: number; fallback: Partial<Record<string, number>> };
+    mentions: NativeOrText;
+    reactions: NativeOrText & { refusedAsText: number };
+  };
+  /** Messages posted per minute over all channels (UTC minutes), as measured while the run posted. */
+  throughput: {
+    series: { minute: string; messages: number }[];
+    averagePerSecond?: number;
+    peakPerSecond?: number;
+  };
   notImported: NotImportedConversation[];
   problems: Problem[];
   /** The migration's passes, oldest first: its first import, deltas, the cutover. */
@@ -237,13 +295,33 @@ export async function buildReport(
       editedInSlack: changed.filter((c) => c.change === 'edited').length,
       deletedInSlack: changed.filter((c) => c.change === 'deleted').length,
       changedInSlack: changed.slice(0, MAX_FAILURES_LISTED),
+      ...channelContent(planned),
     });
   }
   const users = await deps.ledger.getUsers(runId);
   const unmatched = [...users.values()].filter((u) => u.matchedBy === 'unmatched');
   const now = deps.now();
   const sum = (f: (c: ChannelReport) => number): number => channels.reduce((n, c) => n + f(c), 0);
-  return {
+  const fallback = users.get(FALLBACK_USER_KEY)?.displayName;
+  const people: ReportUser[] = manifest.users
+    .map((u): ReportUser => {
+      const row = users.get(u.sourceId);
+      const matchedBy = row?.matchedBy ?? 'unmatched';
+      const postsAs = matchedBy === 'unmatched' ? fallback : row?.displayName;
+      return {
+        sourceId: u.sourceId,
+        name: u.displayName,
+        kind: u.isBot ? 'bot' : u.isDeleted ? 'deleted' : 'person',
+        matchedBy,
+        ...(postsAs ? { postsAs } : {}),
+      };
+    })
+    .sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || a.name.localeCompare(b.name));
+  const byMatch: Partial<Record<UserMatch, number>> = {};
+  for (const p of people) byMatch[p.matchedBy] = (byMatch[p.matchedBy] ?? 0) + 1;
+  const series = sumSeries([...records.values()].map((r) => decodeSeries(r.throughput)));
+  const totalPosted = series.reduce((n, b) => n + b.messages, 0);
+  const report: MigrationReport = {
     runId,
     phase,
     generatedAt: new Date(now).toISOString(),
@@ -257,103 +335,142 @@ export async function buildReport(
       skipped: manifest.totals.skipped,
       throttled: sum((c) => c.throttled),
     },
+    summary: { moved: [], notMoved: [] },
     channels,
     users: {
       matched: [...users.values()].filter(
         (u) => u.sourceUserId !== FALLBACK_USER_KEY && u.matchedBy !== 'unmatched',
       ).length,
       unmatched: unmatched.length,
-      fallback: users.get(FALLBACK_USER_KEY)?.displayName,
+      fallback,
       unmatchedUsers: unmatched.map((u) => `${u.displayName ?? ''} (${u.sourceUserId})`.trim()).sort(),
+      byMatch,
+      people,
+    },
+    content: contentTotals(channels),
+    throughput: {
+      series: series.map((b) => ({ minute: new Date(b.minute).toISOString(), messages: b.messages })),
+      ...(series.length > 0
+        ? {
+            averagePerSecond:
+              totalPosted / ((series[series.length - 1].minute - series[0].minute) / 1000 + 60),
+            peakPerSecond: Math.max(...series.map((b) => b.messages)) / 60,
+          }
+        : {}),
     },
     notImported: manifest.notImported,
     problems: manifest.problems,
     passes: passReports(await deps.ledger.listPasses(runId)),
   };
+  report.summary = summarize(report);
+  return report;
 }
 
-/** Renders the report as one self-contained HTML page (every value escaped). */
-export function renderReportHtml(report: MigrationReport): string {
-  const e = (v: unknown): string => escapeHtml(String(v ?? ''));
-  const skipped = (s: ChannelReport['skipped']): string =>
-    Object.entries(s)
-      .map(([reason, n]) => `${e(reason)}: ${e(n)}`)
-      .join(', ') || '0';
-  const rows = report.channels
-    .map(
-      (c) =>
-        `<tr class="${c.why.length > 0 ? 'bad' : ''}"><td>${e(c.source)}</td><td>${e(c.teamsName)}</td><td>${e(c.state)}</td>` +
-        `<td>${c.sourceMessages}</td><td>${c.planned}</td><td>${c.posts}</td><td>${c.replies}</td><td>${c.posted}</td><td>${c.failed}</td><td>${c.missing}</td>` +
-        `<td>${skipped(c.skipped)}</td><td>${c.split}</td><td>${c.timestampBumps}</td><td>${c.throttled}</td><td>${c.reactionsAsText}</td><td>${c.elapsedSeconds ?? ''}</td></tr>`,
-    )
-    .join('\n');
-  const why = report.channels
-    .filter((c) => c.why.length > 0)
-    .map((c) => `<li><b>${e(c.teamsName)}</b><ul>${c.why.map((w) => `<li>${e(w)}</li>`).join('')}</ul></li>`)
-    .join('\n');
-  const failures = report.channels
-    .flatMap((c) => c.failures.map((f) => `<li><b>${e(c.teamsName)}</b> ${e(f.key)}: ${e(f.error)}</li>`))
-    .join('\n');
-  const missing = report.channels
-    .flatMap((c) =>
-      c.missingMessages.map((m) => `<li><b>${e(c.teamsName)}</b> ${e(m.key)}: ${e(m.reason)}</li>`),
-    )
-    .join('\n');
-  const problems = report.problems
-    .map((p) => `<li class="${e(p.severity)}">${e(p.severity)}: ${e(p.message)}</li>`)
-    .join('\n');
-  const changed = report.channels
-    .flatMap((c) =>
-      c.changedInSlack.map(
-        (m) =>
-          `<li><b>${e(c.teamsName)}</b> ${e(m.key)}: ${m.change === 'edited' ? 'edited' : 'deleted'} in Slack after import` +
-          `${m.teamsLink ? ` · <a href="${e(m.teamsLink)}">in Teams</a>` : ''}${m.slackLink ? ` · <a href="${e(m.slackLink)}">in Slack</a>` : ''}</li>`,
-      ),
-    )
-    .join('\n');
-  const changedCounts = report.channels
-    .filter((c) => c.editedInSlack + c.deletedInSlack > 0)
-    .map((c) => `<li><b>${e(c.teamsName)}</b>: ${c.editedInSlack} edited, ${c.deletedInSlack} deleted</li>`)
-    .join('\n');
-  const passes = report.passes
-    .map(
-      (p) =>
-        `<tr><td>${p.pass}</td><td>${e(p.kind)}</td><td>${e(p.source)}</td><td>${e(p.startedAt)}</td><td>${e(p.finishedAt)}</td><td>${e(p.outcome)}</td>` +
-        `<td>${p.newMessages}</td><td>${p.posted}</td><td>${p.failed}</td><td>${p.editedInSlack + p.deletedInSlack}</td></tr>`,
-    )
-    .join('\n');
-  const notImported = report.notImported
-    .map((c) => `<li>${e(c.name)} (${e(c.kind)}, ${c.messages} messages): ${e(c.reason)}</li>`)
-    .join('\n');
+const KIND_ORDER: Record<AccountKind, number> = { person: 0, bot: 1, deleted: 2 };
+
+/** A channel's planned files, mentions and reactions (as the plan counted them), when the plan has them. */
+function channelContent(planned: PlannedChannel): Pick<ChannelReport, 'files' | 'mentions' | 'reactions'> {
+  return {
+    ...(planned.fileCounts ? { files: planned.fileCounts } : {}),
+    ...(planned.fidelity
+      ? { mentions: planned.fidelity.mentions, reactions: planned.fidelity.reactions }
+      : {}),
+  };
+}
+
+function addCounts(into: Partial<Record<string, number>>, from: Partial<Record<string, number>>): void {
+  for (const [k, n] of Object.entries(from)) into[k] = (into[k] ?? 0) + (n ?? 0);
+}
+
+/** Files, mentions and reactions summed over the channels. */
+function contentTotals(channels: ChannelReport[]): MigrationReport['content'] {
+  const content: MigrationReport['content'] = {
+    files: { inline: 0, sharepoint: 0, fallback: {} },
+    mentions: { native: 0, text: {} },
+    reactions: { native: 0, text: {}, refusedAsText: 0 },
+  };
+  for (const c of channels) {
+    if (c.files) {
+      content.files.inline += c.files.inline;
+      content.files.sharepoint += c.files.sharepoint;
+      addCounts(content.files.fallback, c.files.fallback);
+    }
+    if (c.mentions) {
+      content.mentions.native += c.mentions.native;
+      addCounts(content.mentions.text, c.mentions.text);
+    }
+    if (c.reactions) {
+      content.reactions.native += c.reactions.native;
+      addCounts(content.reactions.text, c.reactions.text);
+    }
+    content.reactions.refusedAsText += c.reactionsAsText;
+  }
+  return content;
+}
+
+const plural = (count: number, what: string, many = `${what}s`): string =>
+  `${count} ${count === 1 ? what : many}`;
+const total = (counts: Partial<Record<string, number>>): number =>
+  Object.values(counts).reduce<number>((n, k) => n + (k ?? 0), 0);
+const reasons = (counts: Partial<Record<string, number>>): string =>
+  Object.entries(counts)
+    .filter(([, n]) => (n ?? 0) > 0)
+    .map(([reason, n]) => `${reason}: ${n}`)
+    .join(', ');
+
+/** The report's first section: what moved, and what did not and why, in sentences a customer can read. */
+export function summarize(report: Omit<MigrationReport, 'summary'>): MigrationReport['summary'] {
   const t = report.totals;
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<title>Migration report: ${e(report.team.displayName)}</title>
-<style>
-body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#222}
-table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
-td:nth-child(-n+3),th{text-align:left}tr.bad td{background:#fde8e8}
-.error{color:#a00}.warning{color:#a60}
-</style></head><body>
-<h1>Migration report: ${e(report.team.displayName)}</h1>
-<p>Run <code>${e(report.runId)}</code> · phase <b>${e(report.phase)}</b> · team id <code>${e(report.team.teamId)}</code> ·
-generated ${e(report.generatedAt)}${report.elapsedSeconds !== undefined ? ` · ${report.elapsedSeconds} s since the run began` : ''}</p>
-<p><b>${t.posted}</b> of ${t.planned} planned messages posted · ${t.failed} failed · ${t.missing} missing · ${t.skipped} skipped · ${t.throttled} throttled requests</p>
-${why ? `<h2>What is missing and why</h2><ul>${why}</ul>` : ''}
-<h2>Channels</h2>
-<table><tr><th>Slack</th><th>Teams</th><th>state</th><th>in Slack</th><th>planned</th><th>posts</th><th>replies</th><th>posted</th><th>failed</th><th>missing</th><th>skipped</th><th>split</th><th>time bumps</th><th>throttled</th><th>reactions refused</th><th>seconds</th></tr>
-${rows}
-</table>
-<h2>Users</h2>
-<p>${report.users.matched} matched · ${report.users.unmatched} unmatched${report.users.fallback ? `, posted as ${e(report.users.fallback)} with their names shown` : ''}</p>
-${report.users.unmatchedUsers.length ? `<ul>${report.users.unmatchedUsers.map((u) => `<li>${e(u)}</li>`).join('')}</ul>` : ''}
-${passes ? `<h2>Passes</h2>\n<table><tr><th>pass</th><th>kind</th><th>source</th><th>started</th><th>finished</th><th>outcome</th><th>new</th><th>posted</th><th>failed</th><th>changed in Slack</th></tr>\n${passes}\n</table>` : ''}
-${changed ? `<h2>Changed in Slack after import</h2><p>The import cannot replay edits or deletions made in Slack after a message was imported; these messages show their imported content in Teams.</p><ul>${changedCounts}</ul><ul>${changed}</ul>` : ''}
-${failures ? `<h2>Failed messages</h2><ul>${failures}</ul>` : ''}
-${missing ? `<h2>Messages that can no longer be imported</h2><ul>${missing}</ul>` : ''}
-${notImported ? `<h2>Not imported</h2><ul>${notImported}</ul>` : ''}
-${problems ? `<h2>Problems found in the export</h2><ul>${problems}</ul>` : ''}
-</body></html>
-`;
+  const moved: string[] = [];
+  const notMoved: string[] = [];
+  const inTeams = report.channels.filter((c) => c.posted > 0).length;
+  moved.push(
+    `${t.posted} of ${plural(t.planned, 'planned message')} are in Teams, in ${plural(inTeams, 'channel')} of the team '${report.team.displayName}'.`,
+  );
+  const persons = report.users.people.filter((p) => p.kind === 'person');
+  const matchedPersons = persons.filter((p) => p.matchedBy !== 'unmatched');
+  const others = report.users.people.filter((p) => p.kind !== 'person');
+  moved.push(
+    `Under their own names: ${matchedPersons.length} of ${plural(persons.length, 'person', 'people')}` +
+      (others.length
+        ? `; as ${report.users.fallback ?? 'the fallback account'}, their names shown: ${plural(others.length, 'bot or deleted account', 'bots and deleted accounts')}`
+        : '') +
+      '.',
+  );
+  const c = report.content;
+  const fileFallbacks = total(c.files.fallback);
+  if (c.files.inline + c.files.sharepoint + fileFallbacks > 0)
+    moved.push(
+      `Files: ${plural(c.files.inline, 'image')} inline and ${plural(c.files.sharepoint, 'file')} in the channels' SharePoint folders` +
+        (fileFallbacks ? `; ${fileFallbacks} as a notice or link (${reasons(c.files.fallback)})` : '') +
+        '.',
+    );
+  const mentionText = total(c.mentions.text);
+  const reactionText = total(c.reactions.text);
+  if (c.mentions.native + mentionText + c.reactions.native + reactionText > 0)
+    moved.push(
+      `Mentions: ${c.mentions.native} native, ${mentionText} as text${mentionText ? ` (${reasons(c.mentions.text)})` : ''}; ` +
+        `reactions: ${c.reactions.native} native, ${reactionText} as text${reactionText ? ` (${reasons(c.reactions.text)})` : ''}` +
+        (c.reactions.refusedAsText
+          ? `, ${c.reactions.refusedAsText} messages' reactions refused and shown as text`
+          : '') +
+        '.',
+    );
+  for (const channel of report.channels)
+    for (const why of channel.why) notMoved.push(`${channel.teamsName}: ${why}`);
+  if (t.skipped > 0) {
+    const skipped: Partial<Record<string, number>> = {};
+    for (const ch of report.channels) addCounts(skipped, ch.skipped);
+    notMoved.push(
+      `${plural(t.skipped, 'Slack message was', 'Slack messages were')} left out on purpose (${reasons(skipped)}).`,
+    );
+  }
+  for (const conv of report.notImported)
+    notMoved.push(
+      `${conv.name} (${conv.kind}, ${plural(conv.messages, 'message')}) is not imported: ${conv.reason}`,
+    );
+  const errors = report.problems.filter((p) => p.severity === 'error').length;
+  if (errors > 0) notMoved.push(`${plural(errors, 'problem')} found in the export (listed below).`);
+  if (notMoved.length === 0) notMoved.push('Nothing is missing: every planned message is in Teams.');
+  return { moved, notMoved };
 }

@@ -21,11 +21,20 @@ export async function stageSource(deps: PipelineDeps, input: StageSourceInput): 
   }
   const planned = !manifest;
   if (!manifest) {
-    const opened = await deps.openSource(input.source).catch((err: unknown) => err as Error);
+    const { options } = input;
+    const opened = await deps
+      .openSource(input.source, {
+        channels: options.channels,
+        excludeChannels: options.excludeChannels,
+        since: options.since,
+        until: options.until,
+        now: input.now,
+      })
+      .catch((err: unknown) => err as Error);
     if (opened instanceof Error) return unreadable(opened);
     try {
       manifest = await planExport(
-        opened.path,
+        'slack' in opened ? opened.slack : opened.path,
         planOptions(deps, input),
         new PrefixedStore(deps.store, runPaths.plan(runId)),
       );

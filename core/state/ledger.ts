@@ -94,7 +94,7 @@ export class Ledger {
   }
 
   /** Every migration row of the ledger (the delta-sync timer looks at each). */
-  async listMigrations(): Promise<MigrationRecord[]> {
+  async allMigrations(): Promise<MigrationRecord[]> {
     const rows: MigrationRecord[] = [];
     const filter = `RowKey eq '${MIGRATION_ROW}'`;
     for await (const entity of this.tables.migrations.listEntities({ queryOptions: { filter } }))
@@ -128,6 +128,26 @@ export class Ledger {
   updateMigration(runId: string, patch: MigrationPatch, etag?: string): Promise<string> {
     const entity = migrationRows.toEntity({ ...patch, runId, updatedAt: this.now().toISOString() });
     return this.merge(this.tables.migrations, entity, etag, `Migration run '${runId}'`);
+  }
+
+  /**
+   * One page of migration rows, ordered by run id: at most `top` rows from where `continuationToken` (from the
+   * previous page) left off, and the token of the next page when there is one.
+   */
+  async listMigrations(
+    top: number,
+    continuationToken?: string,
+  ): Promise<{ items: MigrationRecord[]; continuationToken?: string }> {
+    const pages = this.tables.migrations
+      .listEntities({ queryOptions: { filter: `RowKey eq '${MIGRATION_ROW}'` } })
+      .byPage({ maxPageSize: top, ...(continuationToken ? { continuationToken } : {}) });
+    const page = await pages.next();
+    if (page.done || !page.value) return { items: [] };
+    const next = page.value.continuationToken;
+    return {
+      items: page.value.map((e) => migrationRows.fromEntity(e as Record<string, unknown>)),
+      ...(next ? { continuationToken: next } : {}),
+    };
   }
 
   /** A channel row of a run, with its ETag. */

@@ -97,6 +97,11 @@ export interface ChannelRecord {
   /** Imported messages the latest snapshot shows edited, or no longer has, in Slack. */
   editedInSlack?: number;
   deletedInSlack?: number;
+  /**
+   * Messages posted per minute, the last 360 minutes, as JSON `[[minuteEpochMs, messages], ...]` (see
+   * core/operations/throughput): the measured throughput the live page, the CLI and the report show.
+   */
+  throughput?: string;
   updatedAt: string;
 }
 
@@ -221,6 +226,7 @@ export const channelRows = {
       finishedAt: r.finishedAt,
       editedInSlack: r.editedInSlack,
       deletedInSlack: r.deletedInSlack,
+      throughput: r.throughput,
       updatedAt: r.updatedAt,
     }),
   }),
@@ -235,6 +241,7 @@ export const channelRows = {
       waitUntil: str(e.waitUntil),
       startedAt: str(e.startedAt),
       finishedAt: str(e.finishedAt),
+      throughput: str(e.throughput),
     }),
     state: e.state as ChannelState,
     cursor: num(e.cursor),

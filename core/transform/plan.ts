@@ -14,7 +14,7 @@ import type {
   SourceUser,
 } from '../model';
 import type { ArchiveLimits } from '../sources/archive';
-import { openSlackExport, type SlackConversation, type SlackExport } from '../sources/slack/export';
+import { openSlackExport, type SlackConversation, type SlackSource } from '../sources/slack/export';
 import type { ObjectStore } from '../state/objectStore';
 import { assignTeamsNames } from './channelNames';
 import type { RenderNames } from './mrkdwn';
@@ -87,12 +87,12 @@ const iso = (ms: number): string => {
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
- * Plans the import of a Slack export (ZIP or folder path, or an opened export): reads each public channel
- * once, streaming, and writes `channels/<id>.ndjson` (one PlannedMessage per line, posting order) and
- * `manifest.json` to `store` when one is given. Same input and options give byte-identical output.
+ * Plans the import of a Slack export (ZIP or folder path) or an opened source (an export, Slack's Web API):
+ * reads each public channel once, streaming, and writes `channels/<id>.ndjson` (one PlannedMessage per line,
+ * posting order) and `manifest.json` to `store` when one is given. Same input and options give byte-identical output.
  */
 export async function planExport(
-  input: string | SlackExport,
+  input: string | SlackSource,
   options: PlanOptions,
   store?: ObjectStore,
 ): Promise<PlanManifest> {
@@ -105,7 +105,7 @@ export async function planExport(
 }
 
 interface Context {
-  exp: SlackExport;
+  exp: SlackSource;
   options: PlanOptions;
   now: number;
   since?: number;
@@ -132,7 +132,7 @@ interface Context {
 }
 
 async function planOpened(
-  exp: SlackExport,
+  exp: SlackSource,
   options: PlanOptions,
   store?: ObjectStore,
 ): Promise<PlanManifest> {

@@ -119,7 +119,7 @@ export function renderMessage(
       ...(file.url ? { url: file.url } : {}),
       ...(file.permalink ? { permalink: file.permalink } : {}),
       ...(file.sourceId ? { sourceId: file.sourceId } : {}),
-      ...(file.dayFile && file.url
+      ...(file.dayFile && file.url && file.urlHasToken
         ? { locator: { dayFile: file.dayFile, ts: msg.ts, index: file.index ?? index } }
         : {}),
       uploadName,

@@ -3,6 +3,7 @@ import { GraphError } from '../errors';
 import type { Route, RouteContext, RouteResponse } from '../router';
 import type { SandboxStore, SandboxUser } from '../state';
 import { SANDBOX_TENANT_ID } from './common';
+import { escapeHtml } from '../../core/transform/html';
 
 /** The app registration the sandbox's authority accepts; without a client id any is accepted, without a secret none is checked. */
 export interface IdentityOptions {
@@ -111,10 +112,6 @@ const SCOPE_TEXT: Record<string, string> = {
 };
 
 const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 function page(status: number, title: string, body: string): RouteResponse {
   return {

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { generate } from 'selfsigned';
-import { SANDBOX_FALLBACK, sandboxUsersFromExport } from '../../cli/run';
+import { sandboxUsersFromExport } from '../../cli/run';
 import { startSandbox, type SandboxHandle } from '../../sandbox';
-import { exitedWithin, FAST_RATES, SAMPLE_EXPORT, spawnCli } from '../support/migration';
+import { exitedWithin, FAST_RATES, SAMPLE_EXPORT, spawnCli, testRunArgs } from '../support/migration';
 
 const APP = { clientId: 'import-app', clientSecret: 'import-app-secret' };
 
@@ -46,25 +46,12 @@ describe('app-only Graph sign-in at a non-Microsoft authority', () => {
 
   const run = (runId: string, env: NodeJS.ProcessEnv) =>
     spawnCli(
-      [
-        'run',
-        SAMPLE_EXPORT,
-        '--graph-url',
-        sandbox.url,
-        '--state-dir',
-        path.join(dir, runId),
-        '--run-id',
+      testRunArgs(SAMPLE_EXPORT, {
+        graphUrl: sandbox.url,
+        stateDir: path.join(dir, runId),
         runId,
-        '--fallback-user',
-        SANDBOX_FALLBACK.userPrincipalName,
-        '--batch-seconds',
-        '1',
-        '--operation-poll-seconds',
-        '1',
-        '--slack-files-url',
-        sandbox.slackFilesUrl!,
-        '--json',
-      ],
+        slackFilesUrl: sandbox.slackFilesUrl,
+      }),
       {
         ...FAST_RATES,
         NODE_EXTRA_CA_CERTS: caFile,

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runMigration, sandboxUsersFromExport, SANDBOX_FALLBACK } from '../../cli/run';
+import { runMigration, sandboxUsersFromExport } from '../../cli/run';
 import { planExport } from '../../core/transform/plan';
 import { startSandbox, type DumpMessage, type SandboxHandle } from '../../sandbox';
 import {
@@ -16,7 +16,14 @@ import {
   type ExportFile,
   type ExportMessage,
 } from '../support/filesExport';
-import { capturedIo, exitedWithin, FAST_RATES, spawnCli, testRunOptions } from '../support/migration';
+import {
+  capturedIo,
+  exitedWithin,
+  FAST_RATES,
+  spawnCli,
+  testRunOptions,
+  testRunArgs,
+} from '../support/migration';
 
 const MiB = 1024 * 1024;
 const png: ExportFile = {
@@ -145,27 +152,16 @@ describe('files and images of a standard export, through a kill and a resume', (
       timeScale: 10,
       slackFiles: { export: exportDir, bytesDir },
     });
-    const args = [
-      'run',
+    const args = testRunArgs(
       exportDir,
-      '--graph-url',
-      sandbox.url,
-      '--state-dir',
-      path.join(root, 'state'),
-      '--run-id',
-      'files',
-      '--fallback-user',
-      SANDBOX_FALLBACK.userPrincipalName,
-      '--batch-seconds',
-      '1',
-      '--operation-poll-seconds',
-      '1',
-      '--slack-files-url',
-      sandbox.slackFilesUrl!,
-      '--max-file-mb',
-      '6',
-      '--json',
-    ];
+      {
+        graphUrl: sandbox.url,
+        stateDir: path.join(root, 'state'),
+        runId: 'files',
+        slackFilesUrl: sandbox.slackFilesUrl,
+      },
+      ['--max-file-mb', '6'],
+    );
     const posted = (): number =>
       sandbox.requestLog().filter((r) => r.method === 'POST' && /\/messages$/.test(r.path) && r.status < 300)
         .length;

@@ -1,6 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { MigrationReport } from '../../core/pipeline/report';
 import { runMigration, sandboxUsersFromExport, SANDBOX_FALLBACK } from '../../cli/run';
 import { startSandbox, sandboxUserFor, type SandboxHandle } from '../../sandbox';
 import {
@@ -95,14 +96,28 @@ describe('migrating the bundled sample into the sandbox', () => {
       delete options.fallbackUser;
       delete options.slackFilesUrl;
       expect(await runMigration(SAMPLE_EXPORT, options, io)).toBe(0);
-      const report = JSON.parse(out.join('\n')) as { users: { matched: number; unmatched: number } };
-      const people = (
-        JSON.parse(readFileSync(path.join(SAMPLE_EXPORT, 'users.json'), 'utf8')) as {
-          is_bot?: boolean;
-          deleted?: boolean;
-        }[]
-      ).filter((u) => !u.is_bot && !u.deleted);
+      const report = JSON.parse(out.join('\n')) as MigrationReport;
+      const accounts = JSON.parse(readFileSync(path.join(SAMPLE_EXPORT, 'users.json'), 'utf8')) as {
+        id: string;
+        is_bot?: boolean;
+        deleted?: boolean;
+      }[];
+      const people = accounts.filter((u) => !u.is_bot && !u.deleted);
       expect(report.users).toMatchObject({ matched: people.length, unmatched: 0 });
+      const listed = new Map(report.users.people.map((p) => [p.sourceId, p]));
+      for (const person of people)
+        expect(listed.get(person.id)).toMatchObject({
+          kind: 'person',
+          matchedBy: expect.stringMatching(/^(map|email)$/),
+        });
+      for (const other of report.users.people.filter((p) => !people.some((u) => u.id === p.sourceId)))
+        expect(other).toMatchObject({
+          kind: expect.stringMatching(/^(bot|deleted)$/),
+          matchedBy: 'unmatched',
+          postsAs: SANDBOX_FALLBACK.displayName,
+        });
+      const html = readFileSync(path.join(dir, 'reports', 'embedded.html'), 'utf8');
+      for (const person of people) expect(html).toContain(`<code>${person.id}</code>`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

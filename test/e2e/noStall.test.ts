@@ -151,6 +151,39 @@ describe('a migration that can never get stuck', () => {
     expect(summary).toMatch(/run again with the same --run-id to retry, or pass --complete-on-errors/);
   }, 180_000);
 
+  it('with --complete-on-errors the channel, General and the team are completed with what was posted, and the report still names every failure', async () => {
+    const { dir: exportDir, known } = threadedChannelExport(60, { members: ['U1', 'U2'] });
+    dirs.push(exportDir);
+    const spec = 'refuse:0.2';
+    const seed = 3;
+    const { refused, waiting } = refusals(known, spec, seed);
+    expect(refused.length).toBeGreaterThan(0);
+    const target = await sandbox(exportDir, spec, seed);
+    const { io, out } = capturedIo();
+    const code = await runMigration(
+      exportDir,
+      testRunOptions(dir(), target.url, { runId: 'complete-anyway', completeOnErrors: true }),
+      io,
+    );
+    const report = JSON.parse(out.join('\n')) as MigrationReport;
+    expect(code).toBe(1);
+    expect(report.phase).toBe('completed');
+    expect(report.totals).toMatchObject({
+      planned: known.length,
+      posted: known.length - refused.length - waiting.length,
+      failed: refused.length + waiting.length,
+    });
+    expect(report.channels[0].failures.map((f) => f.key).sort()).toEqual(
+      [...refused, ...waiting].map((k) => k.key).sort(),
+    );
+    const [team] = target.dump().teams;
+    expect(team.migrationMode).toBe('completed');
+    expect(team.channels.filter((c) => !c.deleted).map((c) => c.migrationMode)).toEqual(
+      team.channels.filter((c) => !c.deleted).map(() => 'completed'),
+    );
+    expect(team.members).toHaveLength(2);
+  }, 180_000);
+
   it('a 2-minute Retry-After is waited on a durable timer and the channel finishes (time-scaled)', async () => {
     const { dir: exportDir, known } = exported(60);
     const target = await sandbox(exportDir);

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { writeSkewedExport } from '../../bench/pipeline/skewedExport';
-import { sandboxUsersFromExport, SANDBOX_FALLBACK } from '../../cli/run';
+import { sandboxUsersFromExport } from '../../cli/run';
 import {
   SLACK_FILES_PREFIX,
   startSandbox,
@@ -19,6 +19,7 @@ import {
   seenTeams,
   spawnCli,
   type SeenTeam,
+  testRunArgs,
 } from '../support/migration';
 
 /** A point at which the run is killed, judged from the sandbox's request log. */
@@ -53,25 +54,13 @@ const KILL_POINTS: KillPoint[] = [
   },
 ];
 
-const runArgs = (stateDir: string, graphUrl: string): string[] => [
-  'run',
-  SAMPLE_EXPORT,
-  '--graph-url',
-  graphUrl,
-  '--state-dir',
-  stateDir,
-  '--run-id',
-  'resume',
-  '--fallback-user',
-  SANDBOX_FALLBACK.userPrincipalName,
-  '--batch-seconds',
-  '1',
-  '--operation-poll-seconds',
-  '1',
-  '--slack-files-url',
-  `${graphUrl}${SLACK_FILES_PREFIX}`,
-  '--json',
-];
+const runArgs = (stateDir: string, graphUrl: string): string[] =>
+  testRunArgs(SAMPLE_EXPORT, {
+    graphUrl,
+    stateDir,
+    runId: 'resume',
+    slackFilesUrl: `${graphUrl}${SLACK_FILES_PREFIX}`,
+  });
 
 describe('a run killed at any point and run again ends exactly like an uninterrupted run', () => {
   let users: SandboxUser[];
@@ -162,23 +151,8 @@ describe('a run killed again and again with its whole process group, Azurite inc
     });
     const planned = sizes.reduce((n, c) => n + c.messages, 0);
     const users = await sandboxUsersFromExport(exportDir);
-    const args = (stateDir: string, graphUrl: string): string[] => [
-      'run',
-      exportDir,
-      '--graph-url',
-      graphUrl,
-      '--state-dir',
-      stateDir,
-      '--run-id',
-      'kill-loop',
-      '--fallback-user',
-      SANDBOX_FALLBACK.userPrincipalName,
-      '--batch-seconds',
-      '2',
-      '--operation-poll-seconds',
-      '1',
-      '--json',
-    ];
+    const args = (stateDir: string, graphUrl: string): string[] =>
+      testRunArgs(exportDir, { graphUrl, stateDir, runId: 'kill-loop' }, ['--batch-seconds', '2']);
     const stateDir = (): string => {
       const d = mkdtempSync(path.join(tmpdir(), 'e2e-kill-state-'));
       dirs.push(d);

@@ -143,6 +143,36 @@ export async function exitedWithin(
   }
 }
 
+/**
+ * Arguments of a `teams-import run` child process against a test sandbox: small batches, fast polls, the
+ * sandbox's fallback account, JSON on stdout; `extra` adds (or, for a flag given twice, overrides) options.
+ */
+export function testRunArgs(
+  exportPath: string,
+  opts: { graphUrl: string; stateDir: string; runId: string; slackFilesUrl?: string },
+  extra: string[] = [],
+): string[] {
+  return [
+    'run',
+    exportPath,
+    '--graph-url',
+    opts.graphUrl,
+    '--state-dir',
+    opts.stateDir,
+    '--run-id',
+    opts.runId,
+    '--fallback-user',
+    SANDBOX_FALLBACK.userPrincipalName,
+    '--batch-seconds',
+    '1',
+    '--operation-poll-seconds',
+    '1',
+    ...(opts.slackFilesUrl ? ['--slack-files-url', opts.slackFilesUrl] : []),
+    '--json',
+    ...extra,
+  ];
+}
+
 /** Options of an in-process `runMigration` against a test sandbox: small batches, fast polls, the sandbox's fallback account. */
 export function testRunOptions(
   stateDir: string,

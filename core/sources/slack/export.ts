@@ -47,8 +47,11 @@ export interface SlackDay {
   unreadable: number;
 }
 
-/** A Slack export opened for streaming: metadata in memory, day files read one at a time on demand. */
-export interface SlackExport {
+/**
+ * A Slack workspace as the planner reads it: users and conversations in memory, each conversation's messages
+ * streamed in days on demand. An export is one; Slack's Web API is another (`openSlackApi`).
+ */
+export interface SlackSource {
   readonly name: string;
   readonly teamName?: string;
   /** The workspace's Slack team id (`T...`), when the export says (team_info.json, else users' `team_id`). */
@@ -62,11 +65,17 @@ export interface SlackExport {
   readonly problems: Problem[];
   /** Bot ids -> names, from bot users' profiles. */
   readonly botNames: ReadonlyMap<string, string>;
+  /** The conversation's messages in parts (an export's day files in date order, streamed). */
+  days(conversation: SlackConversation): AsyncIterable<SlackDay>;
+  close(): Promise<void>;
+}
+
+/** A Slack export opened for streaming: metadata in memory, day files read one at a time on demand. */
+export interface SlackExport extends SlackSource {
   /** The conversation's day files in date order, streamed ({@link READ_AHEAD_BYTES} of them are read ahead). */
   days(conversation: SlackConversation): AsyncIterable<SlackDay>;
   /** The underlying archive, e.g. to stream file bytes for upload. */
   readonly archive: ExportArchive;
-  close(): Promise<void>;
 }
 
 /** Options for {@link openSlackExport}. */
@@ -79,7 +88,7 @@ const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const DAY_FILE = /^(\d{4}-\d{2}-\d{2})\.json$/;
 /** What a conversation id may be: Slack's ids (`C024BE91L`) and every id an export tool writes fit it. */
-const SLACK_ID = /^[A-Za-z0-9_-]{1,64}$/;
+export const SLACK_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** Bytes of day files read ahead while the current one is planned: hides I/O latency, and no more is held. */
 export const READ_AHEAD_BYTES = 4 * 1024 * 1024;
 /** Largest element of an export's JSON arrays (one message, user or channel), in bytes of the file. */
@@ -134,19 +143,14 @@ async function readMetadata(archive: ExportArchive): Promise<SlackExport> {
       throw err;
     }
   };
-  const users = (await listOf('users.json')).map(readUser);
-  const botNames = new Map<string, string>();
-  for (const raw of await listOf('users.json')) {
-    const profile = isObj(raw.profile) ? raw.profile : {};
-    const botId = str(profile.bot_id);
-    if (botId) botNames.set(botId, displayNameOf(raw));
-  }
+  const userList = await listOf('users.json');
+  const { users, botNames } = readUsers(userList);
   const team = archive.has(at('team_info.json'))
     ? parseJsonFile(at('team_info.json'), await archive.read(at('team_info.json')))
     : undefined;
   const teamInfo = isObj(team) && isObj(team.team) ? team.team : undefined;
   const teamName = teamInfo ? str(teamInfo.name) : undefined;
-  const teamId = (teamInfo ? str(teamInfo.id) : undefined) ?? commonTeamId(await listOf('users.json'));
+  const teamId = (teamInfo ? str(teamInfo.id) : undefined) ?? commonTeamId(userList);
   const workspaceUrl = teamInfo ? workspaceUrlOf(teamInfo) : undefined;
 
   const folders = dayFolders(archive, root);
@@ -157,15 +161,14 @@ async function readMetadata(archive: ExportArchive): Promise<SlackExport> {
     if (!id) return;
     const name = str(raw.name) ?? id;
     if (!SLACK_ID.test(id)) {
-      problems.push({
-        severity: 'error',
-        code: 'conversation-id-invalid',
-        message:
-          `${at(file)} lists '${name}' with the id ${JSON.stringify(id)}, which is not a Slack id (1-64 ` +
-          "letters, digits, '-' or '_'); ids name the plan's files and storage paths, so it is not imported: " +
+      problems.push(
+        invalidConversationId(
+          at(file),
+          name,
+          id,
           `correct the id in ${at(file)} or export the workspace again.`,
-        where: at(file),
-      });
+        ),
+      );
       return;
     }
     const folder = kind === 'dm' ? id : name;
@@ -254,6 +257,35 @@ async function readMetadata(archive: ExportArchive): Promise<SlackExport> {
         }
       }
     },
+  };
+}
+
+/**
+ * Reads messages that come from elsewhere than a day file (a page of Slack's Web API) exactly as the elements
+ * of a day file named `path`: the same checks, problems and parts.
+ */
+export function readMessageElements(
+  path: string,
+  date: string,
+  conversationId: string,
+  authors: AuthorDirectory,
+  elements: unknown[],
+): AsyncIterable<SlackDay> {
+  const bytes = Buffer.from(JSON.stringify(elements), 'utf8');
+  return new DayReader(path, date, conversationId, authors, () => undefined).read(() =>
+    Promise.resolve(bytes),
+  );
+}
+
+/** The problem of a conversation whose id is not a Slack id (ids name plan files and storage paths). */
+export function invalidConversationId(where: string, name: string, id: string, fix: string): Problem {
+  return {
+    severity: 'error',
+    code: 'conversation-id-invalid',
+    message:
+      `${where} lists '${name}' with the id ${JSON.stringify(id)}, which is not a Slack id (1-64 ` +
+      `letters, digits, '-' or '_'); ids name the plan's files and storage paths, so it is not imported: ${fix}`,
+    where,
   };
 }
 
@@ -459,6 +491,17 @@ function workspaceUrlOf(team: Json): string | undefined {
   return domain && /^[a-z0-9-]+$/i.test(domain) ? `https://${domain.toLowerCase()}.slack.com` : undefined;
 }
 
+/** Users as `users.json` (or Slack's `users.list`) lists them, and the bot ids their profiles name. */
+export function readUsers(list: Json[]): { users: SourceUser[]; botNames: Map<string, string> } {
+  const botNames = new Map<string, string>();
+  for (const raw of list) {
+    const profile = isObj(raw.profile) ? raw.profile : {};
+    const botId = str(profile.bot_id);
+    if (botId) botNames.set(botId, displayNameOf(raw));
+  }
+  return { users: list.map(readUser), botNames };
+}
+
 function readUser(raw: Json): SourceUser {
   const profile = isObj(raw.profile) ? raw.profile : {};
   const email = str(profile.email);
@@ -477,7 +520,13 @@ function readUser(raw: Json): SourceUser {
   };
 }
 
-function readConversation(raw: Json, id: string, name: string, kind: ConversationKind): SourceConversation {
+/** A conversation as `channels.json` (or Slack's `conversations.list`) describes it. */
+export function readConversation(
+  raw: Json,
+  id: string,
+  name: string,
+  kind: ConversationKind,
+): SourceConversation {
   const created = typeof raw.created === 'number' ? raw.created : Number(str(raw.created) ?? NaN);
   const text = (v: unknown): string => (isObj(v) ? (str(v.value) ?? '') : '');
   const creator = str(raw.creator) ?? str(raw.user);

@@ -27,7 +27,11 @@ describe('the HTTP API against hostile requests (local host, real app)', () => {
   let stateDir: string;
   let restoreEnv: () => void;
   beforeAll(async () => {
-    restoreEnv = setEnv({ TEAMS_IMPORT_ALLOW_LOCAL_PATHS: 'true', GRAPH_URL: 'http://127.0.0.1:9' });
+    restoreEnv = setEnv({
+      TEAMS_IMPORT_ALLOW_LOCAL_PATHS: 'true',
+      GRAPH_URL: 'http://127.0.0.1:9',
+      SLACK_TOKEN: '',
+    });
     stateDir = mkdtempSync(path.join(tmpdir(), 'hostile-api-'));
     host = await startHost({ port: 0, stateDir, timerTriggers: false });
   }, 120_000);
@@ -58,8 +62,13 @@ describe('the HTTP API against hostile requests (local host, real app)', () => {
     const body = { ...missingExport, migrationId: 'race-1' };
     const answers = await Promise.all([start(body), start(body), start(body)]);
     expect(answers.map((a) => a.status)).toEqual([202, 202, 202]);
-    const ids = await Promise.all(answers.map(async (a) => ((await a.json()) as { id: string }).id));
-    expect(ids).toEqual(['migration-race-1', 'migration-race-1', 'migration-race-1']);
+    const ids = await Promise.all(
+      answers.map(async (a) => {
+        const body = (await a.json()) as { id: string; instanceId: string };
+        return [body.id, body.instanceId];
+      }),
+    );
+    expect(ids).toEqual(Array(3).fill(['race-1', 'migration-race-1']));
   });
 
   it('finds a migration by its id or by its instance id', async () => {
@@ -114,5 +123,18 @@ describe('the HTTP API against hostile requests (local host, real app)', () => {
     });
     expect(lists.status).toBe(400);
     expect(JSON.stringify(await lists.json())).toContain('channels must list at most 10000 channels');
+  });
+
+  it('takes a Slack API source only when the app has SLACK_TOKEN, and never lets a request say where the token goes', async () => {
+    const noToken = await start({ source: { kind: 'slack-api', workspace: 'acme' } });
+    expect(noToken.status).toBe(400);
+    expect(JSON.stringify(await noToken.json())).toContain('set SLACK_TOKEN');
+    const elsewhere = await start({
+      source: { kind: 'slack-api', apiUrl: 'https://attacker.example.test/api/' },
+    });
+    expect(elsewhere.status).toBe(400);
+    expect(((await elsewhere.json()) as { errors: string[] }).errors).toEqual([
+      'source: Unrecognized key: "apiUrl"',
+    ]);
   });
 });

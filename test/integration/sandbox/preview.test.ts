@@ -137,7 +137,7 @@ describe('sandbox: HTML preview', () => {
     expect(html).not.toMatch(/onerror/i);
     expect(html).not.toContain('javascript:');
     expect(html).toMatch(/<a class="file-card" href="[^"]+\/design-reviews\/spec\.pdf"/);
-    expect(html).toContain('Teams strips &#60;script&#62;');
+    expect(html).toContain('Teams strips &lt;script&gt;');
     expect(html).toContain('Slack markup left in the body');
     expect(html).toContain('is not a hosted content');
     expect(html).toContain('<span class="mention" data-id="0">Grace Hopper</span>');

@@ -134,4 +134,24 @@ describe('readSettings: the two identities', () => {
       kind: 'managed-identity',
     });
   });
+
+  it("sends SLACK_TOKEN to Slack's Web API by default, elsewhere only over https or to a stand-in on this machine", () => {
+    expect(readSettings({ AzureWebJobsStorage: 'x', GRAPH_URL: 'http://127.0.0.1:4000' }).slackApiUrl).toBe(
+      'https://slack.com/api/',
+    );
+    expect(
+      readSettings({
+        AzureWebJobsStorage: 'x',
+        GRAPH_URL: 'http://127.0.0.1:4000',
+        SLACK_API_URL: 'http://127.0.0.1:4000/slack-api',
+      }).slackApiUrl,
+    ).toBe('http://127.0.0.1:4000/slack-api/');
+    expect(() =>
+      readSettings({
+        AzureWebJobsStorage: 'x',
+        GRAPH_URL: 'http://127.0.0.1:4000',
+        SLACK_API_URL: 'http://slack.example.test/api/',
+      }),
+    ).toThrow(/SLACK_API_URL must be an https URL \(the token travels to it\)/);
+  });
 });

@@ -37,7 +37,7 @@ describe('buildImportMessage', () => {
     );
     expect(body.from.user).toEqual({ id: 'fb', displayName: 'Migration Bot', userIdentityType: 'aadUser' });
     expect(body.body.content).toBe(
-      '<p><em>Originally posted by Ana &#60;Ops&#62; &#38; Co</em></p><p>hi <img src="../hostedContents/img1/$value"></p>',
+      '<p><em>Originally posted by Ana &lt;Ops&gt; &amp; Co</em></p><p>hi <img src="../hostedContents/img1/$value"></p>',
     );
     expect(body).not.toHaveProperty('hostedContents');
   });

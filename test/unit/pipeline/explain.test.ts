@@ -80,9 +80,16 @@ describe('saying why', () => {
             skipped: 0,
             throttled: 0,
           },
+          summary: { moved: [], notMoved: [] },
           channels,
           passes: [],
-          users: { matched: 1, unmatched: 0, unmatchedUsers: [] },
+          users: { matched: 1, unmatched: 0, unmatchedUsers: [], byMatch: {}, people: [] },
+          content: {
+            files: { inline: 0, sharepoint: 0, fallback: {} },
+            mentions: { native: 0, text: {} },
+            reactions: { native: 0, text: {}, refusedAsText: 0 },
+          },
+          throughput: { series: [] },
           notImported: [],
           problems: [],
         };
