@@ -59,6 +59,7 @@ export const migrateChannel: OrchestrationHandler = function* (context: Orchestr
       total: channel.messages,
       throttled,
       ...(batch.waitUntil ? { waitingUntil: batch.waitUntil } : {}),
+      ...(batch.budgetWait ? { waitingFor: 'a posting slot of the tenant budget' } : {}),
     });
     if (batch.waitUntil) yield context.df.createTimer(new Date(batch.waitUntil));
   }
