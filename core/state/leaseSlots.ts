@@ -35,14 +35,15 @@ const FREE_STATES = new Set(['available', 'expired', 'broken']);
 /**
  * The tenant's posting slots as blob leases in the app's storage (Azure's own pattern for a lock shared by
  * processes; Azurite implements it locally). A slot is a blob; a channel holds it through a lease it
- * renews every third of the lease while it posts and releases when its batch ends; a lease of a process
+ * renews while it posts and releases when its batch ends; a lease of a process
  * that died expires, so its slot comes back within one lease period.
  *
- * Invariant: in any window of `windowMs`, one slot carries the requests of one holder only. A holder stops
- * sending a window (plus margin) before its lease could lapse (counting from when its last renewal was
- * sent, which the service can only have seen later), and one that releases a slot records, on the slot,
- * the instant from which another holder may send; a new holder waits for it. A holder re-taking its own slot
- * needs no wait: its own pacing window covers its earlier sends.
+ * Invariant: in any window of `windowMs`, one slot carries the requests of one holder only. A holder renews
+ * every quarter of the lease and stops sending once a renewal is overdue: a third of the lease (at least a
+ * window plus margin) before the lease could lapse, counting from when its last renewal was sent, which the
+ * service can only have seen later. One that releases a slot records, on the slot, the instant from which
+ * another holder may send; a new holder waits for it. A holder re-taking its own slot needs no wait: its
+ * own pacing window covers its earlier sends.
  */
 export class LeaseSlots implements PostingBudget {
   private readonly now: () => number;
@@ -133,7 +134,7 @@ function holderTag(holder: string): string {
   return createHash('sha256').update(holder).digest('hex').slice(0, 16);
 }
 
-/** One held slot: renewed in the background until released. */
+/** One held slot: renewed in the background, every quarter of the lease, until released. */
 class LeasedSlot implements PostingSlot {
   private renewedAt: number;
   private lost = false;
@@ -155,8 +156,9 @@ class LeasedSlot implements PostingSlot {
 
   held(): boolean {
     if (this.lost || this.released) return false;
-    const lapse = this.renewedAt + this.options.leaseSeconds * 1000;
-    return this.now() < lapse - this.options.windowMs - this.options.marginMs;
+    const leaseMs = this.options.leaseSeconds * 1000;
+    const slack = Math.max(leaseMs / 3, this.options.windowMs + this.options.marginMs);
+    return this.now() < this.renewedAt + leaseMs - slack;
   }
 
   async release(): Promise<void> {
@@ -185,7 +187,7 @@ class LeasedSlot implements PostingSlot {
           if (!this.released && !this.lost) this.schedule();
         });
       },
-      (this.options.leaseSeconds * 1000) / 3,
+      (this.options.leaseSeconds * 1000) / 4,
     );
     this.timer.unref();
   }
