@@ -44,6 +44,7 @@ export const migrateChannel: OrchestrationHandler = function* (context: Orchestr
       channelKey: channel.key,
       pass: input.pass,
       timeBudgetMs: input.batchSeconds * 1000,
+      planned: channel.messages,
     };
     batch = (yield context.df.callActivityWithRetry(
       Activity.postMessages,

@@ -14,8 +14,11 @@ export interface PostingSlot {
 
 /** The tenant's message-posting budget, shared through the app's storage by every migration and process. */
 export interface PostingBudget {
-  /** Takes a free slot for `holder` (a channel), or answers undefined when every slot is taken. */
-  take(holder: string): Promise<PostingSlot | undefined>;
+  /**
+   * Takes a free slot for `holder` (a channel), or answers undefined when every slot is taken or goes to a
+   * waiting channel before it: the one with the highest `priority` (messages left) first.
+   */
+  take(holder: string, priority: number): Promise<PostingSlot | undefined>;
   /** How long a channel that found no free slot waits before it asks again, in ms. */
   retryMs(): number;
 }

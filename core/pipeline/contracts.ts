@@ -175,6 +175,8 @@ export interface PostMessagesInput {
   /** The posting pass (MigrateChannelInput.pass): each failed message is tried once per pass. */
   pass: string;
   timeBudgetMs: number;
+  /** The channel's planned messages: with its cursor, its priority for a posting slot (most left first). */
+  planned?: number;
 }
 export interface PostMessagesResult {
   /** True when the pass has tried every planned message (or the channel's completed state is read back). */

@@ -4,7 +4,7 @@ import { buildImportMessage, messageIdFor, type MessageAuthor } from '../graph/m
 import { refusesReactions, tenantDirectory, type TenantDirectory } from '../graph/nativeContent';
 import { channelPacingKey } from '../graph/pacing';
 import type { PlannedMessage } from '../model';
-import type { UserRecord } from '../state/ledgerRecords';
+import type { ChannelRecord, UserRecord } from '../state/ledgerRecords';
 import { ChannelProgress } from './channelProgress';
 import type { PostMessagesInput, PostMessagesResult } from './contracts';
 import type { PipelineDeps } from './deps';
@@ -32,8 +32,9 @@ export function parentFailedReason(parentKey: string): string {
  *
  * The channel posts only while it holds a slot of the tenant's budget (`deps.budget`), shared with every
  * migration and process of the app: taken before the batch, renewed while it posts, given back when it
- * ends. When every slot is taken the step posts nothing and answers with a short `waitUntil`
- * (`budgetWait`), so the channel waits on a durable timer instead of in a running activity.
+ * ends; a free slot goes first to the waiting channel with the most messages left. When no slot is free
+ * for it the step posts nothing and answers with a short `waitUntil` (`budgetWait`), so the channel waits
+ * on a durable timer instead of in a running activity.
  *
  * The service is the truth: while the ledger is behind the plan, the channel's state is read from Teams
  * first, and a completed channel (or one whose import the service refuses with 403) is read back into the
@@ -50,8 +51,10 @@ export async function postMessages(
   deps: PipelineDeps,
   input: PostMessagesInput,
 ): Promise<PostMessagesResult> {
-  const slot = await deps.budget.take(channelPacingKey(input.teamId, input.channelId));
-  if (!slot) return waitForBudget(deps, input);
+  const record = (await deps.ledger.getChannel(input.migrationId, input.channelKey))?.value;
+  const left = Math.max(0, (input.planned ?? 0) - (record?.pass === input.pass ? record.cursor : 0));
+  const slot = await deps.budget.take(channelPacingKey(input.teamId, input.channelId), left);
+  if (!slot) return waitForBudget(deps, record);
   try {
     return await postHolding(deps, input, slot);
   } finally {
@@ -60,8 +63,7 @@ export async function postMessages(
 }
 
 /** The answer of a step that found every posting slot taken: the channel's counts, and when to ask again. */
-async function waitForBudget(deps: PipelineDeps, input: PostMessagesInput): Promise<PostMessagesResult> {
-  const record = (await deps.ledger.getChannel(input.migrationId, input.channelKey))?.value;
+function waitForBudget(deps: PipelineDeps, record: ChannelRecord | undefined): PostMessagesResult {
   return {
     done: false,
     waitUntil: new Date(deps.now() + deps.budget.retryMs()).toISOString(),

@@ -38,6 +38,9 @@ const FREE_STATES = new Set(['available', 'expired', 'broken']);
  * renews while it posts and releases when its batch ends; a lease of a process
  * that died expires, so its slot comes back within one lease period.
  *
+ * A free slot goes to the waiting channel with the most messages left (see WaitingLine): a channel takes
+ * one only while fewer channels with more messages left wait than slots are free, else it joins the line.
+ *
  * Invariant: in any window of `windowMs`, one slot carries the requests of one holder only. A holder renews
  * every quarter of the lease and stops sending once a renewal is overdue: a third of the lease (at least a
  * window plus margin) before the lease could lapse, counting from when its last renewal was sent, which the
@@ -50,6 +53,7 @@ export class LeaseSlots implements PostingBudget {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
   private readonly prefix: string;
+  private readonly line: WaitingLine;
   private created = false;
 
   constructor(private readonly options: LeaseSlotsOptions) {
@@ -59,19 +63,31 @@ export class LeaseSlots implements PostingBudget {
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.random = options.random ?? Math.random;
     this.prefix = `budget/${options.key}/slot-`;
+    this.line = new WaitingLine(
+      options.container.getBlockBlobClient(`budget/${options.key}/waiting`),
+      options.retryMs * STALE_RETRIES,
+      this.now,
+    );
   }
 
   retryMs(): number {
     return Math.round(this.options.retryMs * (0.75 + this.random() / 2));
   }
 
-  async take(holder: string): Promise<PostingSlot | undefined> {
+  async take(holder: string, priority: number): Promise<PostingSlot | undefined> {
     const me = holderTag(holder);
-    const slots = await this.list();
+    const [slots, line] = await Promise.all([this.list(), this.line.read()]);
     const free = [...slots.entries()]
       .filter(([, s]) => FREE_STATES.has(s.leaseState ?? 'available'))
       .map(([n, s]) => ({ n, mine: s.metadata[HOLDER] === me, order: this.random() }))
       .sort((a, b) => Number(b.mine) - Number(a.mine) || a.order - b.order);
+    const ahead = Object.entries(line.waiters).filter(
+      ([tag, w]) => tag !== me && (w.priority > priority || (w.priority === priority && tag < me)),
+    ).length;
+    if (free.length <= ahead) {
+      await this.line.join(me, priority);
+      return undefined;
+    }
     for (const { n } of free) {
       const blob = this.options.container.getBlockBlobClient(this.name(n));
       const lease = blob.getBlobLeaseClient();
@@ -92,8 +108,10 @@ export class LeaseSlots implements PostingBudget {
         await slot.release();
         throw err;
       }
+      if (me in line.waiters) await this.line.leave(me);
       return slot;
     }
+    await this.line.join(me, priority);
     return undefined;
   }
 
@@ -126,6 +144,72 @@ export class LeaseSlots implements PostingBudget {
       this.created = true;
     }
     return slots;
+  }
+}
+
+/** A waiting holder that has not asked again for this many retry intervals has stopped waiting. */
+const STALE_RETRIES = 4;
+/** Attempts at one read-modify-write of the waiting line before giving up (the line only orders, never admits). */
+const LINE_WRITES = 5;
+
+/** A channel waiting for a slot: its priority (messages left) and when it last asked. */
+interface Waiter {
+  priority: number;
+  at: number;
+}
+
+/**
+ * The channels waiting for a slot, in one small blob written under its ETag. A free slot goes to the
+ * waiting channel with the most messages left, so the longest channels start first whichever migration or
+ * process they belong to; entries of channels that stopped asking age out.
+ */
+class WaitingLine {
+  constructor(
+    private readonly blob: BlockBlobClient,
+    private readonly staleMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  /** The waiting channels that asked recently, by holder tag. */
+  async read(): Promise<{ waiters: Record<string, Waiter>; etag?: string }> {
+    try {
+      const answer = await this.blob.download();
+      const chunks: Buffer[] = [];
+      for await (const chunk of answer.readableStreamBody as AsyncIterable<Buffer>) chunks.push(chunk);
+      const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, Waiter>;
+      const since = this.now() - this.staleMs;
+      const waiters = Object.fromEntries(
+        Object.entries(parsed).filter(([, w]) => typeof w?.priority === 'number' && w.at > since),
+      );
+      return { waiters, etag: answer.etag };
+    } catch (err) {
+      if (err instanceof RestError && err.statusCode === 404) return { waiters: {} };
+      throw err;
+    }
+  }
+
+  /** Records (or refreshes) a waiting channel. */
+  join(tag: string, priority: number): Promise<void> {
+    return this.update((waiters) => ({ ...waiters, [tag]: { priority, at: this.now() } }));
+  }
+
+  /** Removes a channel that got its slot. */
+  leave(tag: string): Promise<void> {
+    return this.update(({ [tag]: _gone, ...rest }) => rest);
+  }
+
+  private async update(change: (waiters: Record<string, Waiter>) => Record<string, Waiter>): Promise<void> {
+    for (let attempt = 0; attempt < LINE_WRITES; attempt++) {
+      const { waiters, etag } = await this.read();
+      try {
+        await this.blob.uploadData(Buffer.from(JSON.stringify(change(waiters)), 'utf8'), {
+          conditions: etag ? { ifMatch: etag } : { ifNoneMatch: '*' },
+        });
+        return;
+      } catch (err) {
+        if (!(err instanceof RestError && (err.statusCode === 409 || err.statusCode === 412))) throw err;
+      }
+    }
   }
 }
 

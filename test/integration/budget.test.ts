@@ -42,14 +42,14 @@ describe('the tenant budget in the app storage (Azurite)', () => {
 
   it('lets as many channels post as there are slots, and the next one only when a slot is given back', async () => {
     const budget = slots();
-    const a = await budget.take('team/a');
-    const b = await budget.take('team/b');
+    const a = await budget.take('team/a', 100);
+    const b = await budget.take('team/b', 100);
     expect(a?.held()).toBe(true);
     expect(b?.held()).toBe(true);
-    expect(await budget.take('team/c')).toBeUndefined();
+    expect(await budget.take('team/c', 100)).toBeUndefined();
     await a!.release();
     expect(a!.held()).toBe(false);
-    const c = await budget.take('team/c');
+    const c = await budget.take('team/c', 100);
     expect(c?.held()).toBe(true);
     await Promise.all([b!.release(), c!.release()]);
   });
@@ -59,26 +59,58 @@ describe('the tenant budget in the app storage (Azurite)', () => {
     const here = slots(shared);
     const there = slots(shared);
     const otherTenant = slots({ slots: 1 });
-    const held = await here.take('team/a');
+    const held = await here.take('team/a', 100);
     expect(held).toBeDefined();
-    expect(await there.take('team/b')).toBeUndefined();
-    const elsewhere = await otherTenant.take('team/b');
+    expect(await there.take('team/b', 100)).toBeUndefined();
+    const elsewhere = await otherTenant.take('team/b', 100);
     expect(elsewhere).toBeDefined();
     await Promise.all([held!.release(), elsewhere!.release()]);
-    const next = await there.take('team/b');
+    const next = await there.take('team/b', 100);
     expect(next).toBeDefined();
     await next!.release();
+  });
+
+  it('gives a free slot to the waiting channel with the most messages left, from whichever process', async () => {
+    const shared = { key: `tenant-${++key}`, slots: 1 };
+    const here = slots(shared);
+    const there = slots(shared);
+    const holding = await here.take('team/a', 50);
+    expect(await there.take('team/long', 900)).toBeUndefined();
+    expect(await here.take('team/short', 20)).toBeUndefined();
+    await holding!.release();
+    expect(await here.take('team/short', 20)).toBeUndefined();
+    expect(await here.take('team/a', 40)).toBeUndefined();
+    const long = await there.take('team/long', 900);
+    expect(long?.held()).toBe(true);
+    await long!.release();
+    expect(await here.take('team/short', 20)).toBeUndefined();
+    const next = await here.take('team/a', 40);
+    expect(next).toBeDefined();
+    await next!.release();
+  });
+
+  it('forgets a waiting channel that stopped asking', async () => {
+    const { clock, now, sleep } = fakeClock();
+    const budget = slots({ slots: 1, now, sleep, retryMs: 1000 });
+    const holding = await budget.take('team/a', 10);
+    expect(await budget.take('team/gone', 500)).toBeUndefined();
+    await holding!.release();
+    expect(await budget.take('team/b', 10)).toBeUndefined();
+    clock.at += 4001;
+    const b = await budget.take('team/b', 10);
+    expect(b).toBeDefined();
+    await b!.release();
   });
 
   it('makes a new holder wait a window after the last one gave the slot back, but not the same channel', async () => {
     const { clock, now, sleep } = fakeClock();
     const budget = slots({ slots: 1, now, sleep });
-    const first = await budget.take('team/a');
+    const first = await budget.take('team/a', 100);
     await first!.release();
-    const again = await budget.take('team/a');
+    const again = await budget.take('team/a', 100);
     expect(clock.slept).toEqual([]);
     await again!.release();
-    const other = await budget.take('team/b');
+    const other = await budget.take('team/b', 100);
     expect(clock.slept).toEqual([1010]);
     await other!.release();
   });
@@ -86,7 +118,7 @@ describe('the tenant budget in the app storage (Azurite)', () => {
   it('stops counting a slot as held a third of its lease before it could lapse without a renewal', async () => {
     const { clock, now, sleep } = fakeClock();
     const budget = slots({ slots: 1, now, sleep, leaseSeconds: 21 });
-    const slot = await budget.take('team/a');
+    const slot = await budget.take('team/a', 100);
     clock.at += 14_000 - 1;
     expect(slot!.held()).toBe(true);
     clock.at += 1;

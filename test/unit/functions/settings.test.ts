@@ -62,7 +62,7 @@ describe('readSettings: the tenant budget', () => {
     expect(readSettings({ ...app, AZURE_TENANT_ID: 't' }).budget).toMatchObject({
       slots: 10,
       leaseSeconds: 15,
-      retrySeconds: 5,
+      retrySeconds: 2,
       teamCreationsPerSecond: 10,
       channelCreationsPer10Seconds: 20,
     });
