@@ -183,7 +183,7 @@ export interface PostMessagesResult {
   done: boolean;
   /** The service asked for a longer wait than a request waits: wait on a durable timer until then (ISO). */
   waitUntil?: string;
-  /** The wait is for a posting slot of the tenant budget (every slot was taken), not for the service. */
+  /** The wait is for a posting slot of the tenant budget (none was free for this channel), not for the service. */
   budgetWait?: boolean;
   /** Teams shows the channel completed: it was read back into the ledger and is never posted into. */
   channelCompleted: boolean;

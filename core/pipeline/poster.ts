@@ -62,7 +62,7 @@ export async function postMessages(
   }
 }
 
-/** The answer of a step that found every posting slot taken: the channel's counts, and when to ask again. */
+/** The answer of a step that found no posting slot free for it: the channel's counts, and when to ask again. */
 function waitForBudget(deps: PipelineDeps, record: ChannelRecord | undefined): PostMessagesResult {
   return {
     done: false,

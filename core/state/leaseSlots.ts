@@ -19,7 +19,7 @@ export interface LeaseSlotsOptions {
   /** The service's rate window (1 s) and the pacing margin: a slot changes hands only a window apart. */
   windowMs: number;
   marginMs: number;
-  /** How long a channel that found every slot taken waits before it asks again (jittered by +-25%). */
+  /** How long a channel that found no slot free for it waits before it asks again (jittered by +-25%). */
   retryMs: number;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -34,9 +34,9 @@ const FREE_STATES = new Set(['available', 'expired', 'broken']);
 
 /**
  * The tenant's posting slots as blob leases in the app's storage (Azure's own pattern for a lock shared by
- * processes; Azurite implements it locally). A slot is a blob; a channel holds it through a lease it
- * renews while it posts and releases when its batch ends; a lease of a process
- * that died expires, so its slot comes back within one lease period.
+ * processes; Azurite implements it locally). A slot is a blob; a channel holds it through a lease it renews
+ * while it posts and releases when its batch ends; the lease of a process that died lapses, so its slot
+ * comes back within one lease period.
  *
  * A free slot goes to the waiting channel with the most messages left (see WaitingLine): a channel takes
  * one only while fewer channels with more messages left wait than slots are free, else it joins the line.
