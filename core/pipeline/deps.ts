@@ -1,6 +1,7 @@
 import type { SlackSource } from '../sources/slack/export';
 import type { SourceRef } from './contracts';
 import type { SourceFiles } from './files';
+import type { PostingBudget } from '../graph/budget';
 import type { TeamsImportClient } from '../graph/teamsImport';
 import type { Ledger } from '../state/ledger';
 import type { ObjectStore } from '../state/objectStore';
@@ -39,5 +40,7 @@ export interface PipelineDeps {
   /** Source files: the downloader (Slack's file hosts only), the file ledger and the size limit. */
   files: SourceFiles;
   throttles: ThrottleCounter;
+  /** The tenant's posting slots, shared with every migration and process: a channel posts only holding one. */
+  budget: PostingBudget;
   now(): number;
 }
