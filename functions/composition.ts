@@ -6,6 +6,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { tokenProviderFor } from '../core/graph/auth';
 import { createGraphClient } from '../core/graph/client';
+import { CHANNEL_CREATION_LIMIT, CREATION_MARGIN_MS, TEAM_CREATION_LIMIT } from '../core/graph/budget';
 import { channelKeyOfUrl, MESSAGE_READS_PER_SECOND, Pacer, TokenBucket } from '../core/graph/pacing';
 import { TeamsImportClient } from '../core/graph/teamsImport';
 import type { SourceRef } from '../core/pipeline/contracts';
@@ -14,16 +15,25 @@ import { BlobInbox, FolderInbox } from '../core/pipeline/inbox';
 import { SlackFileDownloader } from '../core/files/download';
 import { openSlackApi, slackApiScope } from '../core/sources/slack/webApi';
 import { BlobObjectStore } from '../core/state/blobStore';
+import { CreationRecord } from '../core/state/creationRecord';
 import { FileLedger } from '../core/state/fileLedger';
+import { LeaseSlots } from '../core/state/leaseSlots';
 import { Ledger } from '../core/state/ledger';
 import { storageClients } from '../core/state/storageAccount';
 import type { AppSettings } from './settings';
 
 /**
  * Builds the migration's dependencies from the settings: the Graph client (auth, retries, pacing at the
- * service's limits), the ledger tables and the staging container, in the app's storage account.
+ * service's limits), the ledger tables, the staging container and the tenant budget, in the app's storage
+ * account. The budget's slots bound the app's posting across processes; the in-process pacer still spreads
+ * this process's sends over the second, so channels it holds do not leave in step.
  */
 export async function createPipelineDeps(settings: AppSettings): Promise<PipelineDeps> {
+  const { blobs: blobService, tables } = storageClients(settings.storage);
+  const container = blobService.getContainerClient(settings.container);
+  const store = new BlobObjectStore(container);
+  await store.ensureContainer();
+  const { budget } = settings;
   const pacer = new Pacer({
     perChannelPerSecond: settings.ratePerChannel,
     globalPerSecond: settings.rateGlobal,
@@ -44,11 +54,17 @@ export async function createPipelineDeps(settings: AppSettings): Promise<Pipelin
   const graph = new TeamsImportClient(handle, {
     pacer,
     readPacer: new TokenBucket(MESSAGE_READS_PER_SECOND),
+    creations: new CreationRecord({
+      container,
+      key: budget.key,
+      limits: {
+        team: { ...TEAM_CREATION_LIMIT, limit: budget.teamCreationsPerSecond },
+        channel: { ...CHANNEL_CREATION_LIMIT, limit: budget.channelCreationsPer10Seconds },
+      },
+      marginMs: CREATION_MARGIN_MS,
+    }),
   });
 
-  const { blobs: blobService, tables } = storageClients(settings.storage);
-  const store = new BlobObjectStore(blobService.getContainerClient(settings.container));
-  await store.ensureContainer();
   const ledger = Ledger.create(tables, settings.tablePrefix);
   await ledger.ensureTables();
 
@@ -74,6 +90,15 @@ export async function createPipelineDeps(settings: AppSettings): Promise<Pipelin
     inbox: settings.inboxDir
       ? new FolderInbox(settings.inboxDir)
       : new BlobInbox(blobService.getContainerClient(settings.container)),
+    budget: new LeaseSlots({
+      container,
+      key: budget.key,
+      slots: budget.slots,
+      leaseSeconds: budget.leaseSeconds,
+      windowMs: 1000,
+      marginMs: settings.pacingMarginMs,
+      retryMs: budget.retrySeconds * 1000,
+    }),
     now: () => Date.now(),
   };
 }

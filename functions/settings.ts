@@ -8,6 +8,7 @@ import {
   type GraphAuth,
 } from '../core/graph/auth';
 import { DEFAULT_SLACK_API_URL, isSafeSlackApiUrl } from '../core/sources/slack/webApi';
+import { slotCount, tenantBudgetKey } from '../core/graph/budget';
 import { devStorageConnectionString } from '../core/state/devStorage';
 import type { StorageSettings } from '../core/state/storageAccount';
 
@@ -31,6 +32,8 @@ export interface AppSettings {
   pacingMarginMs: number;
   /** The longest Retry-After waited inside a request; a longer one is waited on a durable timer, in s. */
   maxRetryAfterSeconds: number;
+  /** The tenant budget every migration and process of the app shares, held in its storage. */
+  budget: BudgetSettings;
   /** Whether POST /api/migrations may name a path on the host (local runs only). */
   allowLocalPaths: boolean;
   /** Default fallback user for unmatched authors, when a migration names none. */
@@ -47,6 +50,21 @@ export interface AppSettings {
   deltaSchedule?: string;
   /** A local folder used as the snapshot inbox instead of blob storage (`TEAMS_IMPORT_INBOX_DIR`, local hosts only). */
   inboxDir?: string;
+}
+
+/** The tenant budget: posting slots as blob leases, and the creation limits as records, in the app's storage. */
+export interface BudgetSettings {
+  /** The budget's storage key: from the Graph endpoint, the tenant and the app registration. */
+  key: string;
+  /** Posting slots: TEAMS_IMPORT_RATE_GLOBAL over TEAMS_IMPORT_RATE_PER_CHANNEL, rounded down. */
+  slots: number;
+  /** How long a slot's lease lasts unless renewed (15-60 s): a dead process's slots come back within it. */
+  leaseSeconds: number;
+  /** How long a channel that found every slot taken waits (on a durable timer) before it asks again, in s. */
+  retrySeconds: number;
+  /** POST /teams admitted per second, and channel creations per 10 seconds, for the app in the tenant. */
+  teamCreationsPerSecond: number;
+  channelCreationsPer10Seconds: number;
 }
 
 const positive = (name: string, fallback: number) =>
@@ -126,6 +144,17 @@ const schema = z.object({
     .max(1000, { error: 'TEAMS_IMPORT_PACING_MARGIN_MS must be at most 1000' })
     .default(10),
   TEAMS_IMPORT_MAX_RETRY_AFTER_SECONDS: positive('TEAMS_IMPORT_MAX_RETRY_AFTER_SECONDS', 60),
+  TEAMS_IMPORT_BUDGET_LEASE_SECONDS: z.coerce
+    .number({ error: 'TEAMS_IMPORT_BUDGET_LEASE_SECONDS must be a number of seconds from 15 to 60' })
+    .int({ error: 'TEAMS_IMPORT_BUDGET_LEASE_SECONDS must be a whole number of seconds from 15 to 60' })
+    .min(15, { error: 'TEAMS_IMPORT_BUDGET_LEASE_SECONDS must be at least 15 (the shortest blob lease)' })
+    .max(60, {
+      error: 'TEAMS_IMPORT_BUDGET_LEASE_SECONDS must be at most 60 (the longest finite blob lease)',
+    })
+    .default(15),
+  TEAMS_IMPORT_BUDGET_RETRY_SECONDS: positive('TEAMS_IMPORT_BUDGET_RETRY_SECONDS', 2),
+  TEAMS_IMPORT_TEAM_CREATIONS_PER_SECOND: positive('TEAMS_IMPORT_TEAM_CREATIONS_PER_SECOND', 10),
+  TEAMS_IMPORT_CHANNEL_CREATIONS_PER_10S: positive('TEAMS_IMPORT_CHANNEL_CREATIONS_PER_10S', 20),
   TEAMS_IMPORT_ALLOW_LOCAL_PATHS: z.enum(['true', 'false', '1', '0', '']).optional(),
   TEAMS_IMPORT_FALLBACK_USER: z.string().optional(),
   MIGRATION_DELTA_SCHEDULE: z.string().optional(),
@@ -198,6 +227,14 @@ export function readSettings(env: NodeJS.ProcessEnv): AppSettings {
     rateGlobal: s.TEAMS_IMPORT_RATE_GLOBAL,
     pacingMarginMs: s.TEAMS_IMPORT_PACING_MARGIN_MS,
     maxRetryAfterSeconds: s.TEAMS_IMPORT_MAX_RETRY_AFTER_SECONDS,
+    budget: {
+      key: tenantBudgetKey(graphUrl, appTenant(s, graphAuth), appClient(graphAuth)),
+      slots: slotCount(s.TEAMS_IMPORT_RATE_GLOBAL, s.TEAMS_IMPORT_RATE_PER_CHANNEL),
+      leaseSeconds: s.TEAMS_IMPORT_BUDGET_LEASE_SECONDS,
+      retrySeconds: s.TEAMS_IMPORT_BUDGET_RETRY_SECONDS,
+      teamCreationsPerSecond: Math.max(1, Math.floor(s.TEAMS_IMPORT_TEAM_CREATIONS_PER_SECOND)),
+      channelCreationsPer10Seconds: Math.max(1, Math.floor(s.TEAMS_IMPORT_CHANNEL_CREATIONS_PER_10S)),
+    },
     allowLocalPaths,
     fallbackUser: s.TEAMS_IMPORT_FALLBACK_USER || undefined,
     slackToken: s.SLACK_TOKEN || undefined,
@@ -283,6 +320,16 @@ export function scheduleProblem(schedule: string): string | undefined {
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
   }
+}
+
+/** The Graph tenant the app signs in to, when the settings name one. */
+function appTenant(s: Values, auth: GraphAuth): string {
+  return 'tenantId' in auth ? auth.tenantId : (s.AZURE_TENANT_ID ?? '');
+}
+
+/** The Graph principal's client id (the app registration, or the managed identity), when there is one. */
+function appClient(auth: GraphAuth): string {
+  return 'clientId' in auth ? (auth.clientId ?? '') : '';
 }
 
 /** `UseDevelopmentStorage=true` means Azurite on its default ports, as in the Azure SDKs and `func`. */

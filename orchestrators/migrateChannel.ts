@@ -45,6 +45,7 @@ export const migrateChannel: OrchestrationHandler = function* (context: Orchestr
       channelKey: channel.key,
       pass: input.pass,
       timeBudgetMs: input.batchSeconds * 1000,
+      planned: channel.messages,
     };
     batch = (yield context.df.callActivityWithRetry(
       Activity.postMessages,
@@ -60,6 +61,7 @@ export const migrateChannel: OrchestrationHandler = function* (context: Orchestr
       total: channel.messages,
       throttled,
       ...(batch.waitUntil ? { waitingUntil: batch.waitUntil } : {}),
+      ...(batch.budgetWait ? { waitingFor: 'a posting slot of the tenant budget' } : {}),
     });
     if (batch.waitUntil) yield context.df.createTimer(new Date(batch.waitUntil));
   }

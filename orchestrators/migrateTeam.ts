@@ -62,6 +62,17 @@ export function channelOrder(channels: ChannelWork[]): ChannelWork[] {
  */
 export const TEAM_LIST_LOOKS = 30;
 
+/** Seconds before the first polls of a team creation: it is often done within seconds of the POST. */
+export const OPERATION_POLL_STEPS = [2, 5, 10];
+
+/**
+ * Seconds to wait before poll number `waits` (from 0) of a team creation: a few seconds after the POST, then
+ * backing off to `intervalSeconds` (Microsoft asks for at least 30 s between polls); never longer than it.
+ */
+export function operationPollDelaySeconds(waits: number, intervalSeconds: number): number {
+  return Math.min(intervalSeconds, OPERATION_POLL_STEPS[waits] ?? intervalSeconds);
+}
+
 function problemsText(problems: Problem[]): string {
   return problems
     .filter((p) => p.severity === 'error')
@@ -71,7 +82,8 @@ function problemsText(problems: Problem[]): string {
 
 /**
  * Runs one pass of a migration (one execution of its instance): `initial` stages the export, resolves users,
- * ensures the team (polling its creation, and the team list after a lost answer, with durable timers);
+ * ensures the team (polling its creation soon after the POST and then less often, at once when a resume finds
+ * it recorded, and the team list after a lost answer, with durable timers);
  * `delta` and `cutover` add a newer snapshot's messages to the plan (`stageDelta`; a cutover's is optional)
  * and work on the team the first pass made. Every channel of the pass is created (or, once the team is
  * completed, opened again with startMigration) before any channel posts, so channel mentions resolve; then
@@ -196,8 +208,12 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
     delete status.lastError;
     let operationUrl = team.operationUrl;
     let pollNow = team.found;
+    let waits = 0;
     while (operationUrl) {
-      if (!pollNow) yield context.df.createTimer(pollDelay());
+      if (!pollNow) {
+        const seconds = operationPollDelaySeconds(waits++, options.operationPollSeconds);
+        yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + seconds * 1000));
+      }
       pollNow = false;
       const check: CheckTeamOperationInput = { migrationId, teamId: team.teamId, operationUrl };
       const op = (yield context.df.callActivityWithRetry(

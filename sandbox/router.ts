@@ -66,6 +66,9 @@ export interface SubRequest {
   via: string;
 }
 
+/** What a creation counts against: POST /teams, or POST /teams/{id}/channels. */
+export type CreationScope = 'team-creation' | 'channel-creation';
+
 /**
  * One route: method, path pattern and handler. Patterns are literal segments with `{name}` (one segment)
  * and `{name+}` (one or more segments) placeholders; placeholders may carry literal text around them
@@ -77,8 +80,11 @@ export interface Route {
   kind?: RouteKind;
   /** How to read the body; defaults to `json` for POST/PUT/PATCH and `none` for GET/DELETE. */
   body?: 'json' | 'raw' | 'none';
-  /** `message`: counts against the per-channel and per-app import throttle (needs `teamId`, `channelId`). */
-  throttle?: 'message';
+  /**
+   * `message`: counts against the per-channel and per-app import throttle (needs `teamId`, `channelId`);
+   * `team-creation`, `channel-creation`: against the app's creation limits.
+   */
+  throttle?: 'message' | CreationScope;
   /** A 2xx answer changed the state: schedule a save of `--state`. */
   mutates?: boolean;
   handler(ctx: RouteContext): RouteResponse | Promise<RouteResponse>;

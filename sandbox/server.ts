@@ -36,7 +36,7 @@ import {
   type SandboxData,
   type SandboxUser,
 } from './state';
-import { ImportThrottle, retryAfterSeconds } from './throttle';
+import { CreationThrottle, ImportThrottle, retryAfterSeconds, type ThrottleScope } from './throttle';
 
 /** How to start a sandbox; every field is optional. */
 export interface SandboxOptions {
@@ -48,6 +48,10 @@ export interface SandboxOptions {
   ratePerChannel?: number;
   /** Message/reply POSTs per app per sliding second; 0 disables. Default 50. */
   rateGlobal?: number;
+  /** Team creations (POST /teams) per app per sliding second; 0 disables. Default 10. */
+  rateTeamCreation?: number;
+  /** Channel creations (POST /teams/{id}/channels) per app per sliding 10 seconds; 0 disables. Default 20. */
+  rateChannelCreation?: number;
   /** Time runs K times faster for the rate limits (K = 10: 50/s per channel). Default 1. */
   timeScale?: number;
   /** Faults to inject, parsed or in the `parseFaults` grammar. Default none. */
@@ -105,7 +109,7 @@ export interface RequestLogEntry {
   /** The injected fault, if any (`429`, `429noretry`, `429long`, `503`, `504`, `lost`, `latency`, `refuse`). */
   fault?: string;
   /** The throttle scope that refused it, if it did. */
-  throttled?: 'channel' | 'global';
+  throttled?: ThrottleScope;
   /** `$batch:<id>` for a request run inside a batch. */
   via?: string;
 }
@@ -149,7 +153,7 @@ interface Outcome {
   kind: RouteKind;
   t: number;
   fault?: string;
-  throttled?: 'channel' | 'global';
+  throttled?: ThrottleScope;
   lost?: boolean;
   closeAfter?: boolean;
 }
@@ -211,6 +215,7 @@ class Sandbox {
   store: SandboxStore;
   readonly router: Router;
   readonly throttle: ImportThrottle;
+  readonly creations: CreationThrottle;
   readonly faults: FaultInjector;
   readonly settings: SandboxSettings;
   private log: RequestLogEntry[] = [];
@@ -240,6 +245,11 @@ class Sandbox {
       rateGlobal: options.rateGlobal ?? 50,
       timeScale: options.timeScale ?? 1,
     });
+    this.creations = new CreationThrottle({
+      teamsPerSecond: options.rateTeamCreation ?? 10,
+      channelsPer10Seconds: options.rateChannelCreation ?? 20,
+      timeScale: options.timeScale ?? 1,
+    });
     const spec = typeof options.faults === 'string' ? parseFaults(options.faults) : (options.faults ?? []);
     this.faults = new FaultInjector(spec, options.seed ?? 1);
     this.settings = {
@@ -264,6 +274,7 @@ class Sandbox {
     this.store = new SandboxStore(emptyData(this.initialUsers));
     configureIdentity(this.store, this.options.identity ?? {});
     this.throttle.reset();
+    this.creations.reset();
     this.log = [];
     this.scheduleSave();
   }
@@ -407,7 +418,7 @@ class Sandbox {
     requestId: string,
     clientRequestId: string,
     teamListLagMs = 0,
-  ): Promise<{ response: RouteResponse; t: number; throttled?: 'channel' | 'global'; fault?: string }> {
+  ): Promise<{ response: RouteResponse; t: number; throttled?: ThrottleScope; fault?: string }> {
     const mode = route.body ?? (route.method === 'GET' || route.method === 'DELETE' ? 'none' : 'json');
     let parsed: unknown;
     if (mode === 'raw')
@@ -426,32 +437,35 @@ class Sandbox {
       }
     }
     const t = clock();
-    if (route.throttle === 'message' && caller) {
-      const admission = this.throttle.admit(caller.app, `${params.teamId}/${params.channelId}`, t);
-      if (!admission.admitted) {
-        const seconds = retryAfterSeconds(admission.retryAfterMs);
-        const extra: Record<string, string> =
-          this.throttle.options.timeScale === 1
-            ? {}
-            : { 'x-ms-retry-after-ms': String(Math.ceil(admission.retryAfterMs)) };
-        const limit =
-          admission.scope === 'channel'
-            ? this.throttle.options.ratePerChannel
-            : this.throttle.options.rateGlobal;
-        const err = new GraphError(
-          429,
-          'TooManyRequests',
-          admission.scope === 'channel'
-            ? `Too many requests: at most ${limit} message POSTs per second per channel are accepted; retry after ${seconds} s`
-            : `Too many requests: at most ${limit} message POSTs per second per app are accepted; retry after ${seconds} s`,
-          { 'retry-after': String(seconds), ...extra },
-        );
-        return {
-          response: this.errorResponse(err, requestId, clientRequestId),
-          t,
-          throttled: admission.scope,
-        };
-      }
+    const admission =
+      route.throttle === undefined || !caller
+        ? undefined
+        : route.throttle === 'message'
+          ? this.throttle.admit(caller.app, `${params.teamId}/${params.channelId}`, t)
+          : this.creations.admit(caller.app, route.throttle, t);
+    if (admission && !admission.admitted) {
+      const seconds = retryAfterSeconds(admission.retryAfterMs);
+      const extra: Record<string, string> =
+        this.throttle.options.timeScale === 1
+          ? {}
+          : { 'x-ms-retry-after-ms': String(Math.ceil(admission.retryAfterMs)) };
+      const limit =
+        admission.scope === 'channel'
+          ? `${this.throttle.options.ratePerChannel} message POSTs per second per channel`
+          : admission.scope === 'global'
+            ? `${this.throttle.options.rateGlobal} message POSTs per second per app`
+            : `${this.creations.describe(admission.scope)} per app`;
+      const err = new GraphError(
+        429,
+        'TooManyRequests',
+        `Too many requests: at most ${limit} are accepted; retry after ${seconds} s`,
+        { 'retry-after': String(seconds), ...extra },
+      );
+      return {
+        response: this.errorResponse(err, requestId, clientRequestId),
+        t,
+        throttled: admission.scope,
+      };
     }
     const refused = this.refusal(route, params, parsed);
     if (refused)
@@ -489,7 +503,7 @@ class Sandbox {
   ): Promise<RouteResponse> {
     const arrived = clock();
     const url = new URL(sub.url, 'http://sandbox');
-    let result: { response: RouteResponse; t: number; throttled?: 'channel' | 'global'; fault?: string };
+    let result: { response: RouteResponse; t: number; throttled?: ThrottleScope; fault?: string };
     try {
       const path = normalizeKeySyntax(url.pathname.replace(/%24/gi, '$'));
       const { route, params } = this.findRoute('graph', sub.method, path);

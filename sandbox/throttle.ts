@@ -1,6 +1,10 @@
+import type { CreationScope } from './router';
+
+/** The scope of a throttle that refused a request. */
+export type ThrottleScope = 'channel' | 'global' | CreationScope;
+
 /** The answer of a limiter: admitted, or refused with how long until a slot frees up (real milliseconds). */
-export type Admission =
-  { admitted: true } | { admitted: false; scope: 'channel' | 'global'; retryAfterMs: number };
+export type Admission = { admitted: true } | { admitted: false; scope: ThrottleScope; retryAfterMs: number };
 
 /**
  * Sliding-window rate limits: at most `limit` admissions per key in any window of `windowMs`. Only
@@ -81,6 +85,48 @@ export class ImportThrottle {
   reset(): void {
     this.perChannel.reset();
     this.global.reset();
+  }
+}
+
+/** Settings of the creation throttle: per app, `timeScale` K shrinks each window K times. A limit of 0 disables it. */
+export interface CreationThrottleOptions {
+  /** POST /teams per second. */
+  teamsPerSecond: number;
+  /** POST /teams/{id}/channels per 10 seconds. */
+  channelsPer10Seconds: number;
+  timeScale: number;
+}
+
+/** The service's creation limits per app and tenant: POST /teams 10 a second, POST channels 20 in 10 seconds. */
+export class CreationThrottle {
+  private readonly windows: Record<CreationScope, SlidingWindow>;
+
+  constructor(readonly options: CreationThrottleOptions) {
+    this.windows = {
+      'team-creation': new SlidingWindow(options.teamsPerSecond, 1000 / options.timeScale),
+      'channel-creation': new SlidingWindow(options.channelsPer10Seconds, 10_000 / options.timeScale),
+    };
+  }
+
+  /** Admits (and records) or refuses one creation of `app` at `now`. */
+  admit(app: string, scope: CreationScope, now: number): Admission {
+    const window = this.windows[scope];
+    const wait = window.waitFor(app, now);
+    if (wait > 0) return { admitted: false, scope, retryAfterMs: wait };
+    window.take(app, now);
+    return { admitted: true };
+  }
+
+  /** The limit and the window (in service seconds) of a scope, for messages. */
+  describe(scope: CreationScope): string {
+    return scope === 'team-creation'
+      ? `${this.options.teamsPerSecond} team creations per second`
+      : `${this.options.channelsPer10Seconds} channel creations per 10 seconds`;
+  }
+
+  reset(): void {
+    this.windows['team-creation'].reset();
+    this.windows['channel-creation'].reset();
   }
 }
 

@@ -8,6 +8,7 @@ import type {
   TeamsAsyncOperationStatus,
   TeamVisibilityType,
 } from '@microsoft/microsoft-graph-types';
+import type { CreationBudget } from './budget';
 import type { GraphClientHandle } from './client';
 import { GraphError } from './errors';
 import { getFilesFolder, uploadFile, type FilesFolder, type UploadOptions, type UploadedFile } from './files';
@@ -84,6 +85,8 @@ export interface TeamsImportClientOptions {
   pacer?: Pacer;
   /** When given, message and reply lookups wait for it first (GET channel message: 20 rps per app and tenant). */
   readPacer?: { acquire(): Promise<void> };
+  /** When given, team and channel creations wait for its admission first (the tenant's creation limits). */
+  creations?: CreationBudget;
   upload?: UploadOptions;
 }
 
@@ -106,7 +109,7 @@ export class TeamsImportClient {
     this.caller = new GraphCaller(handle);
   }
 
-  /** `POST /teams` in migration mode; the team is created asynchronously (202 + operation URL). */
+  /** `POST /teams` in migration mode (admitted by the creation budget); the team is created asynchronously (202 + operation URL). */
   async createTeamInMigration(team: NewTeam): Promise<{ teamId: string; operationUrl: string }> {
     const body = {
       '@microsoft.graph.teamCreationMode': 'migration',
@@ -116,6 +119,7 @@ export class TeamsImportClient {
       createdDateTime: team.createdDateTime,
       ...(team.visibility ? { visibility: team.visibility } : {}),
     } satisfies Team & Record<string, unknown>;
+    await this.options.creations?.admit('team');
     const { headers } = await this.caller.call('createTeamInMigration', 'POST', '/teams', { body });
     const operationUrl = headers.get('location') ?? '';
     const teamId = teamIdOf(headers.get('content-location') ?? '') ?? teamIdOf(operationUrl);
@@ -183,7 +187,7 @@ export class TeamsImportClient {
     return this.all<WithId<Channel>>('listChannels', `/teams/${seg(teamId)}/channels`);
   }
 
-  /** `POST /teams/{id}/channels` in migration mode (a standard channel, back-dated). */
+  /** `POST /teams/{id}/channels` in migration mode (a standard channel, back-dated; admitted by the creation budget). */
   async createChannelInMigration(teamId: string, channel: NewChannel): Promise<WithId<Channel>> {
     const body = {
       '@microsoft.graph.channelCreationMode': 'migration',
@@ -192,6 +196,7 @@ export class TeamsImportClient {
       membershipType: 'standard',
       createdDateTime: channel.createdDateTime,
     } satisfies Channel & Record<string, unknown>;
+    await this.options.creations?.admit('channel');
     return (
       await this.caller.call<WithId<Channel>>(
         'createChannelInMigration',

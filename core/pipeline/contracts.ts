@@ -292,12 +292,16 @@ export interface PostMessagesInput {
   /** The posting pass (MigrateChannelInput.pass): each failed message is tried once per pass. */
   pass: string;
   timeBudgetMs: number;
+  /** The channel's planned messages: with its cursor, its priority for a posting slot (most left first). */
+  planned?: number;
 }
 export interface PostMessagesResult {
   /** True when the pass has tried every planned message (or the channel's completed state is read back). */
   done: boolean;
   /** The service asked for a longer wait than a request waits: wait on a durable timer until then (ISO). */
   waitUntil?: string;
+  /** The wait is for a posting slot of the tenant budget (none was free for this channel), not for the service. */
+  budgetWait?: boolean;
   /** Teams shows the channel completed: it was read back into the ledger and is never posted into. */
   channelCompleted: boolean;
   /** Totals for the channel so far (from the ledger). */

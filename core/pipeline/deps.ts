@@ -2,6 +2,7 @@ import type { SlackSource } from '../sources/slack/export';
 import type { SourceRef } from './contracts';
 import type { SourceFiles } from './files';
 import type { SnapshotInbox } from './inbox';
+import type { PostingBudget } from '../graph/budget';
 import type { TeamsImportClient } from '../graph/teamsImport';
 import type { Ledger } from '../state/ledger';
 import type { ObjectStore } from '../state/objectStore';
@@ -42,5 +43,7 @@ export interface PipelineDeps {
   throttles: ThrottleCounter;
   /** Where the delta-sync timer finds newer snapshots, and where applied ones are moved. */
   inbox: SnapshotInbox;
+  /** The tenant's posting slots, shared with every migration and process: a channel posts only holding one. */
+  budget: PostingBudget;
   now(): number;
 }

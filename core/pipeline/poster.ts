@@ -1,8 +1,10 @@
+import type { PostingSlot } from '../graph/budget';
 import { GraphError, MaybeCommittedError } from '../graph/errors';
 import { buildImportMessage, messageIdFor, type MessageAuthor } from '../graph/messageBody';
 import { refusesReactions, tenantDirectory, type TenantDirectory } from '../graph/nativeContent';
+import { channelPacingKey } from '../graph/pacing';
 import type { PlannedMessage } from '../model';
-import type { UserRecord } from '../state/ledgerRecords';
+import type { ChannelRecord, UserRecord } from '../state/ledgerRecords';
 import { ChannelProgress } from './channelProgress';
 import type { PostMessagesInput, PostMessagesResult } from './contracts';
 import type { PipelineDeps } from './deps';
@@ -24,8 +26,15 @@ export function parentFailedReason(parentKey: string): string {
 }
 
 /**
- * Posts a channel's plan in order from the pass's cursor until the plan ends, the time budget is spent or
- * the service asks for a longer wait than a request waits (then `waitUntil` says when to call again).
+ * Posts a channel's plan in order from the pass's cursor until the plan ends, the time budget is spent, the
+ * channel's posting slot is lost or the service asks for a longer wait than a request waits (then
+ * `waitUntil` says when to call again).
+ *
+ * The channel posts only while it holds a slot of the tenant's budget (`deps.budget`), shared with every
+ * migration and process of the app: taken before the batch, renewed while it posts, given back when it
+ * ends; a free slot goes first to the waiting channel with the most messages left. When no slot is free
+ * for it the step posts nothing and answers with a short `waitUntil` (`budgetWait`), so the channel waits
+ * on a durable timer instead of in a running activity.
  *
  * The service is the truth: while the ledger is behind the plan, the channel's state is read from Teams
  * first, and a completed channel (or one whose import the service refuses with 403) is read back into the
@@ -42,6 +51,36 @@ export async function postMessages(
   deps: PipelineDeps,
   input: PostMessagesInput,
 ): Promise<PostMessagesResult> {
+  const record = (await deps.ledger.getChannel(input.migrationId, input.channelKey))?.value;
+  const left = Math.max(0, (input.planned ?? 0) - (record?.pass === input.pass ? record.cursor : 0));
+  const slot = await deps.budget.take(channelPacingKey(input.teamId, input.channelId), left);
+  if (!slot) return waitForBudget(deps, record);
+  try {
+    return await postHolding(deps, input, slot);
+  } finally {
+    await slot.release();
+  }
+}
+
+/** The answer of a step that found no posting slot free for it: the channel's counts, and when to ask again. */
+function waitForBudget(deps: PipelineDeps, record: ChannelRecord | undefined): PostMessagesResult {
+  return {
+    done: false,
+    waitUntil: new Date(deps.now() + deps.budget.retryMs()).toISOString(),
+    budgetWait: true,
+    channelCompleted: record?.state === 'completed',
+    posted: record?.posted ?? 0,
+    failed: record?.failed ?? 0,
+    missing: record?.missing ?? 0,
+    throttled: 0,
+  };
+}
+
+async function postHolding(
+  deps: PipelineDeps,
+  input: PostMessagesInput,
+  slot: PostingSlot,
+): Promise<PostMessagesResult> {
   const address = {
     runId: input.migrationId,
     teamId: input.teamId,
@@ -56,7 +95,7 @@ export async function postMessages(
     completed = (await channelImportState(deps.graph, input.teamId, input.channelId)) === 'completed';
   let outcome: StepOutcome | 'refused' = completed
     ? await readBackCompleted(deps, progress, deadline)
-    : await postFromCursor(deps, progress, deadline);
+    : await postFromCursor(deps, progress, deadline, slot);
   if (outcome === 'refused') {
     completed = true;
     outcome = await readBackCompleted(deps, progress, deadline);
@@ -73,13 +112,14 @@ export async function postMessages(
 }
 
 /**
- * The posting loop of an open channel. Resolves to `'refused'` when the service refuses imports into the
- * channel and Teams does not show it open: the caller reads it back instead.
+ * The posting loop of an open channel, while `slot` is held. Resolves to `'refused'` when the service
+ * refuses imports into the channel and Teams does not show it open: the caller reads it back instead.
  */
 async function postFromCursor(
   deps: PipelineDeps,
   progress: ChannelProgress,
   deadline: number,
+  slot: PostingSlot,
 ): Promise<StepOutcome | 'refused'> {
   const { runId, teamId, channelId, channelKey } = progress.address;
   const users = await deps.ledger.getUsers(runId);
@@ -103,7 +143,7 @@ async function postFromCursor(
         progress.advance(msg);
         continue;
       }
-      if (deps.now() >= deadline) {
+      if (deps.now() >= deadline || !slot.held()) {
         await checkpoint();
         return { done: false };
       }

@@ -1,8 +1,7 @@
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { inflateRawSync } from 'node:zlib';
 import * as yauzl from 'yauzl';
 import type { Problem } from '../model';
 
@@ -203,13 +202,6 @@ async function openZip(path: string, limits: ArchiveLimits): Promise<ExportArchi
     );
   }
   const sorted = [...entries.keys()].sort();
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    zip.close();
-    throw new ExportReadError(`'${path}' cannot be opened (${(err as Error).message}).`);
-  }
   const entryOf = (p: string): yauzl.Entry => {
     const e = entries.get(p);
     if (!e) throw new ExportReadError(`'${p}' is not in the ZIP '${path}'.`);
@@ -231,7 +223,7 @@ async function openZip(path: string, limits: ArchiveLimits): Promise<ExportArchi
       const entry = entryOf(p);
       checkEntrySize(p, entry.uncompressedSize, limits);
       try {
-        return readEntry(fd, entry);
+        return await readWhole(await zip.openReadStreamPromise(entry), entry.uncompressedSize);
       } catch (err) {
         throw damaged(path, p, err as Error);
       }
@@ -241,33 +233,27 @@ async function openZip(path: string, limits: ArchiveLimits): Promise<ExportArchi
     problems,
     close: async () => {
       zip.close();
-      closeSync(fd);
     },
   };
 }
 
-const LOCAL_HEADER = 0x04034b50;
-
-/** Reads one entry whole with two positioned reads and one inflate: no stream per entry for small files. */
-function readEntry(fd: number, entry: yauzl.Entry): Buffer {
-  if (entry.generalPurposeBitFlag & 0x1) throw new Error('the entry is encrypted');
-  if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8)
-    throw new Error(`unsupported compression method ${entry.compressionMethod}`);
-  const header = Buffer.alloc(30);
-  if (
-    readSync(fd, header, 0, 30, entry.relativeOffsetOfLocalHeader) !== 30 ||
-    header.readUInt32LE(0) !== LOCAL_HEADER
-  )
-    throw new Error('invalid local file header');
-  const start = entry.relativeOffsetOfLocalHeader + 30 + header.readUInt16LE(26) + header.readUInt16LE(28);
-  const raw = Buffer.allocUnsafe(entry.compressedSize);
-  if (readSync(fd, raw, 0, raw.length, start) !== raw.length) throw new Error('unexpected end of file');
-  const bytes =
-    entry.compressionMethod === 8
-      ? inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.uncompressedSize) })
-      : raw;
-  if (bytes.length !== entry.uncompressedSize)
-    throw new Error(`expected ${entry.uncompressedSize} bytes, found ${bytes.length}`);
+/**
+ * Collects an entry's stream into one buffer of its expanded size. The bytes come through yauzl's stream
+ * (positioned reads of the file, inflated by zlib off the event loop), so reading a large entry never
+ * blocks the loop that paces other work; yauzl checks the expanded size against the directory's.
+ */
+async function readWhole(stream: Readable, size: number): Promise<Buffer> {
+  const bytes = Buffer.allocUnsafe(size);
+  let at = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    if (at + chunk.length > size) {
+      stream.destroy();
+      throw new Error(`expected ${size} bytes, found more`);
+    }
+    chunk.copy(bytes, at);
+    at += chunk.length;
+  }
+  if (at !== size) throw new Error(`expected ${size} bytes, found ${at}`);
   return bytes;
 }
 

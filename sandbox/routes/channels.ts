@@ -197,7 +197,13 @@ function primary(team: TeamRecord): ChannelRecord {
 
 /** Channels: create (in migration mode or not; name rules), get, list, primary, delete, files folder, start and complete migration. */
 export const channelRoutes: Route[] = [
-  { method: 'POST', path: '/teams/{teamId}/channels', mutates: true, handler: createChannel },
+  {
+    method: 'POST',
+    path: '/teams/{teamId}/channels',
+    mutates: true,
+    throttle: 'channel-creation',
+    handler: createChannel,
+  },
   { method: 'GET', path: '/teams/{teamId}/channels', handler: listChannels },
   { method: 'GET', path: '/teams/{teamId}/allChannels', handler: listChannels },
   {

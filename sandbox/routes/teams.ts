@@ -152,7 +152,7 @@ function completeTeam(ctx: RouteContext): { status: number } {
  * consistent under the `teamlistlag` fault: a new team is listed only after the lag), complete, delete.
  */
 export const teamRoutes: Route[] = [
-  { method: 'POST', path: '/teams', mutates: true, handler: createTeam },
+  { method: 'POST', path: '/teams', mutates: true, throttle: 'team-creation', handler: createTeam },
   {
     method: 'GET',
     path: '/teams',

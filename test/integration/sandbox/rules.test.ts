@@ -29,7 +29,13 @@ describe('sandbox: every rule of the import API', () => {
   let teamId: string;
   let channelId: string;
   beforeAll(async () => {
-    sb = await startSandbox({ users: USERS, ratePerChannel: 0, rateGlobal: 0 });
+    sb = await startSandbox({
+      users: USERS,
+      ratePerChannel: 0,
+      rateGlobal: 0,
+      rateTeamCreation: 0,
+      rateChannelCreation: 0,
+    });
     teamId = await createMigrationTeam(sb, 'Rules team', daysAgo(400));
     channelId = await createMigrationChannel(sb, teamId, 'rules', daysAgo(300));
   });

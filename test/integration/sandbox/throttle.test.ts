@@ -139,6 +139,48 @@ describe('sandbox: throttling', () => {
     expect(busiestWindow(log, 100, channelOf)).toBeLessThanOrEqual(5);
   });
 
+  it('admits at most 20 channel creations per app in any sliding 10 seconds (scaled), then 429 with the wait', async () => {
+    sb = await startSandbox({ users: USERS, timeScale: 10 });
+    const team = await createMigrationTeam(sb);
+    const create = (i: number): Promise<Answer> =>
+      call(sb, 'POST', `/teams/${team}/channels`, {
+        '@microsoft.graph.channelCreationMode': 'migration',
+        displayName: `c${i}`,
+        description: '',
+        membershipType: 'standard',
+        createdDateTime: daysAgo(300),
+      });
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => create(i)));
+    const log = sb.requestLog().filter((e) => e.method === 'POST' && /\/channels$/.test(e.path));
+    expect(busiestWindow(log, 1000, () => 'app')).toBeLessThanOrEqual(20);
+    const refused = answers.filter((a) => a.status === 429);
+    expect(answers.filter((a) => a.status === 201).length + refused.length).toBe(30);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const res of refused) {
+      expect(res.body.error.message).toMatch(/at most 20 channel creations per 10 seconds per app/);
+      expect(Number(res.headers.get('x-ms-retry-after-ms'))).toBeGreaterThan(0);
+    }
+    expect(log.filter((e) => e.status === 429).every((e) => e.throttled === 'channel-creation')).toBe(true);
+  });
+
+  it('admits at most 10 team creations per app in any sliding second', async () => {
+    sb = await startSandbox({ users: USERS });
+    const answers = await Promise.all(
+      Array.from({ length: 14 }, (_, i) =>
+        call(sb, 'POST', '/teams', {
+          '@microsoft.graph.teamCreationMode': 'migration',
+          'template@odata.bind': "https://graph.microsoft.com/v1.0/teamsTemplates('standard')",
+          displayName: `Team ${i}`,
+          createdDateTime: daysAgo(400),
+        }),
+      ),
+    );
+    const log = sb.requestLog().filter((e) => e.method === 'POST' && /\/teams$/.test(e.path));
+    expect(busiestWindow(log, 1000, () => 'app')).toBeLessThanOrEqual(10);
+    expect(answers.filter((a) => a.status === 429).length).toBeGreaterThan(0);
+    expect(log.filter((e) => e.status === 429).every((e) => e.throttled === 'team-creation')).toBe(true);
+  });
+
   it('disables a scope with a limit of 0', async () => {
     sb = await startSandbox({ users: USERS, ratePerChannel: 0, rateGlobal: 0 });
     const team = await createMigrationTeam(sb);

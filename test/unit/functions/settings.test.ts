@@ -55,6 +55,44 @@ describe('readSettings', () => {
   });
 });
 
+describe('readSettings: the tenant budget', () => {
+  const app = { AzureWebJobsStorage: 'x', AZURE_CLIENT_ID: 'c', AZURE_CLIENT_SECRET: 's' };
+
+  it('has as many posting slots as channel budgets fit in the app budget, and the service limits by default', () => {
+    expect(readSettings({ ...app, AZURE_TENANT_ID: 't' }).budget).toMatchObject({
+      slots: 10,
+      leaseSeconds: 15,
+      retrySeconds: 2,
+      teamCreationsPerSecond: 10,
+      channelCreationsPer10Seconds: 20,
+    });
+    const uneven = readSettings({
+      ...app,
+      AZURE_TENANT_ID: 't',
+      TEAMS_IMPORT_RATE_GLOBAL: '48',
+      TEAMS_IMPORT_RATE_PER_CHANNEL: '5',
+    });
+    expect(uneven.budget.slots).toBe(9);
+  });
+
+  it('keeps one budget per tenant and Graph endpoint, the same for every instance of the app', () => {
+    const key = (values: Record<string, string>) => readSettings({ ...app, ...values }).budget.key;
+    const contoso = key({ AZURE_TENANT_ID: 'contoso' });
+    expect(key({ AZURE_TENANT_ID: 'contoso' })).toBe(contoso);
+    expect(key({ AZURE_TENANT_ID: 'fabrikam' })).not.toBe(contoso);
+    expect(key({ AZURE_TENANT_ID: 'contoso', GRAPH_URL: 'https://graph.microsoft.us' })).not.toBe(contoso);
+    expect(contoso).not.toContain('contoso');
+  });
+
+  it('refuses a slot lease the storage service cannot grant, naming the setting', () => {
+    const lease = (value: string) => () =>
+      readSettings({ ...app, AZURE_TENANT_ID: 't', TEAMS_IMPORT_BUDGET_LEASE_SECONDS: value });
+    expect(lease('10')).toThrow(/TEAMS_IMPORT_BUDGET_LEASE_SECONDS must be at least 15/);
+    expect(lease('90')).toThrow(/TEAMS_IMPORT_BUDGET_LEASE_SECONDS must be at most 60/);
+    expect(lease('20')).not.toThrow();
+  });
+});
+
 describe('readSettings: the two identities', () => {
   const storage = { AzureWebJobsStorage__accountName: 'stprod' };
   const sandbox = { GRAPH_URL: 'http://127.0.0.1:4000' };
