@@ -324,6 +324,11 @@ export async function runMigration(
 /** Options of `teams-import delta` and `teams-import cutover`. */
 export interface PassOptions extends LocalHostOptions {
   runId: string;
+  /**
+   * A delta read through Slack's Web API with `SLACK_TOKEN` (the workspace the token must belong to); a
+   * migration that reads the Web API takes a delta without an export or this option too.
+   */
+  slackWorkspace?: string;
   /** Cutover: keep delta sync on after it. */
   deltaSync?: boolean;
 }
@@ -340,6 +345,17 @@ export async function runPass(
   opts: PassOptions,
   io: RunIo,
 ): Promise<number> {
+  if (exportArg !== undefined && opts.slackWorkspace !== undefined) {
+    io.err('Give either an export or --slack-workspace, not both.');
+    return 2;
+  }
+  const slackApiUrl = opts.slackApiUrl ?? (process.env.SLACK_API_URL || undefined);
+  if (slackApiUrl && !isSafeSlackApiUrl(slackApiUrl)) {
+    io.err(
+      `Slack's Web API base '${slackApiUrl}' must be an https URL (the token travels to it); plain http is only for a stand-in on this machine (127.0.0.1).`,
+    );
+    return 2;
+  }
   const exportPath = exportArg === undefined ? undefined : path.resolve(exportArg);
   if (exportPath && !existsSync(exportPath)) {
     io.err(
@@ -353,10 +369,13 @@ export async function runPass(
     : exportPath
       ? { users: (await sandboxRehearsal(exportPath)).users, exportPath }
       : { users: [SANDBOX_FALLBACK] };
-  return onLocalHost(rehearsal, opts, progress, async (app) => {
+  return onLocalHost(rehearsal, { ...opts, slackApiUrl }, progress, async (app) => {
     const url = `${app.host.url}/api/migrations/${encodeURIComponent(opts.runId)}/${kind}`;
     const body = {
       ...(exportPath ? { source: { path: exportPath } } : {}),
+      ...(opts.slackWorkspace !== undefined
+        ? { source: { kind: 'slack-api', workspace: opts.slackWorkspace } }
+        : {}),
       ...(kind === 'cutover' && opts.deltaSync !== undefined ? { deltaSync: opts.deltaSync } : {}),
     };
     const started = await fetch(url, {
@@ -650,8 +669,19 @@ export const registerRun: CommandRegistrar = (program: Command, setExitCode) => 
           : 'Cut a prestaged migration over: an optional final snapshot, then complete every channel (General last) and the team, and add the members',
       )
       .argument(
-        kind === 'delta' ? '<export>' : '[export]',
-        kind === 'delta' ? 'newer Slack export ZIP or folder' : 'final Slack export ZIP or folder (optional)',
+        '[export]',
+        kind === 'delta'
+          ? "newer Slack export ZIP or folder (none: a migration reading Slack's Web API reads what is new there)"
+          : 'final Slack export ZIP or folder (optional)',
+      )
+      .option(
+        '--slack-workspace <workspace>',
+        "read the newer messages through Slack's Web API with SLACK_TOKEN instead of an export: its team id, domain or name",
+      )
+      .option(
+        '--slack-api-url <url>',
+        "Slack's Web API base (default: SLACK_API_URL, else https://slack.com/api/)",
+        httpUrl('--slack-api-url'),
       )
       .requiredOption('--run-id <id>', 'the migration id (as given to run)')
       .option(

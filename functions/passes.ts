@@ -9,13 +9,14 @@ import {
   type SourceRef,
 } from '../activities/names';
 import { describeSource } from '../core/pipeline/passes';
+import { readSourceRef } from '../core/pipeline/runStore';
 import { readRequest } from '../core/pipeline/stage';
 import { ACTIVE, findStatus, migrationInstanceId, requestedIds } from './migrationLookup';
 import { sourceRef, sourceSchema } from './migrations';
 import { runtime } from './runtime';
 import { scheduleProblem } from './settings';
 
-const deltaSchema = z.object({ source: sourceSchema }).strict();
+const deltaSchema = z.object({ source: sourceSchema.optional() }).strict();
 const cutoverSchema = z
   .object({
     source: sourceSchema.optional(),
@@ -26,7 +27,7 @@ const cutoverSchema = z
 /** Why a pass cannot start now: an HTTP status, the reason, and the phase the migration is in. */
 export interface PassRefusal {
   ok: false;
-  status: 404 | 409;
+  status: 400 | 404 | 409;
   error: string;
   phase?: string;
 }
@@ -35,6 +36,9 @@ export interface PassRefusal {
  * Checks that a delta or a cutover of a migration may start now and builds its orchestration input from the
  * migration's first request: 409 naming the phase while a pass runs (one instance per migration, so two
  * passes never run at once), or when the migration's stage does not allow the pass; 404 when it is unknown.
+ * A delta without a source reads the workspace again through Slack's Web API when the migration does (each
+ * channel from its newest imported message less the look-back); any other migration needs a newer snapshot
+ * (400), and a Web API source needs `SLACK_TOKEN` (400).
  */
 export async function passStart(
   client: df.DurableClient,
@@ -66,6 +70,27 @@ export async function passStart(
     };
   const stage = migration.stage ?? 'importing';
   const phase = custom?.phase ?? stage;
+  if (kind === 'delta' && !source) {
+    const read = await readSourceRef(deps.store, migrationId);
+    if (read?.kind !== 'slack-api')
+      return {
+        ok: false,
+        status: 400,
+        error: `A delta of migration '${migrationId}' needs a newer snapshot: give "source": {"path": ...} or {"blob": {...}}. Only a migration that reads Slack's Web API takes a delta without one.`,
+      };
+    source = {
+      kind: 'slack-api',
+      ...(read.workspace ? { workspace: read.workspace } : {}),
+      ...(read.includePrivate ? { includePrivate: true } : {}),
+    };
+  }
+  if (source?.kind === 'slack-api' && !runtime().settings.slackToken)
+    return {
+      ok: false,
+      status: 400,
+      error:
+        "A Slack API source reads the workspace with SLACK_TOKEN, which this app does not have: set SLACK_TOKEN (a Key Vault reference in Azure) to the token of the workspace's Slack app.",
+    };
   if (kind === 'delta' && (stage === 'importing' || stage === 'cutting-over'))
     return {
       ok: false,
@@ -132,7 +157,8 @@ async function startPass(
       },
     };
   const source = parsed.data.source ? sourceRef(parsed.data.source) : undefined;
-  const deltaSync = 'deltaSync' in parsed.data ? parsed.data.deltaSync : undefined;
+  const deltaSync =
+    kind === 'cutover' ? (parsed.data as z.infer<typeof cutoverSchema>).deltaSync : undefined;
   const start = await passStart(client, migrationId, kind, source, { deltaSync });
   if (!start.ok)
     return {
@@ -178,8 +204,9 @@ df.app.client.http('startMigrationCutover', {
 
 /**
  * One firing of the delta-sync timer: for each migration with delta sync on (prestaged, or opted in for after
- * its cutover) whose instance is not running, starts one delta with the oldest snapshot of its inbox. The pass
- * moves the snapshot to `processed/` when it ends, so the next firing applies the next one; a firing that
+ * its cutover) whose instance is not running, starts one delta with the oldest snapshot of its inbox, or, when
+ * the inbox is empty and the migration reads Slack's Web API, one delta reading what is new there. The pass
+ * moves an inbox snapshot to `processed/` when it ends, so the next firing applies the next one; a firing that
  * overlaps a running pass leaves that migration alone.
  */
 export async function migrationDeltaSync(
@@ -192,8 +219,9 @@ export async function migrationDeltaSync(
       migration.stage === 'prestaged' || (migration.stage === 'completed' && migration.deltaSync === true);
     if (!on) continue;
     const [next] = await deps.inbox.list(migration.runId);
-    if (!next) continue;
-    const start = await passStart(client, migration.runId, 'delta', next, { fromInbox: true });
+    const live = next ? undefined : await readSourceRef(deps.store, migration.runId);
+    if (!next && live?.kind !== 'slack-api') continue;
+    const start = await passStart(client, migration.runId, 'delta', next, next ? { fromInbox: true } : {});
     if (!start.ok) {
       context.log(`Delta sync of migration ${migration.runId} waits: ${start.error}`);
       continue;
@@ -203,7 +231,9 @@ export async function migrationDeltaSync(
         instanceId: migrationInstanceId(migration.runId),
         input: start.input,
       });
-      context.log(`Delta sync of migration ${migration.runId}: applying ${describeSource(next)}.`);
+      context.log(
+        `Delta sync of migration ${migration.runId}: ${next ? `applying ${describeSource(next)}` : "reading what is new in Slack through its Web API"}.`,
+      );
     } catch (err) {
       context.log(
         `Delta sync of migration ${migration.runId} did not start (${err instanceof Error ? err.message : String(err)}); the next firing tries again.`,

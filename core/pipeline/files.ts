@@ -10,9 +10,8 @@ import { stripUrlToken } from '../sources/slack/messages';
 import type { FileLedger, FileRecord } from '../state/fileLedger';
 import { escapeHtml } from '../transform/html';
 import { MAX_INLINE_IMAGE_BYTES, fileNoticeHtml, formatSize } from '../transform/render';
-import type { SourceRef } from './contracts';
 import type { OpenedSource, PipelineDeps } from './deps';
-import { runPaths } from './runStore';
+import { readSourceRef, runPaths } from './runStore';
 
 /** How the posting side reaches source files: the downloader, the file ledger and the size limit. */
 export interface SourceFiles {
@@ -321,9 +320,8 @@ export class MessageFiles {
 
   private async archive(): Promise<ExportArchive> {
     this.source ??= (async () => {
-      const ref = JSON.parse(
-        (await this.deps.store.get(runPaths.source(this.runId))).toString('utf8'),
-      ) as SourceRef;
+      const ref = await readSourceRef(this.deps.store, this.runId);
+      if (!ref) throw new FileFailure(`run '${this.runId}' has no staged source (${runPaths.source(this.runId)})`);
       const opened = await this.deps.openSource(ref);
       if (!('path' in opened)) {
         await opened.release();

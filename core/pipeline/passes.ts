@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import type { PlanManifest, PlannedChannel, PlannedMessage, PlannedUser, Problem } from '../model';
 import type { ChannelRecord, MessageRecord, PassRecord } from '../state/ledgerRecords';
 import { ExportReadError } from '../sources/archive';
+import { deltaSourceRef } from '../sources/slack/webApi';
 import { planExport } from '../transform/plan';
 import type {
   BeginPassInput,
@@ -139,11 +140,14 @@ function refusal(
   snapshot: PlanManifest,
   earlier: PassRecord[],
   applied: PlanManifest,
+  live = false,
 ): string | undefined {
   const workspace = earlier.find((p) => p.workspace)?.workspace ?? applied.source.teamId;
   const theirs = snapshot.source.teamId;
   if (workspace && theirs && workspace !== theirs)
     return `The snapshot is of another Slack workspace (team ${theirs}) than migration '${runId}' (team ${workspace}): nothing was posted. Give a newer export of workspace ${workspace}.`;
+  // A read of the live workspace is as new as it gets; its newest message may only be older when one was deleted.
+  if (live) return undefined;
   const newest = snapshot.source.newestMessage;
   const lastApplied = earlier
     .filter((p) => p.outcome !== 'refused' && p.newestMessage)
@@ -161,6 +165,39 @@ interface KnownLine {
   key: string;
   ms: number;
   parentKey?: string;
+}
+
+/** The Slack messages among planned keys (a split message's parts count once). */
+function newSourceMessages(keys: Iterable<string>): number {
+  const sources = new Set<string>();
+  for (const key of keys) sources.add(sourceKeyOf(key));
+  return sources.size;
+}
+
+const SLACK_TS = /^\d+\.\d+$/;
+
+/**
+ * Per channel (its Slack id), the newest Slack `ts` the migration's plan holds: where a delta read through
+ * Slack's Web API picks up (see deltaSourceRef). Channels with nothing planned have no mark and are read whole.
+ */
+export async function highWaterMarks(
+  deps: PipelineDeps,
+  runId: string,
+  manifest: PlanManifest,
+): Promise<Record<string, string>> {
+  const marks: Record<string, string> = {};
+  for (const channel of manifest.channels) {
+    let mark: string | undefined;
+    for (const segment of channelSegments(runId, channel)) {
+      if (segment.messages === 0) continue;
+      for await (const line of readPlanLines(deps, segment.name)) {
+        const ts = sourceKeyOf(line.key);
+        if (SLACK_TS.test(ts) && (mark === undefined || compareTs(ts, mark) > 0)) mark = ts;
+      }
+    }
+    if (mark !== undefined) marks[channel.sourceId] = mark;
+  }
+  return marks;
 }
 
 async function* readPlanLines(deps: PipelineDeps, name: string): AsyncGenerator<PlannedMessage> {
@@ -247,8 +284,17 @@ export async function stageDelta(deps: PipelineDeps, input: StageDeltaInput): Pr
     };
     let snapshot: PlanManifest;
     const options = request.options;
+    // A workspace read through Slack's Web API is read from each channel's newest planned message (less the
+    // look-back) on: the snapshot is partial, and only messages inside its windows are judged below.
+    const source =
+      input.source.kind === 'slack-api'
+        ? deltaSourceRef(
+            { ...input.source, windows: undefined },
+            await highWaterMarks(deps, runId, manifest),
+          )
+        : input.source;
     const opened = await deps
-      .openSource(input.source, {
+      .openSource(source, {
         channels: options.channels,
         excludeChannels: options.excludeChannels,
         since: options.since,
@@ -280,13 +326,15 @@ export async function stageDelta(deps: PipelineDeps, input: StageDeltaInput): Pr
             snapshot,
             passRecords.filter((p) => p.pass !== input.pass),
             manifest,
+            source.kind === 'slack-api',
           )
         : undefined;
     if (errors.length > 0 || why) {
       await removeSnapshot();
       return refused(why ? [{ severity: 'error', code: 'snapshot-refused', message: why }] : errors);
     }
-    const result = await applySnapshot(deps, input, manifest, snapshot, snapshotStore);
+    const windows = source.kind === 'slack-api' ? (source.windows ?? {}) : undefined;
+    const result = await applySnapshot(deps, input, manifest, snapshot, snapshotStore, windows);
     manifest = result.manifest;
     summary = result.summary;
     await deps.ledger.updatePass(runId, input.pass, {
@@ -330,6 +378,7 @@ async function applySnapshot(
   manifest: PlanManifest,
   snapshot: PlanManifest,
   snapshotStore: PrefixedStore,
+  windows?: Record<string, { oldest: string }>,
 ): Promise<{
   manifest: PlanManifest;
   summary: { newMessages: number; editedInSlack: number; deletedInSlack: number };
@@ -370,6 +419,7 @@ async function applySnapshot(
         snapshotStore,
         records.get(existing.key),
         link(existing, records.get(existing.key)),
+        windows?.[existing.sourceId]?.oldest,
       ),
     );
   }
@@ -435,7 +485,9 @@ async function applySnapshot(
 /**
  * One channel of a delta: reads the lines earlier passes planned for it (their keys, times, threads), writes
  * the snapshot's lines they do not hold as the pass's segment, and marks posted messages the snapshot shows
- * edited, or no longer has (`fresh` absent: the channel itself is gone from the snapshot).
+ * edited, or no longer has (`fresh` absent: the channel itself is gone from the snapshot). With `readFrom`
+ * (a Slack `ts`), the snapshot holds only the channel's threads started from then on, with all their replies:
+ * messages of older threads are not judged, and the channel's count of Slack messages grows by what it adds.
  */
 async function applyChannel(
   deps: PipelineDeps,
@@ -448,6 +500,7 @@ async function applyChannel(
     teams(row: MessageRecord, parentId?: string): string | undefined;
     slack(key: string, threadKey?: string): string | undefined;
   },
+  readFrom?: string,
 ): Promise<ChannelDelta> {
   const runId = input.migrationId;
   const known = new Map<string, KnownLine>();
@@ -517,6 +570,10 @@ async function applyChannel(
     if (row.state !== 'posted' || !row.teamsId) continue;
     const sourceKey = sourceKeyOf(row.key);
     if (row.key !== sourceKey && !row.key.endsWith('#p1')) continue;
+    // A windowed read holds the threads started from `readFrom` on, each with every reply.
+    const threadKey = known.get(sourceKey)?.parentKey;
+    if (readFrom !== undefined && compareTs(threadKey ? sourceKeyOf(threadKey) : sourceKey, readFrom) < 0)
+      continue;
     const now = fingerprints.get(sourceKey);
     const status: MessageRecord['changed'] =
       now === undefined || now === 'deleted'
@@ -579,8 +636,9 @@ async function applyChannel(
     planned = {
       ...planned,
       description: fresh.description,
-      skipped: fresh.skipped,
-      sourceMessages: fresh.sourceMessages,
+      ...(readFrom === undefined
+        ? { skipped: fresh.skipped, sourceMessages: fresh.sourceMessages }
+        : { sourceMessages: channel.sourceMessages + newSourceMessages(added.keys()) }),
       isArchived: fresh.isArchived,
       members: [...new Set([...channel.members, ...fresh.members])],
       ...(fresh.creatorId ? { creatorId: fresh.creatorId } : {}),

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { PlanManifest, PlannedChannel } from '../model';
 import type { ObjectStore } from '../state/objectStore';
+import type { SourceRef } from './contracts';
 
 /** Names of a run's objects in the store: its plan, its source reference and its report. */
 export const runPaths = {
@@ -66,4 +67,11 @@ export async function readManifest(store: ObjectStore, runId: string): Promise<P
   if (!(await store.exists(name)))
     throw new Error(`Run '${runId}' has no staged plan (${name}): its stageSource step has not run.`);
   return JSON.parse((await store.get(name)).toString('utf8')) as PlanManifest;
+}
+
+/** The source the run's latest pass read (what its files are fetched from), or undefined before staging. */
+export async function readSourceRef(store: ObjectStore, runId: string): Promise<SourceRef | undefined> {
+  const name = runPaths.source(runId);
+  if (!(await store.exists(name))) return undefined;
+  return JSON.parse((await store.get(name)).toString('utf8')) as SourceRef;
 }

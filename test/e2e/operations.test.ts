@@ -173,7 +173,11 @@ describe('operating migrations over the HTTP API', () => {
     );
     const html = await (await api('migrations/migration-ops-a/report?format=html')).text();
     expect(html.indexOf('Summary')).toBeLessThan(html.indexOf('Channels'));
-    expect(html).toContain('No passes recorded.');
+    expect(html.replace(/\s+/g, ' ')).toMatch(
+      new RegExp(
+        `<b>initial</b> from .*: started .*, finished .* · completed · ${known.length} new, ${known.length} posted, 0 failed`,
+      ),
+    );
   });
 
   it('pages through the migrations with top and continuationToken, and refuses a bad page (400); an uninterrupted run measures every message it posted', async () => {
