@@ -58,8 +58,9 @@ export const MAX_BATCH = 100;
 
 /**
  * The run's checkpoints in Azure Table Storage: migrations, channels, messages (one partition per run and
- * channel), users. Rows hold ids, states and counts, never message bodies. Writes are upserts or
- * ETag-guarded merges, so repeating a write after a crash leaves the same state.
+ * channel), users, passes. Rows hold ids, states and counts, never message bodies. Writes are upserts or
+ * merges (guarded by the row's ETag when the caller passes the one it read), so repeating a write after a
+ * crash leaves the same state.
  */
 export class Ledger {
   private constructor(

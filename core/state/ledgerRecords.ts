@@ -1,12 +1,12 @@
 import { compositeKey, decodeKey, encodeKey } from './tables';
 
 /** Where a migration run stands. */
-export type MigrationStatus = 'running' | 'completed' | 'failed' | 'terminated';
+export type MigrationRunState = 'running' | 'completed' | 'failed' | 'terminated';
 
 /** One migration run: the team it creates and where it got to. */
 export interface MigrationRecord {
   runId: string;
-  status: MigrationStatus;
+  status: MigrationRunState;
   /** The orchestration phase (`staging`, `team`, `channels`, `completing`, `members`, `report`, ...). */
   phase: string;
   teamId?: string;
@@ -186,7 +186,7 @@ export const migrationRows = {
   }),
   fromEntity: (e: Record<string, unknown>): MigrationRecord => ({
     runId: decodeKey(String(e.partitionKey)),
-    status: e.status as MigrationStatus,
+    status: e.status as MigrationRunState,
     phase: String(e.phase ?? ''),
     ...optional({
       teamId: str(e.teamId),
