@@ -26,6 +26,7 @@ import '../orchestrators/discoverChatExport';
 import '../orchestrators/exportUserChats';
 import { NotConfiguredError, runtime } from './runtime';
 import { escapeHtml } from '../core/transform/html';
+import { issueMessages } from './requestErrors';
 
 /** The chat export's service of the running app (NotConfiguredError when the chat export is off). */
 function chatExportService(): Promise<ChatExportService> {
@@ -64,10 +65,6 @@ const addUserSchema = z
 const discoverSchema = z
   .object({ userMap: z.string({ error: 'userMap must be CSV text: source,target per line' }).optional() })
   .strict();
-
-function issues(error: z.ZodError): string[] {
-  return error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message));
-}
 
 async function jsonBody(request: HttpRequest, optional: boolean): Promise<unknown> {
   const text = await request.text();
@@ -169,7 +166,7 @@ df.app.client.http('chatExportDiscover', {
     try {
       if (request.method === 'GET') return await discoveryView(client);
       const parsed = discoverSchema.safeParse(await jsonBody(request, true));
-      if (!parsed.success) return { status: 400, jsonBody: { errors: issues(parsed.error) } };
+      if (!parsed.success) return { status: 400, jsonBody: { errors: issueMessages(parsed.error) } };
       const userMapCsv = parsed.data.userMap;
       if (userMapCsv) parseUserMap(userMapCsv);
       await chatExportService();
@@ -237,7 +234,7 @@ app.http('chatExportUsers', {
       if (body === undefined)
         return { status: 400, jsonBody: { errors: ['The body must be JSON: {"user": "<id or UPN>"}'] } };
       const parsed = addUserSchema.safeParse(body);
-      if (!parsed.success) return { status: 400, jsonBody: { errors: issues(parsed.error) } };
+      if (!parsed.success) return { status: 400, jsonBody: { errors: issueMessages(parsed.error) } };
       return { status: 201, jsonBody: await service.addUser(parsed.data) };
     } catch (error) {
       return failure(error, context);
@@ -252,7 +249,7 @@ app.http('chatExportSendLinks', {
   handler: async (request, context) => {
     const body = await jsonBody(request, false);
     const parsed = sendLinksSchema.safeParse(body);
-    if (!parsed.success) return { status: 400, jsonBody: { errors: issues(parsed.error) } };
+    if (!parsed.success) return { status: 400, jsonBody: { errors: issueMessages(parsed.error) } };
     try {
       return { status: 200, jsonBody: await (await chatExportService()).sendLinks(parsed.data) };
     } catch (error) {

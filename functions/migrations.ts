@@ -22,6 +22,7 @@ import {
   startedResponse,
 } from './migrationLookup';
 import { runtime } from './runtime';
+import { issueMessages } from './requestErrors';
 
 export { migrationInstanceId };
 /** Largest start request body read: the user map is the only large field (see {@link MAX_USER_MAP_CHARS}). */
@@ -162,9 +163,7 @@ export function parseStartRequest(
   if (!parsed.success)
     return {
       ok: false,
-      errors: parsed.error.issues.map((i) =>
-        i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message,
-      ),
+      errors: issueMessages(parsed.error),
     };
   const b = parsed.data;
   const source = sourceRef(b.source);

@@ -11,6 +11,7 @@ import { channelInstanceId } from '../orchestrators/migrateTeam';
 import { ACTIVE, findStatus, lookupMigration, startedResponse } from './migrationLookup';
 import { DEFAULT_PAGE, listMigrationPage, MAX_PAGE } from './migrationViews';
 import { runtime } from './runtime';
+import { issueMessages } from './requestErrors';
 
 const bad = (error: string): HttpResponseInit => ({ status: 400, jsonBody: { error } });
 
@@ -212,9 +213,7 @@ app.http('createUpload', {
       return {
         status: 400,
         jsonBody: {
-          errors: parsed.error.issues.map((i) =>
-            i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message,
-          ),
+          errors: issueMessages(parsed.error),
         },
       };
     const { blobs } = storageClients(runtime().settings.storage);

@@ -15,6 +15,7 @@ import { ACTIVE, findStatus, migrationInstanceId, requestedIds } from './migrati
 import { sourceRef, sourceSchema } from './migrations';
 import { runtime } from './runtime';
 import { scheduleProblem } from './settings';
+import { issueMessages } from './requestErrors';
 
 const deltaSchema = z.object({ source: sourceSchema.optional() }).strict();
 const cutoverSchema = z
@@ -151,14 +152,11 @@ async function startPass(
     return {
       status: 400,
       jsonBody: {
-        errors: parsed.error.issues.map((i) =>
-          i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message,
-        ),
+        errors: issueMessages(parsed.error),
       },
     };
   const source = parsed.data.source ? sourceRef(parsed.data.source) : undefined;
-  const deltaSync =
-    kind === 'cutover' ? (parsed.data as z.infer<typeof cutoverSchema>).deltaSync : undefined;
+  const deltaSync = kind === 'cutover' ? (parsed.data as z.infer<typeof cutoverSchema>).deltaSync : undefined;
   const start = await passStart(client, migrationId, kind, source, { deltaSync });
   if (!start.ok)
     return {
@@ -232,7 +230,7 @@ export async function migrationDeltaSync(
         input: start.input,
       });
       context.log(
-        `Delta sync of migration ${migration.runId}: ${next ? `applying ${describeSource(next)}` : "reading what is new in Slack through its Web API"}.`,
+        `Delta sync of migration ${migration.runId}: ${next ? `applying ${describeSource(next)}` : 'reading what is new in Slack through its Web API'}.`,
       );
     } catch (err) {
       context.log(

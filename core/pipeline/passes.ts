@@ -5,7 +5,7 @@ import type { PlanManifest, PlannedChannel, PlannedMessage, PlannedUser, Problem
 import type { ChannelRecord, MessageRecord, PassRecord } from '../state/ledgerRecords';
 import { ExportReadError } from '../sources/archive';
 import { deltaSourceRef } from '../sources/slack/webApi';
-import { planExport } from '../transform/plan';
+import { planExport, planTotals } from '../transform/plan';
 import type {
   BeginPassInput,
   BeginPassResult,
@@ -18,7 +18,7 @@ import type {
 } from './contracts';
 import type { PipelineDeps } from './deps';
 import { channelSegments, PrefixedStore, readManifest, runPaths } from './runStore';
-import { planOptions, readRequest } from './stage';
+import { planOptions, readRequest, sourceScope } from './stage';
 
 /** A planned key's source message (`1503435956.000247#p2` -> `1503435956.000247`): parts share it. */
 export function sourceKeyOf(key: string): string {
@@ -283,24 +283,14 @@ export async function stageDelta(deps: PipelineDeps, input: StageDeltaInput): Pr
       for (const name of await deps.store.list(snapshotRoot)) await deps.store.delete(name);
     };
     let snapshot: PlanManifest;
-    const options = request.options;
     // A workspace read through Slack's Web API is read from each channel's newest planned message (less the
     // look-back) on: the snapshot is partial, and only messages inside its windows are judged below.
     const source =
       input.source.kind === 'slack-api'
-        ? deltaSourceRef(
-            { ...input.source, windows: undefined },
-            await highWaterMarks(deps, runId, manifest),
-          )
+        ? deltaSourceRef({ ...input.source, windows: undefined }, await highWaterMarks(deps, runId, manifest))
         : input.source;
     const opened = await deps
-      .openSource(source, {
-        channels: options.channels,
-        excludeChannels: options.excludeChannels,
-        since: options.since,
-        until: options.until,
-        now: input.now,
-      })
+      .openSource(source, sourceScope(request.options, input.now))
       .catch((err: unknown) => err as Error);
     if (opened instanceof Error)
       return refused([{ severity: 'error', code: 'export-unreadable', message: opened.message }]);
@@ -451,13 +441,7 @@ async function applySnapshot(
   const users = new Map<string, PlannedUser>(manifest.users.map((u) => [u.sourceId, u]));
   for (const u of snapshot.users) users.set(u.sourceId, u);
   const channels = deltas.map((d) => d.planned);
-  const totals = { posts: 0, replies: 0, messages: 0, skipped: 0 };
-  for (const c of channels) {
-    totals.posts += c.posts;
-    totals.replies += c.replies;
-    totals.messages += c.messages;
-    totals.skipped += Object.values(c.skipped).reduce((a, b) => a + (b ?? 0), 0);
-  }
+  const totals = planTotals(channels);
   const next: PlanManifest = {
     ...manifest,
     source: snapshot.source,

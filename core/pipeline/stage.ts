@@ -2,7 +2,7 @@ import type { PlanManifest, Problem } from '../model';
 import { ExportReadError } from '../sources/archive';
 import { planExport, type PlanOptions } from '../transform/plan';
 import type { StageSourceInput, StageSourceResult } from './contracts';
-import type { PipelineDeps } from './deps';
+import type { PipelineDeps, SourceScope } from './deps';
 import { PrefixedStore, readManifest, runPaths } from './runStore';
 
 const hasErrors = (problems: Problem[]): boolean => problems.some((p) => p.severity === 'error');
@@ -23,13 +23,7 @@ export async function stageSource(deps: PipelineDeps, input: StageSourceInput): 
   if (!manifest) {
     const { options } = input;
     const opened = await deps
-      .openSource(input.source, {
-        channels: options.channels,
-        excludeChannels: options.excludeChannels,
-        since: options.since,
-        until: options.until,
-        now: input.now,
-      })
+      .openSource(input.source, sourceScope(options, input.now))
       .catch((err: unknown) => err as Error);
     if (opened instanceof Error) return unreadable(opened);
     try {
@@ -93,6 +87,17 @@ export async function readRequest(
   const name = runPaths.request(runId);
   if (!(await deps.store.exists(name))) return undefined;
   return JSON.parse((await deps.store.get(name)).toString('utf8')) as StoredRequest;
+}
+
+/** What a pass reads of its source: the migration's channel choice and time bounds, up to the pass's start. */
+export function sourceScope(options: StageSourceInput['options'], now: string): SourceScope {
+  return {
+    channels: options.channels,
+    excludeChannels: options.excludeChannels,
+    since: options.since,
+    until: options.until,
+    now,
+  };
 }
 
 /** The planner's options for a migration: every pass plans its snapshot with the same ones. */

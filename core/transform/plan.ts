@@ -252,13 +252,7 @@ async function planOpened(
   );
   log.add(...plannedUsers.problems);
   const earliest = Math.min(now, ...channels.map((c) => Date.parse(c.createdDateTime)));
-  const totals = { posts: 0, replies: 0, messages: 0, skipped: 0 };
-  for (const c of channels) {
-    totals.posts += c.posts;
-    totals.replies += c.replies;
-    totals.messages += c.messages;
-    totals.skipped += Object.values(c.skipped).reduce((a, b) => a + (b ?? 0), 0);
-  }
+  const totals = planTotals(channels);
   const manifest: PlanManifest = {
     formatVersion: 1,
     source: {
@@ -946,4 +940,16 @@ function authorOf(ctx: Context, msg: AuthorSource): PlannedMessage['author'] {
     displayName: user?.displayName ?? ctx.unknownAuthors.get(id) ?? id,
     kind: msg.kind,
   };
+}
+
+/** A plan's totals over its channels: posts, replies, messages and the messages skipped. */
+export function planTotals(channels: PlannedChannel[]): PlanManifest['totals'] {
+  const totals = { posts: 0, replies: 0, messages: 0, skipped: 0 };
+  for (const c of channels) {
+    totals.posts += c.posts;
+    totals.replies += c.replies;
+    totals.messages += c.messages;
+    totals.skipped += Object.values(c.skipped).reduce((a, b) => a + (b ?? 0), 0);
+  }
+  return totals;
 }

@@ -4,6 +4,7 @@ import { sandboxRehearsal, SANDBOX_FALLBACK } from '../../cli/run';
 import { startHost, type LocalHost } from '../../devhost/host';
 import { startSandbox, type RequestLogEntry, type SandboxHandle } from '../../sandbox';
 import { tempDir } from '../support/fixtures';
+import { hostApi } from '../support/hostApi';
 import { FAST_RATES, SAMPLE_EXPORT } from '../support/migration';
 import { messagesBefore, snapshotAt } from '../support/snapshots';
 
@@ -41,23 +42,8 @@ describe('the delta-sync timer applies the snapshots dropped in the inbox, oldes
     dirs.push(d);
     return d;
   };
-  const api = async (
-    method: string,
-    route: string,
-    body?: unknown,
-  ): Promise<{ status: number; body: MigrationView }> => {
-    const res = await fetch(`${host.url}/api${route}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json().catch(() => ({}))) as MigrationView };
-  };
-  const settled = async (): Promise<MigrationView> => {
-    const status = await host.client.waitForCompletion(`migration-${ID}`, 120_000);
-    expect(status.runtimeStatus).toBe('Completed');
-    return (await api('GET', `/migrations/${ID}`)).body;
-  };
+  const { api, settled: settledOf } = hostApi<MigrationView>(() => host);
+  const settled = (): Promise<MigrationView> => settledOf(ID, 120_000);
 
   beforeAll(async () => {
     snapshots = AT.map((at, i) => snapshotAt(SAMPLE_EXPORT, at, {}, dir(`inbox-snapshot-${i + 1}-`)));

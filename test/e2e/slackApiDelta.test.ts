@@ -4,6 +4,7 @@ import { sandboxRehearsal, SANDBOX_FALLBACK } from '../../cli/run';
 import { startHost, type LocalHost } from '../../devhost/host';
 import { startSandbox, type DumpMessage, type RequestLogEntry, type SandboxHandle } from '../../sandbox';
 import { tempDir } from '../support/fixtures';
+import { hostApi } from '../support/hostApi';
 import { FAST_RATES, SAMPLE_EXPORT } from '../support/migration';
 
 const TOKEN = 'xoxb-delta-stand-in';
@@ -50,27 +51,12 @@ function found(sandbox: SandboxHandle, text: string): DumpMessage[] {
     .filter((m) => m.body.content.includes(text));
 }
 
-describe("the delta-sync timer reads what is new in Slack through its Web API, once", () => {
+describe('the delta-sync timer reads what is new in Slack through its Web API, once', () => {
   const dirs: string[] = [];
   let sandbox: SandboxHandle;
   let host: LocalHost;
-  const api = async (
-    method: string,
-    route: string,
-    body?: unknown,
-  ): Promise<{ status: number; body: MigrationView }> => {
-    const res = await fetch(`${host.url}/api${route}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json().catch(() => ({}))) as MigrationView };
-  };
-  const settled = async (): Promise<MigrationView> => {
-    const status = await host.client.waitForCompletion(`migration-${ID}`, 180_000);
-    expect(status.runtimeStatus).toBe('Completed');
-    return (await api('GET', `/migrations/${ID}`)).body;
-  };
+  const { api, settled: settledOf } = hostApi<MigrationView>(() => host);
+  const settled = (): Promise<MigrationView> => settledOf(ID, 180_000);
 
   beforeAll(async () => {
     const rehearsal = await sandboxRehearsal(SAMPLE_EXPORT);
