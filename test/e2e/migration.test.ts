@@ -34,13 +34,16 @@ describe('migrating the bundled sample into the sandbox', () => {
   });
 
   it('posts every planned message once, in its thread, as its author, then completes the team and adds members', async () => {
-    const { io, out } = capturedIo();
+    const { io, out, err } = capturedIo();
     const code = await runMigration(
       SAMPLE_EXPORT,
       testRunOptions(stateDir, sandbox.url, { runId: 'sample', slackFilesUrl: sandbox.slackFilesUrl }),
       io,
     );
     expect(code).toBe(0);
+    expect(err.join('\n')).toMatch(
+      /^Live status while it runs: http:\/\/127\.0\.0\.1:\d+\/api\/migrations\/sample\/dashboard$/m,
+    );
     const report = JSON.parse(out.join('\n'));
     expect(report.phase).toBe('completed');
 
