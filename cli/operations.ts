@@ -4,7 +4,7 @@ import type { MigrationListItem } from '../core/operations/dashboardPage';
 import type { MigrationReport } from '../core/pipeline/report';
 import { ApiError, callApi, guarded, withApiOptions, type ApiIo, type ApiOptions } from './api';
 import type { CommandRegistrar } from './command';
-import { printable, printableJson } from './printable';
+import { printable, printableJson, printableLines } from './printable';
 import { channelDoneLines, summaryLine } from './progress';
 import { formatSummary } from './run';
 
@@ -155,7 +155,3 @@ export const registerOperations: CommandRegistrar = (program: Command, setExitCo
       setExitCode(await runReport(id, opts, opts.html ? io : pick(opts))),
     );
 };
-
-function printableLines(text: string): string {
-  return text.split('\n').map(printable).join('\n');
-}

@@ -14,6 +14,11 @@ export function printable(text: string): string {
   return text.replace(UNPRINTABLE, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
 }
 
+/** Printed text of several lines whose names come from an export: each line made safe (see printable). */
+export function printableLines(text: string): string {
+  return text.split('\n').map(printable).join('\n');
+}
+
 /**
  * JSON text made safe to print: the same characters written as `\uXXXX` escapes inside the strings, so the
  * document parses to exactly the same values. (JSON.stringify already escapes C0 controls.)

@@ -19,13 +19,8 @@ import {
 } from '../sandbox';
 import { RUN_OPTION_DEFAULTS } from '../core/pipeline/contracts';
 import type { CommandRegistrar } from './command';
-import { printable, printableJson } from './printable';
+import { printableJson, printableLines } from './printable';
 import { plainProgress, terminalProgress } from './progress';
-
-/** Printed text whose names come from the export: each line made safe for a terminal (see printable). */
-function printableLines(text: string): string {
-  return text.split('\n').map(printable).join('\n');
-}
 
 /** Options of `teams-import run`. */
 export interface RunOptions extends LocalHostOptions {
