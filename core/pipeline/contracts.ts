@@ -2,7 +2,7 @@
  * The migration's step contracts: inputs and results of each durable step, shared by the orchestrators
  * (which see them through activities/names) and the core steps that implement them.
  */
-import type { Problem } from '../model';
+import type { DmTarget, Problem } from '../model';
 
 /**
  * Where the source is: an export at a path on the host (local runs) or in a blob of the app's storage
@@ -60,6 +60,8 @@ export interface MigrationOptions {
   prestage?: boolean;
   /** The timer applies snapshots dropped into the migration's inbox after its cutover too. */
   deltaSync?: boolean;
+  /** DMs and group DMs: Teams chats after the channels, HTML files in the members' OneDrive, or skipped (default). */
+  dms?: DmTarget;
 }
 
 /** A migration's passes: its first import, a delta from a newer snapshot, the cutover. */
