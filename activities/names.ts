@@ -18,12 +18,18 @@ export const Activity = {
   beginPass: 'beginPass',
   stageDelta: 'stageDelta',
   finishPass: 'finishPass',
+  planChats: 'planChats',
+  ensureChat: 'ensureChat',
+  postChat: 'postChat',
+  completeChat: 'completeChat',
 } as const;
 
 /** Registered orchestrator names. */
 export const Orchestrator = {
   migrateTeam: 'migrateTeam',
   migrateChannel: 'migrateChannel',
+  migrateChats: 'migrateChats',
+  migrateChat: 'migrateChat',
 } as const;
 
 export type * from '../core/pipeline/contracts';

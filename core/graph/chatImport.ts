@@ -1,5 +1,6 @@
 import type { Chat, ChatMessage } from '@microsoft/microsoft-graph-types';
 import { GraphError } from './errors';
+import { uploadToPath, type UploadedFile } from './files';
 import type { ImportMessageBody } from './messageBody';
 import type { Pacer } from './pacing';
 import { seg, type GraphCaller } from './request';
@@ -124,6 +125,19 @@ export class ChatImportClient {
       if (err instanceof GraphError && err.status === 404) return null;
       throw err;
     }
+  }
+
+  /**
+   * Uploads a file to `folder` of a user's OneDrive (where Teams keeps the files people share in chats),
+   * replacing a file of that name, so a resumed upload is harmless.
+   */
+  uploadToOneDrive(userId: string, folder: string, name: string, bytes: Buffer): Promise<UploadedFile> {
+    return uploadToPath(
+      this.caller,
+      `/users/${seg(userId)}/drive/root:/${seg(folder)}/${seg(name)}:`,
+      name,
+      bytes,
+    );
   }
 
   /** `POST /chats/{id}/completeMigration`; a chat completed already is reported as such. */

@@ -22,7 +22,8 @@ export function renderPasses(passes: readonly PassReport[] | undefined): Html {
           <b>${p.kind}</b> from ${p.source}: started
           ${p.startedAt}${p.finishedAt ? html`, finished ${p.finishedAt}` : ' (running)'} · ${p.outcome} ·
           ${p.newMessages} new, ${p.posted} posted, ${p.failed} failed, ${p.editedInSlack} edited and
-          ${p.deletedInSlack} deleted in Slack after import${p.error ? html` · <span class="error">${p.error}</span>` : ''}
+          ${p.deletedInSlack} deleted in Slack after
+          import${p.error ? html` · <span class="error">${p.error}</span>` : ''}
         </li>`,
     )}
   </ol>`;
@@ -47,7 +48,8 @@ function renderChangedInSlack(channels: readonly ChannelReport[]): Html | string
               ${c.changedInSlack.map(
                 (m) =>
                   html`<li>
-                    ${m.key}: ${m.change} in Slack after import${m.teamsLink ? html` · <a href="${m.teamsLink}">in Teams</a>` : ''}${m.slackLink ? html` · <a href="${m.slackLink}">in Slack</a>` : ''}
+                    ${m.key}: ${m.change} in Slack after
+                    import${m.teamsLink ? html` · <a href="${m.teamsLink}">in Teams</a>` : ''}${m.slackLink ? html` · <a href="${m.slackLink}">in Slack</a>` : ''}
                   </li>`,
               )}
             </ul>
@@ -294,6 +296,41 @@ export function renderReportHtml(report: MigrationReport): string {
                   <ul>
                     ${missing.map((m) => html`<li><b>${m.channel}</b> ${m.key}: ${m.reason}</li>`)}
                   </ul>
+                </section>`
+              : ''
+          }
+          ${
+            report.chats?.length
+              ? html`<section aria-labelledby="chats-h">
+                  <h2 id="chats-h">Direct messages and group DMs</h2>
+                  <table>
+                    <caption>
+                      Each conversation: where it went, and its messages
+                    </caption>
+                    <thead>
+                      <tr>
+                        <th scope="col">Conversation</th>
+                        <th scope="col">Went to</th>
+                        <th scope="col">Planned</th>
+                        <th scope="col">Imported</th>
+                        <th scope="col">Failed</th>
+                        <th scope="col">Why</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      ${report.chats.map(
+                        (c) =>
+                          html`<tr>
+                            <th scope="row">${c.label}</th>
+                            <td>${c.way === 'chat' ? 'Teams chat' : 'OneDrive'}</td>
+                            <td>${c.planned}</td>
+                            <td>${c.posted}</td>
+                            <td>${c.failed}</td>
+                            <td>${c.reason ?? c.error ?? ''}</td>
+                          </tr>`,
+                      )}
+                    </tbody>
+                  </table>
                 </section>`
               : ''
           }
