@@ -10,7 +10,7 @@ type Conv = { id: string; name?: string; members: string[] };
 type User = { id: string; profile?: { email?: string } };
 
 /**
- * The zulip fixtures' dms.json and mpims.json, with day files written for the first DM and the first group DM
+ * The zulip fixtures' dms.json and mpims.json (the members of the first DM given an e-mail), with day files written for the first DM and the first group DM
  * (three and two messages by their first member) so each choice has messages to move.
  */
 function exportWithDms(): {
@@ -23,7 +23,12 @@ function exportWithDms(): {
   const dir = assembleZulipExport();
   const dms = readJson<Conv[]>(join(dir, 'dms.json'));
   const mpims = readJson<Conv[]>(join(dir, 'mpims.json'));
-  const users = readJson<User[]>(join(dir, 'users.json'));
+  const users = readJson<User[]>(join(dir, 'users.json')).map((u) =>
+    dms[0].members.includes(u.id)
+      ? { ...u, profile: { ...u.profile, email: `${u.id.toLowerCase()}@example.com` } }
+      : u,
+  );
+  writeFileSync(join(dir, 'users.json'), JSON.stringify(users));
   const written = new Map<string, number>();
   const write = (folder: string, key: string, author: string, n: number): void => {
     mkdirSync(join(dir, folder), { recursive: true });
@@ -49,6 +54,7 @@ describe('validate --dms: what each choice would move', () => {
     const chatable = all.filter((c) => new Set(c.members).size >= 2 && c.members.every((m) => emails.has(m)));
     const messagesOf = (list: Conv[]): number => list.reduce((n, c) => n + (written.get(c.id) ?? 0), 0);
 
+    expect(chatable.map((c) => c.id)).toContain(dms[0].id);
     const report = await validateExport(dir, { now: NOW });
     expect(report.dms).toEqual({
       chats: {
