@@ -1,4 +1,5 @@
 import type { PipelineDeps } from '../core/pipeline/deps';
+import { exportChatToOneDrive } from '../core/pipeline/chatOneDrive';
 import { completeChat, ensureChat, planChats, postChat } from '../core/pipeline/chats';
 import { addMembers } from '../core/pipeline/members';
 import { postMessages } from '../core/pipeline/poster';
@@ -45,5 +46,7 @@ export function createMigrationActivities(
     [Activity.ensureChat]: (input: Parameters<typeof ensureChat>[1]) => ensureChat(deps, input),
     [Activity.postChat]: (input: Parameters<typeof postChat>[1]) => postChat(deps, input),
     [Activity.completeChat]: (input: Parameters<typeof completeChat>[1]) => completeChat(deps, input),
+    [Activity.exportChatToOneDrive]: (input: Parameters<typeof exportChatToOneDrive>[1]) =>
+      exportChatToOneDrive(deps, input),
   };
 }

@@ -22,6 +22,7 @@ export const Activity = {
   ensureChat: 'ensureChat',
   postChat: 'postChat',
   completeChat: 'completeChat',
+  exportChatToOneDrive: 'exportChatToOneDrive',
 } as const;
 
 /** Registered orchestrator names. */

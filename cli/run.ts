@@ -416,7 +416,11 @@ async function followPass(
         ` --port 4000, then open http://127.0.0.1:4000/_sandbox/teams/${report.team.teamId}/preview`,
     );
   const chatsDone = (report.chats ?? []).every(
-    (c) => !c.error && (c.way !== 'chat' || (c.completed && c.failed === 0 && c.posted === c.planned)),
+    (c) =>
+      !c.error &&
+      (c.way === 'chat'
+        ? c.completed && c.failed === 0 && c.posted === c.planned
+        : !!c.oneDrive?.delivered.length),
   );
   return (result.phase === 'completed' || result.phase === 'prestaged') &&
     report.totals.failed === 0 &&

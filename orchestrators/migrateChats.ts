@@ -7,6 +7,8 @@ import {
   type CompleteChatInput,
   type EnsureChatInput,
   type EnsureChatResult,
+  type ExportChatInput,
+  type ExportChatResult,
   type MigrateChatInput,
   type MigrateChatResult,
   type MigrateChatsInput,
@@ -39,14 +41,16 @@ function notAChat(chat: ChatWork): MigrateChatResult {
 }
 
 /**
- * Imports a migration's DMs and group DMs into Teams chats (`--dms chats`), after its channels: decides
- * where each goes (`planChats`: a chat when every member maps to an Entra user, else the OneDrive way with
- * the reason), then runs one `migrateChat` sub-orchestration per chat, at most `concurrency` at once (the
- * chat posting slots), largest first. A chat whose import fails is reported with its error; the rest go on.
+ * Moves a migration's DMs and group DMs after its channels: decides where each goes (`planChats`: under
+ * `--dms chats` a chat when every member maps to an Entra user, else the OneDrive way with the reason; under
+ * `--dms onedrive` the OneDrive way), runs one `migrateChat` sub-orchestration per chat, at most
+ * `concurrency` at once (the chat posting slots), largest first, then writes every conversation that goes
+ * the OneDrive way (including chats the service refused) as an HTML file in its members' OneDrive. A
+ * conversation whose import fails is reported with its error; the rest go on.
  */
 export const migrateChats: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<MigrateChatsInput>();
-  const plan: PlanChatsInput = { migrationId: input.migrationId };
+  const plan: PlanChatsInput = { migrationId: input.migrationId, target: input.target };
   const { chats } = (yield context.df.callActivityWithRetry(
     Activity.planChats,
     activityRetry(),
@@ -83,6 +87,19 @@ export const migrateChats: OrchestrationHandler = function* (context: Orchestrat
     if (running.size >= width) settle((yield context.df.Task.any([...running.keys()])) as Task);
   }
   while (running.size > 0) settle((yield context.df.Task.any([...running.keys()])) as Task);
+  for (const result of results.filter((r) => r.way === 'onedrive' && !r.error)) {
+    const exportChat: ExportChatInput = { migrationId: input.migrationId, chatKey: result.key };
+    try {
+      const written = (yield context.df.callActivityWithRetry(
+        Activity.exportChatToOneDrive,
+        activityRetry(),
+        exportChat,
+      )) as ExportChatResult;
+      result.oneDrive = { delivered: written.delivered, undelivered: written.undelivered };
+    } catch (err) {
+      result.error = `writing it to OneDrive failed: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  }
   results.sort((a, b) => a.key.localeCompare(b.key));
   const result: MigrateChatsResult = { chats: results };
   return result;

@@ -337,10 +337,15 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
     phase: MigrateTeamResult['phase'],
     stage?: FinishPassInput['stage'],
   ): Generator<Task, MigrateTeamResult, unknown> {
-    if (options.dms === 'chats' && kind === 'initial' && phase !== 'prestaged') {
+    if (
+      (options.dms === 'chats' || options.dms === 'onedrive') &&
+      kind === 'initial' &&
+      phase !== 'prestaged'
+    ) {
       enter('importing-chats');
       const importChats: MigrateChatsInput = {
         migrationId,
+        target: options.dms,
         pass,
         batchSeconds: options.batchSeconds,
         batchesPerExecution: options.batchesPerExecution,

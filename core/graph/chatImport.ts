@@ -33,6 +33,11 @@ export class ChatImportClient {
     private readonly options: { pacer?: Pacer; readPacer?: { acquire(): Promise<void> } } = {},
   ) {}
 
+  /** The Graph SDK client these calls go through (for the chat export's OneDrive writer). */
+  get client(): GraphCaller['handle']['client'] {
+    return this.caller.handle.client;
+  }
+
   /** `POST /chats` with every member an owner; a 1:1 between the same two people answers the existing chat. */
   async createChat(chatType: 'oneOnOne' | 'group', memberIds: string[]): Promise<ChatState> {
     const base = `${this.caller.handle.baseUrl}/${this.caller.handle.version}`;

@@ -19,6 +19,7 @@ import type {
 } from './contracts';
 import type { PipelineDeps } from './deps';
 import { FileFailure, MessageFiles, type FileDestination } from './files';
+import { ONEDRIVE_CHOSEN } from './report';
 import { readManifest } from './runStore';
 
 /** The ledger run that holds a migration's chats (their rows and message rows), apart from its channels. */
@@ -56,7 +57,8 @@ function matchedUser(users: ReadonlyMap<string, UserRecord>, sourceId: string): 
  * Decides where each planned DM and group DM goes under `--dms chats`: a chat when every member matched an
  * Entra user (at least two distinct people), else the OneDrive way with the reason (a member missing from
  * users.json or with no Entra user, a conversation with one person); a conversation the service refused
- * before (its ledger row says so) stays on the OneDrive way. Ordered largest first, like channels.
+ * before (its ledger row says so) stays on the OneDrive way; under `--dms onedrive` every conversation goes
+ * the OneDrive way. Ordered largest first, like channels.
  */
 export async function planChats(deps: PipelineDeps, input: PlanChatsInput): Promise<PlanChatsResult> {
   const manifest = await readManifest(deps.store, input.migrationId);
@@ -64,7 +66,11 @@ export async function planChats(deps: PipelineDeps, input: PlanChatsInput): Prom
   const rows = new Map(
     (await deps.ledger.listChannels(chatLedgerRun(input.migrationId))).map((r) => [r.channelKey, r]),
   );
-  const chats: ChatWork[] = (manifest.chats ?? []).map((chat) => chatWork(chat, users, rows.get(chat.key)));
+  const chats: ChatWork[] = (manifest.chats ?? []).map((chat) =>
+    input.target === 'onedrive'
+      ? { ...chatWork(chat, users, rows.get(chat.key)), way: 'onedrive', reason: ONEDRIVE_CHOSEN }
+      : chatWork(chat, users, rows.get(chat.key)),
+  );
   chats.sort((a, b) => b.messages - a.messages || a.key.localeCompare(b.key));
   return { chats };
 }

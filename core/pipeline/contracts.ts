@@ -426,6 +426,8 @@ export interface ChatWork {
 /** planChats: where each planned DM and group DM goes. */
 export interface PlanChatsInput {
   migrationId: string;
+  /** `onedrive`: every conversation goes the OneDrive way. */
+  target: 'chats' | 'onedrive';
 }
 export interface PlanChatsResult {
   chats: ChatWork[];
@@ -474,6 +476,7 @@ export interface CompleteChatInput {
 /** The migrateChats orchestrator's input: the chats of a migration, after its channels. */
 export interface MigrateChatsInput {
   migrationId: string;
+  target: 'chats' | 'onedrive';
   pass: string;
   batchSeconds: number;
   batchesPerExecution: number;
@@ -509,6 +512,20 @@ export interface MigrateChatResult {
   failed: number;
   missing: number;
   completed: boolean;
+  /** The members whose OneDrive holds the conversation's HTML file, and those who got none (no Entra user). */
+  oneDrive?: { delivered: string[]; undelivered: string[] };
   /** Why the chat's import itself failed (its orchestration's error). */
   error?: string;
+}
+
+/** exportChatToOneDrive: one conversation as an HTML file in each mapped member's OneDrive `SlackHistory/`. */
+export interface ExportChatInput {
+  migrationId: string;
+  chatKey: string;
+}
+export interface ExportChatResult {
+  key: string;
+  /** Members whose OneDrive received the file, and those with no Entra user (no OneDrive to write to). */
+  delivered: string[];
+  undelivered: string[];
 }

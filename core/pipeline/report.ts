@@ -491,7 +491,7 @@ export function summarize(report: Omit<MigrationReport, 'summary'>): MigrationRe
   return { moved, notMoved };
 }
 
-/** What the chats of `--dms chats` moved and what they did not, in sentences for the report's summary. */
+/** What `--dms` moved and what it did not, in sentences for the report's summary. */
 export function chatSentences(chats: MigrateChatResult[]): { moved: string[]; notMoved: string[] } {
   const asChats = chats.filter((c) => c.way === 'chat');
   const posted = asChats.reduce((n, c) => n + c.posted, 0);
@@ -500,11 +500,22 @@ export function chatSentences(chats: MigrateChatResult[]): { moved: string[]; no
     : [];
   const notMoved: string[] = [];
   for (const c of chats) {
-    if (c.way === 'onedrive')
-      notMoved.push(
-        `${c.label} (${c.planned} messages) is not a Teams chat: ${c.reason ?? 'no reason given'}; it goes to its members' OneDrive${c.posted ? ` (${c.posted} message(s) were imported into the chat before the service refused it)` : ''}.`,
-      );
-    else if (c.error) notMoved.push(`${c.label}: the chat's import failed: ${c.error}`);
+    if (c.way === 'onedrive') {
+      const delivered = c.oneDrive?.delivered ?? [];
+      if (delivered.length)
+        moved.push(
+          `${c.label} (${c.planned} messages): an HTML file in SlackHistory/ of the OneDrive of ${delivered.join(', ')}.`,
+        );
+      if (c.reason && c.reason !== ONEDRIVE_CHOSEN)
+        notMoved.push(
+          `${c.label} (${c.planned} messages) is not a Teams chat: ${c.reason}${c.posted ? ` (${c.posted} message(s) were imported into the chat before the service refused it)` : ''}; it goes to its members' OneDrive instead.`,
+        );
+      if (c.oneDrive?.undelivered.length)
+        notMoved.push(
+          `${c.label}: no file for ${c.oneDrive.undelivered.join(', ')}, who ${c.oneDrive.undelivered.length === 1 ? 'has' : 'have'} no Entra user (no OneDrive to write to).`,
+        );
+      if (c.error) notMoved.push(`${c.label}: ${c.error}`);
+    } else if (c.error) notMoved.push(`${c.label}: the chat's import failed: ${c.error}`);
     else if (c.failed > 0 || c.missing > 0 || c.posted < c.planned)
       notMoved.push(
         `${c.label}: ${c.posted} of ${c.planned} message(s) imported, ${c.failed} failed, ${c.missing} can no longer be imported; ${c.completed ? 'the chat is completed' : 'the chat stays in migration until a run imports the rest'}.`,
@@ -512,3 +523,6 @@ export function chatSentences(chats: MigrateChatResult[]): { moved: string[]; no
   }
   return { moved, notMoved };
 }
+
+/** The reason every conversation of `--dms onedrive` carries. */
+export const ONEDRIVE_CHOSEN = 'run with --dms onedrive';

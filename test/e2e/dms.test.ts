@@ -159,6 +159,21 @@ async function seenChats(sandbox: SandboxHandle): Promise<SeenChat[]> {
   return chats.sort((a, b) => a.members.join().localeCompare(b.members.join()));
 }
 
+/** The HTML files in `SlackHistory/` of a user's OneDrive: name -> the text of the page. */
+async function slackHistory(sandbox: SandboxHandle, mail: string): Promise<Map<string, string>> {
+  const user = sandbox.dump().users.find((u) => u.mail === mail)!;
+  const auth = { headers: { authorization: 'Bearer test' } };
+  const base = `${sandbox.url}/v1.0/users/${encodeURIComponent(user.id)}/drive/root:/SlackHistory`;
+  const listed = await fetch(`${base}:/children`, auth);
+  if (listed.status === 404) return new Map();
+  const files = new Map<string, string>();
+  for (const item of ((await listed.json()) as { value: { name: string }[] }).value) {
+    const page = await fetch(`${base}/${encodeURIComponent(item.name)}:/content`, auth);
+    files.set(item.name, await page.text());
+  }
+  return files;
+}
+
 const MAILS: Record<string, string> = {
   UADA: 'ada@contoso.test',
   UBO: 'bo@contoso.test',
@@ -253,6 +268,16 @@ describe('--dms chats: DMs and group DMs imported into Teams chats', () => {
         expect.arrayContaining([expect.objectContaining({ code: 'dm-member-unknown', where: 'DADAZED' })]),
       );
       expect(report.summary.notMoved.join('\n')).toMatch(/Ada, Dee .*not a Teams chat/);
+
+      // The two conversations that cannot be chats are in Ada's OneDrive, each once, with every message.
+      const adaFiles = [...(await slackHistory(sandbox, 'ada@contoso.test')).values()];
+      for (const key of ['DADADEE', 'DADAZED']) {
+        const holding = adaFiles.filter((html) => conversations[key].every((m) => html.includes(m.text)));
+        expect({ key, files: holding.length }).toEqual({ key, files: 1 });
+      }
+      expect(adaFiles).toHaveLength(2);
+      expect(byKey.get('DADADEE')?.oneDrive).toEqual({ delivered: ['Ada'], undelivered: ['Dee'] });
+      expect(await slackHistory(sandbox, 'bo@contoso.test')).toEqual(new Map());
       expect(code).toBe(0);
     } finally {
       await sandbox.stop();
@@ -289,6 +314,53 @@ describe('--dms chats: DMs and group DMs imported into Teams chats', () => {
         null,
         null,
       ]);
+      // Refused as chats, both 1:1s go to their members' OneDrive instead.
+      const boFiles = [...(await slackHistory(sandbox, 'bo@contoso.test')).values()];
+      for (const key of ['DADABO', 'DBOCY'])
+        expect(boFiles.filter((html) => conversations[key].every((m) => html.includes(m.text)))).toHaveLength(
+          1,
+        );
+    } finally {
+      await sandbox.stop();
+    }
+  });
+
+  it("--dms onedrive: one HTML file per conversation in each mapped member's SlackHistory folder, threads as replies, no chat", async () => {
+    const { dir, conversations } = dmExport(3);
+    dirs.push(dir);
+    const sandbox = await tenantFor(dir);
+    try {
+      const stateDir = tempDir('e2e-dms-state-');
+      dirs.push(stateDir);
+      const { io, out } = capturedIo();
+      const code = await runMigration(
+        dir,
+        testRunOptions(stateDir, sandbox.url, { runId: 'dms-onedrive', dms: 'onedrive' }),
+        io,
+      );
+      const report = JSON.parse(out.join('\n')) as MigrationReport;
+      expect(await seenChats(sandbox)).toEqual([]);
+      const memberships: Record<string, string[]> = {
+        'ada@contoso.test': ['DADABO', 'DADADEE', 'DADAZED', 'mpdm-ada--bo--cy-1'],
+        'bo@contoso.test': ['DADABO', 'DBOCY', 'mpdm-ada--bo--cy-1'],
+        'cy@contoso.test': ['DBOCY', 'mpdm-ada--bo--cy-1'],
+      };
+      for (const [mail, keys] of Object.entries(memberships)) {
+        const files = [...(await slackHistory(sandbox, mail)).values()];
+        expect({ mail, files: files.length }).toEqual({ mail, files: keys.length });
+        for (const key of keys)
+          expect({
+            mail,
+            key,
+            holding: files.filter((html) => conversations[key].every((m) => html.includes(m.text))).length,
+          }).toEqual({ mail, key, holding: 1 });
+      }
+      const thread = [...(await slackHistory(sandbox, 'bo@contoso.test')).values()].find((h) =>
+        h.includes('noon works'),
+      )!;
+      expect(thread).toMatch(/class="replies"[\s\S]*yes, noon works/);
+      expect(report.chats?.every((c) => c.way === 'onedrive')).toBe(true);
+      expect(code).toBe(0);
     } finally {
       await sandbox.stop();
     }
