@@ -1,5 +1,5 @@
 import { startSandbox, type SandboxHandle } from '../../../sandbox';
-import { USERS, call, daysAgo, type Answer } from './client';
+import { USERS, call, daysAgo, makePng, type Answer } from './client';
 
 const OTHER_APP = { token: 'another-app-token' };
 const OUTSIDER = '00000000-0000-4000-8000-00000000dead';
@@ -143,6 +143,42 @@ describe('sandbox: chats are created and imported with the service rules', () =>
     } finally {
       await limited.stop();
     }
+  });
+
+  it('the preview draws a chat: members, the banner while in migration, authors, times and inline images', async () => {
+    const chat = (await createChat('group', [ada, grace])).body.id as string;
+    expect((await start(chat, daysAgo(100))).status).toBe(204);
+    const at = daysAgo(20);
+    const png = makePng(2, 2);
+    const posted = await post(chat, {
+      ...chatMessage(at, grace, '<p>the plan</p><img src="../hostedContents/1/$value">'),
+      hostedContents: [
+        {
+          '@microsoft.graph.temporaryId': '1',
+          contentBytes: png.toString('base64'),
+          contentType: 'image/png',
+        },
+      ],
+    });
+    expect(posted.status).toBe(201);
+    const preview = async (): Promise<string> =>
+      (await fetch(`${sb.url}/_sandbox/chats/${encodeURIComponent(chat)}/preview`)).text();
+    const open = await preview();
+    expect(open).toContain('This conversation is being imported.');
+    expect(open).toContain(`${USERS[0].displayName}, ${USERS[1].displayName}`);
+    expect(open).toContain(`<span class="author">${USERS[1].displayName}</span>`);
+    expect(open).toContain(at.replace('T', ' ').replace(/Z$/, ' UTC'));
+    const src = /<img src="([^"]+)"/.exec(open)?.[1] ?? '';
+    const image = await fetch(`${sb.url}${src}`);
+    expect({ status: image.status, bytes: Buffer.from(await image.arrayBuffer()).equals(png) }).toEqual({
+      status: 200,
+      bytes: true,
+    });
+    expect((await call(sb, 'POST', `${chatPath(chat)}/completeMigration`)).status).toBe(204);
+    expect(await preview()).not.toContain('This conversation is being imported.');
+    expect(await (await fetch(`${sb.url}/_sandbox`)).text()).toContain(
+      `/_sandbox/chats/${encodeURIComponent(chat)}/preview`,
+    );
   });
 
   it("a 'chatrefuse' fault refuses a 1:1 chat's startMigration with 412 PreconditionFailed, and not a group chat's", async () => {
