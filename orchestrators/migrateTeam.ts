@@ -98,7 +98,9 @@ function problemsText(problems: Problem[]): string {
  * cutover, a first pass that is not pre-staged, and a delta after the cutover complete each channel, then
  * General last, the team (unless it is completed already), add the members and write the report. While a
  * message failed or a channel's import failed, General, the team and the members wait (unless
- * `completeOnErrors`): completion is final in Teams. The pass's record in the ledger says how it ended.
+ * `completeOnErrors`): completion is final in Teams. With `dms` (`chats` or `onedrive`), the DMs and group DMs
+ * of the first snapshot move last, once the channels are done (a first pass that is not pre-staged, or the
+ * cutover), through the `migrateChats` sub-orchestration. The pass's record in the ledger says how it ended.
  */
 export const migrateTeam: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<MigrateTeamInput>();
@@ -337,11 +339,8 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
     phase: MigrateTeamResult['phase'],
     stage?: FinishPassInput['stage'],
   ): Generator<Task, MigrateTeamResult, unknown> {
-    if (
-      (options.dms === 'chats' || options.dms === 'onedrive') &&
-      kind === 'initial' &&
-      phase !== 'prestaged'
-    ) {
+    const chatsNow = (kind === 'initial' && phase !== 'prestaged') || kind === 'cutover';
+    if ((options.dms === 'chats' || options.dms === 'onedrive') && chatsNow) {
       enter('importing-chats');
       const importChats: MigrateChatsInput = {
         migrationId,
