@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runMigration, sandboxUsersFromExport } from '../../cli/run';
+import { runMigration, runPass, sandboxUsersFromExport } from '../../cli/run';
 import type { MigrationReport } from '../../core/pipeline/report';
 import { startSandbox, type RequestLogEntry, type SandboxHandle } from '../../sandbox';
 import { tempDir } from '../support/fixtures';
@@ -360,6 +360,53 @@ describe('--dms chats: DMs and group DMs imported into Teams chats', () => {
       )!;
       expect(thread).toMatch(/class="replies"[\s\S]*yes, noon works/);
       expect(report.chats?.every((c) => c.way === 'onedrive')).toBe(true);
+      expect(code).toBe(0);
+    } finally {
+      await sandbox.stop();
+    }
+  });
+
+  it('a pre-staged migration touches no chat; its cutover imports the chats after the channels', async () => {
+    const { dir, conversations } = dmExport(3);
+    dirs.push(dir);
+    const sandbox = await tenantFor(dir);
+    try {
+      const stateDir = tempDir('e2e-dms-state-');
+      dirs.push(stateDir);
+      await runMigration(
+        dir,
+        testRunOptions(stateDir, sandbox.url, { runId: 'dms-prestaged', dms: 'chats', prestage: true }),
+        capturedIo().io,
+      );
+      expect(await seenChats(sandbox)).toEqual([]);
+      const { io, out } = capturedIo();
+      const code = await runPass(
+        'cutover',
+        undefined,
+        { runId: 'dms-prestaged', graphUrl: sandbox.url, stateDir, json: true },
+        io,
+      );
+      const report = JSON.parse(out.join('\n')) as MigrationReport;
+      const chats = await seenChats(sandbox);
+      expect(chats.map((c) => [c.chatType, c.migrationMode, c.messages.length])).toEqual([
+        ['oneOnOne', 'completed', conversations.DADABO.length],
+        ['group', 'completed', conversations['mpdm-ada--bo--cy-1'].length],
+        ['oneOnOne', 'completed', conversations.DBOCY.length],
+      ]);
+      const lastChannelCompletion = Math.max(
+        ...sandbox
+          .requestLog()
+          .filter((r) => /\/teams\/[^/]+\/completeMigration$/.test(r.path))
+          .map((r) => r.seq),
+      );
+      const firstChatImport = Math.min(
+        ...sandbox
+          .requestLog()
+          .filter((r) => r.method === 'POST' && /\/chats\/[^/]+\/messages$/.test(r.path))
+          .map((r) => r.seq),
+      );
+      expect(firstChatImport).toBeGreaterThan(lastChannelCompletion);
+      expect(report.chats?.filter((c) => c.way === 'chat')).toHaveLength(3);
       expect(code).toBe(0);
     } finally {
       await sandbox.stop();
