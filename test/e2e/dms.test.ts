@@ -1,9 +1,10 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runMigration, runPass, sandboxUsersFromExport } from '../../cli/run';
 import type { MigrationReport } from '../../core/pipeline/report';
 import { startSandbox, type RequestLogEntry, type SandboxHandle } from '../../sandbox';
 import { tempDir } from '../support/fixtures';
+import { filler, pngBytes, writeFilesExport, type ExportFile } from '../support/filesExport';
 import {
   capturedIo,
   exitedWithin,
@@ -408,6 +409,86 @@ describe('--dms chats: DMs and group DMs imported into Teams chats', () => {
       expect(firstChatImport).toBeGreaterThan(lastChannelCompletion);
       expect(report.chats?.filter((c) => c.way === 'chat')).toHaveLength(3);
       expect(code).toBe(0);
+    } finally {
+      await sandbox.stop();
+    }
+  });
+
+  it("a DM's files go to the sender's OneDrive, attached by reference; its images inline", async () => {
+    const root = tempDir('e2e-dms-files-');
+    dirs.push(root);
+    const exportDir = join(root, 'export');
+    const bytesDir = join(root, 'bytes');
+    const pdf: ExportFile = {
+      id: 'FPDF9',
+      name: 'report.pdf',
+      mimetype: 'application/pdf',
+      bytes: filler('dm-pdf', 5000, '%PDF-1.4\n'),
+    };
+    const png: ExportFile = {
+      id: 'FPNG9',
+      name: 'diagram.png',
+      mimetype: 'image/png',
+      bytes: pngBytes(16, 16, 9),
+    };
+    mkdirSync(exportDir, { recursive: true });
+    // Ada shares the report, Bo the diagram (the export's messages alternate Ada, Bo), in general and in their DM.
+    writeFilesExport(exportDir, bytesDir, [
+      { text: 'the report', file: pdf },
+      { text: 'the diagram', file: png },
+    ]);
+    mkdirSync(join(exportDir, 'DADABO'));
+    copyFileSync(join(exportDir, 'general', '2024-01-10.json'), join(exportDir, 'DADABO', '2024-01-10.json'));
+    writeFileSync(join(exportDir, 'dms.json'), JSON.stringify([{ id: 'DADABO', members: ['U1', 'U2'] }]));
+    const sandbox = await startSandbox({
+      users: await sandboxUsersFromExport(exportDir),
+      timeScale: 10,
+      slackFiles: { export: exportDir, bytesDir },
+    });
+    try {
+      const stateDir = tempDir('e2e-dms-state-');
+      dirs.push(stateDir);
+      const code = await runMigration(
+        exportDir,
+        testRunOptions(stateDir, sandbox.url, {
+          runId: 'dms-files',
+          dms: 'chats',
+          slackFilesUrl: sandbox.slackFilesUrl,
+        }),
+        capturedIo().io,
+      );
+      expect(code).toBe(0);
+      const ada = sandbox.dump().users.find((u) => u.mail === 'ada@files.test')!;
+      const auth = { headers: { authorization: 'Bearer test' } };
+      const item = `${sandbox.url}/v1.0/users/${ada.id}/drive/root:/${encodeURIComponent('Microsoft Teams Chat Files')}/report.pdf`;
+      const stored = Buffer.from(await (await fetch(`${item}:/content`, auth)).arrayBuffer());
+      expect(stored.equals(pdf.bytes!)).toBe(true);
+      const webUrl = ((await (await fetch(item, auth)).json()) as { webUrl: string }).webUrl;
+      const [chat] = (
+        (await (await fetch(`${sandbox.url}/_sandbox/chats`)).json()) as { value: { id: string }[] }
+      ).value;
+      const messages = (
+        (await (
+          await fetch(
+            `${sandbox.url}/v1.0/chats/${encodeURIComponent(chat.id)}/messages?$orderby=createdDateTime desc`,
+            auth,
+          )
+        ).json()) as {
+          value: {
+            from: { user: { id: string } };
+            body: { content: string };
+            attachments: { contentType: string; contentUrl: string; name: string }[];
+          }[];
+        }
+      ).value.reverse();
+      expect(messages[0].from.user.id).toBe(ada.id);
+      expect(messages[0].attachments).toEqual([
+        expect.objectContaining({ contentType: 'reference', name: 'report.pdf', contentUrl: webUrl }),
+      ]);
+      expect(messages[1].body.content).toMatch(/<img [^>]*src="[^"]*\/hostedContents\/[^"]+\/\$value"/);
+      const src = /<img [^>]*src="([^"]+)"/.exec(messages[1].body.content)![1];
+      const image = Buffer.from(await (await fetch(src, auth)).arrayBuffer());
+      expect(image.equals(png.bytes!)).toBe(true);
     } finally {
       await sandbox.stop();
     }
