@@ -85,15 +85,16 @@ export class ChatImportClient {
 
   /**
    * `POST /chats/{id}/startMigration`: opens the chat for import, its creation moved back to
-   * `conversationCreationDateTime`. A chat already in migration is reported as `alreadyInMigration`.
+   * `conversationCreationDateTime` (omitted for a chat that is older already). A chat already in migration is
+   * reported as `alreadyInMigration`.
    */
   async startMigration(
     chatId: string,
-    conversationCreationDateTime: string,
+    conversationCreationDateTime?: string,
   ): Promise<{ alreadyInMigration: boolean }> {
     try {
       await this.caller.call('startChatMigration', 'POST', `/chats/${seg(chatId)}/startMigration`, {
-        body: { conversationCreationDateTime },
+        body: conversationCreationDateTime ? { conversationCreationDateTime } : {},
         idempotent: true,
       });
       return { alreadyInMigration: false };

@@ -235,7 +235,9 @@ async function postHolding(
     if (state.migrationMode !== 'inProgress') {
       if (progress.posted.size === 0 && !(await poster.stageFiles(progress, deadline))) return result(false);
       try {
-        await deps.graph.chats.startMigration(input.chatId, planned.createdDateTime);
+        const older =
+          state.createdDateTime && Date.parse(state.createdDateTime) <= Date.parse(planned.createdDateTime);
+        await deps.graph.chats.startMigration(input.chatId, older ? undefined : planned.createdDateTime);
       } catch (err) {
         if (!isChatRefused(err)) throw err;
         return await divert(deps, progress, refusedReason(err), result);
@@ -256,8 +258,11 @@ async function postHolding(
         progress.markPosted(msg, await poster.post(msg));
       } catch (err) {
         if (err instanceof MessageFailure) progress.markFailed(msg, err.message);
-        else if (isChatRefused(err)) return await divert(deps, progress, refusedReason(err), result);
-        else if (err instanceof GraphError && err.longWait && err.retryAfterMs !== undefined) {
+        else if (isChatRefused(err)) {
+          // The chat took the import before refusing it: end its migration so its banner goes away.
+          await deps.graph.chats.completeMigration(input.chatId).catch(() => undefined);
+          return await divert(deps, progress, refusedReason(err), result);
+        } else if (err instanceof GraphError && err.longWait && err.retryAfterMs !== undefined) {
           const waitUntil = new Date(deps.now() + err.retryAfterMs).toISOString();
           await progress.checkpoint({ state: 'posting', waitUntil });
           return result(false, { waitUntil });
