@@ -283,7 +283,7 @@ describe('--dms chats: DMs and group DMs imported into Teams chats', () => {
     } finally {
       await sandbox.stop();
     }
-  });
+  }, 180_000);
 
   it('a 1:1 chat the service refuses (PreconditionFailed) is reported with the reason and the group chat still lands', async () => {
     const { dir, conversations } = dmExport(4);
@@ -324,7 +324,7 @@ describe('--dms chats: DMs and group DMs imported into Teams chats', () => {
     } finally {
       await sandbox.stop();
     }
-  });
+  }, 180_000);
 
   it("--dms onedrive: one HTML file per conversation in each mapped member's SlackHistory folder, threads as replies, no chat", async () => {
     const { dir, conversations } = dmExport(3);
@@ -365,7 +365,7 @@ describe('--dms chats: DMs and group DMs imported into Teams chats', () => {
     } finally {
       await sandbox.stop();
     }
-  });
+  }, 180_000);
 
   it('a pre-staged migration touches no chat; its cutover imports the chats after the channels', async () => {
     const { dir, conversations } = dmExport(3);
@@ -412,7 +412,7 @@ describe('--dms chats: DMs and group DMs imported into Teams chats', () => {
     } finally {
       await sandbox.stop();
     }
-  });
+  }, 180_000);
 
   it("a DM's files go to the sender's OneDrive, attached by reference; its images inline", async () => {
     const root = tempDir('e2e-dms-files-');
@@ -492,7 +492,7 @@ describe('--dms chats: DMs and group DMs imported into Teams chats', () => {
     } finally {
       await sandbox.stop();
     }
-  });
+  }, 180_000);
 
   it('killed in the middle of a chat and run again, every chat ends exactly as an uninterrupted run', async () => {
     const { dir } = dmExport(120);
@@ -540,5 +540,5 @@ describe('--dms chats: DMs and group DMs imported into Teams chats', () => {
       await reference.stop();
       await killed.stop();
     }
-  });
+  }, 300_000);
 });
