@@ -134,7 +134,9 @@ export const startMigrationSchema = z
     since: isoDate('since').optional(),
     until: isoDate('until').optional(),
     prestage: z.boolean({ error: 'prestage must be true or false' }).optional(),
-    dms: z.enum(['chats', 'onedrive', 'skip'], { error: "dms must be 'chats', 'onedrive' or 'skip'" }).optional(),
+    dms: z
+      .enum(['chats', 'onedrive', 'skip'], { error: "dms must be 'chats', 'onedrive' or 'skip'" })
+      .optional(),
     deltaSync: z.boolean({ error: 'deltaSync must be true or false' }).optional(),
     options: z
       .object({
