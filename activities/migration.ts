@@ -1,4 +1,6 @@
 import type { PipelineDeps } from '../core/pipeline/deps';
+import { exportChatToOneDrive } from '../core/pipeline/chatOneDrive';
+import { completeChat, ensureChat, planChats, postChat } from '../core/pipeline/chats';
 import { addMembers } from '../core/pipeline/members';
 import { postMessages } from '../core/pipeline/poster';
 import { writeReport } from '../core/pipeline/report';
@@ -40,5 +42,11 @@ export function createMigrationActivities(
     [Activity.beginPass]: (input: Parameters<typeof beginPass>[1]) => beginPass(deps, input),
     [Activity.stageDelta]: (input: Parameters<typeof stageDelta>[1]) => stageDelta(deps, input),
     [Activity.finishPass]: (input: Parameters<typeof finishPass>[1]) => finishPass(deps, input),
+    [Activity.planChats]: (input: Parameters<typeof planChats>[1]) => planChats(deps, input),
+    [Activity.ensureChat]: (input: Parameters<typeof ensureChat>[1]) => ensureChat(deps, input),
+    [Activity.postChat]: (input: Parameters<typeof postChat>[1]) => postChat(deps, input),
+    [Activity.completeChat]: (input: Parameters<typeof completeChat>[1]) => completeChat(deps, input),
+    [Activity.exportChatToOneDrive]: (input: Parameters<typeof exportChatToOneDrive>[1]) =>
+      exportChatToOneDrive(deps, input),
   };
 }

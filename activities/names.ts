@@ -18,12 +18,19 @@ export const Activity = {
   beginPass: 'beginPass',
   stageDelta: 'stageDelta',
   finishPass: 'finishPass',
+  planChats: 'planChats',
+  ensureChat: 'ensureChat',
+  postChat: 'postChat',
+  completeChat: 'completeChat',
+  exportChatToOneDrive: 'exportChatToOneDrive',
 } as const;
 
 /** Registered orchestrator names. */
 export const Orchestrator = {
   migrateTeam: 'migrateTeam',
   migrateChannel: 'migrateChannel',
+  migrateChats: 'migrateChats',
+  migrateChat: 'migrateChat',
 } as const;
 
 export type * from '../core/pipeline/contracts';

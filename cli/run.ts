@@ -5,7 +5,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { MigrateTeamResult } from '../activities/names';
 import type { MigrationDashboard } from '../core/operations/dashboard';
-import type { MigrationReport } from '../core/pipeline/report';
+import { chatSentences, type MigrationReport } from '../core/pipeline/report';
 import type { SourceUser } from '../core/model';
 import { openSlackExport } from '../core/sources/slack/export';
 import { isSafeSlackApiUrl, readSlackApiUsers, SlackApiError } from '../core/sources/slack/webApi';
@@ -30,6 +30,8 @@ export interface RunOptions extends LocalHostOptions {
   userGroups?: string;
   /** Reactions as native Teams reactions (default) or as a text line. */
   reactions?: 'native' | 'text';
+  /** DMs and group DMs: Teams chats, HTML files in the members' OneDrive, or skipped (default). */
+  dms?: 'chats' | 'onedrive' | 'skip';
   fallbackUser?: string;
   channels?: string[];
   excludeChannels?: string[];
@@ -284,6 +286,7 @@ export async function runMigration(
       until: opts.until,
       ...(opts.prestage ? { prestage: true } : {}),
       ...(opts.deltaSync ? { deltaSync: true } : {}),
+      ...(opts.dms && opts.dms !== 'skip' ? { dms: opts.dms } : {}),
       options: {
         includeSystemEvents: opts.includeSystemEvents,
         completeOnErrors: opts.completeOnErrors,
@@ -426,9 +429,17 @@ async function followPass(
       `See the team as Teams users will: npx teams-import sandbox --state ${path.relative(process.cwd(), path.join(stateDir, 'sandbox.json')) || 'sandbox.json'}` +
         ` --port 4000, then open http://127.0.0.1:4000/_sandbox/teams/${report.team.teamId}/preview`,
     );
+  const chatsDone = (report.chats ?? []).every(
+    (c) =>
+      !c.error &&
+      (c.way === 'chat'
+        ? c.completed && c.failed === 0 && c.posted === c.planned
+        : !!c.oneDrive?.delivered.length),
+  );
   return (result.phase === 'completed' || result.phase === 'prestaged') &&
     report.totals.failed === 0 &&
-    report.totals.posted === report.totals.planned
+    report.totals.posted === report.totals.planned &&
+    chatsDone
     ? 0
     : 1;
 }
@@ -491,6 +502,12 @@ export function formatSummary(report: MigrationReport, htmlPath: string): string
         (c.missing ? `, ${c.missing} missing` : ''),
       ...c.why.map((w) => `      ${w}`),
     ]),
+    ...(report.chats?.length
+      ? [
+          `DMs and group DMs: ${report.chats.filter((c) => c.way === 'chat').length} as Teams chats, ${report.chats.filter((c) => c.way === 'onedrive').length} to OneDrive`,
+          ...chatSentences(report.chats).notMoved.map((line) => `  ${line}`),
+        ]
+      : []),
     ...(report.notImported.length
       ? [`Not imported: ${report.notImported.map((c) => c.name).join(', ')}`]
       : []),
@@ -545,6 +562,11 @@ const httpUrl =
       throw new InvalidArgumentError(`${name} must be an http(s) URL, not ${url.protocol}`);
     return value.replace(/\/+$/, '');
   };
+const dmsTarget = (value: string): 'chats' | 'onedrive' | 'skip' => {
+  if (value !== 'chats' && value !== 'onedrive' && value !== 'skip')
+    throw new InvalidArgumentError(`--dms must be 'chats', 'onedrive' or 'skip', not '${value}'.`);
+  return value;
+};
 const reactionMode = (value: string): 'native' | 'text' => {
   if (value !== 'native' && value !== 'text')
     throw new InvalidArgumentError(`--reactions must be 'native' or 'text', not '${value}'.`);
@@ -590,6 +612,12 @@ export const registerRun: CommandRegistrar = (program: Command, setExitCode) => 
       "'native' (Teams reactions where the reactor maps to an Entra user) or 'text' (a line under the message)",
       reactionMode,
       'native',
+    )
+    .option(
+      '--dms <where>',
+      "DMs and group DMs: 'chats' (Teams chats, after the channels), 'onedrive' (an HTML file per conversation in each member's OneDrive) or 'skip'",
+      dmsTarget,
+      'skip',
     )
     .option('--fallback-user <id|upn>', 'Entra user who posts for unmatched, deleted and bot authors')
     .option('--channels <a,b>', 'import only these Slack channels', list)

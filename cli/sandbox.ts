@@ -18,6 +18,7 @@ export interface SandboxCommandOptions {
   users?: string;
   ratePerChannel?: string;
   rateGlobal?: string;
+  rateChat?: string;
   timeScale?: string;
   faults?: string;
   seed?: string;
@@ -103,6 +104,12 @@ export async function sandboxOptionsFrom(opts: SandboxCommandOptions): Promise<S
     rateGlobal: numberOption(
       'rate-global',
       opts.rateGlobal,
+      (n) => Number.isInteger(n) && n >= 0,
+      'must be a whole number >= 0 (0 disables)',
+    ),
+    rateChatGlobal: numberOption(
+      'rate-chat',
+      opts.rateChat,
       (n) => Number.isInteger(n) && n >= 0,
       'must be a whole number >= 0 (0 disables)',
     ),
@@ -207,6 +214,7 @@ export const registerSandbox: CommandRegistrar = (program: Command, setExitCode)
     .option('--users <file>', 'JSON array of Entra users {id, displayName, mail, userPrincipalName}')
     .option('--rate-per-channel <n>', 'message POSTs per channel per second (0 disables)', '5')
     .option('--rate-global <n>', 'message POSTs per app per second (0 disables)', '50')
+    .option('--rate-chat <n>', 'chat message imports per app per second (0 disables)', '20')
     .option('--time-scale <k>', 'run the rate limits k times faster (benchmarks)', '1')
     .option('--faults <spec>', "faults to inject, e.g. '429:0.05,503:0.02,latency:0.1@200,lost:0.02'")
     .option('--seed <s>', 'seed of the fault decisions', '1')

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { PlanManifest, PlannedFileCounts } from '../core/model';
+import type { DmTarget, PlanManifest, PlannedFileCounts } from '../core/model';
 import { ExportReadError } from '../core/sources/archive';
 import { planExport } from '../core/transform/plan';
 import type { CommandRegistrar } from './command';
@@ -20,6 +20,8 @@ export interface ValidateOptions {
   userGroups?: string;
   /** Reactions planned as native (default) or as text, as `run --reactions` would. */
   reactions?: 'native' | 'text';
+  /** What `run --dms` will do with DMs and group DMs (default `skip`: they are listed as not imported). */
+  dms?: DmTarget;
   /** The instant nothing may be planned after; defaults to the current time. */
   now?: Date;
   /** Files larger than this many MiB become a notice (`--max-file-mb`, default 250). */
@@ -57,6 +59,19 @@ export interface ValidateReport {
   team: string;
   channels: ValidateChannel[];
   notImported: Array<{ source: string; kind: string; messages: number; reason: string }>;
+  /**
+   * What each `--dms` choice would move: conversations and planned messages. `chats`: those whose members
+   * all have a user-map line or an e-mail (the tenant must have them), the rest going to OneDrive instead.
+   */
+  dms: {
+    chats: {
+      conversations: number;
+      messages: number;
+      toOneDrive: { conversations: number; messages: number };
+    };
+    onedrive: { conversations: number; messages: number };
+    skip: { conversations: number; messages: number };
+  };
   users: { total: number; matched: number; unmatched: number; unmatchedNames: string[] };
   problems: Array<{ severity: 'error' | 'warning' | 'info'; code: string; message: string; where?: string }>;
   totals: PlanManifest['totals'];
@@ -112,12 +127,43 @@ export async function validateExport(path: string, options: ValidateOptions = {}
     ...(options.slackBotToken ? { slackBotToken: true } : {}),
     ...(userGroups ? { userGroups } : {}),
     ...(options.reactions ? { reactions: options.reactions } : {}),
+    dms: 'chats',
   });
-  return toReport(manifest);
+  return toReport(manifest, options.dms ?? 'skip');
+}
+
+/** Conversations and planned messages of `--dms chats` and `--dms onedrive`, from a plan made with DMs in it. */
+export function dmChoices(manifest: PlanManifest): ValidateReport['dms'] {
+  const resolvable = new Set(
+    manifest.users.filter((u) => u.resolution !== 'fallback').map((u) => u.sourceId),
+  );
+  const chats = manifest.chats ?? [];
+  const asChat = chats.filter((c) => {
+    const members = [...new Set(c.members)];
+    return members.length >= 2 && members.every((m) => resolvable.has(m));
+  });
+  const sum = (list: typeof chats) => ({
+    conversations: list.length,
+    messages: list.reduce((n, c) => n + c.messages, 0),
+  });
+  return {
+    chats: { ...sum(asChat), toOneDrive: sum(chats.filter((c) => !asChat.includes(c))) },
+    onedrive: sum(chats),
+    skip: { conversations: 0, messages: 0 },
+  };
 }
 
 /** Turns a plan manifest into the validation report. */
-export function toReport(manifest: PlanManifest): ValidateReport {
+export function toReport(manifest: PlanManifest, dms: DmTarget = 'chats'): ValidateReport {
+  const skipDms = dms === 'skip' && (manifest.chats?.length ?? 0) > 0;
+  const skippedChats = skipDms
+    ? (manifest.chats ?? []).map((c) => ({
+        source: c.sourceName,
+        kind: c.kind,
+        messages: c.sourceMessages,
+        reason: `${c.kind === 'dm' ? 'direct message' : 'group direct message'}: not imported by default (run --dms chats or --dms onedrive to move it)`,
+      }))
+    : [];
   const unmatched = manifest.users.filter((u) => u.resolution === 'fallback');
   return {
     source: manifest.source.name,
@@ -141,24 +187,30 @@ export function toReport(manifest: PlanManifest): ValidateReport {
       mentions: nativeAndText(c.fidelity?.mentions),
       reactions: nativeAndText(c.fidelity?.reactions),
     })),
-    notImported: manifest.notImported.map((n) => ({
-      source: n.name,
-      kind: n.kind,
-      messages: n.messages,
-      reason: n.reason,
-    })),
+    notImported: [
+      ...manifest.notImported.map((n) => ({
+        source: n.name,
+        kind: n.kind,
+        messages: n.messages,
+        reason: n.reason,
+      })),
+      ...skippedChats,
+    ],
+    dms: dmChoices(manifest),
     users: {
       total: manifest.users.length,
       matched: manifest.users.length - unmatched.length,
       unmatched: unmatched.length,
       unmatchedNames: unmatched.map((u) => u.displayName),
     },
-    problems: manifest.problems.map((p) => ({
-      severity: p.severity,
-      code: p.code,
-      message: p.message,
-      ...(p.where ? { where: p.where } : {}),
-    })),
+    problems: manifest.problems
+      .filter((p) => !(skipDms && p.code === 'dm-member-unknown'))
+      .map((p) => ({
+        severity: p.severity,
+        code: p.code,
+        message: p.message,
+        ...(p.where ? { where: p.where } : {}),
+      })),
     totals: manifest.totals,
   };
 }
@@ -202,6 +254,16 @@ export function formatReport(r: ValidateReport): string {
       .join('; ');
     if (fidelity) out.push(`    ${fidelity}`);
   }
+  const d = r.dms;
+  if (d.onedrive.conversations > 0)
+    out.push(
+      '',
+      `DMs and group DMs: --dms chats moves ${d.chats.conversations} conversation(s), ${d.chats.messages} message(s) into Teams chats` +
+        (d.chats.toOneDrive.conversations
+          ? ` and ${d.chats.toOneDrive.conversations} (${d.chats.toOneDrive.messages} messages) with a member who has no Entra user to OneDrive`
+          : '') +
+        `; --dms onedrive ${d.onedrive.conversations} conversation(s), ${d.onedrive.messages} message(s) as HTML files in the members' OneDrive; --dms skip (the default) none.`,
+    );
   if (r.notImported.length) {
     out.push('', 'Not imported:');
     for (const n of r.notImported) out.push(`  ${n.source} (${n.kind}, ${n.messages} messages): ${n.reason}`);
@@ -255,6 +317,12 @@ export function fileOutcomesLine(o: PlannedFileCounts): string {
     : `${native}; ${total} fall back: ${fallback.map(([reason, n]) => `${n} ${FALLBACK_WORDS[reason]}`).join(', ')}`;
 }
 
+function dmsOption(value: string): DmTarget {
+  if (value !== 'chats' && value !== 'onedrive' && value !== 'skip')
+    throw new OptionError(`--dms must be 'chats', 'onedrive' or 'skip', not '${value}'.`);
+  return value;
+}
+
 function reactionOption(value: string): 'native' | 'text' {
   if (value !== 'native' && value !== 'text')
     throw new OptionError(`--reactions must be 'native' or 'text', not '${value}'.`);
@@ -276,6 +344,7 @@ export const registerValidate: CommandRegistrar = (program: Command, setExitCode
     .option('--max-file-mb <n>', 'files larger than this many MiB become a notice (default 250)')
     .option('--user-groups <file>', 'CSV naming Slack user groups for @mentions: S...id,handle')
     .option('--reactions <mode>', "'native' (default) or 'text', as for run")
+    .option('--dms <where>', "'chats', 'onedrive' or 'skip' (default), as for run")
     .action(async (path: string, opts: Record<string, string | boolean | undefined>) => {
       try {
         const report = await validateExport(path, {
@@ -295,6 +364,7 @@ export const registerValidate: CommandRegistrar = (program: Command, setExitCode
           ...(process.env.SLACK_TOKEN ? { slackBotToken: true } : {}),
           ...(typeof opts.userGroups === 'string' ? { userGroups: opts.userGroups } : {}),
           ...(typeof opts.reactions === 'string' ? { reactions: reactionOption(opts.reactions) } : {}),
+          ...(typeof opts.dms === 'string' ? { dms: dmsOption(opts.dms) } : {}),
         });
         process.stdout.write(
           opts.json ? printableJson(JSON.stringify(report, null, 2)) + '\n' : formatReport(report),

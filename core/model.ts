@@ -362,6 +362,18 @@ export interface PlanSegment {
   messages: number;
 }
 
+/** Where DMs and group DMs go: Teams chats, HTML files in the members' OneDrive, or nowhere (the default). */
+export type DmTarget = 'chats' | 'onedrive' | 'skip';
+
+/**
+ * A DM or group DM as planned: its messages planned like a channel's (`chats/<id>.ndjson`, replies after
+ * their parent, planned times unique to the millisecond), `teamsName` the members' names, `members` the
+ * Slack members (the chat's members once matched to Entra users).
+ */
+export interface PlannedChat extends PlannedChannel {
+  kind: 'dm' | 'groupDm';
+}
+
 /** A source conversation that is not imported, and why. */
 export interface NotImportedConversation {
   sourceId: string;
@@ -400,6 +412,8 @@ export interface PlanManifest {
   };
   team: { displayName: string; description: string; createdDateTime: string };
   channels: PlannedChannel[];
+  /** DMs and group DMs planned for `--dms chats` or `--dms onedrive` (absent when none). */
+  chats?: PlannedChat[];
   notImported: NotImportedConversation[];
   users: PlannedUser[];
   problems: Problem[];

@@ -99,6 +99,15 @@ export async function createPipelineDeps(settings: AppSettings): Promise<Pipelin
       marginMs: settings.pacingMarginMs,
       retryMs: budget.retrySeconds * 1000,
     }),
+    chatBudget: new LeaseSlots({
+      container,
+      key: `${budget.key}-chats`,
+      slots: budget.chatSlots,
+      leaseSeconds: budget.leaseSeconds,
+      windowMs: 1000,
+      marginMs: settings.pacingMarginMs,
+      retryMs: budget.retrySeconds * 1000,
+    }),
     now: () => Date.now(),
   };
 }

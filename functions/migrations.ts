@@ -135,6 +135,9 @@ export const startMigrationSchema = z
     since: isoDate('since').optional(),
     until: isoDate('until').optional(),
     prestage: z.boolean({ error: 'prestage must be true or false' }).optional(),
+    dms: z
+      .enum(['chats', 'onedrive', 'skip'], { error: "dms must be 'chats', 'onedrive' or 'skip'" })
+      .optional(),
     deltaSync: z.boolean({ error: 'deltaSync must be true or false' }).optional(),
     options: z
       .object({
@@ -189,6 +192,7 @@ export function parseStartRequest(
         userMapCsv: b.userMap,
         userGroupsCsv: b.userGroups,
         ...(b.prestage ? { prestage: true } : {}),
+        ...(b.dms && b.dms !== 'skip' ? { dms: b.dms } : {}),
         ...(b.deltaSync !== undefined ? { deltaSync: b.deltaSync } : {}),
       },
     },

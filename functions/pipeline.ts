@@ -2,6 +2,7 @@ import * as df from 'durable-functions';
 import { createMigrationActivities } from '../activities/migration';
 import { Activity } from '../activities/names';
 import '../orchestrators/migrateChannel';
+import '../orchestrators/migrateChats';
 import '../orchestrators/migrateTeam';
 import { runtime } from './runtime';
 

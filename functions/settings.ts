@@ -58,6 +58,8 @@ export interface BudgetSettings {
   key: string;
   /** Posting slots: TEAMS_IMPORT_RATE_GLOBAL over TEAMS_IMPORT_RATE_PER_CHANNEL, rounded down. */
   slots: number;
+  /** Chat posting slots: TEAMS_IMPORT_CHAT_RATE_GLOBAL (chat message imports a second, 20) over the per-chat pace. */
+  chatSlots: number;
   /** How long a slot's lease lasts unless renewed (15-60 s): a dead process's slots come back within it. */
   leaseSeconds: number;
   /** How long a channel that found every slot taken waits (on a durable timer) before it asks again, in s. */
@@ -138,6 +140,7 @@ const schema = z.object({
   TEAMS_IMPORT_MAX_FILE_MB: positive('TEAMS_IMPORT_MAX_FILE_MB', 250),
   TEAMS_IMPORT_RATE_PER_CHANNEL: positive('TEAMS_IMPORT_RATE_PER_CHANNEL', 5),
   TEAMS_IMPORT_RATE_GLOBAL: positive('TEAMS_IMPORT_RATE_GLOBAL', 50),
+  TEAMS_IMPORT_CHAT_RATE_GLOBAL: positive('TEAMS_IMPORT_CHAT_RATE_GLOBAL', 20),
   TEAMS_IMPORT_PACING_MARGIN_MS: z.coerce
     .number({ error: 'TEAMS_IMPORT_PACING_MARGIN_MS must be a number of milliseconds' })
     .min(0, { error: 'TEAMS_IMPORT_PACING_MARGIN_MS must be 0 or more' })
@@ -230,6 +233,7 @@ export function readSettings(env: NodeJS.ProcessEnv): AppSettings {
     budget: {
       key: tenantBudgetKey(graphUrl, appTenant(s, graphAuth), appClient(graphAuth)),
       slots: slotCount(s.TEAMS_IMPORT_RATE_GLOBAL, s.TEAMS_IMPORT_RATE_PER_CHANNEL),
+      chatSlots: slotCount(s.TEAMS_IMPORT_CHAT_RATE_GLOBAL, s.TEAMS_IMPORT_RATE_PER_CHANNEL),
       leaseSeconds: s.TEAMS_IMPORT_BUDGET_LEASE_SECONDS,
       retrySeconds: s.TEAMS_IMPORT_BUDGET_RETRY_SECONDS,
       teamCreationsPerSecond: Math.max(1, Math.floor(s.TEAMS_IMPORT_TEAM_CREATIONS_PER_SECOND)),

@@ -18,6 +18,9 @@ import {
   type FinishPassInput,
   type MigrateChannelInput,
   type MigrateChannelResult,
+  type MigrateChatResult,
+  type MigrateChatsInput,
+  type MigrateChatsResult,
   type MigrateTeamInput,
   type MigrateTeamResult,
   type MigrationPhase,
@@ -45,6 +48,9 @@ const PRIMARY_CHANNEL: ChannelWork = {
   createdDateTime: '',
   messages: 0,
 };
+
+/** Chats imported at once by default: the service's 20 chat imports a second over 5 a second per chat. */
+export const CHAT_CONCURRENCY = 4;
 
 /** The instance id of a channel's sub-orchestration: derived from its parent's, so a re-run finds it again. */
 export function channelInstanceId(parentInstanceId: string, channelKey: string): string {
@@ -92,7 +98,9 @@ function problemsText(problems: Problem[]): string {
  * cutover, a first pass that is not pre-staged, and a delta after the cutover complete each channel, then
  * General last, the team (unless it is completed already), add the members and write the report. While a
  * message failed or a channel's import failed, General, the team and the members wait (unless
- * `completeOnErrors`): completion is final in Teams. The pass's record in the ledger says how it ended.
+ * `completeOnErrors`): completion is final in Teams. With `dms` (`chats` or `onedrive`), the DMs and group DMs
+ * of the first snapshot move last, once the channels are done (a first pass that is not pre-staged, or the
+ * cutover), through the `migrateChats` sub-orchestration. The pass's record in the ledger says how it ended.
  */
 export const migrateTeam: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<MigrateTeamInput>();
@@ -322,14 +330,36 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
     settle(done, running.get(done)!);
   }
 
+  let chats: MigrateChatResult[] | undefined;
   const report = (phase: MigrationPhase): Task => {
-    const write: WriteReportInput = { migrationId, phase, channelErrors };
+    const write: WriteReportInput = { migrationId, phase, channelErrors, ...(chats ? { chats } : {}) };
     return context.df.callActivityWithRetry(Activity.writeReport, activityRetry(), write);
   };
   const ended = function* (
     phase: MigrateTeamResult['phase'],
     stage?: FinishPassInput['stage'],
   ): Generator<Task, MigrateTeamResult, unknown> {
+    const chatsNow = (kind === 'initial' && phase !== 'prestaged') || kind === 'cutover';
+    if ((options.dms === 'chats' || options.dms === 'onedrive') && chatsNow) {
+      enter('importing-chats');
+      const importChats: MigrateChatsInput = {
+        migrationId,
+        target: options.dms,
+        pass,
+        batchSeconds: options.batchSeconds,
+        batchesPerExecution: options.batchesPerExecution,
+        completeOnErrors: options.completeOnErrors,
+        concurrency: options.chatConcurrency ?? CHAT_CONCURRENCY,
+      };
+      chats = (
+        (yield context.df.callSubOrchestrator(
+          Orchestrator.migrateChats,
+          importChats,
+          `${context.df.instanceId}:chats`,
+        )) as MigrateChatsResult
+      ).chats;
+      if (phase === 'needs-attention') enter(phase);
+    }
     if (phase !== 'needs-attention') enter('reporting');
     yield finish(phase, stage ? { stage } : {});
     const written = (yield report(phase)) as WriteReportResult;

@@ -1,9 +1,18 @@
 /** The fault kinds the sandbox can inject into Graph answers. */
 export type FaultKind =
-  '429' | '429noretry' | '429long' | '503' | '504' | 'latency' | 'lost' | 'teamlistlag' | 'refuse';
+  | '429'
+  | '429noretry'
+  | '429long'
+  | '503'
+  | '504'
+  | 'latency'
+  | 'lost'
+  | 'teamlistlag'
+  | 'refuse'
+  | 'chatrefuse';
 
 /** Kinds that change how a request is served without failing it, or that are decided per message, not per request. */
-type ModifierKind = 'latency' | 'teamlistlag' | 'refuse';
+type ModifierKind = 'latency' | 'teamlistlag' | 'refuse' | 'chatrefuse';
 
 /** One fault rule: a kind, a probability per request, and the kind's parameter (seconds or milliseconds). */
 export interface FaultRule {
@@ -33,6 +42,7 @@ const KINDS: FaultKind[] = [
   'lost',
   'teamlistlag',
   'refuse',
+  'chatrefuse',
 ];
 
 /** Default parameter of the kinds that take one: Retry-After or lag in seconds, latency in ms. */
@@ -49,8 +59,9 @@ const DEFAULT_PARAM: Partial<Record<FaultKind, number>> = {
  * Retry-After seconds, default 120, scaled by the time scale), `503` (param: Retry-After seconds, default
  * none), `504`, `latency` (param: delay in ms, default 100), `lost` (the request takes effect, then the
  * connection is dropped with no answer), `teamlistlag` (a team created by the request shows in team
- * listings only `param` seconds later, default 60, scaled) and `refuse` (a message or reply POST is refused
- * with 400; decided per message from its createdDateTime, so the same message is refused every time);
+ * listings only `param` seconds later, default 60, scaled), `refuse` (a message or reply POST is refused
+ * with 400; decided per message from its createdDateTime, so the same message is refused every time) and
+ * `chatrefuse` (a 1:1 chat's `startMigration` is refused with 412 PreconditionFailed; decided per chat id);
  * probability in [0, 1]. Example: `429:0.05,429noretry:0.02,503:0.02,504:0.01,latency:0.1@200,lost:0.02`.
  */
 export function parseFaults(spec: string): FaultSpec {
@@ -72,7 +83,11 @@ export function parseFaults(spec: string): FaultSpec {
     }
     if (
       param !== undefined &&
-      (kind === '429noretry' || kind === '504' || kind === 'lost' || kind === 'refuse')
+      (kind === '429noretry' ||
+        kind === '504' ||
+        kind === 'lost' ||
+        kind === 'refuse' ||
+        kind === 'chatrefuse')
     ) {
       throw new Error(`fault rule '${raw}': '${kind}' takes no parameter`);
     }
@@ -98,7 +113,7 @@ function mix(seed: number, n: number, k: number): number {
 export function decideFault(spec: FaultSpec, seed: number, n: number): FaultDecision {
   const decision: FaultDecision = { latencyMs: 0 };
   spec.forEach((rule, k) => {
-    if (rule.kind === 'refuse' || mix(seed, n, k) >= rule.probability) return;
+    if (rule.kind === 'refuse' || rule.kind === 'chatrefuse' || mix(seed, n, k) >= rule.probability) return;
     const param = rule.param ?? DEFAULT_PARAM[rule.kind];
     if (rule.kind === 'latency') decision.latencyMs += param ?? 0;
     else if (rule.kind === 'teamlistlag') decision.teamListLagSeconds ??= param;
@@ -114,6 +129,18 @@ export function decideFault(spec: FaultSpec, seed: number, n: number): FaultDeci
 export function refusesMessage(spec: FaultSpec, seed: number, createdMs: number): boolean {
   const n = (createdMs % 0x7fffffff) ^ Math.floor(createdMs / 0x7fffffff);
   return spec.some((rule, k) => rule.kind === 'refuse' && mix(seed ^ 0x5bd1e995, n, k) < rule.probability);
+}
+
+/**
+ * Whether a `chatrefuse` rule of the spec refuses the import of the 1:1 chat `chatId`: a pure function of
+ * (seed, chat id, rule), so a chat refused once is refused on every attempt.
+ */
+export function refusesChat(spec: FaultSpec, seed: number, chatId: string): boolean {
+  let n = 0;
+  for (const ch of chatId) n = (Math.imul(n, 31) + ch.charCodeAt(0)) >>> 0;
+  return spec.some(
+    (rule, k) => rule.kind === 'chatrefuse' && mix(seed ^ 0x2c1b3c6d, n, k) < rule.probability,
+  );
 }
 
 /** Draws fault decisions for successive requests, counting them. */
@@ -135,6 +162,11 @@ export class FaultInjector {
   next(): FaultDecision {
     if (this.spec.length === 0) return { latencyMs: 0 };
     return decideFault(this.spec, this.seed, this.count++);
+  }
+
+  /** Whether the import of the 1:1 chat `chatId` is refused (see `refusesChat`). */
+  refusesChat(chatId: string): boolean {
+    return this.spec.length > 0 && refusesChat(this.spec, this.seed, chatId);
   }
 
   /** Whether the message planned at `createdMs` is refused (see `refusesMessage`). */

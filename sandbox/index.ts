@@ -5,6 +5,7 @@ export {
   parseFaults,
   decideFault,
   refusesMessage,
+  refusesChat,
   type FaultSpec,
   type FaultRule,
   type FaultKind,

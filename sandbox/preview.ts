@@ -1,4 +1,5 @@
 import sanitizeHtml from 'sanitize-html';
+import { chatsOf, GRAPH_ROOT_PLACEHOLDER, type ChatMessageRecord, type ChatRecord } from './chatState';
 import type { ChannelRecord, MessageRecord, SandboxStore, TeamRecord } from './state';
 import { escapeHtml } from '../core/transform/html';
 
@@ -337,14 +338,81 @@ ${channels.map((c) => renderChannel(store, c)).join('\n')}
 </main></body></html>`;
 }
 
-/** A page listing the sandbox's teams with links to their previews. */
+/** A chat message as Teams draws it: author, original time, sanitized body with its inline images, files, reactions. */
+function renderChatMessage(store: SandboxStore, chat: ChatRecord, message: ChatMessageRecord): string {
+  const author = store.user(message.fromUserId)?.displayName ?? message.fromUserId;
+  const prefix = `${GRAPH_ROOT_PLACEHOLDER}/chats/${encodeURIComponent(chat.id)}/messages/`;
+  const local = message.body.content
+    .split(prefix)
+    .join(`/_sandbox/chats/${encodeURIComponent(chat.id)}/hosted/`)
+    .replace(/\/hostedContents\/([^/"']+)\/\$value/g, '/$1');
+  const body =
+    message.body.contentType === 'text'
+      ? `<div class="body text">${escapeHtml(message.body.content)}</div>`
+      : `<div class="body">${sanitizeHtml(local, SANITIZE)}</div>`;
+  const files = (message.attachments as Parameters<typeof fileCard>[0][]).map((a) => fileCard(a)).join('');
+  const counts = new Map<string, number>();
+  for (const r of message.reactions as { reactionType?: string }[])
+    counts.set(r.reactionType ?? '', (counts.get(r.reactionType ?? '') ?? 0) + 1);
+  const reactions = counts.size
+    ? `<div class="reactions">${[...counts].map(([type, n]) => `<span class="reaction">${escapeHtml(type)} ${n}</span>`).join('')}</div>`
+    : '';
+  return `<div class="message" data-message-id="${escapeHtml(message.id)}">
+  <div class="avatar" style="background:hsl(${hue(message.fromUserId)},55%,45%)">${escapeHtml(initials(author))}</div>
+  <div class="content">
+    <div class="meta"><span class="author">${escapeHtml(author)}</span><time datetime="${message.createdDateTime}">${formatTime(message.createdDateTime)}</time></div>
+    ${body}
+    ${files ? `<div class="files">${files}</div>` : ''}${reactions}
+  </div>
+</div>`;
+}
+
+/** The title Teams gives a chat: its topic, else its members' names. */
+function chatTitle(store: SandboxStore, chat: ChatRecord): string {
+  return chat.topic ?? chat.memberIds.map((id) => store.user(id)?.displayName ?? id).join(', ');
+}
+
+/**
+ * Renders a chat as its members read it in Teams: members, kind, migration mode (a banner while it is in
+ * migration, as Teams shows one), and its messages in time order with their authors, times and images.
+ */
+export function renderChatPreview(store: SandboxStore, chat: ChatRecord): string {
+  const title = chatTitle(store, chat);
+  const banner =
+    chat.migrationMode === 'inProgress'
+      ? '<div class="legend"><strong>This conversation is being imported.</strong> Teams shows this banner until the import is completed.</div>'
+      : '';
+  const messages = [...chat.messages].sort((a, b) => Number(a.id) - Number(b.id));
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${PREVIEW_CSP}">
+<title>${escapeHtml(title)} · Teams sandbox preview</title>
+<style>${STYLE}</style></head>
+<body>
+<header><h1>${escapeHtml(title)}</h1>
+<p>${chat.chatType === 'oneOnOne' ? '1:1 chat' : 'group chat'} · created ${formatTime(chat.createdDateTime)} · migration ${escapeHtml(chat.migrationMode ?? 'not used')} · ${messages.length} message(s)</p></header>
+<main>${banner}
+<section class="channel">
+${messages.map((m) => `<article class="thread">${renderChatMessage(store, chat, m)}</article>`).join('\n') || '<p class="empty">No messages.</p>'}
+</section>
+</main></body></html>`;
+}
+
+/** A page listing the sandbox's teams and chats with links to their previews. */
 export function renderIndex(store: SandboxStore): string {
-  const rows = store.data.teams
+  const teams = store.data.teams
     .map(
       (t) =>
         `<li><a href="/_sandbox/teams/${encodeURIComponent(t.id)}/preview">${escapeHtml(t.displayName)}</a> · ${t.channels.length} channel(s) · migration ${escapeHtml(t.migrationMode ?? 'not used')}</li>`,
     )
     .join('');
+  const chats = chatsOf(store)
+    .map(
+      (c) =>
+        `<li><a href="/_sandbox/chats/${encodeURIComponent(c.id)}/preview">${escapeHtml(chatTitle(store, c))}</a> · ${c.chatType === 'oneOnOne' ? '1:1' : 'group'} · ${c.messages.length} message(s) · migration ${escapeHtml(c.migrationMode ?? 'not used')}</li>`,
+    )
+    .join('');
+  const rows = teams + chats;
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Teams sandbox</title><style>${STYLE}</style></head>
 <body><header><h1>Teams sandbox</h1><p>${store.data.users.length} user(s), ${store.data.teams.length} team(s) · <a style="color:#fff" href="/_sandbox/state">state</a> · <a style="color:#fff" href="/_sandbox/requests">requests</a></p></header>
 <main><ul>${rows || '<li class="empty">No teams yet.</li>'}</ul></main></body></html>`;

@@ -82,9 +82,10 @@ export interface Route {
   body?: 'json' | 'raw' | 'none';
   /**
    * `message`: counts against the per-channel and per-app import throttle (needs `teamId`, `channelId`);
-   * `team-creation`, `channel-creation`: against the app's creation limits.
+   * `chat-message`: against the app's chat import limit; `team-creation`, `channel-creation`: against the
+   * app's creation limits.
    */
-  throttle?: 'message' | CreationScope;
+  throttle?: 'message' | 'chat-message' | CreationScope;
   /** A 2xx answer changed the state: schedule a save of `--state`. */
   mutates?: boolean;
   handler(ctx: RouteContext): RouteResponse | Promise<RouteResponse>;

@@ -36,6 +36,7 @@ import {
   type SandboxData,
   type SandboxUser,
 } from './state';
+import { findChat } from './chatState';
 import { CreationThrottle, ImportThrottle, retryAfterSeconds, type ThrottleScope } from './throttle';
 
 /** How to start a sandbox; every field is optional. */
@@ -48,6 +49,8 @@ export interface SandboxOptions {
   ratePerChannel?: number;
   /** Message/reply POSTs per app per sliding second; 0 disables. Default 50. */
   rateGlobal?: number;
+  /** Chat message imports (POST /chats/{id}/messages) per app per sliding second; 0 disables. Default 20. */
+  rateChatGlobal?: number;
   /** Team creations (POST /teams) per app per sliding second; 0 disables. Default 10. */
   rateTeamCreation?: number;
   /** Channel creations (POST /teams/{id}/channels) per app per sliding 10 seconds; 0 disables. Default 20. */
@@ -243,6 +246,7 @@ class Sandbox {
     this.throttle = new ImportThrottle({
       ratePerChannel: options.ratePerChannel ?? 5,
       rateGlobal: options.rateGlobal ?? 50,
+      rateChatGlobal: options.rateChatGlobal ?? 20,
       timeScale: options.timeScale ?? 1,
     });
     this.creations = new CreationThrottle({
@@ -442,7 +446,9 @@ class Sandbox {
         ? undefined
         : route.throttle === 'message'
           ? this.throttle.admit(caller.app, `${params.teamId}/${params.channelId}`, t)
-          : this.creations.admit(caller.app, route.throttle, t);
+          : route.throttle === 'chat-message'
+            ? this.throttle.admitChat(caller.app, t)
+            : this.creations.admit(caller.app, route.throttle, t);
     if (admission && !admission.admitted) {
       const seconds = retryAfterSeconds(admission.retryAfterMs);
       const extra: Record<string, string> =
@@ -454,7 +460,9 @@ class Sandbox {
           ? `${this.throttle.options.ratePerChannel} message POSTs per second per channel`
           : admission.scope === 'global'
             ? `${this.throttle.options.rateGlobal} message POSTs per second per app`
-            : `${this.creations.describe(admission.scope)} per app`;
+            : admission.scope === 'chat'
+              ? `${this.throttle.options.rateChatGlobal} chat message POSTs per second per app`
+              : `${this.creations.describe(admission.scope)} per app`;
       const err = new GraphError(
         429,
         'TooManyRequests',
@@ -580,6 +588,15 @@ class Sandbox {
 
   /** The 400 of a `refuse` fault, for a message POST into a channel that would otherwise take it; else undefined. */
   private refusal(route: Route, params: Record<string, string>, body: unknown): GraphError | undefined {
+    if (route.path === '/chats/{chatId}/startMigration') {
+      const chat = findChat(this.store, params.chatId ?? '');
+      if (chat?.chatType !== 'oneOnOne' || !this.faults.refusesChat(chat.id)) return undefined;
+      return new GraphError(
+        412,
+        'PreconditionFailed',
+        `The import of 1:1 chat '${chat.id}' is refused (sandbox fault injection 'chatrefuse'): it is refused on every attempt`,
+      );
+    }
     if (route.throttle !== 'message') return undefined;
     const created = (body as { createdDateTime?: unknown } | undefined)?.createdDateTime;
     const ms = typeof created === 'string' ? Date.parse(created) : NaN;

@@ -1,7 +1,7 @@
 import type { CreationScope } from './router';
 
 /** The scope of a throttle that refused a request. */
-export type ThrottleScope = 'channel' | 'global' | CreationScope;
+export type ThrottleScope = 'channel' | 'global' | 'chat' | CreationScope;
 
 /** The answer of a limiter: admitted, or refused with how long until a slot frees up (real milliseconds). */
 export type Admission = { admitted: true } | { admitted: false; scope: ThrottleScope; retryAfterMs: number };
@@ -53,22 +53,34 @@ export class SlidingWindow {
 export interface ThrottleOptions {
   ratePerChannel: number;
   rateGlobal: number;
+  /** Chat message imports per app (Graph: 20 a second per app per tenant), a budget of their own. */
+  rateChatGlobal: number;
   timeScale: number;
 }
 
 /**
  * The import throttle: message and reply POSTs per channel and per app, each in a sliding one-second
  * window (scaled by `timeScale`). A request is admitted only when both scopes have room, and then takes a
- * slot in both.
+ * slot in both. Chat message imports count against their own per-app window (`rateChatGlobal`).
  */
 export class ImportThrottle {
   private readonly perChannel: SlidingWindow;
   private readonly global: SlidingWindow;
+  private readonly chats: SlidingWindow;
 
   constructor(readonly options: ThrottleOptions) {
     const windowMs = 1000 / options.timeScale;
     this.perChannel = new SlidingWindow(options.ratePerChannel, windowMs);
     this.global = new SlidingWindow(options.rateGlobal, windowMs);
+    this.chats = new SlidingWindow(options.rateChatGlobal, windowMs);
+  }
+
+  /** Admits (and records) or refuses one chat message import of `app` at `now`. */
+  admitChat(app: string, now: number): Admission {
+    const wait = this.chats.waitFor(app, now);
+    if (wait > 0) return { admitted: false, scope: 'chat', retryAfterMs: wait };
+    this.chats.take(app, now);
+    return { admitted: true };
   }
 
   /** Admits (and records) or refuses one message POST of `app` to `channelKey` at `now` (channels are shared by all apps). */
@@ -85,6 +97,7 @@ export class ImportThrottle {
   reset(): void {
     this.perChannel.reset();
     this.global.reset();
+    this.chats.reset();
   }
 }
 

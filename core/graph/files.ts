@@ -62,7 +62,26 @@ export async function uploadFile(
   bytes: Buffer,
   options: UploadOptions = {},
 ): Promise<UploadedFile> {
-  const itemPath = `/drives/${seg(driveId)}/items/${seg(parentId)}:/${seg(name)}:`;
+  return uploadToPath(
+    caller,
+    `/drives/${seg(driveId)}/items/${seg(parentId)}:/${seg(name)}:`,
+    name,
+    bytes,
+    options,
+  );
+}
+
+/**
+ * Uploads bytes to a drive item path (`/drives/{d}/items/{p}:/{name}:`, `/users/{id}/drive/root:/{path}:`),
+ * replacing a file there, as uploadFile does.
+ */
+export async function uploadToPath(
+  caller: GraphCaller,
+  itemPath: string,
+  name: string,
+  bytes: Buffer,
+  options: UploadOptions = {},
+): Promise<UploadedFile> {
   if (bytes.length <= SIMPLE_UPLOAD_LIMIT) {
     const { body } = await caller.call<DriveItem>(
       'uploadFile',

@@ -9,6 +9,7 @@ import type {
   TeamVisibilityType,
 } from '@microsoft/microsoft-graph-types';
 import type { CreationBudget } from './budget';
+import { ChatImportClient } from './chatImport';
 import type { GraphClientHandle } from './client';
 import { GraphError } from './errors';
 import { getFilesFolder, uploadFile, type FilesFolder, type UploadOptions, type UploadedFile } from './files';
@@ -101,12 +102,15 @@ const ALREADY_MIGRATING = /already (in|under) migration/i;
  */
 export class TeamsImportClient {
   private readonly caller: GraphCaller;
+  /** The chat import calls, on the same connection, pacing and read budget. */
+  readonly chats: ChatImportClient;
 
   constructor(
     handle: GraphClientHandle,
     private readonly options: TeamsImportClientOptions = {},
   ) {
     this.caller = new GraphCaller(handle);
+    this.chats = new ChatImportClient(this.caller, { pacer: options.pacer, readPacer: options.readPacer });
   }
 
   /** `POST /teams` in migration mode (admitted by the creation budget); the team is created asynchronously (202 + operation URL). */

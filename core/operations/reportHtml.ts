@@ -300,6 +300,41 @@ export function renderReportHtml(report: MigrationReport): string {
               : ''
           }
           ${
+            report.chats?.length
+              ? html`<section aria-labelledby="chats-h">
+                  <h2 id="chats-h">Direct messages and group DMs</h2>
+                  <table>
+                    <caption>
+                      Each conversation: where it went, and its messages
+                    </caption>
+                    <thead>
+                      <tr>
+                        <th scope="col">Conversation</th>
+                        <th scope="col">Went to</th>
+                        <th scope="col">Planned</th>
+                        <th scope="col">Imported</th>
+                        <th scope="col">Failed</th>
+                        <th scope="col">Why</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      ${report.chats.map(
+                        (c) =>
+                          html`<tr>
+                            <th scope="row">${c.label}</th>
+                            <td>${c.way === 'chat' ? 'Teams chat' : 'OneDrive'}</td>
+                            <td>${c.planned}</td>
+                            <td>${c.posted}</td>
+                            <td>${c.failed}</td>
+                            <td>${c.reason ?? c.error ?? ''}</td>
+                          </tr>`,
+                      )}
+                    </tbody>
+                  </table>
+                </section>`
+              : ''
+          }
+          ${
             report.notImported.length
               ? html`<section aria-labelledby="notimported-h">
                   <h2 id="notimported-h">Not imported</h2>

@@ -17,6 +17,8 @@ export interface ChannelAddress {
   teamId: string;
   channelId: string;
   channelKey: string;
+  /** The run whose staged plan holds the messages, when the ledger rows live under another run id (a chat's). */
+  planRunId?: string;
 }
 
 /**
@@ -79,9 +81,15 @@ export class ChannelProgress {
   }
 
   /** Loads the channel's plan entry, ledger row (created when absent) and message rows. */
-  static async load(deps: PipelineDeps, address: ChannelAddress, pass?: string): Promise<ChannelProgress> {
-    const manifest = await readManifest(deps.store, address.runId);
-    const planned = manifest.channels.find((c) => c.key === address.channelKey);
+  static async load(
+    deps: PipelineDeps,
+    address: ChannelAddress,
+    pass?: string,
+    plan?: PlannedChannel,
+  ): Promise<ChannelProgress> {
+    const planned =
+      plan ??
+      (await readManifest(deps.store, address.runId)).channels.find((c) => c.key === address.channelKey);
     if (!planned)
       throw new Error(`Run '${address.runId}' has no channel '${address.channelKey}' in its plan.`);
     const { value: record } = await deps.ledger.ensureChannel(address.runId, address.channelKey, {
@@ -98,7 +106,7 @@ export class ChannelProgress {
 
   /** The channel's planned messages in posting order, streamed from the staged plan (every pass's segment). */
   async *plan(): AsyncGenerator<PlannedMessage> {
-    for (const segment of channelSegments(this.address.runId, this.planned)) {
+    for (const segment of channelSegments(this.address.planRunId ?? this.address.runId, this.planned)) {
       if (segment.messages === 0) continue;
       const lines = createInterface({ input: await this.deps.store.stream(segment.name) });
       try {

@@ -2,7 +2,7 @@
  * The migration's step contracts: inputs and results of each durable step, shared by the orchestrators
  * (which see them through activities/names) and the core steps that implement them.
  */
-import type { Problem } from '../model';
+import type { DmTarget, Problem } from '../model';
 
 /**
  * Where the source is: an export at a path on the host (local runs) or in a blob of the app's storage
@@ -60,6 +60,10 @@ export interface MigrationOptions {
   prestage?: boolean;
   /** The timer applies snapshots dropped into the migration's inbox after its cutover too. */
   deltaSync?: boolean;
+  /** DMs and group DMs: Teams chats after the channels, HTML files in the members' OneDrive, or skipped (default). */
+  dms?: DmTarget;
+  /** Chats imported at once under `--dms chats` (the chat posting slots; 4 by default). */
+  chatConcurrency?: number;
 }
 
 /** A migration's passes: its first import, a delta from a newer snapshot, the cutover. */
@@ -344,6 +348,8 @@ export interface WriteReportInput {
   phase: MigrationPhase;
   /** Channels whose orchestration failed, with its error. */
   channelErrors?: { key: string; error: string }[];
+  /** How each DM and group DM of `--dms chats` ended. */
+  chats?: MigrateChatResult[];
 }
 export interface WriteReportResult {
   jsonName: string;
@@ -377,6 +383,7 @@ export type MigrationPhase =
   | 'importing'
   | 'completing'
   | 'adding-members'
+  | 'importing-chats'
   | 'reporting'
   | 'completed'
   | 'prestaged'
@@ -397,4 +404,128 @@ export interface MigrationStatus {
   /** Planned messages their channel, completed first, can no longer take. */
   missing: number;
   lastError?: string;
+}
+
+/** One DM or group DM of `--dms chats`: where it goes (a Teams chat, or the OneDrive way and why). */
+export interface ChatWork {
+  /** The Slack conversation id: the chat's key in the plan and the ledger. */
+  key: string;
+  /** The members' names, as the report shows the conversation. */
+  label: string;
+  kind: 'dm' | 'groupDm';
+  messages: number;
+  /** The conversation's planned creation: the chat's `conversationCreationDateTime`. */
+  createdDateTime: string;
+  way: 'chat' | 'onedrive';
+  /** Why it cannot be a chat (`way: 'onedrive'`). */
+  reason?: string;
+  /** The members' Entra object ids (every one an owner of the chat). */
+  memberIds: string[];
+}
+
+/** planChats: where each planned DM and group DM goes. */
+export interface PlanChatsInput {
+  migrationId: string;
+  /** `onedrive`: every conversation goes the OneDrive way. */
+  target: 'chats' | 'onedrive';
+}
+export interface PlanChatsResult {
+  chats: ChatWork[];
+}
+
+/** ensureChat: the Teams chat of a conversation, created (or found) and recorded. */
+export interface EnsureChatInput {
+  migrationId: string;
+  chat: ChatWork;
+}
+export interface EnsureChatResult {
+  chatId: string;
+}
+
+/** postChat: one time-bounded batch of a chat's import, under a chat posting slot. */
+export interface PostChatInput {
+  migrationId: string;
+  chatKey: string;
+  chatId: string;
+  /** The posting pass (its start time): each message is tried once per pass. */
+  pass: string;
+  timeBudgetMs: number;
+  planned: number;
+}
+export interface PostChatResult {
+  done: boolean;
+  /** Call again after this instant (a long throttle, or no chat posting slot free: `budgetWait`). */
+  waitUntil?: string;
+  budgetWait?: boolean;
+  /** The service refused the chat import: the conversation goes the OneDrive way, for this reason. */
+  diverted?: string;
+  /** The chat is completed in Teams. */
+  completed: boolean;
+  posted: number;
+  failed: number;
+  missing: number;
+}
+
+/** completeChat: ends a chat's import. */
+export interface CompleteChatInput {
+  migrationId: string;
+  chatKey: string;
+  chatId: string;
+}
+
+/** The migrateChats orchestrator's input: the chats of a migration, after its channels. */
+export interface MigrateChatsInput {
+  migrationId: string;
+  target: 'chats' | 'onedrive';
+  pass: string;
+  batchSeconds: number;
+  batchesPerExecution: number;
+  completeOnErrors: boolean;
+  /** Chats imported at once (the chat posting slots). */
+  concurrency: number;
+}
+
+/** How each conversation of `--dms chats` ended. */
+export interface MigrateChatsResult {
+  chats: MigrateChatResult[];
+}
+
+/** The migrateChat orchestrator's input: one conversation's chat import (continued as new every few batches). */
+export interface MigrateChatInput {
+  migrationId: string;
+  chat: ChatWork;
+  chatId?: string;
+  pass: string;
+  batchSeconds: number;
+  batchesPerExecution: number;
+  completeOnErrors: boolean;
+  execution: number;
+}
+export interface MigrateChatResult {
+  key: string;
+  label: string;
+  way: 'chat' | 'onedrive';
+  reason?: string;
+  chatId?: string;
+  planned: number;
+  posted: number;
+  failed: number;
+  missing: number;
+  completed: boolean;
+  /** The members whose OneDrive holds the conversation's HTML file, and those who got none (no Entra user). */
+  oneDrive?: { delivered: string[]; undelivered: string[] };
+  /** Why the chat's import itself failed (its orchestration's error). */
+  error?: string;
+}
+
+/** exportChatToOneDrive: one conversation as an HTML file in each mapped member's OneDrive `SlackHistory/`. */
+export interface ExportChatInput {
+  migrationId: string;
+  chatKey: string;
+}
+export interface ExportChatResult {
+  key: string;
+  /** Members whose OneDrive received the file, and those with no Entra user (no OneDrive to write to). */
+  delivered: string[];
+  undelivered: string[];
 }

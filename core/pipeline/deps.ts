@@ -45,5 +45,7 @@ export interface PipelineDeps {
   inbox: SnapshotInbox;
   /** The tenant's posting slots, shared with every migration and process: a channel posts only holding one. */
   budget: PostingBudget;
+  /** The tenant's chat posting slots (`--dms chats`: the service's own 20/s budget); absent: chats post unslotted. */
+  chatBudget?: PostingBudget;
   now(): number;
 }

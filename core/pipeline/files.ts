@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { DownloadError, FileTooLargeError } from '../files/download';
 import { guidOfETag, inlineImageType } from '../files/image';
 import { sharePointName } from '../files/names';
-import type { FilesFolder } from '../graph/files';
+import type { FilesFolder, UploadedFile } from '../graph/files';
 import type { PlannedFileLink, PlannedHostedContent, PlannedMessage } from '../model';
 import { openExportArchive, type ExportArchive } from '../sources/archive';
 import { parseJsonFile } from '../sources/slack/json';
@@ -30,6 +30,14 @@ export interface SourceFiles {
 
 /** A file or inline image of one message could not be moved: the message fails with this reason. */
 export class FileFailure extends Error {}
+
+/** Where a message's files are uploaded when not to its channel's files folder (a chat's: the sender's OneDrive). */
+export interface FileDestination {
+  /** How failures name it ("Ada Lovelace's OneDrive"). */
+  readonly label: string;
+  /** Uploads `bytes` as `name`, replacing a file of that name; answers the item and the URL its attachment links to. */
+  upload(name: string, bytes: Buffer): Promise<{ item: UploadedFile; contentUrl: string }>;
+}
 
 /** A planned message with its files resolved: the body and lists to send, and the bytes of inline images. */
 export interface PreparedMessage {
@@ -71,6 +79,8 @@ export class MessageFiles {
     private readonly teamId: string,
     private readonly channelId: string,
     private readonly channelKey: string,
+    /** Where files go instead of the channel's files folder (a chat's: the sender's OneDrive). */
+    private readonly destination?: FileDestination,
   ) {}
 
   /** Resolves every file and inline image of a planned message; throws FileFailure naming what failed. */
@@ -275,6 +285,7 @@ export class MessageFiles {
 
   /** Uploads a file to the channel's files folder once, recording the item before the message is posted. */
   private async upload(file: PlannedFileLink, bytes: Buffer, row: FileRecord): Promise<FileRecord> {
+    if (this.destination) return this.uploadTo(this.destination, file, bytes, row);
     const folder = await (this.folder ??= this.deps.graph.getFilesFolder(this.teamId, this.channelId));
     if (!folder.webUrl)
       throw new FileFailure(
@@ -303,6 +314,38 @@ export class MessageFiles {
     };
     await this.record(uploaded);
     return uploaded;
+  }
+
+  /** Uploads a file to a destination other than the channel's folder once, recording the item first. */
+  private async uploadTo(
+    destination: FileDestination,
+    file: PlannedFileLink,
+    bytes: Buffer,
+    row: FileRecord,
+  ): Promise<FileRecord> {
+    const name = file.uploadName ?? sharePointName(file.name, file.sourceId ?? file.attachmentId);
+    let uploaded;
+    try {
+      uploaded = await destination.upload(name, bytes);
+    } catch (err) {
+      throw new FileFailure(
+        `upload of ${file.name} to ${destination.label} failed: ${(err as Error).message}`,
+      );
+    }
+    if (!guidOfETag(uploaded.item.eTag))
+      throw new FileFailure(
+        `the uploaded ${file.name} came back without an eTag GUID, which its attachment id must be`,
+      );
+    const recorded: FileRecord = {
+      ...row,
+      target: 'drive',
+      driveItemId: uploaded.item.id,
+      eTag: uploaded.item.eTag,
+      name: uploaded.item.name,
+      contentUrl: uploaded.contentUrl,
+    };
+    await this.record(recorded);
+    return recorded;
   }
 
   private async hostedBytes(hosted: PlannedHostedContent): Promise<Buffer> {

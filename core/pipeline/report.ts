@@ -9,7 +9,13 @@ import type {
 import { renderReportHtml } from '../operations/reportHtml';
 import { decodeSeries, sumSeries } from '../operations/throughput';
 import type { PassRecord, UserMatch } from '../state/ledgerRecords';
-import type { MigrationPhase, PassKind, WriteReportInput, WriteReportResult } from './contracts';
+import type {
+  MigrateChatResult,
+  MigrationPhase,
+  PassKind,
+  WriteReportInput,
+  WriteReportResult,
+} from './contracts';
 import type { PipelineDeps } from './deps';
 import { COMPLETED_BEFORE_POSTED } from './reconcile';
 import { readManifest, runPaths } from './runStore';
@@ -152,6 +158,11 @@ export interface MigrationReport {
     peakPerSecond?: number;
   };
   notImported: NotImportedConversation[];
+  /**
+   * DMs and group DMs of `--dms chats`, each with where it went (`chat`, or `onedrive` with the reason: a member
+   * with no Entra user, the service refusing the chat import) and its counts; absent without `--dms`.
+   */
+  chats?: MigrateChatResult[];
   problems: Problem[];
   /** The migration's passes, oldest first: its first import, deltas, the cutover. */
   passes: PassReport[];
@@ -185,6 +196,11 @@ export async function writeReport(deps: PipelineDeps, input: WriteReportInput): 
     await deps.ledger.updateChannel(input.migrationId, key, { error });
   }
   const report = await buildReport(deps, input.migrationId, input.phase);
+  if (input.chats) {
+    report.chats = input.chats;
+    report.summary.moved.push(...chatSentences(input.chats).moved);
+    report.summary.notMoved.push(...chatSentences(input.chats).notMoved);
+  }
   const jsonName = runPaths.reportJson(input.migrationId);
   const htmlName = runPaths.reportHtml(input.migrationId);
   await deps.store.put(jsonName, JSON.stringify(report, null, 2), 'application/json');
@@ -474,3 +490,39 @@ export function summarize(report: Omit<MigrationReport, 'summary'>): MigrationRe
   if (notMoved.length === 0) notMoved.push('Nothing is missing: every planned message is in Teams.');
   return { moved, notMoved };
 }
+
+/** What `--dms` moved and what it did not, in sentences for the report's summary. */
+export function chatSentences(chats: MigrateChatResult[]): { moved: string[]; notMoved: string[] } {
+  const asChats = chats.filter((c) => c.way === 'chat');
+  const posted = asChats.reduce((n, c) => n + c.posted, 0);
+  const moved = asChats.length
+    ? [`${posted} message(s) of ${asChats.length} DM(s) and group DM(s) imported into Teams chats.`]
+    : [];
+  const notMoved: string[] = [];
+  for (const c of chats) {
+    if (c.way === 'onedrive') {
+      const delivered = c.oneDrive?.delivered ?? [];
+      if (delivered.length)
+        moved.push(
+          `${c.label} (${c.planned} messages): an HTML file in SlackHistory/ of the OneDrive of ${delivered.join(', ')}.`,
+        );
+      if (c.reason && c.reason !== ONEDRIVE_CHOSEN)
+        notMoved.push(
+          `${c.label} (${c.planned} messages) is not a Teams chat: ${c.reason}${c.posted ? ` (${c.posted} message(s) were imported into the chat before the service refused it)` : ''}; it goes to its members' OneDrive instead.`,
+        );
+      if (c.oneDrive?.undelivered.length)
+        notMoved.push(
+          `${c.label}: no file for ${c.oneDrive.undelivered.join(', ')}, who ${c.oneDrive.undelivered.length === 1 ? 'has' : 'have'} no Entra user (no OneDrive to write to).`,
+        );
+      if (c.error) notMoved.push(`${c.label}: ${c.error}`);
+    } else if (c.error) notMoved.push(`${c.label}: the chat's import failed: ${c.error}`);
+    else if (c.failed > 0 || c.missing > 0 || c.posted < c.planned)
+      notMoved.push(
+        `${c.label}: ${c.posted} of ${c.planned} message(s) imported, ${c.failed} failed, ${c.missing} can no longer be imported; ${c.completed ? 'the chat is completed' : 'the chat stays in migration until a run imports the rest'}.`,
+      );
+  }
+  return { moved, notMoved };
+}
+
+/** The reason every conversation of `--dms onedrive` carries. */
+export const ONEDRIVE_CHOSEN = 'run with --dms onedrive';

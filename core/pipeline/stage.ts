@@ -121,6 +121,7 @@ export function planOptions(
       ? { text: input.options.userGroupsCsv, source: 'user groups' }
       : undefined,
     reactions: input.options.reactions,
+    ...(input.options.dms ? { dms: input.options.dms } : {}),
   };
 }
 

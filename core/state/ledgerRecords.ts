@@ -102,6 +102,10 @@ export interface ChannelRecord {
    * core/operations/throughput): the measured throughput the live page, the CLI and the report show.
    */
   throughput?: string;
+  /** A chat's creation was asked for at this instant (ISO), recorded before the request is sent. */
+  requestedAt?: string;
+  /** Why a conversation planned as a chat went to the OneDrive way instead (the service refused it, ...). */
+  diverted?: string;
   updatedAt: string;
 }
 
@@ -227,6 +231,8 @@ export const channelRows = {
       editedInSlack: r.editedInSlack,
       deletedInSlack: r.deletedInSlack,
       throughput: r.throughput,
+      requestedAt: r.requestedAt,
+      diverted: clip(r.diverted),
       updatedAt: r.updatedAt,
     }),
   }),
@@ -242,6 +248,8 @@ export const channelRows = {
       startedAt: str(e.startedAt),
       finishedAt: str(e.finishedAt),
       throughput: str(e.throughput),
+      requestedAt: str(e.requestedAt),
+      diverted: str(e.diverted),
     }),
     state: e.state as ChannelState,
     cursor: num(e.cursor),

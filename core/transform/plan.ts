@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type {
+  DmTarget,
   NotImportedConversation,
+  PlannedChat,
   PlanManifest,
   PlannedChannel,
   PlannedFileCounts,
@@ -64,6 +66,11 @@ export interface PlanOptions {
   reactions?: 'native' | 'text';
   limits?: ArchiveLimits;
   bodyBudgetBytes?: number;
+  /**
+   * What becomes of DMs and group DMs: `chats` and `onedrive` plan them (`chats/<id>.ndjson`, listed in the
+   * manifest's `chats`), `skip` (the default) lists them as not imported.
+   */
+  dms?: DmTarget;
 }
 
 const MAX_DESCRIPTION = 1024;
@@ -144,9 +151,11 @@ async function planOpened(
   const wanted = (c: SlackConversation, list?: string[]): boolean =>
     !!list?.some((x) => x === c.name || x === c.sourceId || x === `#${c.name}`);
   const selected: SlackConversation[] = [];
+  const chatConvs: SlackConversation[] = [];
   const notImported: Array<{ conv: SlackConversation; reason: string }> = [];
   for (const c of exp.conversations) {
-    if (c.kind !== 'channel') notImported.push({ conv: c, reason: notImportedReason(c) });
+    if (isDirect(c) && options.dms && options.dms !== 'skip') chatConvs.push(c);
+    else if (c.kind !== 'channel') notImported.push({ conv: c, reason: notImportedReason(c) });
     else if (options.channels?.length && !wanted(c, options.channels))
       notImported.push({ conv: c, reason: 'not among the channels selected for import' });
     else if (wanted(c, options.excludeChannels)) notImported.push({ conv: c, reason: 'excluded by option' });
@@ -218,9 +227,22 @@ async function planOpened(
           byString(a.sourceId, b.sourceId),
   );
   const channels: PlannedChannel[] = [];
+  const chats: PlannedChat[] = [];
   try {
     for (const conv of ordered)
       channels.push(await planChannel(ctx, conv, teamsNames.get(conv.sourceId)!, conv === general, store));
+    for (const conv of [...chatConvs].sort((a, b) => byString(a.sourceId, b.sourceId))) {
+      for (const id of conv.members.filter((m) => !users.has(m)))
+        log.add({
+          severity: 'warning',
+          code: 'dm-member-unknown',
+          message: `member '${id}' of ${conv.kind === 'dm' ? 'direct message' : 'group direct message'} '${conv.name}' is not in users.json, so it cannot be matched to an Entra user: the conversation cannot become a Teams chat and goes to the OneDrive of its matched members instead (add the person to users.json or the user map to import it as a chat).`,
+          where: conv.name,
+        });
+      const label = conv.members.map((m) => users.get(m)?.displayName ?? m).join(', ');
+      const planned = await planChannel(ctx, conv, label, false, store, 'chats');
+      chats.push({ ...planned, kind: conv.kind as PlannedChat['kind'] });
+    }
   } finally {
     ctx.spill.close();
   }
@@ -268,6 +290,7 @@ async function planOpened(
       createdDateTime: iso(earliest - 1),
     },
     channels,
+    ...(chats.length ? { chats } : {}),
     notImported: skippedConvs,
     users: plannedUsers.users,
     problems: log.list(),
@@ -278,14 +301,19 @@ async function planOpened(
   return manifest;
 }
 
+/** A 1:1 or group direct message. */
+function isDirect(c: SlackConversation): boolean {
+  return c.kind === 'dm' || c.kind === 'groupDm';
+}
+
 function notImportedReason(c: SlackConversation): string {
   switch (c.kind) {
     case 'private':
       return 'private channel: not imported by default (only standard channels can be created in migration mode)';
     case 'dm':
-      return 'direct message: chats are not imported by default';
+      return 'direct message: not imported by default (run --dms chats or --dms onedrive to move it)';
     case 'groupDm':
-      return 'group direct message: chats are not imported by default';
+      return 'group direct message: not imported by default (run --dms chats or --dms onedrive to move it)';
     default:
       return 'not imported';
   }
@@ -421,6 +449,7 @@ async function planChannel(
   teamsName: string,
   isGeneral: boolean,
   store?: ObjectStore,
+  folder: 'channels' | 'chats' = 'channels',
 ): Promise<PlannedChannel> {
   const { log, options, spill } = ctx;
   const skipped: Partial<Record<SkipReason, number>> = {};
@@ -793,7 +822,7 @@ async function planChannel(
     }
     if (chunk) yield chunk;
   }
-  const planPath = `channels/${conv.sourceId}.ndjson`;
+  const planPath = `${folder}/${conv.sourceId}.ndjson`;
   if (store)
     await store.put(planPath, Readable.from(lines(true), { objectMode: false }), 'application/x-ndjson');
   else for (const chunk of lines(false)) void chunk;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import {
   addChatMessages,
@@ -10,8 +11,20 @@ import {
   type ChatMessageRecord,
   type ChatRecord,
 } from '../chatState';
-import { GraphError, badRequest, forbidden, notFound } from '../errors';
-import { assertNotFuture, INITIATOR_MESSAGE, parseGraphTime, parseInput } from '../rules';
+import { GraphError, badRequest, conflict, forbidden, notFound } from '../errors';
+import {
+  assertApplicationCaller,
+  assertNotFuture,
+  attachmentRefs,
+  decodeBase64,
+  HOSTED_CONTENT_LIMIT,
+  hostedContentRefs,
+  IMPORT_ONLY_MESSAGE,
+  INITIATOR_MESSAGE,
+  parseGraphTime,
+  parseInput,
+  rewriteHostedContentRefs,
+} from '../rules';
 import type { Route, RouteContext } from '../router';
 import { page, SANDBOX_TENANT_ID, userJson } from './common';
 import { accessTokenValid } from './identity';
@@ -228,6 +241,192 @@ function completeChatMigration(ctx: RouteContext) {
   return { status: 204 };
 }
 
+const USER_BIND = /^https?:\/\/[^/]+\/(?:v1\.0|beta)\/users\(['"]?([^'")]+)['"]?\)$/i;
+
+const createChatSchema = z.object({
+  chatType: z.enum(['oneOnOne', 'group']),
+  topic: z.string().nullable().optional(),
+  members: z.array(
+    z.looseObject({
+      '@odata.type': z.literal('#microsoft.graph.aadUserConversationMember'),
+      roles: z.array(z.string()),
+      'user@odata.bind': z.string(),
+    }),
+  ),
+});
+
+/**
+ * `POST /chats`: every member an `aadUserConversationMember` bound to a user of the tenant, at least two; a
+ * `oneOnOne` chat has exactly two, and there is one per pair: asked again, it answers the existing chat.
+ */
+function createChat(ctx: RouteContext) {
+  const input = parseInput(createChatSchema, ctx.body, 'chat');
+  if (input.members.length < 2)
+    throw badRequest(`A chat needs at least two members; ${input.members.length} given.`);
+  const ids = input.members.map((m, i) => {
+    const bound = USER_BIND.exec(m['user@odata.bind']);
+    if (!bound)
+      throw badRequest(
+        `members[${i}].user@odata.bind '${m['user@odata.bind']}' is not https://graph.microsoft.com/v1.0/users('<id>')`,
+      );
+    const user = ctx.store.user(decodeURIComponent(bound[1] ?? ''));
+    if (!user) throw notFound(`members[${i}]: user '${bound[1]}' is not a user of this tenant`);
+    return user.id;
+  });
+  const members = [...new Set(ids)];
+  if (members.length !== ids.length) throw badRequest('A chat lists a member more than once.');
+  const delegated = delegatedUser(ctx);
+  if (delegated && !members.includes(delegated))
+    throw forbidden('A delegated caller must be a member of the chat it creates.');
+  const now = new Date(ctx.now).toISOString();
+  if (input.chatType === 'oneOnOne') {
+    if (members.length !== 2)
+      throw badRequest(`A oneOnOne chat has exactly two members; ${members.length} given.`);
+    const id = `19:${[...members].sort().join('_')}@unq.gbl.spaces`;
+    const existing = findChat(ctx.store, id);
+    if (existing) return { status: 201, body: chatJson(ctx, existing, false) };
+    const chat: ChatRecord = {
+      id,
+      topic: null,
+      chatType: 'oneOnOne',
+      createdDateTime: now,
+      lastUpdatedDateTime: now,
+      memberIds: members,
+      messages: [],
+    };
+    chatsOf(ctx.store).push(chat);
+    return { status: 201, body: chatJson(ctx, chat, false) };
+  }
+  const chat: ChatRecord = {
+    id: `19:${randomBytes(16).toString('hex')}@thread.v2`,
+    topic: input.topic ?? null,
+    chatType: 'group',
+    createdDateTime: now,
+    lastUpdatedDateTime: now,
+    memberIds: members,
+    messages: [],
+  };
+  chatsOf(ctx.store).push(chat);
+  return { status: 201, body: chatJson(ctx, chat, false) };
+}
+
+const importChatMessageSchema = z.object({
+  body: z.object({ contentType: z.enum(['html', 'text']).optional(), content: z.string() }),
+  createdDateTime: z.unknown(),
+  from: z.object({
+    user: z.object({
+      id: z.string(),
+      displayName: z.string().nullable().optional(),
+      userIdentityType: z.string().optional(),
+    }),
+  }),
+  attachments: z
+    .array(
+      z.looseObject({
+        id: z.string().min(1),
+        contentType: z.string(),
+        contentUrl: z.string().nullable().optional(),
+        name: z.string().nullable().optional(),
+      }),
+    )
+    .optional(),
+  mentions: z.array(z.looseObject({ id: z.number().int() })).optional(),
+  reactions: z.array(z.looseObject({ reactionType: z.string() })).optional(),
+  hostedContents: z
+    .array(
+      z.object({
+        '@microsoft.graph.temporaryId': z.string().min(1),
+        contentBytes: z.string(),
+        contentType: z.string(),
+      }),
+    )
+    .optional(),
+});
+
+/**
+ * `POST /chats/{id}/messages` of an import: only by an app, only while the chat is in migration (after
+ * `startMigration`, before `completeMigration`), `from` a member of the chat, `createdDateTime` not before
+ * the chat's creation nor in the future and unique to the millisecond in the chat (409 otherwise), every
+ * inline image and attachment referenced by the body. Counted against the app's chat import budget.
+ */
+function importChatMessage(ctx: RouteContext) {
+  const chat = requireChat(ctx);
+  if (ctx.caller) assertApplicationCaller(ctx.caller);
+  if (chat.migrationMode !== 'inProgress')
+    throw forbidden(
+      `${IMPORT_ONLY_MESSAGE}: chat '${chat.id}' is ${chat.migrationMode === 'completed' ? 'no longer' : 'not'} in migration mode`,
+    );
+  if (chat.initiator && ctx.caller && ctx.caller.app !== chat.initiator) throw forbidden(INITIATOR_MESSAGE);
+  const input = parseInput(importChatMessageSchema, ctx.body, 'chat message');
+  const user = input.from.user;
+  if (user.userIdentityType !== 'aadUser')
+    throw badRequest(`from.user.userIdentityType must be 'aadUser', not '${user.userIdentityType ?? ''}'`);
+  const author = ctx.store.user(user.id);
+  if (!author) throw badRequest(`from.user.id '${user.id}' is not the object id of a user of this tenant`);
+  if (!chat.memberIds.includes(author.id))
+    throw badRequest(`from.user.id '${user.id}' is not a member of chat '${chat.id}'`);
+  const now = Date.now();
+  const created = parseGraphTime(input.createdDateTime, 'createdDateTime');
+  assertNotFuture(created, now, 'message');
+  if (created.ms < Date.parse(chat.createdDateTime))
+    throw badRequest(
+      `createdDateTime ${created.iso} is earlier than chat '${chat.id}' createdDateTime ${chat.createdDateTime}`,
+    );
+  const refs = hostedContentRefs(input.body.content);
+  const hosted = input.hostedContents ?? [];
+  for (const ref of refs)
+    if (!hosted.some((h) => h['@microsoft.graph.temporaryId'] === ref))
+      throw badRequest(
+        `body references ../hostedContents/${ref}/$value but no hostedContents item has that temporaryId`,
+      );
+  for (const h of hosted) {
+    const bytes = decodeBase64(h.contentBytes);
+    if (!/^image\//i.test(h.contentType) || !bytes || bytes.length > HOSTED_CONTENT_LIMIT)
+      throw badRequest(
+        `hostedContents '${h['@microsoft.graph.temporaryId']}': an inline image (image/*, base64, at most 4 MB) is the only hosted content`,
+      );
+  }
+  const attachmentIds = (input.attachments ?? []).map((a) => a.id);
+  const unlinked = attachmentRefs(input.body.content).find((r) => !attachmentIds.includes(r));
+  if (unlinked !== undefined)
+    throw badRequest(`body has <attachment id="${unlinked}"> but attachments has no item with that id`);
+  const id = String(created.ms);
+  if (chat.messages.some((m) => m.id === id))
+    throw conflict(
+      `A message with createdDateTime ${created.iso} already exists in chat '${chat.id}' (id ${id}); createdDateTime must be unique to the millisecond per chat`,
+    );
+  const hostedContents = hosted.map((h, i) => ({
+    id: Buffer.from(`id=${i},type=1,url=${id}`).toString('base64url'),
+    temporaryId: h['@microsoft.graph.temporaryId'],
+    contentType: h.contentType,
+    contentBytes: h.contentBytes,
+  }));
+  const content = rewriteHostedContentRefs(input.body.content, (temporaryId) => {
+    const hc = hostedContents.find((h) => h.temporaryId === temporaryId);
+    return `${GRAPH_ROOT_PLACEHOLDER}/chats/${encodeURIComponent(chat.id)}/messages/${id}/hostedContents/${hc?.id ?? ''}/$value`;
+  });
+  const record: ChatMessageRecord = {
+    id,
+    createdDateTime: created.iso,
+    lastModifiedDateTime: created.iso,
+    lastEditedDateTime: null,
+    deletedDateTime: null,
+    fromUserId: author.id,
+    body: { contentType: input.body.contentType ?? 'text', content },
+    attachments: input.attachments ?? [],
+    reactions: input.reactions ?? [],
+    hostedContents: hostedContents.map(({ id: hcId, contentType, contentBytes }) => ({
+      id: hcId,
+      contentType,
+      contentBytes,
+    })),
+  };
+  const at = chat.messages.findIndex((m) => Number(m.id) > created.ms);
+  if (at < 0) chat.messages.push(record);
+  else chat.messages.splice(at, 0, record);
+  return { status: 201, body: messageJson(ctx, chat, record) };
+}
+
 const addSchema = z.union([
   z.object({ chats: z.array(seedChatSchema) }),
   z.object({ chatId: z.string().min(1), messages: z.array(seedMessageSchema).min(1) }),
@@ -277,6 +476,24 @@ export const chatRoutes: Route[] = [
     }),
   },
   { method: 'GET', path: '/chats/{chatId}/messages', handler: listMessages },
+  { method: 'POST', path: '/chats', mutates: true, handler: createChat },
+  {
+    method: 'POST',
+    path: '/chats/{chatId}/messages',
+    throttle: 'chat-message',
+    mutates: true,
+    handler: importChatMessage,
+  },
+  {
+    method: 'GET',
+    path: '/chats/{chatId}/messages/{messageId}',
+    handler: (ctx) => {
+      const chat = requireChat(ctx);
+      const message = chat.messages.find((m) => m.id === ctx.params.messageId);
+      if (!message) throw notFound(`Message '${ctx.params.messageId}' was not found in chat '${chat.id}'`);
+      return { status: 200, body: messageJson(ctx, chat, message) };
+    },
+  },
   { method: 'POST', path: '/chats/{chatId}/startMigration', mutates: true, handler: startChatMigration },
   {
     method: 'POST',

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { dumpState } from '../dump';
 import { notFound } from '../errors';
-import { PREVIEW_CSP, renderIndex, renderTeamPreview } from '../preview';
+import { findChat } from '../chatState';
+import { PREVIEW_CSP, renderChatPreview, renderIndex, renderTeamPreview } from '../preview';
 import { parseInput } from '../rules';
 import type { Route } from '../router';
 import { sandboxUserSchema } from '../state';
@@ -59,6 +60,33 @@ export const inspectionRoutes: Route[] = [
     path: '/_sandbox/teams/{teamId}/preview',
     kind: 'inspection',
     handler: (ctx) => html(renderTeamPreview(ctx.store, requireTeam(ctx))),
+  },
+  {
+    method: 'GET',
+    path: '/_sandbox/chats/{chatId}/preview',
+    kind: 'inspection',
+    handler: (ctx) => {
+      const chat = findChat(ctx.store, ctx.params.chatId ?? '');
+      if (!chat) throw notFound(`Chat '${ctx.params.chatId}' was not found`);
+      return html(renderChatPreview(ctx.store, chat));
+    },
+  },
+  {
+    method: 'GET',
+    path: '/_sandbox/chats/{chatId}/hosted/{messageId}/{hostedContentId}',
+    kind: 'inspection',
+    handler: (ctx) => {
+      const message = findChat(ctx.store, ctx.params.chatId ?? '')?.messages.find(
+        (m) => m.id === ctx.params.messageId,
+      );
+      const hc = message?.hostedContents.find((h) => h.id === ctx.params.hostedContentId);
+      if (!hc) throw notFound(`Hosted content '${ctx.params.hostedContentId}' was not found`);
+      return {
+        status: 200,
+        headers: { 'content-type': hc.contentType },
+        body: Buffer.from(hc.contentBytes, 'base64'),
+      };
+    },
   },
   {
     method: 'GET',
