@@ -12,6 +12,7 @@ import {
   ensureTeam,
 } from '../core/pipeline/teams';
 import { resolveUsers } from '../core/pipeline/users';
+import { checkChannelMap, writeWorkspaceReport } from '../core/pipeline/workspace';
 import { Activity } from './names';
 
 /** An activity's handler: one input, one JSON-serializable result. */
@@ -40,5 +41,9 @@ export function createMigrationActivities(
     [Activity.beginPass]: (input: Parameters<typeof beginPass>[1]) => beginPass(deps, input),
     [Activity.stageDelta]: (input: Parameters<typeof stageDelta>[1]) => stageDelta(deps, input),
     [Activity.finishPass]: (input: Parameters<typeof finishPass>[1]) => finishPass(deps, input),
+    [Activity.checkChannelMap]: (input: Parameters<typeof checkChannelMap>[1]) =>
+      checkChannelMap(deps, input),
+    [Activity.writeWorkspaceReport]: (input: Parameters<typeof writeWorkspaceReport>[1]) =>
+      writeWorkspaceReport(deps, input),
   };
 }

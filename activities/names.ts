@@ -18,12 +18,15 @@ export const Activity = {
   beginPass: 'beginPass',
   stageDelta: 'stageDelta',
   finishPass: 'finishPass',
+  checkChannelMap: 'checkChannelMap',
+  writeWorkspaceReport: 'writeWorkspaceReport',
 } as const;
 
 /** Registered orchestrator names. */
 export const Orchestrator = {
   migrateTeam: 'migrateTeam',
   migrateChannel: 'migrateChannel',
+  migrateWorkspace: 'migrateWorkspace',
 } as const;
 
 export type * from '../core/pipeline/contracts';

@@ -3,6 +3,7 @@ import { createMigrationActivities } from '../activities/migration';
 import { Activity } from '../activities/names';
 import '../orchestrators/migrateChannel';
 import '../orchestrators/migrateTeam';
+import '../orchestrators/migrateWorkspace';
 import { runtime } from './runtime';
 
 for (const name of Object.values(Activity)) {

@@ -116,6 +116,7 @@ export function planOptions(
       ? { text: input.options.userGroupsCsv, source: 'user groups' }
       : undefined,
     reactions: input.options.reactions,
+    ...(input.options.channelNames ? { channelNames: input.options.channelNames } : {}),
   };
 }
 
