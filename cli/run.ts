@@ -3,7 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { MigrateTeamResult, MigrateWorkspaceResult } from '../activities/names';
+import type { MigrateTeamResult, MigrateWorkspaceResult, WorkspaceTeamOutcome } from '../activities/names';
 import type { MigrationDashboard } from '../core/operations/dashboard';
 import type { MigrationReport } from '../core/pipeline/report';
 import type { SourceUser } from '../core/model';
@@ -340,6 +340,33 @@ export async function runMigration(
   });
 }
 
+/** A workspace migration's report (`runs/<id>/report.json`), as far as the CLI reads it. */
+export interface WorkspaceReport {
+  migrationId: string;
+  phase: string;
+  totals: { planned: number; posted: number; failed: number; missing: number };
+  teams: WorkspaceTeamOutcome[];
+}
+
+/** A workspace report for a terminal: the totals, then one line per team, then where the full report is. */
+export function formatWorkspaceSummary(report: WorkspaceReport, where: string): string {
+  const t = report.totals;
+  return (
+    [
+      `Workspace ${report.migrationId}: ${report.phase}; ${t.posted} of ${t.planned} messages posted, ${t.failed} failed, ${t.missing} missing`,
+      ...report.teams.map(
+        (team) =>
+          `  ${team.name} (${team.migrationId}): ${team.phase}, ${team.posted}/${team.planned} posted` +
+          (team.failed ? `, ${team.failed} failed` : '') +
+          (team.error ? `: ${team.error}` : ''),
+      ),
+      `Each team's own report: teams-import report <team migration id>. Workspace report: ${where}`,
+    ]
+      .map(printable)
+      .join('\n') + '\n'
+  );
+}
+
 /** The status JSON of a workspace migration, as far as `run` reads it. */
 interface WorkspaceView {
   runtimeStatus: string;
@@ -403,17 +430,7 @@ async function followWorkspace(
   const htmlPath = path.join(reportDir, `${migrationId}.html`);
   await writeFile(htmlPath, Buffer.from(await (await fetchOk(`${reportUrl}?format=html`)).arrayBuffer()));
   if (opts.json) io.out(reportJson.toString('utf8'));
-  else
-    io.out(
-      [
-        `Workspace ${migrationId}: ${result.phase}; ${result.posted} of ${result.planned} messages posted, ${result.failed} failed, ${result.missing} missing`,
-        ...result.teams.map(
-          (t) =>
-            `  ${t.name} (${t.migrationId}): ${t.phase}, ${t.posted}/${t.planned} posted${t.error ? `: ${t.error}` : ''}`,
-        ),
-        `Workspace report: ${htmlPath}`,
-      ].join('\n') + '\n',
-    );
+  else io.out(formatWorkspaceSummary(JSON.parse(reportJson.toString('utf8')) as WorkspaceReport, htmlPath));
   return result.phase === 'completed' || result.phase === 'prestaged' ? code : 1;
 }
 
