@@ -213,7 +213,10 @@ async function fillKeyOrdered(
   return {};
 }
 
-/** Fills the ledger as batches of the plan-ordered layout leave it: rows by plan position, counts, `planAt`. */
+/**
+ * Fills the ledger as batches of the plan-ordered layout leave it: rows by plan position, counts, `planAt`
+ * (without the thread-starter rows: the bench export has no replies, so no batch reads them).
+ */
 async function fillPlanOrdered(
   deps: PipelineDeps,
   runId: string,
@@ -255,7 +258,7 @@ async function fillPlanOrdered(
         createdDateTime: msg.createdDateTime,
         state: 'posted',
       },
-      topLevel: true,
+      topLevel: false,
       wasFailed: false,
       delta: { posted: 1, missing: 0 },
     });
