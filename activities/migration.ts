@@ -14,6 +14,7 @@ import {
   ensureTeam,
 } from '../core/pipeline/teams';
 import { resolveUsers } from '../core/pipeline/users';
+import { checkChannelMap, writeWorkspaceReport } from '../core/pipeline/workspace';
 import { Activity } from './names';
 
 /** An activity's handler: one input, one JSON-serializable result. */
@@ -48,5 +49,9 @@ export function createMigrationActivities(
     [Activity.completeChat]: (input: Parameters<typeof completeChat>[1]) => completeChat(deps, input),
     [Activity.exportChatToOneDrive]: (input: Parameters<typeof exportChatToOneDrive>[1]) =>
       exportChatToOneDrive(deps, input),
+    [Activity.checkChannelMap]: (input: Parameters<typeof checkChannelMap>[1]) =>
+      checkChannelMap(deps, input),
+    [Activity.writeWorkspaceReport]: (input: Parameters<typeof writeWorkspaceReport>[1]) =>
+      writeWorkspaceReport(deps, input),
   };
 }

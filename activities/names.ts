@@ -23,6 +23,8 @@ export const Activity = {
   postChat: 'postChat',
   completeChat: 'completeChat',
   exportChatToOneDrive: 'exportChatToOneDrive',
+  checkChannelMap: 'checkChannelMap',
+  writeWorkspaceReport: 'writeWorkspaceReport',
 } as const;
 
 /** Registered orchestrator names. */
@@ -31,6 +33,7 @@ export const Orchestrator = {
   migrateChannel: 'migrateChannel',
   migrateChats: 'migrateChats',
   migrateChat: 'migrateChat',
+  migrateWorkspace: 'migrateWorkspace',
 } as const;
 
 export type * from '../core/pipeline/contracts';

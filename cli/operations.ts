@@ -6,7 +6,7 @@ import { ApiError, callApi, guarded, withApiOptions, type ApiIo, type ApiOptions
 import type { CommandRegistrar } from './command';
 import { printable, printableJson, printableLines } from './printable';
 import { channelDoneLines, summaryLine } from './progress';
-import { formatSummary } from './run';
+import { formatSummary, formatWorkspaceSummary, type WorkspaceReport } from './run';
 
 /** Options of `list`: the API options and the page size asked for. */
 export interface ListOptions extends ApiOptions {
@@ -100,6 +100,14 @@ export function runReport(id: string, opts: ApiOptions & { html: boolean }, io: 
     }
     const report = (await callApi(opts, io, 'GET', route(id, '/report'))) as unknown as MigrationReport;
     if (opts.json) return io.out(JSON.stringify(report, null, 2));
+    const workspace = report as unknown as WorkspaceReport;
+    if (Array.isArray(workspace.teams))
+      return io.out(
+        formatWorkspaceSummary(
+          workspace,
+          `${opts.api}/api/${route(workspace.migrationId, '/report?format=html')}`,
+        ),
+      );
     io.out(formatSummary(report, `${opts.api}/api/${route(report.runId, '/report?format=html')}`));
   });
 }

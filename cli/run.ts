@@ -3,7 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { MigrateTeamResult } from '../activities/names';
+import type { MigrateTeamResult, MigrateWorkspaceResult, WorkspaceTeamOutcome } from '../activities/names';
 import type { MigrationDashboard } from '../core/operations/dashboard';
 import { chatSentences, type MigrationReport } from '../core/pipeline/report';
 import type { SourceUser } from '../core/model';
@@ -19,12 +19,14 @@ import {
 } from '../sandbox';
 import { RUN_OPTION_DEFAULTS } from '../core/pipeline/contracts';
 import type { CommandRegistrar } from './command';
-import { printableJson, printableLines } from './printable';
+import { printable, printableJson, printableLines } from './printable';
 import { plainProgress, terminalProgress } from './progress';
 
 /** Options of `teams-import run`. */
 export interface RunOptions extends LocalHostOptions {
   teamName?: string;
+  /** Path of a channel map CSV (`slack_channel,team,channel`): splits the workspace across several new teams. */
+  channelMap?: string;
   userMap?: string;
   /** Path of a user-group CSV (`S...,handle`). */
   userGroups?: string;
@@ -238,6 +240,21 @@ export async function runMigration(
     );
     return 2;
   }
+  if (opts.channelMap && (opts.teamName || opts.channels || opts.excludeChannels)) {
+    io.err(
+      '--channel-map names the teams and the channels of each: leave out --team-name, --channels and --exclude-channels with it.',
+    );
+    return 2;
+  }
+  let channelMapText: string | undefined;
+  if (opts.channelMap) {
+    try {
+      channelMapText = await readFile(opts.channelMap, 'utf8');
+    } catch {
+      io.err(`--channel-map '${opts.channelMap}' cannot be read: check the path.`);
+      return 2;
+    }
+  }
   let userMapText = opts.userMap ? await readFile(opts.userMap, 'utf8') : undefined;
   const userGroupsText = opts.userGroups ? await readFile(opts.userGroups, 'utf8') : undefined;
   const progress = opts.json ? io.err : io.out;
@@ -277,6 +294,7 @@ export async function runMigration(
             ...(opts.includePrivateChannels ? { includePrivate: true } : {}),
           },
       team: opts.teamName ? { displayName: opts.teamName } : undefined,
+      ...(channelMapText !== undefined ? { channelMap: channelMapText } : {}),
       userMap: userMapText,
       userGroups: userGroupsText,
       fallbackUser,
@@ -315,8 +333,103 @@ export async function runMigration(
       );
     const migrationId = startBody.id.replace(/^migration-/, '');
     progress(`Migration ${migrationId} started (local host ${host.url}).`);
+    if (channelMapText !== undefined) return followWorkspace(app, migrationId, opts, io, progress);
     return followPass(app, migrationId, opts, io, progress);
   });
+}
+
+/** A workspace migration's report (`runs/<id>/report.json`), as far as the CLI reads it. */
+export interface WorkspaceReport {
+  migrationId: string;
+  phase: string;
+  totals: { planned: number; posted: number; failed: number; missing: number };
+  teams: WorkspaceTeamOutcome[];
+}
+
+/** A workspace report for a terminal: the totals, then one line per team, then where the full report is. */
+export function formatWorkspaceSummary(report: WorkspaceReport, where: string): string {
+  const t = report.totals;
+  return (
+    [
+      `Workspace ${report.migrationId}: ${report.phase}; ${t.posted} of ${t.planned} messages posted, ${t.failed} failed, ${t.missing} missing`,
+      ...report.teams.map(
+        (team) =>
+          `  ${team.name} (${team.migrationId}): ${team.phase}, ${team.posted}/${team.planned} posted` +
+          (team.failed ? `, ${team.failed} failed` : '') +
+          (team.error ? `: ${team.error}` : ''),
+      ),
+      `Each team's own report: teams-import report <team migration id>. Workspace report: ${where}`,
+    ]
+      .map(printable)
+      .join('\n') + '\n'
+  );
+}
+
+/** The status JSON of a workspace migration, as far as `run` reads it. */
+interface WorkspaceView {
+  runtimeStatus: string;
+  phase: string;
+  output?: unknown;
+  teams?: { key: string; name: string; migrationId: string }[];
+  progress?: { lastError?: string };
+}
+
+/**
+ * Follows a workspace migration: waits for the channel map's check, then follows each team's migration to its
+ * end in turn (they run at once), then prints the workspace's summary and saves its report. Exit code 0 only
+ * when every team's exit code is.
+ */
+async function followWorkspace(
+  app: LocalApp,
+  migrationId: string,
+  opts: LocalHostOptions,
+  io: RunIo,
+  progress: (text: string) => void,
+): Promise<number> {
+  const statusUrl = (id: string): string => `${app.host.url}/api/migrations/${encodeURIComponent(id)}`;
+  let view: WorkspaceView;
+  for (;;) {
+    if (io.signal?.aborted)
+      throw new Error('Stopped: the migration resumes when run again with the same run id.');
+    view = (await (await fetchOk(statusUrl(migrationId))).json()) as WorkspaceView;
+    if (TERMINAL.has(view.runtimeStatus) || (view.phase !== 'checking-map' && view.teams?.length)) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  if (view.runtimeStatus !== 'Completed' && TERMINAL.has(view.runtimeStatus)) {
+    io.err(`Migration ${migrationId} ${view.runtimeStatus.toLowerCase()}: ${formatOutput(view.output)}`);
+    return 1;
+  }
+  const teams = view.teams ?? [];
+  progress(
+    `The channel map splits the workspace across ${teams.length} teams: ${teams.map((t) => `'${t.name}' (${t.migrationId})`).join(', ')}.`,
+  );
+  let code = 0;
+  for (const team of teams) {
+    while ((await fetch(statusUrl(team.migrationId))).status === 404)
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    progress(`Team '${team.name}':`);
+    code = Math.max(code, await followPass(app, team.migrationId, opts, io, progress, false));
+  }
+  for (;;) {
+    view = (await (await fetchOk(statusUrl(migrationId))).json()) as WorkspaceView;
+    if (TERMINAL.has(view.runtimeStatus)) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  if (view.runtimeStatus !== 'Completed') {
+    io.err(`Migration ${migrationId} ${view.runtimeStatus.toLowerCase()}: ${formatOutput(view.output)}`);
+    return 1;
+  }
+  const result = view.output as MigrateWorkspaceResult;
+  const reportUrl = `${statusUrl(migrationId)}/report`;
+  const reportDir = path.join(app.stateDir, 'reports');
+  await mkdir(reportDir, { recursive: true });
+  const reportJson = Buffer.from(await (await fetchOk(reportUrl)).arrayBuffer());
+  await writeFile(path.join(reportDir, `${migrationId}.json`), reportJson);
+  const htmlPath = path.join(reportDir, `${migrationId}.html`);
+  await writeFile(htmlPath, Buffer.from(await (await fetchOk(`${reportUrl}?format=html`)).arrayBuffer()));
+  if (opts.json) io.out(reportJson.toString('utf8'));
+  else io.out(formatWorkspaceSummary(JSON.parse(reportJson.toString('utf8')) as WorkspaceReport, htmlPath));
+  return result.phase === 'completed' || result.phase === 'prestaged' ? code : 1;
 }
 
 /** Options of `teams-import delta` and `teams-import cutover`. */
@@ -404,6 +517,8 @@ async function followPass(
   opts: LocalHostOptions,
   io: RunIo,
   progress: (text: string) => void,
+  /** Print the report (a workspace's teams leave it to the workspace's own). */
+  print = true,
 ): Promise<number> {
   const { host, sandbox, stateDir } = app;
   const dashboardUrl = `${host.url}/api/migrations/${encodeURIComponent(migrationId)}/dashboard`;
@@ -422,9 +537,9 @@ async function followPass(
   const htmlPath = path.join(reportDir, `${migrationId}.html`);
   await writeFile(htmlPath, html);
   await writeFile(path.join(reportDir, `${migrationId}.json`), JSON.stringify(report, null, 2));
-  if (opts.json) io.out(JSON.stringify(report, null, 2));
-  else io.out(formatSummary(report, htmlPath));
-  if (sandbox && !opts.json)
+  if (opts.json && print) io.out(JSON.stringify(report, null, 2));
+  else if (print) io.out(formatSummary(report, htmlPath));
+  if (sandbox && !opts.json && print)
     io.out(
       `See the team as Teams users will: npx teams-import sandbox --state ${path.relative(process.cwd(), path.join(stateDir, 'sandbox.json')) || 'sandbox.json'}` +
         ` --port 4000, then open http://127.0.0.1:4000/_sandbox/teams/${report.team.teamId}/preview`,
@@ -601,6 +716,10 @@ export const registerRun: CommandRegistrar = (program: Command, setExitCode) => 
       false,
     )
     .option('--team-name <name>', 'name of the Teams team (default: the Slack workspace name)')
+    .option(
+      '--channel-map <file>',
+      'CSV slack_channel,team,channel: split the workspace across several new teams (one migration per team)',
+    )
     .option(
       '--graph-url <url>',
       'Microsoft Graph base URL of a real tenant (credentials from AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET)',

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { DmTarget, PlanManifest, PlannedFileCounts } from '../core/model';
 import { ExportReadError } from '../core/sources/archive';
+import { checkChannelMap, mappedTeams, namesChannel, parseChannelMap } from '../core/transform/channelMap';
 import { planExport } from '../core/transform/plan';
 import type { CommandRegistrar } from './command';
 import { printable, printableJson } from './printable';
@@ -10,6 +11,8 @@ import { printable, printableJson } from './printable';
 export interface ValidateOptions {
   /** Path of a user-map CSV (`slackId|slackEmail,entraIdOrUpn`). */
   userMap?: string;
+  /** Path of a channel map CSV (`slack_channel,team,channel`), checked against the export. */
+  channelMap?: string;
   channels?: string[];
   /** `YYYY-MM-DD` (start of that day, UTC) or an ISO instant. */
   since?: string;
@@ -75,6 +78,8 @@ export interface ValidateReport {
   users: { total: number; matched: number; unmatched: number; unmatchedNames: string[] };
   problems: Array<{ severity: 'error' | 'warning' | 'info'; code: string; message: string; where?: string }>;
   totals: PlanManifest['totals'];
+  /** With a channel map: the teams it makes, each with its Slack channels and their Teams names. */
+  teams?: Array<{ key: string; name: string; channels: Array<{ source: string; teamsName: string }> }>;
 }
 
 /** An option value that cannot be used; the message names the option. */
@@ -109,6 +114,14 @@ export async function validateExport(path: string, options: ValidateOptions = {}
     });
     userMap = { text, source: options.userMap };
   }
+  let channelMapText: string | undefined;
+  if (options.channelMap) {
+    if (options.channels?.length)
+      throw new OptionError('--channel-map names the channels of each team: leave out --channels with it.');
+    channelMapText = await readFile(options.channelMap, 'utf8').catch(() => {
+      throw new OptionError(`--channel-map '${options.channelMap}' cannot be read: check the path.`);
+    });
+  }
   let userGroups: { text: string; source: string } | undefined;
   if (options.userGroups) {
     const text = await readFile(options.userGroups, 'utf8').catch(() => {
@@ -129,7 +142,47 @@ export async function validateExport(path: string, options: ValidateOptions = {}
     ...(options.reactions ? { reactions: options.reactions } : {}),
     dms: 'chats',
   });
-  return toReport(manifest, options.dms ?? 'skip');
+  const report = toReport(manifest, options.dms ?? 'skip');
+  if (channelMapText === undefined) return report;
+  return withChannelMap(report, manifest, channelMapText, options.channelMap!);
+}
+
+/** The report with a channel map checked against the export's channels: its teams, and its problems. */
+function withChannelMap(
+  report: ValidateReport,
+  manifest: PlanManifest,
+  text: string,
+  source: string,
+): ValidateReport {
+  const parsed = parseChannelMap(text, source);
+  const channels = manifest.channels.map((c) => ({
+    sourceId: c.sourceId,
+    name: c.sourceName,
+    isGeneral: c.isGeneral,
+  }));
+  const problems = [...parsed.problems, ...checkChannelMap(parsed.entries, channels, { source })];
+  const teams = mappedTeams(parsed.entries).map((t) => ({
+    key: t.key,
+    name: t.name,
+    channels: t.channels.map((c) => {
+      const slack = channels.find((ch) => namesChannel(c.slackChannel, ch));
+      return { source: slack?.name ?? c.slackChannel, teamsName: slack?.isGeneral ? 'General' : c.teamsName };
+    }),
+  }));
+  return {
+    ...report,
+    importable: report.importable && !problems.some((p) => p.severity === 'error'),
+    teams,
+    problems: [
+      ...report.problems,
+      ...problems.map((p) => ({
+        severity: p.severity,
+        code: p.code,
+        message: p.message,
+        ...(p.where ? { where: p.where } : {}),
+      })),
+    ],
+  };
 }
 
 /** Conversations and planned messages of `--dms chats` and `--dms onedrive`, from a plan made with DMs in it. */
@@ -237,7 +290,12 @@ function fidelityLine(what: string, counts: ValidateChannel['mentions']): string
  * the export, so control and format characters are shown escaped (see {@link printable}).
  */
 export function formatReport(r: ValidateReport): string {
-  const out: string[] = [`Export ${r.source} -> team "${r.team}"`, ''];
+  const out: string[] = r.teams
+    ? [`Export ${r.source} -> ${r.teams.length} teams by the channel map`, '']
+    : [`Export ${r.source} -> team "${r.team}"`, ''];
+  for (const team of r.teams ?? [])
+    out.push(`Team "${team.name}": ${team.channels.map((c) => `#${c.source} -> ${c.teamsName}`).join(', ')}`);
+  if (r.teams) out.push('');
   out.push('Channels to import:');
   for (const c of r.channels) {
     const skipped = Object.entries(c.skipped)
@@ -337,6 +395,7 @@ export const registerValidate: CommandRegistrar = (program: Command, setExitCode
     .argument('<export>', 'the Slack export ZIP or its extracted folder')
     .option('--json', 'print the report as one JSON document')
     .option('--user-map <file>', 'CSV of slackId|slackEmail,entraIdOrUpn')
+    .option('--channel-map <file>', 'CSV of slack_channel,team,channel: check it against the export')
     .option('--channels <names>', 'comma-separated channel names or ids to import')
     .option('--since <date>', 'only messages from this date (YYYY-MM-DD, UTC) or ISO time')
     .option('--until <date>', 'only messages up to this date (inclusive, UTC) or before this ISO time')
@@ -349,6 +408,7 @@ export const registerValidate: CommandRegistrar = (program: Command, setExitCode
       try {
         const report = await validateExport(path, {
           ...(typeof opts.userMap === 'string' ? { userMap: opts.userMap } : {}),
+          ...(typeof opts.channelMap === 'string' ? { channelMap: opts.channelMap } : {}),
           ...(typeof opts.channels === 'string'
             ? {
                 channels: opts.channels

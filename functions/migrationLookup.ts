@@ -7,6 +7,11 @@ export const INSTANCE_PREFIX = 'migration-';
 /** What a migration id may be: the start route makes no other, so the routes answer 400 for any other. */
 export const MIGRATION_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 
+/** A team's migration within a workspace migration (`<id>.t<n>`): looked up like a migration, never started alone. */
+export const TEAM_MIGRATION_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}\.t[0-9]{1,4}$/;
+
+const knownId = (id: string): boolean => MIGRATION_ID.test(id) || TEAM_MIGRATION_ID.test(id);
+
 /** Runtime statuses of an orchestration that is still under way. */
 export const ACTIVE = new Set<string>([
   df.OrchestrationRuntimeStatus.Running,
@@ -21,9 +26,9 @@ export function migrationInstanceId(migrationId: string): string {
 
 /** The migration ids a request can mean: the id itself, or the id inside an instance id `migration-<id>`. */
 export function requestedIds(requested: string): string[] {
-  const ids = MIGRATION_ID.test(requested) ? [requested] : [];
+  const ids = knownId(requested) ? [requested] : [];
   const inner = requested.startsWith(INSTANCE_PREFIX) ? requested.slice(INSTANCE_PREFIX.length) : '';
-  if (MIGRATION_ID.test(inner)) ids.push(inner);
+  if (knownId(inner)) ids.push(inner);
   return ids;
 }
 

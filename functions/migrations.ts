@@ -5,9 +5,13 @@ import { z } from 'zod';
 import {
   Orchestrator,
   type MigrateTeamInput,
+  type MigrateWorkspaceInput,
   type MigrationStatus,
   type SourceRef,
 } from '../activities/names';
+import { workspaceTeams } from '../core/pipeline/workspace';
+import { parseChannelMap } from '../core/transform/channelMap';
+import type { WorkspaceStatus } from '../orchestrators/migrateWorkspace';
 import { explainChannel, passReports } from '../core/pipeline/report';
 import { readManifest, runPaths } from '../core/pipeline/runStore';
 import type { ChannelRecord } from '../core/state/ledgerRecords';
@@ -29,6 +33,8 @@ export { migrationInstanceId };
 export const MAX_START_BODY_BYTES = 16 * 1024 * 1024;
 /** Longest user map CSV: about 100,000 users. */
 export const MAX_USER_MAP_CHARS = 8 * 1024 * 1024;
+/** Longest channel map CSV: about 10,000 channels. */
+export const MAX_CHANNEL_MAP_CHARS = 1024 * 1024;
 /** Most channels named in `channels` or `excludeChannels`, and the longest name. */
 const MAX_CHANNEL_LIST = 10_000;
 const MAX_NAME = 256;
@@ -130,6 +136,13 @@ export const startMigrationSchema = z
       .min(1)
       .max(MAX_NAME, { error: `fallbackUser must be at most ${MAX_NAME} characters` })
       .optional(),
+    channelMap: z
+      .string()
+      .min(1, { error: 'channelMap must not be empty' })
+      .max(MAX_CHANNEL_MAP_CHARS, {
+        error: `channelMap must be at most ${MAX_CHANNEL_MAP_CHARS} characters of CSV`,
+      })
+      .optional(),
     channels: channelList('channels').optional(),
     excludeChannels: channelList('excludeChannels').optional(),
     since: isoDate('since').optional(),
@@ -155,13 +168,18 @@ export const startMigrationSchema = z
   .strict()
   .refine((b) => !b.since || !b.until || Date.parse(b.since) < Date.parse(b.until), {
     error: 'since must be before until',
+  })
+  .refine((b) => !b.channelMap || (!b.channels && !b.excludeChannels && !b.team.displayName), {
+    error:
+      'channelMap names the teams and their channels: leave out team.displayName, channels and excludeChannels with it',
   });
 
 /** A start request, validated: the orchestration input, or the list of mistakes. */
 export function parseStartRequest(
   body: unknown,
   fallbackUser?: string,
-): { ok: true; input: MigrateTeamInput } | { ok: false; errors: string[] } {
+):
+  { ok: true; input: MigrateTeamInput; workspace?: MigrateWorkspaceInput } | { ok: false; errors: string[] } {
   const parsed = startMigrationSchema.safeParse(body);
   if (!parsed.success)
     return {
@@ -173,28 +191,39 @@ export function parseStartRequest(
   const migrationId =
     b.migrationId ??
     `m-${createHash('sha256')
-      .update(JSON.stringify([source, b.team.displayName ?? '']))
+      .update(JSON.stringify([source, b.team.displayName ?? '', ...(b.channelMap ? [b.channelMap] : [])]))
       .digest('hex')
       .slice(0, 16)}`;
+  const input: MigrateTeamInput = {
+    migrationId,
+    source,
+    team: b.team,
+    options: {
+      ...b.options,
+      channels: b.channels,
+      excludeChannels: b.excludeChannels,
+      since: b.since,
+      until: b.until,
+      fallbackUser: b.fallbackUser ?? fallbackUser,
+      userMapCsv: b.userMap,
+      userGroupsCsv: b.userGroups,
+      ...(b.prestage ? { prestage: true } : {}),
+      ...(b.dms && b.dms !== 'skip' ? { dms: b.dms } : {}),
+      ...(b.deltaSync !== undefined ? { deltaSync: b.deltaSync } : {}),
+    },
+  };
+  if (!b.channelMap) return { ok: true, input };
+  const map = parseChannelMap(b.channelMap);
+  const errors = map.problems.filter((p) => p.severity === 'error').map((p) => `channelMap: ${p.message}`);
+  if (errors.length > 0) return { ok: false, errors };
   return {
     ok: true,
-    input: {
+    input,
+    workspace: {
       migrationId,
       source,
-      team: b.team,
-      options: {
-        ...b.options,
-        channels: b.channels,
-        excludeChannels: b.excludeChannels,
-        since: b.since,
-        until: b.until,
-        fallbackUser: b.fallbackUser ?? fallbackUser,
-        userMapCsv: b.userMap,
-        userGroupsCsv: b.userGroups,
-        ...(b.prestage ? { prestage: true } : {}),
-        ...(b.dms && b.dms !== 'skip' ? { dms: b.dms } : {}),
-        ...(b.deltaSync !== undefined ? { deltaSync: b.deltaSync } : {}),
-      },
+      channelMapCsv: b.channelMap,
+      teams: workspaceTeams(input, map.entries),
     },
   };
 }
@@ -203,6 +232,38 @@ const ACTIVE = new Set<string>([
   df.OrchestrationRuntimeStatus.Running,
   df.OrchestrationRuntimeStatus.Pending,
 ]);
+
+/** A migration's channels as the status JSON lists them: plan, ledger counts and what is missing and why. */
+async function channelViews(
+  deps: Awaited<ReturnType<ReturnType<typeof runtime>['pipelineDeps']>>,
+  migrationId: string,
+  ended: boolean,
+) {
+  const records = new Map((await deps.ledger.listChannels(migrationId)).map((c) => [c.channelKey, c]));
+  const staged = await deps.store.exists(runPaths.manifest(migrationId));
+  const channels = staged
+    ? (await readManifest(deps.store, migrationId)).channels.map((c) => {
+        const r = records.get(c.key);
+        const outcome = channelOutcome(c.messages, r);
+        return {
+          key: c.key,
+          source: c.sourceName,
+          teamsName: c.teamsName,
+          planned: c.messages,
+          state: r?.state ?? 'pending',
+          posted: outcome.posted,
+          failed: outcome.failed,
+          missing: outcome.missing,
+          throttled: r?.throttled ?? 0,
+          ...(r?.lastError ? { lastError: r.lastError } : {}),
+          ...(r?.error ? { error: r.error } : {}),
+          ...(r?.waitUntil ? { waitingUntil: r.waitUntil } : {}),
+          why: explainChannel(outcome, ended),
+        };
+      })
+    : [];
+  return { staged, channels };
+}
 
 /** Records the migration in the ledger as it starts, so `GET /api/migrations` lists it from then on. */
 async function recordStart(migrationId: string): Promise<void> {
@@ -263,7 +324,9 @@ df.app.client.http('startMigration', {
     }
     try {
       await recordStart(parsed.input.migrationId);
-      await client.startNew(Orchestrator.migrateTeam, { instanceId, input: parsed.input });
+      if (parsed.workspace)
+        await client.startNew(Orchestrator.migrateWorkspace, { instanceId, input: parsed.workspace });
+      else await client.startNew(Orchestrator.migrateTeam, { instanceId, input: parsed.input });
     } catch (err) {
       // A concurrent start of the same migration won the race (the client's 409): answer its status.
       const now = await findStatus(client, instanceId);
@@ -304,30 +367,36 @@ df.app.client.http('getMigration', {
     if (!status)
       return { status: 404, jsonBody: { error: `No migration '${candidates[0]}' is known to this app.` } };
     const deps = await runtime().pipelineDeps();
-    const records = new Map((await deps.ledger.listChannels(migrationId)).map((c) => [c.channelKey, c]));
-    const staged = await deps.store.exists(runPaths.manifest(migrationId));
     const ended = !ACTIVE.has(status.runtimeStatus);
-    const channels = staged
-      ? (await readManifest(deps.store, migrationId)).channels.map((c) => {
-          const r = records.get(c.key);
-          const outcome = channelOutcome(c.messages, r);
-          return {
-            key: c.key,
-            source: c.sourceName,
-            teamsName: c.teamsName,
-            planned: c.messages,
-            state: r?.state ?? 'pending',
-            posted: outcome.posted,
-            failed: outcome.failed,
-            missing: outcome.missing,
-            throttled: r?.throttled ?? 0,
-            ...(r?.lastError ? { lastError: r.lastError } : {}),
-            ...(r?.error ? { error: r.error } : {}),
-            ...(r?.waitUntil ? { waitingUntil: r.waitUntil } : {}),
-            why: explainChannel(outcome, ended),
-          };
-        })
-      : [];
+    const { staged, channels } = await channelViews(deps, migrationId, ended);
+    const workspace = status.customStatus as WorkspaceStatus | undefined;
+    if (workspace && Array.isArray(workspace.teams)) {
+      const teams = [];
+      for (const team of workspace.teams) {
+        const teamStatus = await findStatus(client, migrationInstanceId(team.migrationId));
+        const teamEnded = !teamStatus || !ACTIVE.has(teamStatus.runtimeStatus);
+        teams.push({
+          ...team,
+          runtimeStatus: teamStatus?.runtimeStatus ?? 'Pending',
+          progress: (teamStatus?.customStatus ?? undefined) as MigrationStatus | undefined,
+          channels: (await channelViews(deps, team.migrationId, teamEnded)).channels,
+        });
+      }
+      return {
+        status: 200,
+        jsonBody: {
+          migrationId,
+          runtimeStatus: status.runtimeStatus,
+          phase: workspace.phase,
+          progress: workspace,
+          createdTime: status.createdTime,
+          lastUpdatedTime: status.lastUpdatedTime,
+          output: status.output,
+          teams,
+          report: { json: runPaths.reportJson(migrationId), html: runPaths.reportHtml(migrationId) },
+        },
+      };
+    }
     const custom = (status.customStatus ?? undefined) as MigrationStatus | undefined;
     const migration = (await deps.ledger.getMigration(migrationId))?.value;
     return {

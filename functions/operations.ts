@@ -1,14 +1,19 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import * as df from 'durable-functions';
 import { z } from 'zod';
-import { Orchestrator, type MigrateTeamInput, type MigrationStatus } from '../activities/names';
+import {
+  Orchestrator,
+  type MigrateTeamInput,
+  type MigrateWorkspaceInput,
+  type MigrationStatus,
+} from '../activities/names';
 import { effectivePhase } from '../core/operations/phase';
 import type { PipelineDeps } from '../core/pipeline/deps';
 import { readManifest, runPaths } from '../core/pipeline/runStore';
 import { storageClients } from '../core/state/storageAccount';
 import { createUploadUrl, UPLOAD_CONTAINER } from '../core/state/uploadSas';
 import { channelInstanceId } from '../orchestrators/migrateTeam';
-import { ACTIVE, findStatus, lookupMigration, startedResponse } from './migrationLookup';
+import { ACTIVE, findStatus, lookupMigration, migrationInstanceId, startedResponse } from './migrationLookup';
 import { DEFAULT_PAGE, listMigrationPage, MAX_PAGE } from './migrationViews';
 import { runtime } from './runtime';
 import { issueMessages } from './requestErrors';
@@ -64,6 +69,12 @@ df.app.client.http('listMigrations', {
     return { status: 200, jsonBody: answer.page };
   },
 });
+
+/** The teams of a workspace migration, from its status (none for a one-team migration). */
+function workspaceTeamsOf(status: df.DurableOrchestrationStatus): { migrationId: string }[] {
+  const teams = (status.customStatus as { teams?: unknown } | null | undefined)?.teams;
+  return Array.isArray(teams) ? (teams as { migrationId: string }[]) : [];
+}
 
 /** The phase to quote in a 409, from the orchestration's status. */
 function phaseOf(status: df.DurableOrchestrationStatus): string {
@@ -128,6 +139,15 @@ df.app.client.http('cancelMigration', {
     await client.terminate(encodeURIComponent(instanceId), 'cancelled');
     const deps = await runtime().pipelineDeps();
     const channels = await stopChannels(client, deps, migrationId, instanceId, 'cancelled');
+    for (const team of workspaceTeamsOf(status)) {
+      const teamInstance = migrationInstanceId(team.migrationId);
+      const teamStatus = await findStatus(client, teamInstance);
+      if (teamStatus && ACTIVE.has(teamStatus.runtimeStatus))
+        await client.terminate(encodeURIComponent(teamInstance), 'cancelled').catch(() => undefined);
+      const stopped = await stopChannels(client, deps, team.migrationId, teamInstance, 'cancelled');
+      channels.stopped += stopped.stopped;
+      channels.stillRunning.push(...stopped.stillRunning);
+    }
     return {
       status: 202,
       jsonBody: {
@@ -164,6 +184,11 @@ df.app.client.http('resumeMigration', {
     if (phase === 'completed')
       return conflict(
         `Migration '${migrationId}' is completed: every planned message is imported; nothing to resume.`,
+      );
+    const teams = workspaceTeamsOf(status);
+    if (teams.length > 0 || (status.input as Partial<MigrateWorkspaceInput> | undefined)?.teams)
+      return conflict(
+        `Migration '${migrationId}' is a workspace split across teams by a channel map: resume each team that did not complete with its own id (${teams.map((t) => t.migrationId).join(', ')}).`,
       );
     const input = status.input as MigrateTeamInput | undefined;
     if (!input || typeof input !== 'object' || input.migrationId !== migrationId)

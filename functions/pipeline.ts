@@ -4,6 +4,7 @@ import { Activity } from '../activities/names';
 import '../orchestrators/migrateChannel';
 import '../orchestrators/migrateChats';
 import '../orchestrators/migrateTeam';
+import '../orchestrators/migrateWorkspace';
 import { runtime } from './runtime';
 
 for (const name of Object.values(Activity)) {

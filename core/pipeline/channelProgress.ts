@@ -1,15 +1,22 @@
-import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { channelPacingKey } from '../graph/pacing';
 import { addToSeries, decodeSeries, encodeSeries, type MinuteBucket } from '../operations/throughput';
 import type { PlannedChannel, PlannedMessage } from '../model';
-import type { ChannelPatch, ChannelRecord, MessageRecord } from '../state/ledger';
+import type {
+  ChannelPatch,
+  ChannelRecord,
+  MessageChange,
+  MessageCounts,
+  MessageRecord,
+  MessageState,
+} from '../state/ledger';
 import type { PipelineDeps } from './deps';
 import { channelSegments, readManifest } from './runStore';
 
 /** How often message rows, the cursor and the counts reach the ledger while a step runs. */
 const CHECKPOINT_MS = 1000;
-/** Message rows written in one table transaction at most (the service allows 100). */
-const MAX_PENDING_ROWS = 50;
+/** Message outcomes that start a write at once (a transaction takes 100 rows; an outcome writes up to 3). */
+const MAX_PENDING_ROWS = 30;
 
 /** Which channel of which run a step works on. */
 export interface ChannelAddress {
@@ -21,24 +28,56 @@ export interface ChannelAddress {
   planRunId?: string;
 }
 
+/** Where a planned message's line starts in a channel's plan: its `seq`, the plan file's index, the byte offset. */
+interface PlanPosition {
+  seq: number;
+  segment: number;
+  offset: number;
+}
+
+/** The plan's start. */
+const PLAN_START: PlanPosition = { seq: 0, segment: 0, offset: 0 };
+
+/** What a step knows of one planned message's outcome. */
+interface Known {
+  state: MessageState;
+  teamsId?: string;
+}
+
 /**
- * A channel's progress as the ledger holds it (posted, failed and missing messages, the pass and its
- * cursor), loaded once per step and written back as it changes: message rows in transactions of at most
- * 50, then the channel row's cursor and counts, about a second apart in the background (off the posting
- * path: a write that waits for the store does not hold the next POST back) and at the end of the step. A
- * message counts as done for the ledger only once its row is written, so a crash loses at most the last
- * second or two of outcomes, which the next step finds again (a 409 or a lookup by planned time).
+ * A channel's progress as the ledger holds it, read so that a step costs the same at the end of a large
+ * channel as at its start: the counts (one row), the failures standing (one row each), then, as the plan is
+ * read from the cursor on, the message rows from the cursor on (in plan order, a page at a time), and a
+ * thread's first message by its key when a reply needs it. The plan is read from the byte where the cursor's
+ * line starts (kept on the channel row as `planAt`), not from its start.
+ *
+ * Outcomes are written back as they change: message rows in transactions of at most 100 rows, each with the
+ * partition's counts as they stand once it is in (so the counts never disagree with the rows), then the
+ * channel row's cursor and counts, about a second apart in the background (off the posting path: a write
+ * that waits for the store does not hold the next POST back) and at the end of the step. A message counts as
+ * done for the ledger only once its row is written, so a crash loses at most the last second or two of
+ * outcomes, which the next step finds again (a 409 or a lookup by planned time).
+ *
+ * A channel whose rows are still in the key-ordered layout of earlier versions is moved to the plan-ordered
+ * one by the first step that loads it (one read of every row, once).
  */
 export class ChannelProgress {
-  /** Planned key -> Teams message id. */
-  readonly posted = new Map<string, string>();
-  /** Planned key -> why it failed. */
+  /** Planned key -> why it failed: every failure standing. */
   readonly failed = new Map<string, string>();
-  /** Planned key -> why it can no longer be posted. */
-  readonly missing = new Map<string, string>();
   /** The `seq` of the next planned message this pass has not tried. */
   cursor: number;
-  private pending: MessageRecord[] = [];
+  /** Outcomes read from the ledger (from where the plan was read) or recorded by this step. */
+  private readonly known = new Map<string, Known>();
+  /** Teams ids of thread-starting messages read from the ledger by key (undefined: not posted when read). */
+  private readonly topLevel = new Map<string, string | undefined>();
+  private postedCount: number;
+  private missingCount: number;
+  /** The counts the partition's counts row holds as far as this step knows. */
+  private stored: MessageCounts;
+  /** Where the cursor's line starts, when known; the message line last handed out and where the next starts. */
+  private position: PlanPosition | undefined;
+  private lastRead: { seq: number; next: PlanPosition } | undefined;
+  private pending: MessageChange[] = [];
   /** The background write under way, and the error of one that failed (raised by the next checkpoint). */
   private writing: Promise<void> | undefined;
   private writeFailure: unknown;
@@ -57,17 +96,21 @@ export class ChannelProgress {
     readonly address: ChannelAddress,
     readonly planned: PlannedChannel,
     readonly record: ChannelRecord,
-    rows: MessageRecord[],
+    counts: MessageCounts,
+    failures: MessageRecord[],
     /** The pass this step belongs to; a new pass starts its cursor over, so each failure is tried again once. */
     readonly pass: string | undefined,
   ) {
-    for (const row of rows) {
-      if (row.state === 'posted' && row.teamsId) this.posted.set(row.key, row.teamsId);
-      else if (row.state === 'missing') this.missing.set(row.key, row.error ?? 'missing');
-      else this.failed.set(row.key, row.error ?? 'failed');
+    for (const row of failures) {
+      this.failed.set(row.key, row.error ?? 'failed');
+      this.known.set(row.key, { state: 'failed' });
     }
+    this.stored = { ...counts };
+    this.postedCount = counts.posted;
+    this.missingCount = counts.missing;
     const samePass = pass === undefined || record.pass === pass;
     this.cursor = samePass ? record.cursor : 0;
+    this.position = this.cursor === 0 ? PLAN_START : parsePlanAt(record.planAt, this.cursor);
     this.startedAt = deps.now();
     this.checkpointAt = this.startedAt;
     this.throttleKey = channelPacingKey(address.teamId, address.channelId);
@@ -80,7 +123,10 @@ export class ChannelProgress {
     return this.deps.throttles.count(this.throttleKey) - this.throttledBefore;
   }
 
-  /** Loads the channel's plan entry, ledger row (created when absent) and message rows. */
+  /**
+   * Loads the channel's plan entry, ledger row (created when absent), counts and standing failures; moves
+   * rows of the key-ordered layout to the plan-ordered one first.
+   */
   static async load(
     deps: PipelineDeps,
     address: ChannelAddress,
@@ -92,38 +138,107 @@ export class ChannelProgress {
       (await readManifest(deps.store, address.runId)).channels.find((c) => c.key === address.channelKey);
     if (!planned)
       throw new Error(`Run '${address.runId}' has no channel '${address.channelKey}' in its plan.`);
-    const { value: record } = await deps.ledger.ensureChannel(address.runId, address.channelKey, {
+    const { runId, channelKey } = address;
+    const { value: record } = await deps.ledger.ensureChannel(runId, channelKey, {
       teamsChannelId: address.channelId,
     });
-    const rows = await deps.ledger.getMessages(address.runId, address.channelKey);
-    return new ChannelProgress(deps, address, planned, record, rows, pass);
+    let counts = await deps.ledger.getMessageCounts(runId, channelKey);
+    if (!counts && (await deps.ledger.hasMessageRows(runId, channelKey)))
+      counts = await deps.ledger.moveToPlanOrder(
+        runId,
+        channelKey,
+        await planPositions(deps, address.planRunId ?? runId, planned),
+      );
+    const failures = counts ? await deps.ledger.getFailures(runId, channelKey) : [];
+    return new ChannelProgress(
+      deps,
+      address,
+      planned,
+      record,
+      counts ?? { posted: 0, missing: 0 },
+      failures,
+      pass,
+    );
+  }
+
+  /** Messages posted, failed and missing, as the ledger holds them with this step's outcomes. */
+  get counts(): { posted: number; failed: number; missing: number } {
+    return { posted: this.postedCount, failed: this.failed.size, missing: this.missingCount };
   }
 
   /** True when the ledger does not hold every planned message as posted or missing. */
   get behind(): boolean {
-    return this.posted.size + this.missing.size < this.planned.messages;
+    return this.postedCount + this.missingCount < this.planned.messages;
   }
 
-  /** The channel's planned messages in posting order, streamed from the staged plan (every pass's segment). */
-  async *plan(): AsyncGenerator<PlannedMessage> {
-    for (const segment of channelSegments(this.address.planRunId ?? this.address.runId, this.planned)) {
-      if (segment.messages === 0) continue;
-      const lines = createInterface({ input: await this.deps.store.stream(segment.name) });
-      try {
-        for await (const line of lines) if (line.trim()) yield JSON.parse(line) as PlannedMessage;
-      } finally {
-        lines.close();
+  /** The outcome of a message the plan has handed out (undefined: none yet). */
+  outcomeOf(msg: PlannedMessage): MessageState | undefined {
+    return this.known.get(msg.key)?.state;
+  }
+
+  /** The Teams id of a thread's first message when it is posted: from this step, else the ledger (by key). */
+  async postedTopLevel(key: string): Promise<string | undefined> {
+    const known = this.known.get(key);
+    if (known) return known.state === 'posted' ? known.teamsId : undefined;
+    if (!this.topLevel.has(key))
+      this.topLevel.set(
+        key,
+        await this.deps.ledger.getPostedTopLevel(this.address.runId, this.address.channelKey, key),
+      );
+    return this.topLevel.get(key);
+  }
+
+  /**
+   * The channel's planned messages in posting order from `from` (default: the cursor) to the end of every
+   * pass's segment. The plan is read from the byte where the cursor's line starts when that is known (else
+   * from the start, lines before `from` skipped), and the ledger's message rows from `from` on are read
+   * alongside, a page at a time, so `outcomeOf` knows each message's outcome when it is handed out.
+   */
+  async *plan(from = this.cursor): AsyncGenerator<PlannedMessage> {
+    const { runId, channelKey } = this.address;
+    const start = this.position?.seq === from ? this.position : PLAN_START;
+    const rows = this.deps.ledger.messagesFrom(runId, channelKey, from);
+    let row: (MessageRecord & { seq: number }) | undefined;
+    let rowsLeft = true;
+    try {
+      const segments = channelSegments(this.address.planRunId ?? runId, this.planned);
+      for (let index = start.segment; index < segments.length; index++) {
+        const segment = segments[index];
+        if (segment.messages === 0) continue;
+        const offset = index === start.segment ? start.offset : 0;
+        for await (const { line, end } of linesFrom(
+          await this.deps.store.stream(segment.name, offset),
+          offset,
+        )) {
+          if (!line.trim()) continue;
+          const msg = JSON.parse(line) as PlannedMessage;
+          if (msg.seq < from) continue;
+          while (rowsLeft) {
+            if (!row) {
+              const next = await rows.next();
+              if (next.done) {
+                rowsLeft = false;
+                break;
+              }
+              row = next.value;
+            }
+            if (row.seq > msg.seq) break;
+            if (!this.known.has(row.key))
+              this.known.set(row.key, { state: row.state, ...(row.teamsId ? { teamsId: row.teamsId } : {}) });
+            row = undefined;
+          }
+          this.lastRead = { seq: msg.seq, next: { seq: msg.seq + 1, segment: index, offset: end } };
+          yield msg;
+        }
       }
+    } finally {
+      await rows.return(undefined);
     }
   }
 
   /** Records a posted message; `reactionsRefused` when it went with the reaction line instead of native reactions. */
   markPosted(msg: PlannedMessage, teamsId: string, extra: { reactionsRefused?: boolean } = {}): void {
-    if (!this.posted.has(msg.key)) this.postedSinceWrite += 1;
-    this.posted.set(msg.key, teamsId);
-    this.failed.delete(msg.key);
-    this.missing.delete(msg.key);
-    this.pending.push({
+    this.change(msg, {
       key: msg.key,
       teamsId,
       createdDateTime: msg.createdDateTime,
@@ -134,25 +249,40 @@ export class ChannelProgress {
   }
 
   markFailed(msg: PlannedMessage, reason: string): void {
-    this.failed.set(msg.key, reason);
     this.lastFailed = msg.key;
-    this.pending.push({ key: msg.key, createdDateTime: msg.createdDateTime, state: 'failed', error: reason });
+    this.change(msg, { key: msg.key, createdDateTime: msg.createdDateTime, state: 'failed', error: reason });
   }
 
   markMissing(msg: PlannedMessage, reason: string): void {
-    this.missing.set(msg.key, reason);
-    this.failed.delete(msg.key);
+    this.change(msg, { key: msg.key, createdDateTime: msg.createdDateTime, state: 'missing', error: reason });
+  }
+
+  /** One outcome: the counts move from the message's previous outcome to this one, and its rows are queued. */
+  private change(msg: PlannedMessage, record: MessageRecord): void {
+    const before = this.known.get(msg.key)?.state;
+    const delta = {
+      posted: Number(record.state === 'posted') - Number(before === 'posted'),
+      missing: Number(record.state === 'missing') - Number(before === 'missing'),
+    };
+    this.postedCount += delta.posted;
+    this.missingCount += delta.missing;
+    if (delta.posted > 0) this.postedSinceWrite += 1;
+    if (record.state === 'failed') this.failed.set(msg.key, record.error ?? 'failed');
+    else this.failed.delete(msg.key);
+    this.known.set(msg.key, { state: record.state, ...(record.teamsId ? { teamsId: record.teamsId } : {}) });
     this.pending.push({
-      key: msg.key,
-      createdDateTime: msg.createdDateTime,
-      state: 'missing',
-      error: reason,
+      record: { ...record, seq: msg.seq },
+      topLevel: msg.parentKey === undefined,
+      wasFailed: before === 'failed',
+      delta,
     });
   }
 
   /** Marks the message as tried in this pass. */
   advance(msg: PlannedMessage): void {
     this.cursor = Math.max(this.cursor, msg.seq + 1);
+    if (this.lastRead?.seq === msg.seq && this.lastRead.next.seq === this.cursor)
+      this.position = this.lastRead.next;
   }
 
   /**
@@ -213,9 +343,12 @@ export class ChannelProgress {
       ...(this.pass !== undefined ? { pass: this.pass } : {}),
       ...(this.pass !== undefined && this.pass !== this.record.pass ? { error: '' } : {}),
       cursor: this.cursor,
-      posted: this.posted.size,
+      ...(this.position?.seq === this.cursor
+        ? { planAt: `${this.cursor}:${this.position.segment}:${this.position.offset}` }
+        : {}),
+      posted: this.postedCount,
       failed: this.failed.size,
-      missing: this.missing.size,
+      missing: this.missingCount,
       throttled: this.record.throttled + this.throttled,
       lastError: this.failed.size === 0 ? '' : this.lastFailure(),
       waitUntil: '',
@@ -224,11 +357,65 @@ export class ChannelProgress {
     };
     try {
       if (rows.length > 0)
-        await this.deps.ledger.recordMessages(this.address.runId, this.address.channelKey, rows);
+        this.stored = await this.deps.ledger.writeMessageChanges(
+          this.address.runId,
+          this.address.channelKey,
+          rows,
+          this.stored,
+        );
     } catch (err) {
       this.pending = [...rows, ...this.pending];
       throw err;
     }
     await this.deps.ledger.updateChannel(this.address.runId, this.address.channelKey, channel);
   }
+}
+
+/** Parses a channel row's `planAt` when it belongs to `cursor`. */
+function parsePlanAt(planAt: string | undefined, cursor: number): PlanPosition | undefined {
+  const match = /^(\d+):(\d+):(\d+)$/.exec(planAt ?? '');
+  if (!match || Number(match[1]) !== cursor) return undefined;
+  return { seq: cursor, segment: Number(match[2]), offset: Number(match[3]) };
+}
+
+/** The lines of a stream that starts at byte `start` of its file, each with the byte offset just past it. */
+async function* linesFrom(stream: Readable, start: number): AsyncGenerator<{ line: string; end: number }> {
+  let head: Buffer[] = [];
+  let headLength = 0;
+  let at = start;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    let from = 0;
+    for (let newline = chunk.indexOf(10, from); newline !== -1; newline = chunk.indexOf(10, from)) {
+      const piece = chunk.subarray(from, newline);
+      const bytes = headLength > 0 ? Buffer.concat([...head, piece]) : piece;
+      at += bytes.length + 1;
+      head = [];
+      headLength = 0;
+      from = newline + 1;
+      yield { line: bytes.toString('utf8'), end: at };
+    }
+    if (from < chunk.length) {
+      head.push(chunk.subarray(from));
+      headLength += chunk.length - from;
+    }
+  }
+  if (headLength > 0) yield { line: Buffer.concat(head).toString('utf8'), end: at + headLength };
+}
+
+/** Every planned message's position and whether it starts a thread, by key (moving rows to plan order). */
+async function planPositions(
+  deps: PipelineDeps,
+  runId: string,
+  planned: PlannedChannel,
+): Promise<Map<string, { seq: number; topLevel: boolean }>> {
+  const positions = new Map<string, { seq: number; topLevel: boolean }>();
+  for (const segment of channelSegments(runId, planned)) {
+    if (segment.messages === 0) continue;
+    for await (const { line } of linesFrom(await deps.store.stream(segment.name), 0)) {
+      if (!line.trim()) continue;
+      const msg = JSON.parse(line) as PlannedMessage;
+      positions.set(msg.key, { seq: msg.seq, topLevel: msg.parentKey === undefined });
+    }
+  }
+  return positions;
 }

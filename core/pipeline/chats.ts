@@ -217,9 +217,7 @@ async function postHolding(
   const result = (done: boolean, extra: Partial<PostChatResult> = {}): PostChatResult => ({
     done,
     completed: progress.record.state === 'completed',
-    posted: progress.posted.size,
-    failed: progress.failed.size,
-    missing: progress.missing.size,
+    ...progress.counts,
     ...extra,
   });
   const users = await deps.ledger.getUsers(input.migrationId);
@@ -233,7 +231,7 @@ async function postHolding(
       return result(await readBack(deps, progress, input.chatId, deadline));
     }
     if (state.migrationMode !== 'inProgress') {
-      if (progress.posted.size === 0 && !(await poster.stageFiles(progress, deadline))) return result(false);
+      if (progress.counts.posted === 0 && !(await poster.stageFiles(progress, deadline))) return result(false);
       try {
         const older =
           state.createdDateTime && Date.parse(state.createdDateTime) <= Date.parse(planned.createdDateTime);
@@ -243,10 +241,11 @@ async function postHolding(
         return await divert(deps, progress, refusedReason(err), result);
       }
     }
-    for await (const msg of progress.plan()) {
+    // From the start: a reply quotes its parent, which an earlier batch may have posted.
+    for await (const msg of progress.plan(0)) {
       poster.remember(msg);
       if (msg.seq < progress.cursor) continue;
-      if (progress.posted.has(msg.key)) {
+      if (progress.outcomeOf(msg) === 'posted') {
         progress.advance(msg);
         continue;
       }
@@ -272,8 +271,8 @@ async function postHolding(
       progress.maybeCheckpoint();
     }
     await progress.checkpoint({
-      state: progress.failed.size === 0 ? 'posted' : 'posting',
-      ...(progress.failed.size === 0 && !progress.record.finishedAt
+      state: progress.counts.failed === 0 ? 'posted' : 'posting',
+      ...(progress.counts.failed === 0 && !progress.record.finishedAt
         ? { finishedAt: new Date(deps.now()).toISOString() }
         : {}),
     });
@@ -303,8 +302,9 @@ async function readBack(
   chatId: string,
   deadline: number,
 ): Promise<boolean> {
-  for await (const msg of progress.plan()) {
-    if (progress.posted.has(msg.key) || progress.missing.has(msg.key)) continue;
+  for await (const msg of progress.plan(0)) {
+    const outcome = progress.outcomeOf(msg);
+    if (outcome === 'posted' || outcome === 'missing') continue;
     if (deps.now() >= deadline) {
       await progress.checkpoint();
       return false;

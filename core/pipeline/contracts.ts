@@ -60,6 +60,12 @@ export interface MigrationOptions {
   prestage?: boolean;
   /** The timer applies snapshots dropped into the migration's inbox after its cutover too. */
   deltaSync?: boolean;
+  /**
+   * The Teams channel name of each selected Slack channel (keyed by the Slack name, `#name` or id, as a
+   * channel map gives it), in place of the name derived from Slack's; the workspace's general channel is
+   * always General.
+   */
+  channelNames?: Record<string, string>;
   /** DMs and group DMs: Teams chats after the channels, HTML files in the members' OneDrive, or skipped (default). */
   dms?: DmTarget;
   /** Chats imported at once under `--dms chats` (the chat posting slots; 4 by default). */
@@ -528,4 +534,63 @@ export interface ExportChatResult {
   /** Members whose OneDrive received the file, and those with no Entra user (no OneDrive to write to). */
   delivered: string[];
   undelivered: string[];
+}
+
+/** One team of a workspace migration: its key in the channel map (`t1`, ...), name and team migration. */
+export interface WorkspaceTeam {
+  key: string;
+  name: string;
+  /** The team's migration: its id is `<workspace migration id>.<key>`, its channels those the map gives it. */
+  input: MigrateTeamInput;
+}
+
+/** The migrateWorkspace orchestrator's input: a workspace split across teams by a channel map. */
+export interface MigrateWorkspaceInput {
+  migrationId: string;
+  source: SourceRef;
+  /** The channel map's CSV text, checked against the export before any team is created. */
+  channelMapCsv: string;
+  teams: WorkspaceTeam[];
+}
+
+/** How one team of a workspace migration ended. */
+export interface WorkspaceTeamOutcome {
+  key: string;
+  name: string;
+  migrationId: string;
+  phase: MigrateTeamResult['phase'] | 'failed';
+  teamId?: string;
+  planned: number;
+  posted: number;
+  failed: number;
+  missing: number;
+  error?: string;
+}
+
+/** The migrateWorkspace orchestrator's output: every team's outcome, the totals, and the workspace report. */
+export interface MigrateWorkspaceResult {
+  phase: 'completed' | 'needs-attention' | 'prestaged' | 'failed';
+  teams: WorkspaceTeamOutcome[];
+  planned: number;
+  posted: number;
+  failed: number;
+  missing: number;
+  report: { jsonName: string; htmlName: string };
+}
+
+/** checkChannelMap: reads the export's channels and checks the channel map against them. */
+export interface CheckChannelMapInput {
+  migrationId: string;
+  source: SourceRef;
+  channelMapCsv: string;
+}
+export interface CheckChannelMapResult {
+  ok: boolean;
+  problems: Problem[];
+}
+
+/** writeWorkspaceReport: the workspace's report from its teams' outcomes; the ledger's migration row ends. */
+export interface WriteWorkspaceReportInput {
+  migrationId: string;
+  teams: WorkspaceTeamOutcome[];
 }

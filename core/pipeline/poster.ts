@@ -87,8 +87,8 @@ async function postHolding(
     channelId: input.channelId,
     channelKey: input.channelKey,
   };
-  const deadline = deps.now() + input.timeBudgetMs;
   const progress = await ChannelProgress.load(deps, address, input.pass);
+  const deadline = deps.now() + input.timeBudgetMs;
 
   let completed = progress.record.state === 'completed';
   if (!completed && progress.behind)
@@ -104,9 +104,7 @@ async function postHolding(
     done: outcome.done,
     ...(outcome.waitUntil ? { waitUntil: outcome.waitUntil } : {}),
     channelCompleted: completed,
-    posted: progress.posted.size,
-    failed: progress.failed.size,
-    missing: progress.missing.size,
+    ...progress.counts,
     throttled: progress.throttled,
   };
 }
@@ -138,8 +136,7 @@ async function postFromCursor(
     progress.checkpoint({ state: 'posting', ...(waitUntil ? { waitUntil } : {}) });
   try {
     for await (const msg of progress.plan()) {
-      if (msg.seq < progress.cursor) continue;
-      if (progress.posted.has(msg.key)) {
+      if (progress.outcomeOf(msg) === 'posted') {
         progress.advance(msg);
         continue;
       }
@@ -147,7 +144,7 @@ async function postFromCursor(
         await checkpoint();
         return { done: false };
       }
-      const parentId = msg.parentKey === undefined ? undefined : progress.posted.get(msg.parentKey);
+      const parentId = msg.parentKey === undefined ? undefined : await progress.postedTopLevel(msg.parentKey);
       if (msg.parentKey !== undefined && parentId === undefined) {
         progress.markFailed(msg, parentFailedReason(msg.parentKey));
       } else {

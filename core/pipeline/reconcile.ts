@@ -50,13 +50,14 @@ export async function readBackCompleted(
 ): Promise<StepOutcome> {
   const { teamId, channelId } = progress.address;
   try {
-    for await (const msg of progress.plan()) {
-      if (progress.posted.has(msg.key) || progress.missing.has(msg.key)) continue;
+    for await (const msg of progress.plan(0)) {
+      const outcome = progress.outcomeOf(msg);
+      if (outcome === 'posted' || outcome === 'missing') continue;
       if (deps.now() >= deadline) {
         await progress.checkpoint();
         return { done: false };
       }
-      const teamsId = await lookUp(deps.graph, teamId, channelId, msg, progress.posted);
+      const teamsId = await lookUp(deps.graph, teamId, channelId, msg, progress);
       if (teamsId) progress.markPosted(msg, teamsId);
       else {
         const failure = progress.failed.get(msg.key);
@@ -121,7 +122,8 @@ export async function reconcileChannel(
     state === 'completed'
       ? await readBackCompleted(deps, progress, deps.now() + input.timeBudgetMs)
       : { done: true };
-  return { state, ...outcome, posted: progress.posted.size, missing: progress.missing.size };
+  const { posted, missing } = progress.counts;
+  return { state, ...outcome, posted, missing };
 }
 
 /** The Teams id of a planned message if the channel holds it (a reply under its thread's posted parent). */
@@ -130,11 +132,11 @@ async function lookUp(
   teamId: string,
   channelId: string,
   msg: PlannedMessage,
-  posted: Map<string, string>,
+  progress: ChannelProgress,
 ): Promise<string | undefined> {
   const id = messageIdFor(msg.createdDateTime);
   if (msg.parentKey === undefined) return (await graph.getMessage(teamId, channelId, id))?.id;
-  const parentId = posted.get(msg.parentKey);
+  const parentId = await progress.postedTopLevel(msg.parentKey);
   if (parentId === undefined) return undefined;
   return (await graph.getReply(teamId, channelId, parentId, id))?.id;
 }

@@ -37,8 +37,8 @@ export class PrefixedStore implements ObjectStore {
   get(name: string): Promise<Buffer> {
     return this.inner.get(this.prefix + name);
   }
-  stream(name: string): Promise<Readable> {
-    return this.inner.stream(this.prefix + name);
+  stream(name: string, offset?: number): Promise<Readable> {
+    return this.inner.stream(this.prefix + name, offset);
   }
   exists(name: string): Promise<boolean> {
     return this.inner.exists(this.prefix + name);

@@ -122,6 +122,7 @@ export function planOptions(
       : undefined,
     reactions: input.options.reactions,
     ...(input.options.dms ? { dms: input.options.dms } : {}),
+    ...(input.options.channelNames ? { channelNames: input.options.channelNames } : {}),
   };
 }
 

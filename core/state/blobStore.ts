@@ -38,9 +38,19 @@ export class BlobObjectStore implements ObjectStore {
     }
   }
 
-  async stream(name: string): Promise<Readable> {
+  async stream(name: string, offset = 0): Promise<Readable> {
+    if (
+      offset > 0 &&
+      offset >=
+        ((
+          await this.blob(name)
+            .getProperties()
+            .catch(() => undefined)
+        )?.contentLength ?? Infinity)
+    )
+      return Readable.from([]);
     try {
-      const body = (await this.blob(name).download()).readableStreamBody;
+      const body = (await this.blob(name).download(offset)).readableStreamBody;
       if (!body) throw new Error(`blob '${name}' has no body`);
       return body as Readable;
     } catch (err) {

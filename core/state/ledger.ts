@@ -1,9 +1,10 @@
-import type { TableClient, TransactionAction } from '@azure/data-tables';
+import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import {
   MIGRATION_ROW,
   channelRows,
   messageRows,
   migrationRows,
+  planRows,
   passRows,
   userRows,
   type ChannelRecord,
@@ -12,6 +13,7 @@ import {
   type PassRecord,
   type UserRecord,
   type Versioned,
+  MAX_ERROR_CHARS,
 } from './ledgerRecords';
 import { encodeKey, statusOf, tableClient, tableName, type LedgerConnection } from './tables';
 
@@ -51,6 +53,26 @@ export type PassPatch = Partial<Omit<PassRecord, 'runId' | 'pass' | 'updatedAt'>
 export interface LedgerOptions {
   /** The clock for `createdAt` / `updatedAt`. */
   now?: () => Date;
+  /** Told how many rows each read returned, by table (`messages`, `channels`, ...): what a step costs. */
+  onRowsRead?: (table: string, rows: number) => void;
+}
+
+/** A channel's counts as its message partition holds them (the `!s` row of the plan-ordered layout). */
+export interface MessageCounts {
+  posted: number;
+  missing: number;
+}
+
+/**
+ * One outcome to write in the plan-ordered layout: the message row (with its `seq`), whether the message is
+ * a thread's first message (its Teams id is then indexed by key for the replies), whether it was failed before
+ * (its failure row is then closed), and what it changes in the counts.
+ */
+export interface MessageChange {
+  record: MessageRecord & { seq: number };
+  topLevel: boolean;
+  wasFailed: boolean;
+  delta: MessageCounts;
 }
 
 /** Entities per Table transaction (the service's limit). */
@@ -66,6 +88,7 @@ export class Ledger {
   private constructor(
     private readonly tables: Record<'migrations' | 'channels' | 'messages' | 'users' | 'passes', TableClient>,
     private readonly now: () => Date,
+    private readonly onRowsRead: (table: string, rows: number) => void = () => undefined,
   ) {}
 
   /** Binds the tables `${prefix}migrations`, `…channels`, `…messages`, `…users`, `…passes` of a storage account. */
@@ -80,6 +103,7 @@ export class Ledger {
         passes: client('passes'),
       },
       options.now ?? (() => new Date()),
+      options.onRowsRead,
     );
   }
 
@@ -206,9 +230,174 @@ export class Ledger {
     await this.upsertBatches(this.tables.messages, [...entities.values()]);
   }
 
-  /** Every recorded message of a channel. */
-  getMessages(runId: string, channelKey: string): Promise<MessageRecord[]> {
-    return this.query(this.tables.messages, messageRows.partition(runId, channelKey), messageRows.fromEntity);
+  /**
+   * Every recorded message of a channel, in either layout: once the partition has its counts row (the
+   * plan-ordered layout), only the plan-ordered message rows; before that, the key-ordered rows.
+   */
+  async getMessages(runId: string, channelKey: string): Promise<MessageRecord[]> {
+    const partition = messageRows.partition(runId, channelKey);
+    const entities = await this.query(this.tables.messages, partition, (e) => e);
+    const planOrdered = entities.some((e) => e.rowKey === planRows.summary);
+    const prefix = planRows.message(0).slice(0, 2);
+    return entities
+      .filter((e) => {
+        const rowKey = String(e.rowKey);
+        return planOrdered ? rowKey.startsWith(prefix) : !planRows.isPlanRow(rowKey);
+      })
+      .map(messageRows.fromEntity);
+  }
+
+  /** A channel's counts row (plan-ordered layout); undefined until the first outcome is written in that layout. */
+  async getMessageCounts(runId: string, channelKey: string): Promise<MessageCounts | undefined> {
+    const partition = messageRows.partition(runId, channelKey);
+    const row = await this.read(this.tables.messages, partition, planRows.summary, (e) => ({
+      posted: Number(e.posted ?? 0),
+      missing: Number(e.missing ?? 0),
+    }));
+    return row?.value;
+  }
+
+  /** True when the channel's partition holds any row (one row read at most). */
+  async hasMessageRows(runId: string, channelKey: string): Promise<boolean> {
+    const filter = odata`PartitionKey eq ${messageRows.partition(runId, channelKey)}`;
+    const page = await this.tables.messages
+      .listEntities({ queryOptions: { filter } })
+      .byPage({ maxPageSize: 1 })
+      .next();
+    const rows = page.done || !page.value ? 0 : page.value.length;
+    this.onRowsRead('messages', rows);
+    return rows > 0;
+  }
+
+  /**
+   * A channel's message rows from plan position `seq` on, in plan order, read a page (`pageSize` rows) at a
+   * time as the caller goes: a caller that stops early has read only the pages it reached.
+   */
+  async *messagesFrom(
+    runId: string,
+    channelKey: string,
+    seq: number,
+    pageSize = 100,
+  ): AsyncGenerator<MessageRecord & { seq: number }> {
+    const range = planRows.messagesFrom(seq);
+    const filter = odata`PartitionKey eq ${messageRows.partition(runId, channelKey)} and RowKey ge ${range.ge} and RowKey lt ${range.lt}`;
+    for await (const page of this.tables.messages
+      .listEntities({ queryOptions: { filter } })
+      .byPage({ maxPageSize: pageSize })) {
+      this.onRowsRead('messages', page.length);
+      for (const entity of page) {
+        const row = messageRows.fromEntity(entity as Record<string, unknown>);
+        if (row.seq !== undefined) yield row as MessageRecord & { seq: number };
+      }
+    }
+  }
+
+  /** The messages of a channel that stand failed (plan-ordered layout), with their reasons. */
+  async getFailures(runId: string, channelKey: string): Promise<(MessageRecord & { seq: number })[]> {
+    const range = planRows.failures;
+    const filter = odata`PartitionKey eq ${messageRows.partition(runId, channelKey)} and RowKey ge ${range.ge} and RowKey lt ${range.lt} and open eq true`;
+    const rows: (MessageRecord & { seq: number })[] = [];
+    for await (const e of this.tables.messages.listEntities({ queryOptions: { filter } })) {
+      rows.push({
+        key: String(e.key),
+        seq: Number(e.seq),
+        createdDateTime: String(e.createdDateTime ?? ''),
+        state: 'failed',
+        ...(typeof e.error === 'string' && e.error ? { error: e.error } : {}),
+      });
+    }
+    this.onRowsRead('messages', rows.length);
+    return rows;
+  }
+
+  /** The Teams id of a posted top-level message of a channel, by its key (plan-ordered layout). */
+  async getPostedTopLevel(runId: string, channelKey: string, key: string): Promise<string | undefined> {
+    const partition = messageRows.partition(runId, channelKey);
+    const row = await this.read(this.tables.messages, partition, planRows.parent(key), (e) =>
+      typeof e.teamsId === 'string' && e.teamsId ? e.teamsId : undefined,
+    );
+    return row?.value;
+  }
+
+  /**
+   * Writes outcomes in the plan-ordered layout, in transactions of at most 100 rows; each transaction also
+   * writes the counts row as they stand once its outcomes are in, so the counts never disagree with the rows
+   * whatever write a crash cuts short. `before`: the counts the partition holds now. Returns the counts after.
+   */
+  async writeMessageChanges(
+    runId: string,
+    channelKey: string,
+    changes: MessageChange[],
+    before: MessageCounts,
+  ): Promise<MessageCounts> {
+    const partitionKey = messageRows.partition(runId, channelKey);
+    const counts = { ...before };
+    let actions: TransactionAction[] = [];
+    let keys = new Set<string>();
+    const flush = async (): Promise<void> => {
+      if (actions.length === 0) return;
+      actions.push(['upsert', { partitionKey, rowKey: planRows.summary, ...counts }, 'Replace']);
+      await this.tables.messages.submitTransaction(actions);
+      actions = [];
+      keys = new Set();
+    };
+    for (const change of changes) {
+      const entities = changeEntities(runId, channelKey, change);
+      if (actions.length + entities.length >= MAX_BATCH || entities.some((e) => keys.has(e.rowKey)))
+        await flush();
+      for (const entity of entities) {
+        actions.push(['upsert', entity, 'Replace']);
+        keys.add(entity.rowKey);
+      }
+      counts.posted += change.delta.posted;
+      counts.missing += change.delta.missing;
+    }
+    await flush();
+    return counts;
+  }
+
+  /**
+   * Moves a channel's key-ordered rows to the plan-ordered layout: each row with its plan position (rows whose
+   * key the plan lacks stay as they are, unread), then the counts row, then the old rows are deleted. Every
+   * write is an upsert, so a move cut short is simply done again by the next step (the counts row, written
+   * last, says it is done).
+   */
+  async moveToPlanOrder(
+    runId: string,
+    channelKey: string,
+    positions: Map<string, { seq: number; topLevel: boolean }>,
+  ): Promise<MessageCounts> {
+    const partitionKey = messageRows.partition(runId, channelKey);
+    const legacy = (await this.query(this.tables.messages, partitionKey, (e) => e)).filter(
+      (e) => !planRows.isPlanRow(String(e.rowKey)),
+    );
+    const counts: MessageCounts = { posted: 0, missing: 0 };
+    const entities: (Record<string, unknown> & { partitionKey: string; rowKey: string })[] = [];
+    const moved: string[] = [];
+    for (const entity of legacy) {
+      const row = messageRows.fromEntity(entity);
+      const at = positions.get(row.key);
+      if (!at) continue;
+      const change: MessageChange = {
+        record: { ...row, seq: at.seq },
+        topLevel: at.topLevel,
+        wasFailed: false,
+        delta: { posted: 0, missing: 0 },
+      };
+      entities.push(...changeEntities(runId, channelKey, change));
+      if (row.state === 'posted') counts.posted++;
+      else if (row.state === 'missing') counts.missing++;
+      moved.push(String(entity.rowKey));
+    }
+    await this.upsertBatches(this.tables.messages, entities);
+    await this.tables.messages.upsertEntity({ partitionKey, rowKey: planRows.summary, ...counts }, 'Replace');
+    for (let start = 0; start < moved.length; start += MAX_BATCH)
+      await this.tables.messages
+        .submitTransaction(
+          moved.slice(start, start + MAX_BATCH).map((rowKey) => ['delete', { partitionKey, rowKey }]),
+        )
+        .catch(() => undefined);
+    return counts;
   }
 
   /** Posted messages of a channel: planned key -> Teams message id (parents of replies, resume). */
@@ -261,6 +450,7 @@ export class Ledger {
   ): Promise<Versioned<T> | undefined> {
     try {
       const entity = await table.getEntity(partitionKey, rowKey);
+      this.onRowsRead(this.nameOf(table), 1);
       return { value: from(entity), etag: entity.etag };
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
@@ -313,7 +503,12 @@ export class Ledger {
     const filter = `PartitionKey eq '${partitionKey.replace(/'/g, "''")}'${extraFilter ? ` and ${extraFilter}` : ''}`;
     const rows: T[] = [];
     for await (const entity of table.listEntities({ queryOptions: { filter } })) rows.push(from(entity));
+    this.onRowsRead(this.nameOf(table), rows.length);
     return rows;
+  }
+
+  private nameOf(table: TableClient): string {
+    return Object.entries(this.tables).find(([, t]) => t === table)?.[0] ?? table.tableName;
   }
 
   private async upsertBatches(
@@ -335,6 +530,35 @@ export class Ledger {
       }
     }
   }
+}
+
+/** The rows one outcome writes: its message row, its top-level index row once posted, its failure row. */
+function changeEntities(
+  runId: string,
+  channelKey: string,
+  change: MessageChange,
+): (Record<string, unknown> & { partitionKey: string; rowKey: string })[] {
+  const { record } = change;
+  const partitionKey = messageRows.partition(runId, channelKey);
+  const entities = [messageRows.toEntity(runId, channelKey, record)];
+  if (change.topLevel && record.state === 'posted' && record.teamsId)
+    entities.push({
+      partitionKey,
+      rowKey: planRows.parent(record.key),
+      teamsId: record.teamsId,
+      seq: record.seq,
+    });
+  if (record.state === 'failed' || change.wasFailed)
+    entities.push({
+      partitionKey,
+      rowKey: planRows.failure(record.seq),
+      key: record.key,
+      seq: record.seq,
+      createdDateTime: record.createdDateTime,
+      open: record.state === 'failed',
+      ...(record.state === 'failed' && record.error ? { error: record.error.slice(0, MAX_ERROR_CHARS) } : {}),
+    });
+  return entities;
 }
 
 function etagOf(response: { etag?: string }): string {

@@ -80,6 +80,12 @@ export interface ChannelRecord {
   pass?: string;
   /** The `seq` of the next planned message this pass has not tried yet. */
   cursor: number;
+  /**
+   * Where the cursor's message starts in the staged plan, as `<cursor>:<segment>:<byte offset>` (the segment
+   * an index into the channel's plan files): a step reads the plan from there. Ignored unless its cursor is
+   * the row's `cursor`.
+   */
+  planAt?: string;
   posted: number;
   failed: number;
   /** Planned messages that can no longer be posted: the channel was completed before they were. */
@@ -119,6 +125,8 @@ export type MessageState = 'posted' | 'failed' | 'missing';
 export interface MessageRecord {
   /** The planned message key (`1503435956.000247`, `1503435956.000247#p2`). */
   key: string;
+  /** Its position in the channel's plan (`PlannedMessage.seq`); absent on rows of the key-ordered layout. */
+  seq?: number;
   teamsId?: string;
   createdDateTime: string;
   state: MessageState;
@@ -219,6 +227,7 @@ export const channelRows = {
       state: r.state,
       pass: r.pass,
       cursor: r.cursor,
+      planAt: r.planAt,
       posted: r.posted,
       failed: r.failed,
       missing: r.missing,
@@ -242,6 +251,7 @@ export const channelRows = {
     ...optional({
       teamsChannelId: str(e.teamsChannelId),
       pass: str(e.pass),
+      planAt: str(e.planAt),
       lastError: str(e.lastError),
       error: str(e.error),
       waitUntil: str(e.waitUntil),
@@ -263,12 +273,37 @@ export const channelRows = {
   }),
 };
 
+/** Digits of a plan position in a row key: ten, so row keys sort as `seq` does. */
+const SEQ_DIGITS = 10;
+
+/**
+ * Row keys of a channel's message partition in the plan-ordered layout. Each starts with `!` and a letter that
+ * is not a hex digit, which `encodeKey` never writes (it escapes `!` as `!21`), so these rows never collide
+ * with rows of the key-ordered layout (row key = the encoded message key) and list apart from them:
+ * - `!m<seq>`: one per planned message with an outcome, in plan order (a batch reads them from its cursor);
+ * - `!r<seq>`: one per message that failed (`open` while it stays failed), so the failures read apart;
+ * - `!p<key>`: the Teams id of a posted top-level message by its key, for the replies of its thread;
+ * - `!s`: the partition's counts (posted, missing), written in the same transaction as the rows they count.
+ */
+export const planRows = {
+  message: (seq: number): string => `!m${String(seq).padStart(SEQ_DIGITS, '0')}`,
+  failure: (seq: number): string => `!r${String(seq).padStart(SEQ_DIGITS, '0')}`,
+  parent: (key: string): string => `!p${encodeKey(key)}`,
+  summary: '!s',
+  /** The row-key range of each kind: from `ge` (inclusive) to `lt`. */
+  messagesFrom: (seq: number) => ({ ge: planRows.message(seq), lt: '!n' }),
+  failures: { ge: '!r', lt: '!s' },
+  /** A row of this layout (not a message row of the key-ordered layout). */
+  isPlanRow: (rowKey: string): boolean => /^![mprs]/.test(rowKey),
+};
+
 /** Table row <-> MessageRecord; the partition is the run and channel. */
 export const messageRows = {
   partition: (runId: string, channelKey: string) => compositeKey(runId, channelKey),
   toEntity: (runId: string, channelKey: string, r: MessageRecord): Entity => ({
     partitionKey: messageRows.partition(runId, channelKey),
-    rowKey: encodeKey(r.key),
+    rowKey: r.seq === undefined ? encodeKey(r.key) : planRows.message(r.seq),
+    ...(r.seq === undefined ? {} : { key: r.key, seq: r.seq }),
     ...defined({
       teamsId: r.teamsId,
       createdDateTime: r.createdDateTime,
@@ -282,7 +317,8 @@ export const messageRows = {
     }),
   }),
   fromEntity: (e: Record<string, unknown>): MessageRecord => ({
-    key: decodeKey(String(e.rowKey)),
+    key: typeof e.key === 'string' ? e.key : decodeKey(String(e.rowKey)),
+    ...(typeof e.seq === 'number' ? { seq: e.seq } : {}),
     ...optional({
       teamsId: str(e.teamsId),
       error: str(e.error),

@@ -57,14 +57,14 @@ export class LocalFolderStore implements ObjectStore {
     }
   }
 
-  async stream(name: string): Promise<Readable> {
+  async stream(name: string, offset = 0): Promise<Readable> {
     const path = this.path(name);
     try {
       if (!(await stat(path)).isFile()) throw Object.assign(new Error('not a file'), { code: 'ENOENT' });
     } catch (err) {
       throw this.missing(name, err);
     }
-    return createReadStream(path);
+    return createReadStream(path, { start: offset });
   }
 
   async exists(name: string): Promise<boolean> {

@@ -10,8 +10,8 @@ export interface ObjectStore {
   put(name: string, data: Buffer | string | Readable, contentType?: string): Promise<void>;
   /** Reads a whole object; throws an error naming the object when it is missing. */
   get(name: string): Promise<Buffer>;
-  /** Streams an object; throws an error naming the object when it is missing. */
-  stream(name: string): Promise<Readable>;
+  /** Streams an object from byte `offset` (0: the start); throws an error naming the object when it is missing. */
+  stream(name: string, offset?: number): Promise<Readable>;
   exists(name: string): Promise<boolean>;
   /** Names of the objects under a prefix, sorted. */
   list(prefix: string): Promise<string[]>;

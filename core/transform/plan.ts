@@ -71,6 +71,8 @@ export interface PlanOptions {
    * manifest's `chats`), `skip` (the default) lists them as not imported.
    */
   dms?: DmTarget;
+  /** Teams channel names by Slack channel (name, `#name` or id), in place of names derived from Slack's. */
+  channelNames?: Record<string, string>;
 }
 
 const MAX_DESCRIPTION = 1024;
@@ -138,6 +140,14 @@ interface Context {
   workspaceUrl?: string;
 }
 
+/** The Teams name a channel map gives a channel (by its id, name or `#name`), if any. */
+function mappedName(names: Record<string, string> | undefined, c: SlackConversation): string | undefined {
+  if (!names) return undefined;
+  return [c.sourceId, c.name, `#${c.name}`]
+    .map((k) => (Object.hasOwn(names, k) ? names[k] : undefined))
+    .find((n) => n !== undefined);
+}
+
 async function planOpened(
   exp: SlackSource,
   options: PlanOptions,
@@ -176,7 +186,11 @@ async function planOpened(
     (a, b) => (a.createdMs ?? Infinity) - (b.createdMs ?? Infinity) || byString(a.sourceId, b.sourceId),
   );
   const { names: teamsNames, problems: nameProblems } = assignTeamsNames(
-    naming.map((c) => ({ sourceId: c.sourceId, name: c.name, isGeneral: c === general })),
+    naming.map((c) => ({
+      sourceId: c.sourceId,
+      name: mappedName(options.channelNames, c) ?? c.name,
+      isGeneral: c === general,
+    })),
   );
   log.add(...nameProblems);
   const slackNames = new Map(exp.conversations.map((c) => [c.sourceId, c.name]));

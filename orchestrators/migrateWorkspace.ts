@@ -1,0 +1,115 @@
+import * as df from 'durable-functions';
+import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
+import {
+  Activity,
+  Orchestrator,
+  type CheckChannelMapInput,
+  type CheckChannelMapResult,
+  type MigrateTeamResult,
+  type MigrateWorkspaceInput,
+  type MigrateWorkspaceResult,
+  type WorkspaceTeamOutcome,
+  type WriteWorkspaceReportInput,
+} from '../activities/names';
+import { activityRetry } from './retry';
+
+/** What a workspace migration shows while it runs: its phase and its teams with their migration ids. */
+export interface WorkspaceStatus {
+  phase: 'checking-map' | 'importing' | 'reporting' | MigrateWorkspaceResult['phase'];
+  teams: { key: string; name: string; migrationId: string }[];
+  teamsDone: number;
+  lastError?: string;
+}
+
+/** The instance id of a team's migration: the one a migration with the team's own id would have. */
+export function teamInstanceId(teamMigrationId: string): string {
+  return `migration-${teamMigrationId}`;
+}
+
+/**
+ * Runs a workspace split across teams by a channel map: checks the map against the export's channels (its
+ * errors stop the run before anything is created), then runs every team's `migrateTeam` orchestration at once
+ * as a sub-orchestration under its own migration id (`<id>.<team key>`), so each has its ledger, status page
+ * and report as a one-team migration does. The teams share the tenant's one budget (posting slots and creation
+ * limits held in storage), which paces them together. Ends with the workspace's report over its teams.
+ */
+export const migrateWorkspace: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const input = context.df.getInput<MigrateWorkspaceInput>();
+  const status: WorkspaceStatus = {
+    phase: 'checking-map',
+    teams: input.teams.map((t) => ({ key: t.key, name: t.name, migrationId: t.input.migrationId })),
+    teamsDone: 0,
+  };
+  context.df.setCustomStatus({ ...status });
+  const check: CheckChannelMapInput = {
+    migrationId: input.migrationId,
+    source: input.source,
+    channelMapCsv: input.channelMapCsv,
+  };
+  const checked = (yield context.df.callActivityWithRetry(
+    Activity.checkChannelMap,
+    activityRetry(),
+    check,
+  )) as CheckChannelMapResult;
+  const outcomes: WorkspaceTeamOutcome[] = [];
+  if (!checked.ok) {
+    const message = `The channel map cannot be used; nothing was created in Teams.\n${checked.problems
+      .filter((p) => p.severity === 'error')
+      .map((p) => p.message)
+      .join('\n')}`;
+    status.phase = 'failed';
+    status.lastError = message;
+    context.df.setCustomStatus({ ...status });
+    throw new Error(message);
+  }
+
+  status.phase = 'importing';
+  context.df.setCustomStatus({ ...status });
+  const tasks = input.teams.map((team) =>
+    context.df.callSubOrchestrator(
+      Orchestrator.migrateTeam,
+      team.input,
+      teamInstanceId(team.input.migrationId),
+    ),
+  );
+  const pending = new Set<Task>(tasks);
+  while (pending.size > 0) {
+    const done = (yield context.df.Task.any([...pending])) as Task;
+    pending.delete(done);
+    status.teamsDone += 1;
+    context.df.setCustomStatus({ ...status });
+  }
+  input.teams.forEach((team, i) => {
+    const task = tasks[i];
+    const base = { key: team.key, name: team.name, migrationId: team.input.migrationId };
+    if (task.isFaulted) {
+      const error = task.result instanceof Error ? task.result.message : String(task.result);
+      outcomes.push({ ...base, phase: 'failed', planned: 0, posted: 0, failed: 0, missing: 0, error });
+    } else {
+      const r = task.result as MigrateTeamResult;
+      outcomes.push({
+        ...base,
+        phase: r.phase,
+        teamId: r.teamId,
+        planned: r.planned,
+        posted: r.posted,
+        failed: r.failed,
+        missing: r.missing,
+      });
+    }
+  });
+
+  status.phase = 'reporting';
+  context.df.setCustomStatus({ ...status });
+  const write: WriteWorkspaceReportInput = { migrationId: input.migrationId, teams: outcomes };
+  const result = (yield context.df.callActivityWithRetry(
+    Activity.writeWorkspaceReport,
+    activityRetry(),
+    write,
+  )) as MigrateWorkspaceResult;
+  status.phase = result.phase;
+  context.df.setCustomStatus({ ...status });
+  return result;
+};
+
+df.app.orchestration(Orchestrator.migrateWorkspace, migrateWorkspace);
