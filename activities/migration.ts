@@ -1,6 +1,7 @@
 import type { PipelineDeps } from '../core/pipeline/deps';
 import { addMembers } from '../core/pipeline/members';
 import { postMessages } from '../core/pipeline/poster';
+import { ensurePrivateChannel } from '../core/pipeline/privateChannels';
 import { writeReport } from '../core/pipeline/report';
 import { beginPass, finishPass, stageDelta } from '../core/pipeline/passes';
 import { stageSource } from '../core/pipeline/stage';
@@ -31,6 +32,8 @@ export function createMigrationActivities(
     [Activity.checkTeamOperation]: (input: Parameters<typeof checkTeamOperation>[1]) =>
       checkTeamOperation(deps, input),
     [Activity.ensureChannel]: (input: Parameters<typeof ensureChannel>[1]) => ensureChannel(deps, input),
+    [Activity.ensurePrivateChannel]: (input: Parameters<typeof ensurePrivateChannel>[1]) =>
+      ensurePrivateChannel(deps, input),
     [Activity.postMessages]: (input: Parameters<typeof postMessages>[1]) => postMessages(deps, input),
     [Activity.completeChannel]: (input: Parameters<typeof completeChannel>[1]) =>
       completeChannel(deps, input),

@@ -10,6 +10,7 @@ export const Activity = {
   ensureTeam: 'ensureTeam',
   checkTeamOperation: 'checkTeamOperation',
   ensureChannel: 'ensureChannel',
+  ensurePrivateChannel: 'ensurePrivateChannel',
   postMessages: 'postMessages',
   completeChannel: 'completeChannel',
   completeTeam: 'completeTeam',

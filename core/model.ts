@@ -351,6 +351,11 @@ export interface PlannedChannel {
   members: string[];
   /** Source user id of the channel's creator, when known. */
   creatorId?: string;
+  /**
+   * `private`: a Slack private channel, created as a Teams private channel once the team is completed (only
+   * standard channels can be created in migration mode), with its mapped members. Absent: a standard channel.
+   */
+  membershipType?: 'private';
 }
 
 /** One plan file of a channel: what one pass planned for it. */

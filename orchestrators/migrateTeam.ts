@@ -13,6 +13,8 @@ import {
   type CompleteTeamInput,
   type EnsureChannelInput,
   type EnsureChannelResult,
+  type EnsurePrivateChannelInput,
+  type EnsurePrivateChannelResult,
   type EnsureTeamInput,
   type EnsureTeamResult,
   type FinishPassInput,
@@ -248,9 +250,11 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
     yield* resolve(`Users of the snapshot cannot be resolved; nothing was posted.`);
     teamId = begun.teamId!;
   }
-  status.channelsTotal = channels.length;
-  status.messagesTotal = channels.reduce((n, c) => n + c.messages, 0);
   const complete = kind === 'cutover' || live || (kind === 'initial' && options.prestage !== true);
+  const privates = complete ? channels.filter((c) => c.private) : [];
+  channels = channels.filter((c) => !c.private);
+  status.channelsTotal = channels.length + privates.length;
+  status.messagesTotal = [...channels, ...privates].reduce((n, c) => n + c.messages, 0);
 
   enter('creating-channels');
   const channelIds = new Map<string, string>();
@@ -274,52 +278,61 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
   enter('importing');
   const results: MigrateChannelResult[] = [];
   const channelErrors: { key: string; error: string }[] = [];
-  const running = new Map<Task, ChannelWork>();
-  const settle = (task: Task, channel: ChannelWork): void => {
-    running.delete(task);
-    status.channelsDone += 1;
-    if (task.isFaulted) {
-      const reason = task.result instanceof Error ? task.result.message : String(task.result);
-      channelErrors.push({ key: channel.key, error: reason });
-      status.lastError = `${channel.teamsName}: ${reason}`;
-    } else {
-      const result = task.result as MigrateChannelResult;
-      results.push(result);
-      status.messagesPosted += result.posted;
-      status.failed += result.failed;
-      status.missing += result.missing;
-      status.throttled += result.throttled;
-    }
-    context.df.setCustomStatus({ ...status });
-  };
-  for (const channel of channelOrder(channels)) {
-    const child: MigrateChannelInput = {
-      migrationId,
-      teamId,
-      channel,
-      channelId: channelIds.get(channel.key),
-      pass,
-      batchSeconds: options.batchSeconds,
-      batchesPerExecution: options.batchesPerExecution,
-      execution: 0,
-      throttled: 0,
-      completeOnErrors: options.completeOnErrors,
-      complete,
+  yield* importChannels(channels, channelIds, complete);
+
+  /** Runs the channels' sub-orchestrations, at most `width` at a time, largest first. */
+  function* importChannels(
+    work: ChannelWork[],
+    ids: Map<string, string>,
+    completing: boolean,
+  ): Generator<Task, void, unknown> {
+    const running = new Map<Task, ChannelWork>();
+    const settle = (task: Task, channel: ChannelWork): void => {
+      running.delete(task);
+      status.channelsDone += 1;
+      if (task.isFaulted) {
+        const reason = task.result instanceof Error ? task.result.message : String(task.result);
+        channelErrors.push({ key: channel.key, error: reason });
+        status.lastError = `${channel.teamsName}: ${reason}`;
+      } else {
+        const result = task.result as MigrateChannelResult;
+        results.push(result);
+        status.messagesPosted += result.posted;
+        status.failed += result.failed;
+        status.missing += result.missing;
+        status.throttled += result.throttled;
+      }
+      context.df.setCustomStatus({ ...status });
     };
-    const task = context.df.callSubOrchestrator(
-      Orchestrator.migrateChannel,
-      child,
-      channelInstanceId(context.df.instanceId, channel.key),
-    );
-    running.set(task, channel);
-    if (running.size >= width) {
+    for (const channel of channelOrder(work)) {
+      const child: MigrateChannelInput = {
+        migrationId,
+        teamId,
+        channel,
+        channelId: ids.get(channel.key),
+        pass,
+        batchSeconds: options.batchSeconds,
+        batchesPerExecution: options.batchesPerExecution,
+        execution: 0,
+        throttled: 0,
+        completeOnErrors: options.completeOnErrors,
+        complete: completing,
+      };
+      const task = context.df.callSubOrchestrator(
+        Orchestrator.migrateChannel,
+        child,
+        channelInstanceId(context.df.instanceId, channel.key),
+      );
+      running.set(task, channel);
+      if (running.size >= width) {
+        const done = (yield context.df.Task.any([...running.keys()])) as Task;
+        settle(done, running.get(done)!);
+      }
+    }
+    while (running.size > 0) {
       const done = (yield context.df.Task.any([...running.keys()])) as Task;
       settle(done, running.get(done)!);
     }
-  }
-  while (running.size > 0) {
-    const done = (yield context.df.Task.any([...running.keys()])) as Task;
-    settle(done, running.get(done)!);
   }
 
   const report = (phase: MigrationPhase): Task => {
@@ -373,6 +386,38 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
   enter('adding-members');
   const members: AddMembersInput = { migrationId, teamId };
   yield context.df.callActivityWithRetry(Activity.addMembers, activityRetry(), members);
+
+  if (privates.length > 0) {
+    enter('private-channels');
+    const privateIds = new Map<string, string>();
+    const ready: ChannelWork[] = [];
+    for (let at = 0; at < privates.length; at += width) {
+      const batch = privates.slice(at, at + width);
+      const ensured = (yield context.df.Task.all(
+        batch.map((channel) => {
+          const ensure: EnsurePrivateChannelInput = { migrationId, teamId, channel };
+          return context.df.callActivityWithRetry(Activity.ensurePrivateChannel, activityRetry(), ensure);
+        }),
+      )) as EnsurePrivateChannelResult[];
+      batch.forEach((c, i) => {
+        const result = ensured[i];
+        if (result.kind === 'ready') {
+          privateIds.set(c.key, result.channelId);
+          ready.push(c);
+        } else {
+          status.channelsDone += 1;
+          status.lastError = `${c.teamsName}: ${result.reason}`;
+        }
+      });
+    }
+    context.df.setCustomStatus({ ...status });
+    yield* importChannels(ready, privateIds, true);
+    if ((status.failed > 0 || channelErrors.length > 0) && !options.completeOnErrors) {
+      status.lastError ??= `${status.failed} message(s) failed`;
+      enter('needs-attention');
+      return yield* ended('needs-attention', 'completed');
+    }
+  }
   return yield* ended('completed', 'completed');
 
   function* resolve(what: string): Generator<Task, void, unknown> {

@@ -60,6 +60,11 @@ export interface MigrationOptions {
   prestage?: boolean;
   /** The timer applies snapshots dropped into the migration's inbox after its cutover too. */
   deltaSync?: boolean;
+  /**
+   * Slack private channels become Teams private channels of the team, created once the team is completed, with
+   * their mapped members (`run --private-channels`).
+   */
+  privateChannels?: boolean;
 }
 
 /** A migration's passes: its first import, a delta from a newer snapshot, the cutover. */
@@ -105,6 +110,8 @@ export interface ChannelWork {
   isGeneral: boolean;
   createdDateTime: string;
   messages: number;
+  /** A private channel: created normally once the team is completed, then opened with startMigration. */
+  private?: boolean;
 }
 
 /** beginPass: checks that the pass may run now, then opens its record in the ledger (or resumes it). */
@@ -283,6 +290,18 @@ export interface EnsureChannelResult {
   channelId: string;
 }
 
+/** ensurePrivateChannel: adds a private channel's mapped members to the team, creates it with them, opens it. */
+export interface EnsurePrivateChannelInput {
+  migrationId: string;
+  teamId: string;
+  channel: ChannelWork;
+}
+export type EnsurePrivateChannelResult =
+  /** Created (or found), with its members, and open for import; `unmapped`: Slack members left out. */
+  | { kind: 'ready'; channelId: string; unmapped: string[] }
+  /** Not created: no member maps to an Entra user (the ledger keeps the reason for the report). */
+  | { kind: 'not-created'; reason: string; unmapped: string[] };
+
 /** postMessages: posts the channel's plan from the pass's cursor for at most `timeBudgetMs`. */
 export interface PostMessagesInput {
   migrationId: string;
@@ -377,6 +396,7 @@ export type MigrationPhase =
   | 'importing'
   | 'completing'
   | 'adding-members'
+  | 'private-channels'
   | 'reporting'
   | 'completed'
   | 'prestaged'

@@ -3,6 +3,7 @@ import { ExportReadError } from '../sources/archive';
 import { planExport, type PlanOptions } from '../transform/plan';
 import type { StageSourceInput, StageSourceResult } from './contracts';
 import type { PipelineDeps } from './deps';
+import { channelWork } from './passes';
 import { PrefixedStore, readManifest, runPaths } from './runStore';
 
 const hasErrors = (problems: Problem[]): boolean => problems.some((p) => p.severity === 'error');
@@ -65,15 +66,7 @@ export async function stageSource(deps: PipelineDeps, input: StageSourceInput): 
   return {
     ok: true,
     team: { ...manifest.team, visibility: input.team.visibility },
-    channels: manifest.channels.map((c) => ({
-      key: c.key,
-      sourceName: c.sourceName,
-      teamsName: c.teamsName,
-      description: c.description,
-      isGeneral: c.isGeneral,
-      createdDateTime: c.createdDateTime,
-      messages: c.messages,
-    })),
+    channels: manifest.channels.map(channelWork),
     totalMessages: manifest.totals.messages,
     problems: manifest.problems.filter((p) => p.severity !== 'info').slice(0, 50),
   };
@@ -116,6 +109,7 @@ export function planOptions(
       ? { text: input.options.userGroupsCsv, source: 'user groups' }
       : undefined,
     reactions: input.options.reactions,
+    ...(input.options.privateChannels ? { privateChannels: true } : {}),
   };
 }
 

@@ -102,6 +102,10 @@ export interface ChannelRecord {
    * core/operations/throughput): the measured throughput the live page, the CLI and the report show.
    */
   throughput?: string;
+  /** A private channel that is not created in Teams, and why (no member mapped to an Entra user). */
+  notCreated?: string;
+  /** A private channel's Slack members who map to no Entra user (not added to it), as a JSON list of names. */
+  unmappedMembers?: string;
   updatedAt: string;
 }
 
@@ -227,6 +231,8 @@ export const channelRows = {
       editedInSlack: r.editedInSlack,
       deletedInSlack: r.deletedInSlack,
       throughput: r.throughput,
+      notCreated: clip(r.notCreated),
+      unmappedMembers: r.unmappedMembers,
       updatedAt: r.updatedAt,
     }),
   }),
@@ -242,6 +248,8 @@ export const channelRows = {
       startedAt: str(e.startedAt),
       finishedAt: str(e.finishedAt),
       throughput: str(e.throughput),
+      notCreated: str(e.notCreated),
+      unmappedMembers: str(e.unmappedMembers),
     }),
     state: e.state as ChannelState,
     cursor: num(e.cursor),

@@ -62,6 +62,11 @@ export interface PlanOptions {
   userGroups?: { text: string; source: string };
   /** Reactions as native Teams reactions where the reactor maps (default), or all as the text line. */
   reactions?: 'native' | 'text';
+  /**
+   * Plan Slack private channels too (`groups.json`), as Teams private channels; one with no member who can map
+   * to an Entra user (by the user map or an e-mail; not a bot or deleted) is not imported, with the reason.
+   */
+  privateChannels?: boolean;
   limits?: ArchiveLimits;
   bodyBudgetBytes?: number;
 }
@@ -121,7 +126,11 @@ interface Context {
   spill: SpillFile;
   /** Why a source user cannot be mentioned or react natively (undefined: the tenant may have them). */
   textReason(id: string): MentionTextReason | undefined;
-  /** The source ids of the channels this plan imports (a channel's plan key is its source id). */
+  /**
+   * The source ids of the standard channels this plan imports (a channel's plan key is its source id): the ones
+   * a mention can name natively. A private channel is created after the others have posted, and only its
+   * members could open it, so a mention of it stays text.
+   */
   imported: Set<string>;
   userGroups: Map<string, string>;
   teamName: string;
@@ -145,8 +154,17 @@ async function planOpened(
     !!list?.some((x) => x === c.name || x === c.sourceId || x === `#${c.name}`);
   const selected: SlackConversation[] = [];
   const notImported: Array<{ conv: SlackConversation; reason: string }> = [];
+  const userMap = options.userMap ? parseUserMap(options.userMap.text, options.userMap.source) : undefined;
+  const resolution = new Map(
+    planUsers(exp.users, userMap?.map ?? new Map()).users.map((u) => [u.sourceId, u.resolution]),
+  );
+  const privateImported = (c: SlackConversation): boolean =>
+    c.kind === 'private' && !c.unlisted && options.privateChannels === true;
   for (const c of exp.conversations) {
-    if (c.kind !== 'channel') notImported.push({ conv: c, reason: notImportedReason(c) });
+    if (c.kind !== 'channel' && !privateImported(c))
+      notImported.push({ conv: c, reason: notImportedReason(c) });
+    else if (c.kind === 'private' && !hasMappableMember(c, resolution))
+      notImported.push({ conv: c, reason: noMappedMemberReason(c, users) });
     else if (options.channels?.length && !wanted(c, options.channels))
       notImported.push({ conv: c, reason: 'not among the channels selected for import' });
     else if (wanted(c, options.excludeChannels)) notImported.push({ conv: c, reason: 'excluded by option' });
@@ -161,8 +179,8 @@ async function planOpened(
       });
   }
   const general =
-    selected.filter((c) => c.isGeneral).sort((a, b) => byString(a.sourceId, b.sourceId))[0] ??
-    selected.find((c) => c.name.toLowerCase() === 'general');
+    selected.filter((c) => c.isGeneral && c.kind === 'channel').sort((a, b) => byString(a.sourceId, b.sourceId))[0] ??
+    selected.find((c) => c.kind === 'channel' && c.name.toLowerCase() === 'general');
   const naming = [...selected].sort(
     (a, b) => (a.createdMs ?? Infinity) - (b.createdMs ?? Infinity) || byString(a.sourceId, b.sourceId),
   );
@@ -172,10 +190,6 @@ async function planOpened(
   log.add(...nameProblems);
   const slackNames = new Map(exp.conversations.map((c) => [c.sourceId, c.name]));
   const profileNames = new Map<string, string>();
-  const userMap = options.userMap ? parseUserMap(options.userMap.text, options.userMap.source) : undefined;
-  const resolution = new Map(
-    planUsers(exp.users, userMap?.map ?? new Map()).users.map((u) => [u.sourceId, u.resolution]),
-  );
   const userGroups = options.userGroups
     ? parseUserGroups(options.userGroups.text, options.userGroups.source)
     : undefined;
@@ -203,7 +217,7 @@ async function planOpened(
       if (resolution.get(id) !== 'fallback') return undefined;
       return user.isBot ? 'bot' : user.isDeleted ? 'deleted-user' : 'no-email';
     },
-    imported: new Set(selected.map((c) => c.sourceId)),
+    imported: new Set(selected.filter((c) => c.kind === 'channel').map((c) => c.sourceId)),
     userGroups: userGroups?.groups ?? new Map(),
     teamName,
     newest: { micros: -Infinity },
@@ -234,7 +248,9 @@ async function planOpened(
     log.add({
       severity: 'error',
       code: 'nothing-to-import',
-      message: 'the export has no public channel to import (check channels.json and the channel options).',
+      message: options.privateChannels
+        ? 'the export has no channel to import (check channels.json, groups.json and the channel options).'
+        : 'the export has no public channel to import (check channels.json and the channel options).',
     });
   const unknown: SourceUser[] = [...ctx.unknownAuthors].map(([id, name]) => ({
     sourceId: id,
@@ -284,10 +300,28 @@ async function planOpened(
   return manifest;
 }
 
+/** Whether some member (or the creator) of a conversation can map to an Entra user: by the user map or an e-mail. */
+function hasMappableMember(c: SlackConversation, resolution: Map<string, string>): boolean {
+  return [...c.members, ...(c.creatorId ? [c.creatorId] : [])].some((id) => {
+    const how = resolution.get(id);
+    return how === 'map' || how === 'email';
+  });
+}
+
+/** Why a private channel is not created: none of its members can map to an Entra user; names them. */
+function noMappedMemberReason(c: SlackConversation, users: Map<string, SourceUser>): string {
+  const names = c.members.map((id) => users.get(id)?.displayName ?? id);
+  const listed = names.length
+    ? `its members (${names.slice(0, 10).join(', ')}${names.length > 10 ? ', …' : ''}) are bots, deleted or have no e-mail and no user-map line`
+    : 'the export lists no member for it';
+  return `private channel with no member mapped to an Entra user: ${listed}; a Teams private channel needs an owner among its members. Map a member with --user-map to import it.`;
+}
+
 function notImportedReason(c: SlackConversation): string {
+  if (c.unlisted) return 'folder listed by no channels/groups/dms/mpims entry';
   switch (c.kind) {
     case 'private':
-      return 'private channel: not imported by default (only standard channels can be created in migration mode)';
+      return 'private channel: not imported without --private-channels (they are created as Teams private channels once the team is completed)';
     case 'dm':
       return 'direct message: chats are not imported by default';
     case 'groupDm':
@@ -840,6 +874,7 @@ async function planChannel(
     fidelity,
     members: conv.members,
     ...(conv.creatorId ? { creatorId: conv.creatorId } : {}),
+    ...(conv.kind === 'private' ? { membershipType: 'private' as const } : {}),
   };
 }
 
