@@ -49,6 +49,8 @@ export interface RunOptions extends LocalHostOptions {
   operationPollSeconds?: number;
   /** Import everything and complete nothing: the migration waits, prestaged, for deltas and its cutover. */
   prestage?: boolean;
+  /** Slack private channels become Teams private channels, created once the team is completed. */
+  privateChannels?: boolean;
   /** The delta-sync timer keeps applying inbox snapshots after the cutover. */
   deltaSync?: boolean;
   /**
@@ -288,6 +290,7 @@ export async function runMigration(
       since: opts.since,
       until: opts.until,
       ...(opts.prestage ? { prestage: true } : {}),
+      ...(opts.privateChannels ? { privateChannels: true } : {}),
       ...(opts.deltaSync ? { deltaSync: true } : {}),
       options: {
         includeSystemEvents: opts.includeSystemEvents,
@@ -625,6 +628,11 @@ export const registerRun: CommandRegistrar = (program: Command, setExitCode) => 
     .option(
       '--delta-sync',
       'keep applying snapshots dropped in the inbox after the cutover (the timer)',
+      false,
+    )
+    .option(
+      '--private-channels',
+      'import Slack private channels as Teams private channels with their mapped members, once the team is completed',
       false,
     )
     .option('--json', 'print the report as JSON on stdout (progress goes to stderr)', false)

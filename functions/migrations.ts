@@ -134,6 +134,7 @@ export const startMigrationSchema = z
     since: isoDate('since').optional(),
     until: isoDate('until').optional(),
     prestage: z.boolean({ error: 'prestage must be true or false' }).optional(),
+    privateChannels: z.boolean({ error: 'privateChannels must be true or false' }).optional(),
     deltaSync: z.boolean({ error: 'deltaSync must be true or false' }).optional(),
     options: z
       .object({
@@ -190,6 +191,7 @@ export function parseStartRequest(
         userMapCsv: b.userMap,
         userGroupsCsv: b.userGroups,
         ...(b.prestage ? { prestage: true } : {}),
+        ...(b.privateChannels ? { privateChannels: true } : {}),
         ...(b.deltaSync !== undefined ? { deltaSync: b.deltaSync } : {}),
       },
     },

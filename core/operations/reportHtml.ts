@@ -22,7 +22,8 @@ export function renderPasses(passes: readonly PassReport[] | undefined): Html {
           <b>${p.kind}</b> from ${p.source}: started
           ${p.startedAt}${p.finishedAt ? html`, finished ${p.finishedAt}` : ' (running)'} · ${p.outcome} ·
           ${p.newMessages} new, ${p.posted} posted, ${p.failed} failed, ${p.editedInSlack} edited and
-          ${p.deletedInSlack} deleted in Slack after import${p.error ? html` · <span class="error">${p.error}</span>` : ''}
+          ${p.deletedInSlack} deleted in Slack after
+          import${p.error ? html` · <span class="error">${p.error}</span>` : ''}
         </li>`,
     )}
   </ol>`;
@@ -47,7 +48,8 @@ function renderChangedInSlack(channels: readonly ChannelReport[]): Html | string
               ${c.changedInSlack.map(
                 (m) =>
                   html`<li>
-                    ${m.key}: ${m.change} in Slack after import${m.teamsLink ? html` · <a href="${m.teamsLink}">in Teams</a>` : ''}${m.slackLink ? html` · <a href="${m.slackLink}">in Slack</a>` : ''}
+                    ${m.key}: ${m.change} in Slack after
+                    import${m.teamsLink ? html` · <a href="${m.teamsLink}">in Teams</a>` : ''}${m.slackLink ? html` · <a href="${m.slackLink}">in Slack</a>` : ''}
                   </li>`,
               )}
             </ul>
@@ -60,8 +62,8 @@ function renderChangedInSlack(channels: readonly ChannelReport[]): Html | string
 function channelRow(c: ChannelReport): Html {
   return html`<tr class="${c.why.length > 0 ? 'bad' : ''}">
     <th scope="row" class="text">${c.source}</th>
-    <td class="text">${c.teamsName}</td>
-    <td class="text">${c.state}</td>
+    <td class="text">${c.teamsName}${c.membershipType === 'private' ? ' (private)' : ''}</td>
+    <td class="text">${c.notCreated ? 'not created' : c.state}</td>
     <td>${c.sourceMessages}</td>
     <td>${c.planned}</td>
     <td>${c.posted}</td>

@@ -26,6 +26,12 @@ const FAILURES_QUOTED = 2;
 export interface ChannelReport {
   source: string;
   teamsName: string;
+  /** `private`: a Teams private channel (from a Slack private channel); absent: a standard channel. */
+  membershipType?: 'private';
+  /** A private channel's Slack members who map to no Entra user: they are not members of it in Teams. */
+  unmappedMembers?: string[];
+  /** A private channel that was not created in Teams, and why. */
+  notCreated?: string;
   state: string;
   /** Messages of the Slack channel, imported or not. */
   sourceMessages: number;
@@ -208,11 +214,16 @@ export function explainChannel(
   c: Pick<
     ChannelReport,
     'state' | 'planned' | 'posted' | 'failed' | 'missing' | 'failures' | 'missingMessages' | 'error'
-  >,
+  > &
+    Pick<ChannelReport, 'notCreated'>,
   ended = true,
 ): string[] {
   const why: string[] = [];
   const n = (count: number, what: string): string => `${count} ${what}${count === 1 ? '' : 's'}`;
+  if (c.notCreated && c.posted === 0)
+    return [
+      `The private channel was not created, so its ${n(c.planned, 'message')} were not imported: ${c.notCreated}`,
+    ];
   if (c.failed > 0) {
     const quoted = c.failures
       .slice(0, FAILURES_QUOTED)
@@ -274,10 +285,14 @@ export async function buildReport(
       failures: failures.slice(0, MAX_FAILURES_LISTED),
       missingMessages: missing.slice(0, MAX_FAILURES_LISTED),
       ...(record?.error ? { error: record.error } : {}),
+      ...(record?.notCreated ? { notCreated: record.notCreated } : {}),
     };
+    const unmapped = record?.unmappedMembers ? (JSON.parse(record.unmappedMembers) as string[]) : [];
     channels.push({
       source: planned.sourceName,
       teamsName: planned.teamsName,
+      ...(planned.membershipType ? { membershipType: planned.membershipType } : {}),
+      ...(unmapped.length > 0 ? { unmappedMembers: unmapped } : {}),
       sourceMessages: planned.sourceMessages,
       posts: planned.posts,
       replies: planned.replies,
@@ -456,8 +471,13 @@ export function summarize(report: Omit<MigrationReport, 'summary'>): MigrationRe
           : '') +
         '.',
     );
-  for (const channel of report.channels)
+  for (const channel of report.channels) {
     for (const why of channel.why) notMoved.push(`${channel.teamsName}: ${why}`);
+    if (channel.unmappedMembers?.length)
+      notMoved.push(
+        `${channel.teamsName} (private): ${plural(channel.unmappedMembers.length, 'Slack member maps', 'Slack members map')} to no Entra user and ${channel.unmappedMembers.length === 1 ? 'is' : 'are'} not a member of it in Teams: ${channel.unmappedMembers.join(', ')}.`,
+      );
+  }
   if (t.skipped > 0) {
     const skipped: Partial<Record<string, number>> = {};
     for (const ch of report.channels) addCounts(skipped, ch.skipped);
