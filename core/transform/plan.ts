@@ -179,7 +179,9 @@ async function planOpened(
       });
   }
   const general =
-    selected.filter((c) => c.isGeneral && c.kind === 'channel').sort((a, b) => byString(a.sourceId, b.sourceId))[0] ??
+    selected
+      .filter((c) => c.isGeneral && c.kind === 'channel')
+      .sort((a, b) => byString(a.sourceId, b.sourceId))[0] ??
     selected.find((c) => c.kind === 'channel' && c.name.toLowerCase() === 'general');
   const naming = [...selected].sort(
     (a, b) => (a.createdMs ?? Infinity) - (b.createdMs ?? Infinity) || byString(a.sourceId, b.sourceId),
