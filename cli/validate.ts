@@ -26,6 +26,8 @@ export interface ValidateOptions {
   maxFileMb?: number;
   /** A Slack bot token will be set for the run (`SLACK_TOKEN`): file URLs without the export's token can be downloaded. */
   slackBotToken?: boolean;
+  /** Plan Slack private channels as `run --private-channels` would. */
+  privateChannels?: boolean;
 }
 
 /** One channel in the validation report. */
@@ -60,6 +62,16 @@ export interface ValidateReport {
   users: { total: number; matched: number; unmatched: number; unmatchedNames: string[] };
   problems: Array<{ severity: 'error' | 'warning' | 'info'; code: string; message: string; where?: string }>;
   totals: PlanManifest['totals'];
+  /**
+   * Slack private channels: those `--private-channels` moves (planned when it is given; else as Slack counts
+   * their messages), each with its members who map to no Entra user, and those it cannot move, with the reason.
+   */
+  privateChannels: {
+    option: boolean;
+    channels: Array<{ source: string; teamsName?: string; messages: number; unmappedMembers: string[] }>;
+    messages: number;
+    noMappedMember: Array<{ source: string; messages: number; reason: string }>;
+  };
 }
 
 /** An option value that cannot be used; the message names the option. */
@@ -112,12 +124,42 @@ export async function validateExport(path: string, options: ValidateOptions = {}
     ...(options.slackBotToken ? { slackBotToken: true } : {}),
     ...(userGroups ? { userGroups } : {}),
     ...(options.reactions ? { reactions: options.reactions } : {}),
+    ...(options.privateChannels ? { privateChannels: true } : {}),
   });
-  return toReport(manifest);
+  return toReport(manifest, options.privateChannels === true);
+}
+
+/** The report's private channels: what `--private-channels` moves and what it cannot (see ValidateReport). */
+function privateChannels(manifest: PlanManifest, option: boolean): ValidateReport['privateChannels'] {
+  const planned = manifest.channels.filter((c) => c.membershipType === 'private');
+  const users = new Map(manifest.users.map((u) => [u.sourceId, u]));
+  const unmapped = (members: string[]): string[] =>
+    members
+      .filter((id) => (users.get(id)?.resolution ?? 'fallback') === 'fallback')
+      .map((id) => users.get(id)?.displayName ?? id);
+  const channels = [
+    ...planned.map((c) => ({
+      source: c.sourceName,
+      teamsName: c.teamsName,
+      messages: c.messages,
+      unmappedMembers: unmapped(c.members),
+    })),
+    ...manifest.notImported
+      .filter((n) => n.code === 'private-channels-off')
+      .map((n) => ({ source: n.name, messages: n.messages, unmappedMembers: [] })),
+  ];
+  return {
+    option,
+    channels,
+    messages: channels.reduce((n, c) => n + c.messages, 0),
+    noMappedMember: manifest.notImported
+      .filter((n) => n.code === 'no-mapped-member')
+      .map((n) => ({ source: n.name, messages: n.messages, reason: n.reason })),
+  };
 }
 
 /** Turns a plan manifest into the validation report. */
-export function toReport(manifest: PlanManifest): ValidateReport {
+export function toReport(manifest: PlanManifest, privateOption = false): ValidateReport {
   const unmatched = manifest.users.filter((u) => u.resolution === 'fallback');
   return {
     source: manifest.source.name,
@@ -160,6 +202,7 @@ export function toReport(manifest: PlanManifest): ValidateReport {
       ...(p.where ? { where: p.where } : {}),
     })),
     totals: manifest.totals,
+    privateChannels: privateChannels(manifest, privateOption),
   };
 }
 
@@ -205,6 +248,24 @@ export function formatReport(r: ValidateReport): string {
   if (r.notImported.length) {
     out.push('', 'Not imported:');
     for (const n of r.notImported) out.push(`  ${n.source} (${n.kind}, ${n.messages} messages): ${n.reason}`);
+  }
+  const p = r.privateChannels;
+  if (p.channels.length + p.noMappedMember.length > 0) {
+    out.push(
+      '',
+      `Private channels: ${p.channels.length} (${p.messages} messages) ${p.option ? 'are' : 'would be'} imported as Teams private channels${p.option ? '' : ' with --private-channels'}` +
+        (p.noMappedMember.length
+          ? `; ${p.noMappedMember.length} cannot be (no member mapped to an Entra user)`
+          : '') +
+        ':',
+    );
+    for (const c of p.channels)
+      out.push(
+        `  ${c.source}: ${c.messages} messages` +
+          (c.unmappedMembers.length ? `; members not mapped, left out: ${c.unmappedMembers.join(', ')}` : ''),
+      );
+    for (const c of p.noMappedMember)
+      out.push(`  ${c.source}: ${c.messages} messages, not imported: no member mapped`);
   }
   out.push(
     '',
@@ -276,6 +337,7 @@ export const registerValidate: CommandRegistrar = (program: Command, setExitCode
     .option('--max-file-mb <n>', 'files larger than this many MiB become a notice (default 250)')
     .option('--user-groups <file>', 'CSV naming Slack user groups for @mentions: S...id,handle')
     .option('--reactions <mode>', "'native' (default) or 'text', as for run")
+    .option('--private-channels', 'plan Slack private channels as run --private-channels would')
     .action(async (path: string, opts: Record<string, string | boolean | undefined>) => {
       try {
         const report = await validateExport(path, {
@@ -295,6 +357,7 @@ export const registerValidate: CommandRegistrar = (program: Command, setExitCode
           ...(process.env.SLACK_TOKEN ? { slackBotToken: true } : {}),
           ...(typeof opts.userGroups === 'string' ? { userGroups: opts.userGroups } : {}),
           ...(typeof opts.reactions === 'string' ? { reactions: reactionOption(opts.reactions) } : {}),
+          ...(opts.privateChannels ? { privateChannels: true } : {}),
         });
         process.stdout.write(
           opts.json ? printableJson(JSON.stringify(report, null, 2)) + '\n' : formatReport(report),

@@ -374,6 +374,11 @@ export interface NotImportedConversation {
   kind: ConversationKind;
   reason: string;
   messages: number;
+  /**
+   * For a private channel: `private-channels-off` (it would be imported with `--private-channels`) or
+   * `no-mapped-member` (no member can map to an Entra user, so it cannot be created).
+   */
+  code?: 'private-channels-off' | 'no-mapped-member';
 }
 
 /** How a source user maps to the target tenant, as far as planning can tell (no tenant lookups). */

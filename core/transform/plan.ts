@@ -153,7 +153,11 @@ async function planOpened(
   const wanted = (c: SlackConversation, list?: string[]): boolean =>
     !!list?.some((x) => x === c.name || x === c.sourceId || x === `#${c.name}`);
   const selected: SlackConversation[] = [];
-  const notImported: Array<{ conv: SlackConversation; reason: string }> = [];
+  const notImported: Array<{
+    conv: SlackConversation;
+    reason: string;
+    code?: NotImportedConversation['code'];
+  }> = [];
   const userMap = options.userMap ? parseUserMap(options.userMap.text, options.userMap.source) : undefined;
   const resolution = new Map(
     planUsers(exp.users, userMap?.map ?? new Map()).users.map((u) => [u.sourceId, u.resolution]),
@@ -161,13 +165,27 @@ async function planOpened(
   const privateImported = (c: SlackConversation): boolean =>
     c.kind === 'private' && !c.unlisted && options.privateChannels === true;
   for (const c of exp.conversations) {
+    const listedPrivate = c.kind === 'private' && !c.unlisted;
+    const mappable = listedPrivate && hasMappableMember(c, resolution);
+    const noMappedMember = {
+      conv: c,
+      reason: noMappedMemberReason(c, users),
+      code: 'no-mapped-member' as const,
+    };
     if (c.kind !== 'channel' && !privateImported(c))
-      notImported.push({ conv: c, reason: notImportedReason(c) });
-    else if (c.kind === 'private' && !hasMappableMember(c, resolution))
-      notImported.push({ conv: c, reason: noMappedMemberReason(c, users) });
+      notImported.push(
+        listedPrivate && !mappable
+          ? noMappedMember
+          : {
+              conv: c,
+              reason: notImportedReason(c),
+              ...(mappable ? { code: 'private-channels-off' as const } : {}),
+            },
+      );
     else if (options.channels?.length && !wanted(c, options.channels))
       notImported.push({ conv: c, reason: 'not among the channels selected for import' });
     else if (wanted(c, options.excludeChannels)) notImported.push({ conv: c, reason: 'excluded by option' });
+    else if (listedPrivate && !mappable) notImported.push(noMappedMember);
     else selected.push(c);
   }
   for (const name of [...(options.channels ?? []), ...(options.excludeChannels ?? [])]) {
@@ -241,10 +259,17 @@ async function planOpened(
     ctx.spill.close();
   }
   const skippedConvs: NotImportedConversation[] = [];
-  for (const { conv, reason } of notImported) {
+  for (const { conv, reason, code } of notImported) {
     let messages = 0;
     for await (const day of exp.days(conv)) messages += day.messages.length + day.unreadable;
-    skippedConvs.push({ sourceId: conv.sourceId, name: conv.name, kind: conv.kind, reason, messages });
+    skippedConvs.push({
+      sourceId: conv.sourceId,
+      name: conv.name,
+      kind: conv.kind,
+      reason,
+      messages,
+      ...(code ? { code } : {}),
+    });
   }
   if (channels.length === 0)
     log.add({

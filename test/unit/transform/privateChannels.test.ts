@@ -1,3 +1,4 @@
+import { formatReport, validateExport } from '../../../cli/validate';
 import { planExport } from '../../../core/transform/plan';
 import { privateMembership } from '../../../core/pipeline/privateChannels';
 import { msg, writeExport } from '../../support/slackExport';
@@ -113,5 +114,28 @@ describe('privateMembership', () => {
 
   it('has no owner when nobody maps', () => {
     expect(of(['U3'], 'U3')).toEqual({ members: [], unmapped: ['Dee'] });
+  });
+});
+
+describe('validate: what --private-channels would move', () => {
+  it('counts the private channels and their messages, and names those with no mapped member', async () => {
+    const without = await validateExport(privateExport(), { now: new Date(NOW) });
+    expect(without.privateChannels).toEqual({
+      option: false,
+      channels: [{ source: 'plans', messages: 3, unmappedMembers: [] }],
+      messages: 3,
+      noMappedMember: [{ source: 'bots', messages: 1, reason: expect.stringMatching(/Robot, Dee/) }],
+    });
+    expect(formatReport(without)).toMatch(
+      /Private channels: 1 \(3 messages\) would be imported as Teams private channels with --private-channels; 1 cannot be/,
+    );
+    const withOption = await validateExport(privateExport(), { now: new Date(NOW), privateChannels: true });
+    expect(withOption.privateChannels).toMatchObject({
+      option: true,
+      channels: [{ source: 'plans', teamsName: 'plans', messages: 3, unmappedMembers: ['Dee'] }],
+      messages: 3,
+    });
+    expect(withOption.channels.map((c) => c.source)).toEqual(['general', 'plans']);
+    expect(formatReport(withOption)).toMatch(/plans: 3 messages; members not mapped, left out: Dee/);
   });
 });
