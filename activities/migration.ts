@@ -6,6 +6,7 @@ import { writeReport } from '../core/pipeline/report';
 import { beginPass, finishPass, stageDelta } from '../core/pipeline/passes';
 import { stageSource } from '../core/pipeline/stage';
 import {
+  adoptTeam,
   checkTeamOperation,
   completeChannel,
   completeTeam,
@@ -29,6 +30,7 @@ export function createMigrationActivities(
     [Activity.stageSource]: (input: Parameters<typeof stageSource>[1]) => stageSource(deps, input),
     [Activity.resolveUsers]: (input: Parameters<typeof resolveUsers>[1]) => resolveUsers(deps, input),
     [Activity.ensureTeam]: (input: Parameters<typeof ensureTeam>[1]) => ensureTeam(deps, input),
+    [Activity.adoptTeam]: (input: Parameters<typeof adoptTeam>[1]) => adoptTeam(deps, input),
     [Activity.checkTeamOperation]: (input: Parameters<typeof checkTeamOperation>[1]) =>
       checkTeamOperation(deps, input),
     [Activity.ensureChannel]: (input: Parameters<typeof ensureChannel>[1]) => ensureChannel(deps, input),

@@ -8,6 +8,7 @@ export const Activity = {
   stageSource: 'stageSource',
   resolveUsers: 'resolveUsers',
   ensureTeam: 'ensureTeam',
+  adoptTeam: 'adoptTeam',
   checkTeamOperation: 'checkTeamOperation',
   ensureChannel: 'ensureChannel',
   ensurePrivateChannel: 'ensurePrivateChannel',

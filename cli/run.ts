@@ -51,6 +51,8 @@ export interface RunOptions extends LocalHostOptions {
   prestage?: boolean;
   /** Slack private channels become Teams private channels, created once the team is completed. */
   privateChannels?: boolean;
+  /** Import into this existing, completed team instead of creating one. */
+  teamId?: string;
   /** The delta-sync timer keeps applying inbox snapshots after the cutover. */
   deltaSync?: boolean;
   /**
@@ -281,7 +283,13 @@ export async function runMigration(
             workspace: opts.slackWorkspace,
             ...(opts.includePrivateChannels ? { includePrivate: true } : {}),
           },
-      team: opts.teamName ? { displayName: opts.teamName } : undefined,
+      team:
+        opts.teamName || opts.teamId
+          ? {
+              ...(opts.teamName ? { displayName: opts.teamName } : {}),
+              ...(opts.teamId ? { id: opts.teamId } : {}),
+            }
+          : undefined,
       userMap: userMapText,
       userGroups: userGroupsText,
       fallbackUser,
@@ -568,6 +576,10 @@ export const registerRun: CommandRegistrar = (program: Command, setExitCode) => 
       false,
     )
     .option('--team-name <name>', 'name of the Teams team (default: the Slack workspace name)')
+    .option(
+      '--team-id <id>',
+      'import into this existing, completed team: channels are created normally and filled through startMigration; no team is created or completed, no member added',
+    )
     .option(
       '--graph-url <url>',
       'Microsoft Graph base URL of a real tenant (credentials from AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET)',

@@ -109,6 +109,12 @@ export const startMigrationSchema = z
           .max(1024, { error: 'team.description must be at most 1024 characters' })
           .optional(),
         visibility: z.enum(['private', 'public']).default('private'),
+        id: z
+          .string()
+          .regex(/^[0-9a-fA-F-]{36}$|^[A-Za-z0-9._:@-]{1,128}$/, {
+            error: 'team.id must be the id (a GUID) of an existing team',
+          })
+          .optional(),
       })
       .strict()
       .prefault({}),
@@ -152,6 +158,10 @@ export const startMigrationSchema = z
   .strict()
   .refine((b) => !b.since || !b.until || Date.parse(b.since) < Date.parse(b.until), {
     error: 'since must be before until',
+  })
+  .refine((b) => !(b.team.id && b.prestage), {
+    error:
+      'prestage cannot be used with team.id: an existing team is not in migration mode, so its channels would show the import banner until the cutover; import into it in one run',
   });
 
 /** A start request, validated: the orchestration input, or the list of mistakes. */
@@ -172,7 +182,7 @@ export function parseStartRequest(
   const migrationId =
     b.migrationId ??
     `m-${createHash('sha256')
-      .update(JSON.stringify([source, b.team.displayName ?? '']))
+      .update(JSON.stringify([source, b.team.displayName ?? '', ...(b.team.id ? [b.team.id] : [])]))
       .digest('hex')
       .slice(0, 16)}`;
   return {

@@ -4,6 +4,8 @@ import {
   Activity,
   Orchestrator,
   type AddMembersInput,
+  type AdoptTeamInput,
+  type AdoptTeamResult,
   type BeginPassInput,
   type BeginPassResult,
   type ChannelWork,
@@ -94,7 +96,11 @@ function problemsText(problems: Problem[]): string {
  * cutover, a first pass that is not pre-staged, and a delta after the cutover complete each channel, then
  * General last, the team (unless it is completed already), add the members and write the report. While a
  * message failed or a channel's import failed, General, the team and the members wait (unless
- * `completeOnErrors`): completion is final in Teams. The pass's record in the ledger says how it ended.
+ * `completeOnErrors`): completion is final in Teams. Private channels are created once the team is completed
+ * (after the members are added), opened with startMigration, posted and completed. A first pass into an
+ * existing team (`team.id`) checks and records that team instead of creating one, and then runs as a pass
+ * after the cutover does: channels created normally and opened with startMigration, the team neither
+ * completed nor given members. The pass's record in the ledger says how it ended.
  */
 export const migrateTeam: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<MigrateTeamInput>();
@@ -160,7 +166,9 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
 
   let channels: ChannelWork[];
   let teamId: string;
-  const live = begun.live;
+  /** An existing team the first pass imports into (`--team-id`): it is neither created nor completed. */
+  const existingTeam = kind === 'initial' ? input.team.id : undefined;
+  const live = begun.live || existingTeam !== undefined;
   if (kind === 'initial') {
     const stage: StageSourceInput = {
       migrationId,
@@ -184,50 +192,61 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
     yield* resolve(`Users cannot be resolved; nothing was created in Teams.`);
 
     enter('creating-team');
-    const pollDelay = (): Date =>
-      new Date(context.df.currentUtcDateTime.getTime() + options.operationPollSeconds * 1000);
-    const ensureTeam: EnsureTeamInput = {
-      migrationId,
-      ...(staged.ok
-        ? staged.team
-        : { displayName: '', description: '', createdDateTime: '', visibility: 'private' }),
-      listWaitSeconds: options.operationPollSeconds * TEAM_LIST_LOOKS,
-    };
-    let ensured: EnsureTeamResult;
-    for (;;) {
-      ensured = (yield context.df.callActivityWithRetry(
-        Activity.ensureTeam,
+    if (existingTeam) {
+      const adopt: AdoptTeamInput = { migrationId, teamId: existingTeam, channels };
+      const adopted = (yield context.df.callActivityWithRetry(
+        Activity.adoptTeam,
         activityRetry(),
-        ensureTeam,
-      )) as EnsureTeamResult;
-      if (ensured.kind !== 'unconfirmed') break;
-      status.lastError = `The team's creation (asked for at ${ensured.requestedAt}) got no answer; waiting for the team list to show it before asking again.`;
-      context.df.setCustomStatus({ ...status });
-      yield context.df.createTimer(pollDelay());
-    }
-    if (ensured.kind === 'refused') yield* refuse('failed', ensured.error);
-    const team = ensured as Extract<EnsureTeamResult, { kind: 'team' }>;
-    delete status.lastError;
-    let operationUrl = team.operationUrl;
-    let pollNow = team.found;
-    let waits = 0;
-    while (operationUrl) {
-      if (!pollNow) {
-        const seconds = operationPollDelaySeconds(waits++, options.operationPollSeconds);
-        yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + seconds * 1000));
+        adopt,
+      )) as AdoptTeamResult;
+      if (!adopted.ok) yield* refuse('failed', adopted.error);
+      teamId = existingTeam;
+    } else {
+      const pollDelay = (): Date =>
+        new Date(context.df.currentUtcDateTime.getTime() + options.operationPollSeconds * 1000);
+      const ensureTeam: EnsureTeamInput = {
+        migrationId,
+        ...(staged.ok
+          ? staged.team
+          : { displayName: '', description: '', createdDateTime: '', visibility: 'private' }),
+        listWaitSeconds: options.operationPollSeconds * TEAM_LIST_LOOKS,
+      };
+      let ensured: EnsureTeamResult;
+      for (;;) {
+        ensured = (yield context.df.callActivityWithRetry(
+          Activity.ensureTeam,
+          activityRetry(),
+          ensureTeam,
+        )) as EnsureTeamResult;
+        if (ensured.kind !== 'unconfirmed') break;
+        status.lastError = `The team's creation (asked for at ${ensured.requestedAt}) got no answer; waiting for the team list to show it before asking again.`;
+        context.df.setCustomStatus({ ...status });
+        yield context.df.createTimer(pollDelay());
       }
-      pollNow = false;
-      const check: CheckTeamOperationInput = { migrationId, teamId: team.teamId, operationUrl };
-      const op = (yield context.df.callActivityWithRetry(
-        Activity.checkTeamOperation,
-        activityRetry(),
-        check,
-      )) as CheckTeamOperationResult;
-      if (op.status === 'failed')
-        yield* refuse('failed', `Teams could not create the team: ${op.error ?? 'no reason given'}`);
-      if (op.status === 'succeeded') operationUrl = undefined;
+      if (ensured.kind === 'refused') yield* refuse('failed', ensured.error);
+      const team = ensured as Extract<EnsureTeamResult, { kind: 'team' }>;
+      delete status.lastError;
+      let operationUrl = team.operationUrl;
+      let pollNow = team.found;
+      let waits = 0;
+      while (operationUrl) {
+        if (!pollNow) {
+          const seconds = operationPollDelaySeconds(waits++, options.operationPollSeconds);
+          yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + seconds * 1000));
+        }
+        pollNow = false;
+        const check: CheckTeamOperationInput = { migrationId, teamId: team.teamId, operationUrl };
+        const op = (yield context.df.callActivityWithRetry(
+          Activity.checkTeamOperation,
+          activityRetry(),
+          check,
+        )) as CheckTeamOperationResult;
+        if (op.status === 'failed')
+          yield* refuse('failed', `Teams could not create the team: ${op.error ?? 'no reason given'}`);
+        if (op.status === 'succeeded') operationUrl = undefined;
+      }
+      teamId = team.teamId;
     }
-    teamId = team.teamId;
   } else {
     const stage: StageDeltaInput = {
       migrationId,
@@ -383,9 +402,11 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
     yield context.df.callActivityWithRetry(Activity.completeTeam, activityRetry(), completeTeam);
   }
 
-  enter('adding-members');
-  const members: AddMembersInput = { migrationId, teamId };
-  yield context.df.callActivityWithRetry(Activity.addMembers, activityRetry(), members);
+  if (!existingTeam) {
+    enter('adding-members');
+    const members: AddMembersInput = { migrationId, teamId };
+    yield context.df.callActivityWithRetry(Activity.addMembers, activityRetry(), members);
+  }
 
   if (privates.length > 0) {
     enter('private-channels');

@@ -95,7 +95,12 @@ export interface MigrateTeamInput {
   migrationId: string;
   /** The export: the first pass's, a delta's newer snapshot, or a cutover's final one (absent: none). */
   source?: SourceRef;
-  team: { displayName?: string; description?: string; visibility: 'private' | 'public' };
+  /**
+   * The team to create, or (`id`) an existing, completed team to import into: nothing is created or completed
+   * for the team, members are not added (but those of private channels), and channels are created normally and
+   * filled through startMigration.
+   */
+  team: { displayName?: string; description?: string; visibility: 'private' | 'public'; id?: string };
   options: MigrationOptions;
   /** The pass to run; absent: the first (`initial`). */
   pass?: PassRequest;
@@ -233,6 +238,14 @@ export type EnsureTeamResult =
   /** The creation was asked for but its answer was lost, and the team list does not show it yet: look again later. */
   | { kind: 'unconfirmed'; requestedAt: string }
   | { kind: 'refused'; error: string };
+
+/** adoptTeam: checks an existing team for `--team-id` (ordinary, no channel name of the plan taken) and records it. */
+export interface AdoptTeamInput {
+  migrationId: string;
+  teamId: string;
+  channels: ChannelWork[];
+}
+export type AdoptTeamResult = { ok: true } | { ok: false; error: string };
 
 /** checkTeamOperation: one poll of the team creation operation. */
 export interface CheckTeamOperationInput {

@@ -326,3 +326,128 @@ describe('run --private-channels: Slack private channels become Teams private ch
     300_000,
   );
 });
+
+/** Creates an ordinary team (not in migration mode) as an admin would, with `owner` as its owner, and answers its id. */
+async function ordinaryTeam(sandbox: SandboxHandle, name: string, channels: string[]): Promise<string> {
+  const request = async (method: string, path: string, body?: unknown): Promise<Response> =>
+    fetch(path.startsWith('http') ? path : `${sandbox.url}/v1.0${path}`, {
+      method,
+      headers: { authorization: 'Bearer tenant-admin', 'content-type': 'application/json' },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+  const created = await request('POST', '/teams', {
+    'template@odata.bind': "https://graph.microsoft.com/v1.0/teamsTemplates('standard')",
+    displayName: name,
+  });
+  expect(created.status).toBe(202);
+  const location = created.headers.get('location')!;
+  let teamId: string | undefined;
+  while (!teamId) {
+    const op = (await (await request('GET', location)).json()) as {
+      status: string;
+      targetResourceId: string;
+    };
+    if (op.status === 'succeeded') teamId = op.targetResourceId;
+  }
+  const added = await request('POST', `/teams/${teamId}/members/add`, {
+    values: [
+      {
+        '@odata.type': '#microsoft.graph.aadUserConversationMember',
+        roles: ['owner'],
+        'user@odata.bind': `https://graph.microsoft.com/v1.0/users('${entraId('U1')}')`,
+      },
+    ],
+  });
+  expect(added.status).toBe(200);
+  for (const displayName of channels)
+    expect((await request('POST', `/teams/${teamId}/channels`, { displayName })).status).toBe(201);
+  return teamId;
+}
+
+describe('run --team-id: into an existing, completed team', () => {
+  let exportDir: string;
+  const dirs: string[] = [];
+  const sandboxes: SandboxHandle[] = [];
+  beforeAll(() => {
+    exportDir = writePrivateExport();
+    dirs.push(exportDir);
+  });
+  afterAll(async () => {
+    await Promise.all(sandboxes.map((s) => s.stop()));
+    dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+  });
+  const run = async (sandbox: SandboxHandle, teamId: string, runId: string) => {
+    const stateDir = mkdtempSync(path.join(tmpdir(), 'e2e-existing-'));
+    dirs.push(stateDir);
+    const child = spawnCli(
+      testRunArgs(exportDir, { graphUrl: sandbox.url, stateDir, runId }, [
+        '--private-channels',
+        '--team-id',
+        teamId,
+      ]),
+      FAST_RATES,
+    );
+    const code = await exitedWithin(child, 120_000);
+    return { code, output: child.output() };
+  };
+
+  it("creates no team, completes none, adds only private channels' members, and fills new channels and General through startMigration", async () => {
+    const sandbox = await startSandbox({ users, timeScale: 10 });
+    sandboxes.push(sandbox);
+    const teamId = await ordinaryTeam(sandbox, 'Existing', ['announcements']);
+    const before = sandbox.dump().teams[0];
+    const { code, output } = await run(sandbox, teamId, 'existing');
+    expect({ code, output: code === 1 ? '' : output }).toEqual({ code: 1, output: '' });
+    const dump = sandbox.dump();
+    expect(dump.teams.map((t) => t.id)).toEqual([teamId]);
+    expect(dump.teams[0].migrationMode).toBeNull();
+    const seen = seenChannels(dump);
+    expect(seen.team).toEqual([`${entraId('U1')}:owner`, `${entraId('U2')}:`, `${entraId('U3')}:`].sort());
+    const byName = new Map(seen.channels.map((c) => [c.displayName, c]));
+    expect(byName.get('announcements')).toMatchObject({ migrationMode: null, messages: [] });
+    for (const [slack, teams] of [
+      ['general', 'General'],
+      ['random', 'random'],
+      ['secret-plans', 'secret-plans'],
+    ]) {
+      const channel = byName.get(teams)!;
+      expect({ teams, mode: channel.migrationMode, created: channel.createdDateTime }).toEqual({
+        teams,
+        mode: 'completed',
+        created: iso(CREATED),
+      });
+      expect(
+        channel.messages.map((m) => ({
+          at: m.at,
+          from: m.from,
+          text: m.text,
+          replies: m.replies.map((r) => `${r.at} ${r.from} ${r.text}`),
+        })),
+      ).toEqual(expectedMessages(DAYS[slack]));
+    }
+    expect(byName.get('secret-plans')!.membershipType).toBe('private');
+    expect(byName.get('random')!.membershipType).toBe('standard');
+    expect(before.channels.find((c) => c.isGeneral)!.createdDateTime).not.toBe(iso(CREATED));
+    const log = sandbox.requestLog();
+    expect(
+      log.filter((r) => r.method === 'POST' && /\/teams\/[^/]+\/completeMigration$/.test(r.path)),
+    ).toEqual([]);
+  }, 150_000);
+
+  it('refuses, naming it, a channel whose name the team has, before creating anything', async () => {
+    const sandbox = await startSandbox({ users, timeScale: 10 });
+    sandboxes.push(sandbox);
+    const teamId = await ordinaryTeam(sandbox, 'Taken', ['Random']);
+    const requestsBefore = sandbox.requestLog().length;
+    const { code, output } = await run(sandbox, teamId, 'taken');
+    expect(code).not.toBe(0);
+    expect(output).toMatch(
+      /already has a channel named 'random'.*--exclude-channels random; nothing was created/s,
+    );
+    const writes = sandbox
+      .requestLog()
+      .slice(requestsBefore)
+      .filter((r) => r.method !== 'GET' && !r.path.endsWith('/$batch'));
+    expect(writes).toEqual([]);
+  }, 150_000);
+});
