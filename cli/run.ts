@@ -423,9 +423,12 @@ async function followPass(
       `See the team as Teams users will: npx teams-import sandbox --state ${path.relative(process.cwd(), path.join(stateDir, 'sandbox.json')) || 'sandbox.json'}` +
         ` --port 4000, then open http://127.0.0.1:4000/_sandbox/teams/${report.team.teamId}/preview`,
     );
+  const awaitingCutover = report.channels
+    .filter((c) => c.awaitsCutover)
+    .reduce((n, c) => n + c.planned - c.posted, 0);
   return (result.phase === 'completed' || result.phase === 'prestaged') &&
     report.totals.failed === 0 &&
-    report.totals.posted === report.totals.planned
+    report.totals.posted === report.totals.planned - awaitingCutover
     ? 0
     : 1;
 }

@@ -32,6 +32,8 @@ export interface ChannelReport {
   unmappedMembers?: string[];
   /** A private channel that was not created in Teams, and why. */
   notCreated?: string;
+  /** A private channel of a pre-staged migration: it is created at the cutover, once the team is completed. */
+  awaitsCutover?: boolean;
   state: string;
   /** Messages of the Slack channel, imported or not. */
   sourceMessages: number;
@@ -215,11 +217,15 @@ export function explainChannel(
     ChannelReport,
     'state' | 'planned' | 'posted' | 'failed' | 'missing' | 'failures' | 'missingMessages' | 'error'
   > &
-    Pick<ChannelReport, 'notCreated'>,
+    Pick<ChannelReport, 'notCreated' | 'awaitsCutover'>,
   ended = true,
 ): string[] {
   const why: string[] = [];
   const n = (count: number, what: string): string => `${count} ${what}${count === 1 ? '' : 's'}`;
+  if (c.awaitsCutover && c.posted === 0)
+    return [
+      `The private channel and its ${n(c.planned, 'message')} wait for the cutover: a private channel is created once the team is completed.`,
+    ];
   if (c.notCreated && c.posted === 0)
     return [
       `The private channel was not created, so its ${n(c.planned, 'message')} were not imported: ${c.notCreated}`,
@@ -286,6 +292,7 @@ export async function buildReport(
       missingMessages: missing.slice(0, MAX_FAILURES_LISTED),
       ...(record?.error ? { error: record.error } : {}),
       ...(record?.notCreated ? { notCreated: record.notCreated } : {}),
+      ...(phase === 'prestaged' && planned.membershipType === 'private' ? { awaitsCutover: true } : {}),
     };
     const unmapped = record?.unmappedMembers ? (JSON.parse(record.unmappedMembers) as string[]) : [];
     channels.push({

@@ -451,3 +451,68 @@ describe('run --team-id: into an existing, completed team', () => {
     expect(writes).toEqual([]);
   }, 150_000);
 });
+
+describe('run --private-channels --prestage, then cutover', () => {
+  const dirs: string[] = [];
+  const sandboxes: SandboxHandle[] = [];
+  afterAll(async () => {
+    await Promise.all(sandboxes.map((s) => s.stop()));
+    dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+  });
+
+  it('creates private channels only at the cutover, once the team is completed, ending as one run would', async () => {
+    const exportDir = writePrivateExport();
+    dirs.push(exportDir);
+    const runOnce = async (extra: string[], sandbox: SandboxHandle, stateDir: string, runId: string) => {
+      const child = spawnCli(
+        testRunArgs(exportDir, { graphUrl: sandbox.url, stateDir, runId }, ['--private-channels', ...extra]),
+        FAST_RATES,
+      );
+      return { code: await exitedWithin(child, 120_000), output: child.output() };
+    };
+    const fresh = async (): Promise<{ sandbox: SandboxHandle; stateDir: string }> => {
+      const sandbox = await startSandbox({ users, timeScale: 10 });
+      sandboxes.push(sandbox);
+      const stateDir = mkdtempSync(path.join(tmpdir(), 'e2e-private-prestage-'));
+      dirs.push(stateDir);
+      return { sandbox, stateDir };
+    };
+    const once = await fresh();
+    expect((await runOnce([], once.sandbox, once.stateDir, 'once')).code).toBe(1);
+    const reference = seenChannels(once.sandbox.dump());
+
+    const staged = await fresh();
+    const prestaged = await runOnce(['--prestage'], staged.sandbox, staged.stateDir, 'staged');
+    expect({ code: prestaged.code, output: prestaged.code === 0 ? '' : prestaged.output }).toEqual({
+      code: 0,
+      output: '',
+    });
+    const staging = JSON.parse(
+      readFileSync(path.join(staged.stateDir, 'reports', 'staged.json'), 'utf8'),
+    ) as MigrationReport;
+    const waiting = staging.channels.find((c) => c.source === 'secret-plans')!;
+    expect({ posted: waiting.posted, why: waiting.why.join(' ') }).toEqual({
+      posted: 0,
+      why: expect.stringMatching(new RegExp(`${DAYS['secret-plans'].length} messages wait for the cutover`)),
+    });
+    const before = staged.sandbox.dump();
+    expect(before.teams[0].migrationMode).toBe('inProgress');
+    expect(before.teams[0].channels.map((c) => c.membershipType)).toEqual(['standard', 'standard']);
+
+    const cutover = spawnCli(
+      [
+        'cutover',
+        '--run-id',
+        'staged',
+        '--graph-url',
+        staged.sandbox.url,
+        '--state-dir',
+        staged.stateDir,
+        '--json',
+      ],
+      FAST_RATES,
+    );
+    expect(await exitedWithin(cutover, 120_000)).toBe(1);
+    expect(seenChannels(staged.sandbox.dump())).toEqual(reference);
+  }, 300_000);
+});
