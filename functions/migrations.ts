@@ -230,6 +230,7 @@ function channelOutcome(planned: number, r: ChannelRecord | undefined): Paramete
     failures: r?.lastError ? [{ key: '', error: r.lastError }] : [],
     missingMessages: [],
     ...(r?.error ? { error: r.error } : {}),
+    ...(r?.notCreated ? { notCreated: r.notCreated } : {}),
   };
 }
 
