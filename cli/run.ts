@@ -260,7 +260,7 @@ export async function runMigration(
               token: slackToken ?? '',
               ...(slackApiUrl ? { apiUrl: slackApiUrl } : {}),
               workspace: opts.slackWorkspace,
-              includePrivate: !!opts.includePrivateChannels,
+              includePrivate: !!(opts.includePrivateChannels || opts.privateChannels),
             }),
           );
     } catch (err) {
@@ -281,7 +281,7 @@ export async function runMigration(
         : {
             kind: 'slack-api',
             workspace: opts.slackWorkspace,
-            ...(opts.includePrivateChannels ? { includePrivate: true } : {}),
+            ...(opts.includePrivateChannels || opts.privateChannels ? { includePrivate: true } : {}),
           },
       team:
         opts.teamName || opts.teamId
