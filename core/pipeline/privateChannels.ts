@@ -41,8 +41,9 @@ export function privateMembership(
  * as members where they are not (never as owners), the channel is found (ledger, then the team's channels by
  * name) or created normally as a private channel with its owner, the other mapped members are added to it,
  * and it is opened with startMigration at the Slack channel's creation unless Teams shows it in migration
- * already, or completed with nothing of the plan left to post. A channel none of whose members maps to an
- * Entra user is not created: the ledger records why. Each step reads the service first, so a resume after a
+ * already, or completed with nothing of the plan left to post. A member the team refuses is left out and
+ * listed with the service's reason; a channel none of whose members maps to an Entra user (or can join the
+ * team) is not created: the ledger records why. Each step reads the service first, so a resume after a
  * crash at any point repeats nothing.
  */
 export async function ensurePrivateChannel(
@@ -67,23 +68,35 @@ export async function ensurePrivateChannel(
     (id) => names.get(id) ?? id,
   );
   const { value: record } = await deps.ledger.ensureChannel(runId, channel.key);
-  const unmappedMembers = JSON.stringify(membership.unmapped);
   if (!membership.owner) {
     const reason = `no member of the Slack private channel maps to an Entra user (${membership.unmapped.join(', ') || 'it lists no member'}): a Teams private channel needs an owner among its members, so it was not created. Map a member with the user map and run again.`;
-    await deps.ledger.updateChannel(runId, channel.key, { notCreated: reason, unmappedMembers });
+    await deps.ledger.updateChannel(runId, channel.key, {
+      notCreated: reason,
+      unmappedMembers: JSON.stringify(membership.unmapped),
+    });
     return { kind: 'not-created', reason, unmapped: membership.unmapped };
   }
 
-  const everyone = [membership.owner, ...membership.members];
   const inTeam = new Set((await deps.graph.listMembers(teamId)).map((m) => m.userId));
-  const toTeam = everyone.filter((id) => !inTeam.has(id)).map((userId) => ({ userId, owner: false }));
-  if (toTeam.length > 0) {
-    const added = await deps.graph.addMembers(teamId, toTeam);
-    const refused = added.filter((r) => !r.ok);
-    if (refused.length > 0)
-      throw new Error(
-        `Adding ${refused.length} member(s) of private channel '${channel.teamsName}' to the team failed (e.g. ${refused[0].userId}: ${refused[0].error ?? 'no reason given'}); they must be team members first.`,
-      );
+  const toTeam = [membership.owner, ...membership.members]
+    .filter((id) => !inTeam.has(id))
+    .map((userId) => ({ userId, owner: false }));
+  const refused = new Map<string, string>();
+  if (toTeam.length > 0)
+    for (const r of await deps.graph.addMembers(teamId, toTeam))
+      if (!r.ok) refused.set(r.userId, r.error ?? 'no reason given');
+  const everyone = [membership.owner, ...membership.members].filter((id) => !refused.has(id));
+  const owner = everyone[0];
+  if (refused.size > 0) {
+    const byEntraId = new Map([...users.values()].map((u) => [u.entraId, u.sourceUserId]));
+    for (const [id, why] of refused)
+      membership.unmapped.push(`${names.get(byEntraId.get(id) ?? '') ?? id} (not added to the team: ${why})`);
+  }
+  const unmappedMembers = JSON.stringify(membership.unmapped);
+  if (!owner) {
+    const reason = `none of the members of the Slack private channel could be added to the team (${membership.unmapped.join(', ')}): a Teams private channel needs an owner among its members, so it was not created.`;
+    await deps.ledger.updateChannel(runId, channel.key, { notCreated: reason, unmappedMembers });
+    return { kind: 'not-created', reason, unmapped: membership.unmapped };
   }
 
   let channelId = record.teamsChannelId;
@@ -98,7 +111,7 @@ export async function ensurePrivateChannel(
         await deps.graph.createPrivateChannel(teamId, {
           displayName: channel.teamsName,
           description: channel.description,
-          ownerId: membership.owner,
+          ownerId: owner,
         })
       ).id;
     await deps.ledger.updateChannel(runId, channel.key, { teamsChannelId: channelId, state: 'created' });
@@ -106,7 +119,7 @@ export async function ensurePrivateChannel(
   const inChannel = new Set((await deps.graph.listChannelMembers(teamId, channelId)).map((m) => m.userId));
   for (const userId of everyone)
     if (!inChannel.has(userId))
-      await deps.graph.addChannelMember(teamId, channelId, { userId, owner: userId === membership.owner });
+      await deps.graph.addChannelMember(teamId, channelId, { userId, owner: userId === owner });
 
   const current = await deps.graph.getChannel(teamId, channelId);
   const behind = record.posted + record.missing < channel.messages;
