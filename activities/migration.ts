@@ -3,10 +3,12 @@ import { exportChatToOneDrive } from '../core/pipeline/chatOneDrive';
 import { completeChat, ensureChat, planChats, postChat } from '../core/pipeline/chats';
 import { addMembers } from '../core/pipeline/members';
 import { postMessages } from '../core/pipeline/poster';
+import { ensurePrivateChannel } from '../core/pipeline/privateChannels';
 import { writeReport } from '../core/pipeline/report';
 import { beginPass, finishPass, stageDelta } from '../core/pipeline/passes';
 import { stageSource } from '../core/pipeline/stage';
 import {
+  adoptTeam,
   checkTeamOperation,
   completeChannel,
   completeTeam,
@@ -31,9 +33,12 @@ export function createMigrationActivities(
     [Activity.stageSource]: (input: Parameters<typeof stageSource>[1]) => stageSource(deps, input),
     [Activity.resolveUsers]: (input: Parameters<typeof resolveUsers>[1]) => resolveUsers(deps, input),
     [Activity.ensureTeam]: (input: Parameters<typeof ensureTeam>[1]) => ensureTeam(deps, input),
+    [Activity.adoptTeam]: (input: Parameters<typeof adoptTeam>[1]) => adoptTeam(deps, input),
     [Activity.checkTeamOperation]: (input: Parameters<typeof checkTeamOperation>[1]) =>
       checkTeamOperation(deps, input),
     [Activity.ensureChannel]: (input: Parameters<typeof ensureChannel>[1]) => ensureChannel(deps, input),
+    [Activity.ensurePrivateChannel]: (input: Parameters<typeof ensurePrivateChannel>[1]) =>
+      ensurePrivateChannel(deps, input),
     [Activity.postMessages]: (input: Parameters<typeof postMessages>[1]) => postMessages(deps, input),
     [Activity.completeChannel]: (input: Parameters<typeof completeChannel>[1]) =>
       completeChannel(deps, input),

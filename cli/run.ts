@@ -48,6 +48,10 @@ export interface RunOptions extends LocalHostOptions {
   operationPollSeconds?: number;
   /** Import everything and complete nothing: the migration waits, prestaged, for deltas and its cutover. */
   prestage?: boolean;
+  /** Slack private channels become Teams private channels, created once the team is completed. */
+  privateChannels?: boolean;
+  /** Import into this existing, completed team instead of creating one. */
+  teamId?: string;
   /** The delta-sync timer keeps applying inbox snapshots after the cutover. */
   deltaSync?: boolean;
   /**
@@ -270,7 +274,7 @@ export async function runMigration(
               token: slackToken ?? '',
               ...(slackApiUrl ? { apiUrl: slackApiUrl } : {}),
               workspace: opts.slackWorkspace,
-              includePrivate: !!opts.includePrivateChannels,
+              includePrivate: !!(opts.includePrivateChannels || opts.privateChannels),
             }),
           );
     } catch (err) {
@@ -291,9 +295,15 @@ export async function runMigration(
         : {
             kind: 'slack-api',
             workspace: opts.slackWorkspace,
-            ...(opts.includePrivateChannels ? { includePrivate: true } : {}),
+            ...(opts.includePrivateChannels || opts.privateChannels ? { includePrivate: true } : {}),
           },
-      team: opts.teamName ? { displayName: opts.teamName } : undefined,
+      team:
+        opts.teamName || opts.teamId
+          ? {
+              ...(opts.teamName ? { displayName: opts.teamName } : {}),
+              ...(opts.teamId ? { id: opts.teamId } : {}),
+            }
+          : undefined,
       ...(channelMapText !== undefined ? { channelMap: channelMapText } : {}),
       userMap: userMapText,
       userGroups: userGroupsText,
@@ -303,6 +313,7 @@ export async function runMigration(
       since: opts.since,
       until: opts.until,
       ...(opts.prestage ? { prestage: true } : {}),
+      ...(opts.privateChannels ? { privateChannels: true } : {}),
       ...(opts.deltaSync ? { deltaSync: true } : {}),
       ...(opts.dms && opts.dms !== 'skip' ? { dms: opts.dms } : {}),
       options: {
@@ -551,9 +562,12 @@ async function followPass(
         ? c.completed && c.failed === 0 && c.posted === c.planned
         : !!c.oneDrive?.delivered.length),
   );
+  const awaitingCutover = report.channels
+    .filter((c) => c.awaitsCutover)
+    .reduce((n, c) => n + c.planned - c.posted, 0);
   return (result.phase === 'completed' || result.phase === 'prestaged') &&
     report.totals.failed === 0 &&
-    report.totals.posted === report.totals.planned &&
+    report.totals.posted === report.totals.planned - awaitingCutover &&
     chatsDone
     ? 0
     : 1;
@@ -721,6 +735,10 @@ export const registerRun: CommandRegistrar = (program: Command, setExitCode) => 
       'CSV slack_channel,team,channel: split the workspace across several new teams (one migration per team)',
     )
     .option(
+      '--team-id <id>',
+      'import into this existing, completed team: channels are created normally and filled through startMigration; no team is created or completed, no member added',
+    )
+    .option(
       '--graph-url <url>',
       'Microsoft Graph base URL of a real tenant (credentials from AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET)',
     )
@@ -786,6 +804,11 @@ export const registerRun: CommandRegistrar = (program: Command, setExitCode) => 
     .option(
       '--delta-sync',
       'keep applying snapshots dropped in the inbox after the cutover (the timer)',
+      false,
+    )
+    .option(
+      '--private-channels',
+      'import Slack private channels as Teams private channels with their mapped members, once the team is completed',
       false,
     )
     .option('--json', 'print the report as JSON on stdout (progress goes to stderr)', false)

@@ -31,6 +31,8 @@ export interface ValidateOptions {
   maxFileMb?: number;
   /** A Slack bot token will be set for the run (`SLACK_TOKEN`): file URLs without the export's token can be downloaded. */
   slackBotToken?: boolean;
+  /** Plan Slack private channels as `run --private-channels` would. */
+  privateChannels?: boolean;
 }
 
 /** One channel in the validation report. */
@@ -80,6 +82,16 @@ export interface ValidateReport {
   totals: PlanManifest['totals'];
   /** With a channel map: the teams it makes, each with its Slack channels and their Teams names. */
   teams?: Array<{ key: string; name: string; channels: Array<{ source: string; teamsName: string }> }>;
+  /**
+   * Slack private channels: those `--private-channels` moves (planned when it is given; else as Slack counts
+   * their messages), each with its members who map to no Entra user, and those it cannot move, with the reason.
+   */
+  privateChannels: {
+    option: boolean;
+    channels: Array<{ source: string; teamsName?: string; messages: number; unmappedMembers: string[] }>;
+    messages: number;
+    noMappedMember: Array<{ source: string; messages: number; reason: string }>;
+  };
 }
 
 /** An option value that cannot be used; the message names the option. */
@@ -141,8 +153,9 @@ export async function validateExport(path: string, options: ValidateOptions = {}
     ...(userGroups ? { userGroups } : {}),
     ...(options.reactions ? { reactions: options.reactions } : {}),
     dms: 'chats',
+    ...(options.privateChannels ? { privateChannels: true } : {}),
   });
-  const report = toReport(manifest, options.dms ?? 'skip');
+  const report = toReport(manifest, options.dms ?? 'skip', options.privateChannels === true);
   if (channelMapText === undefined) return report;
   return withChannelMap(report, manifest, channelMapText, options.channelMap!);
 }
@@ -206,8 +219,41 @@ export function dmChoices(manifest: PlanManifest): ValidateReport['dms'] {
   };
 }
 
+/** The report's private channels: what `--private-channels` moves and what it cannot (see ValidateReport). */
+function privateChannels(manifest: PlanManifest, option: boolean): ValidateReport['privateChannels'] {
+  const planned = manifest.channels.filter((c) => c.membershipType === 'private');
+  const users = new Map(manifest.users.map((u) => [u.sourceId, u]));
+  const unmapped = (members: string[]): string[] =>
+    members
+      .filter((id) => (users.get(id)?.resolution ?? 'fallback') === 'fallback')
+      .map((id) => users.get(id)?.displayName ?? id);
+  const channels = [
+    ...planned.map((c) => ({
+      source: c.sourceName,
+      teamsName: c.teamsName,
+      messages: c.messages,
+      unmappedMembers: unmapped(c.members),
+    })),
+    ...manifest.notImported
+      .filter((n) => n.code === 'private-channels-off')
+      .map((n) => ({ source: n.name, messages: n.messages, unmappedMembers: [] })),
+  ];
+  return {
+    option,
+    channels,
+    messages: channels.reduce((n, c) => n + c.messages, 0),
+    noMappedMember: manifest.notImported
+      .filter((n) => n.code === 'no-mapped-member')
+      .map((n) => ({ source: n.name, messages: n.messages, reason: n.reason })),
+  };
+}
+
 /** Turns a plan manifest into the validation report. */
-export function toReport(manifest: PlanManifest, dms: DmTarget = 'chats'): ValidateReport {
+export function toReport(
+  manifest: PlanManifest,
+  dms: DmTarget = 'chats',
+  privateOption = false,
+): ValidateReport {
   const skipDms = dms === 'skip' && (manifest.chats?.length ?? 0) > 0;
   const skippedChats = skipDms
     ? (manifest.chats ?? []).map((c) => ({
@@ -265,6 +311,7 @@ export function toReport(manifest: PlanManifest, dms: DmTarget = 'chats'): Valid
         ...(p.where ? { where: p.where } : {}),
       })),
     totals: manifest.totals,
+    privateChannels: privateChannels(manifest, privateOption),
   };
 }
 
@@ -325,6 +372,24 @@ export function formatReport(r: ValidateReport): string {
   if (r.notImported.length) {
     out.push('', 'Not imported:');
     for (const n of r.notImported) out.push(`  ${n.source} (${n.kind}, ${n.messages} messages): ${n.reason}`);
+  }
+  const p = r.privateChannels;
+  if (p.channels.length + p.noMappedMember.length > 0) {
+    out.push(
+      '',
+      `Private channels: ${p.channels.length} (${p.messages} messages) ${p.option ? 'are' : 'would be'} imported as Teams private channels${p.option ? '' : ' with --private-channels'}` +
+        (p.noMappedMember.length
+          ? `; ${p.noMappedMember.length} cannot be (no member mapped to an Entra user)`
+          : '') +
+        ':',
+    );
+    for (const c of p.channels)
+      out.push(
+        `  ${c.source}: ${c.messages} messages` +
+          (c.unmappedMembers.length ? `; members not mapped, left out: ${c.unmappedMembers.join(', ')}` : ''),
+      );
+    for (const c of p.noMappedMember)
+      out.push(`  ${c.source}: ${c.messages} messages, not imported: no member mapped`);
   }
   out.push(
     '',
@@ -404,6 +469,7 @@ export const registerValidate: CommandRegistrar = (program: Command, setExitCode
     .option('--user-groups <file>', 'CSV naming Slack user groups for @mentions: S...id,handle')
     .option('--reactions <mode>', "'native' (default) or 'text', as for run")
     .option('--dms <where>', "'chats', 'onedrive' or 'skip' (default), as for run")
+    .option('--private-channels', 'plan Slack private channels as run --private-channels would')
     .action(async (path: string, opts: Record<string, string | boolean | undefined>) => {
       try {
         const report = await validateExport(path, {
@@ -425,6 +491,7 @@ export const registerValidate: CommandRegistrar = (program: Command, setExitCode
           ...(typeof opts.userGroups === 'string' ? { userGroups: opts.userGroups } : {}),
           ...(typeof opts.reactions === 'string' ? { reactions: reactionOption(opts.reactions) } : {}),
           ...(typeof opts.dms === 'string' ? { dms: dmsOption(opts.dms) } : {}),
+          ...(opts.privateChannels ? { privateChannels: true } : {}),
         });
         process.stdout.write(
           opts.json ? printableJson(JSON.stringify(report, null, 2)) + '\n' : formatReport(report),

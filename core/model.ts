@@ -351,6 +351,11 @@ export interface PlannedChannel {
   members: string[];
   /** Source user id of the channel's creator, when known. */
   creatorId?: string;
+  /**
+   * `private`: a Slack private channel, created as a Teams private channel once the team is completed (only
+   * standard channels can be created in migration mode), with its mapped members. Absent: a standard channel.
+   */
+  membershipType?: 'private';
 }
 
 /** One plan file of a channel: what one pass planned for it. */
@@ -381,6 +386,11 @@ export interface NotImportedConversation {
   kind: ConversationKind;
   reason: string;
   messages: number;
+  /**
+   * For a private channel: `private-channels-off` (it would be imported with `--private-channels`) or
+   * `no-mapped-member` (no member can map to an Entra user, so it cannot be created).
+   */
+  code?: 'private-channels-off' | 'no-mapped-member';
 }
 
 /** How a source user maps to the target tenant, as far as planning can tell (no tenant lookups). */

@@ -116,6 +116,12 @@ export const startMigrationSchema = z
           .max(1024, { error: 'team.description must be at most 1024 characters' })
           .optional(),
         visibility: z.enum(['private', 'public']).default('private'),
+        id: z
+          .string()
+          .regex(/^[0-9a-fA-F-]{36}$|^[A-Za-z0-9._:@-]{1,128}$/, {
+            error: 'team.id must be the id (a GUID) of an existing team',
+          })
+          .optional(),
       })
       .strict()
       .prefault({}),
@@ -151,6 +157,7 @@ export const startMigrationSchema = z
     dms: z
       .enum(['chats', 'onedrive', 'skip'], { error: "dms must be 'chats', 'onedrive' or 'skip'" })
       .optional(),
+    privateChannels: z.boolean({ error: 'privateChannels must be true or false' }).optional(),
     deltaSync: z.boolean({ error: 'deltaSync must be true or false' }).optional(),
     options: z
       .object({
@@ -169,9 +176,16 @@ export const startMigrationSchema = z
   .refine((b) => !b.since || !b.until || Date.parse(b.since) < Date.parse(b.until), {
     error: 'since must be before until',
   })
-  .refine((b) => !b.channelMap || (!b.channels && !b.excludeChannels && !b.team.displayName), {
+  .refine(
+    (b) => !b.channelMap || (!b.channels && !b.excludeChannels && !b.team.displayName && !b.team.id),
+    {
+      error:
+        'channelMap names the teams and their channels: leave out team.displayName, team.id, channels and excludeChannels with it',
+    },
+  )
+  .refine((b) => !(b.team.id && b.prestage), {
     error:
-      'channelMap names the teams and their channels: leave out team.displayName, channels and excludeChannels with it',
+      'prestage cannot be used with team.id: an existing team is not in migration mode, so its channels would show the import banner until the cutover; import into it in one run',
   });
 
 /** A start request, validated: the orchestration input, or the list of mistakes. */
@@ -191,7 +205,14 @@ export function parseStartRequest(
   const migrationId =
     b.migrationId ??
     `m-${createHash('sha256')
-      .update(JSON.stringify([source, b.team.displayName ?? '', ...(b.channelMap ? [b.channelMap] : [])]))
+      .update(
+        JSON.stringify([
+          source,
+          b.team.displayName ?? '',
+          ...(b.channelMap ? [b.channelMap] : []),
+          ...(b.team.id ? [b.team.id] : []),
+        ]),
+      )
       .digest('hex')
       .slice(0, 16)}`;
   const input: MigrateTeamInput = {
@@ -209,6 +230,7 @@ export function parseStartRequest(
       userGroupsCsv: b.userGroups,
       ...(b.prestage ? { prestage: true } : {}),
       ...(b.dms && b.dms !== 'skip' ? { dms: b.dms } : {}),
+      ...(b.privateChannels ? { privateChannels: true } : {}),
       ...(b.deltaSync !== undefined ? { deltaSync: b.deltaSync } : {}),
     },
   };
@@ -282,6 +304,7 @@ function channelOutcome(planned: number, r: ChannelRecord | undefined): Paramete
     failures: r?.lastError ? [{ key: '', error: r.lastError }] : [],
     missingMessages: [],
     ...(r?.error ? { error: r.error } : {}),
+    ...(r?.notCreated ? { notCreated: r.notCreated } : {}),
   };
 }
 

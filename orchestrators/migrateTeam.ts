@@ -4,6 +4,8 @@ import {
   Activity,
   Orchestrator,
   type AddMembersInput,
+  type AdoptTeamInput,
+  type AdoptTeamResult,
   type BeginPassInput,
   type BeginPassResult,
   type ChannelWork,
@@ -13,6 +15,8 @@ import {
   type CompleteTeamInput,
   type EnsureChannelInput,
   type EnsureChannelResult,
+  type EnsurePrivateChannelInput,
+  type EnsurePrivateChannelResult,
   type EnsureTeamInput,
   type EnsureTeamResult,
   type FinishPassInput,
@@ -98,9 +102,13 @@ function problemsText(problems: Problem[]): string {
  * cutover, a first pass that is not pre-staged, and a delta after the cutover complete each channel, then
  * General last, the team (unless it is completed already), add the members and write the report. While a
  * message failed or a channel's import failed, General, the team and the members wait (unless
- * `completeOnErrors`): completion is final in Teams. With `dms` (`chats` or `onedrive`), the DMs and group DMs
- * of the first snapshot move last, once the channels are done (a first pass that is not pre-staged, or the
- * cutover), through the `migrateChats` sub-orchestration. The pass's record in the ledger says how it ended.
+ * `completeOnErrors`): completion is final in Teams. Private channels are created once the team is completed
+ * (after the members are added), opened with startMigration, posted and completed. A first pass into an
+ * existing team (`team.id`) checks and records that team instead of creating one, and then runs as a pass
+ * after the cutover does: channels created normally and opened with startMigration, the team neither
+ * completed nor given members. With `dms` (`chats` or `onedrive`), the DMs and group DMs of the first snapshot
+ * move last, once the channels are done (a first pass that is not pre-staged, or the cutover), through the
+ * `migrateChats` sub-orchestration. The pass's record in the ledger says how it ended.
  */
 export const migrateTeam: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<MigrateTeamInput>();
@@ -166,7 +174,9 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
 
   let channels: ChannelWork[];
   let teamId: string;
-  const live = begun.live;
+  /** An existing team the first pass imports into (`--team-id`): it is neither created nor completed. */
+  const existingTeam = kind === 'initial' ? input.team.id : undefined;
+  const live = begun.live || existingTeam !== undefined;
   if (kind === 'initial') {
     const stage: StageSourceInput = {
       migrationId,
@@ -190,50 +200,61 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
     yield* resolve(`Users cannot be resolved; nothing was created in Teams.`);
 
     enter('creating-team');
-    const pollDelay = (): Date =>
-      new Date(context.df.currentUtcDateTime.getTime() + options.operationPollSeconds * 1000);
-    const ensureTeam: EnsureTeamInput = {
-      migrationId,
-      ...(staged.ok
-        ? staged.team
-        : { displayName: '', description: '', createdDateTime: '', visibility: 'private' }),
-      listWaitSeconds: options.operationPollSeconds * TEAM_LIST_LOOKS,
-    };
-    let ensured: EnsureTeamResult;
-    for (;;) {
-      ensured = (yield context.df.callActivityWithRetry(
-        Activity.ensureTeam,
+    if (existingTeam) {
+      const adopt: AdoptTeamInput = { migrationId, teamId: existingTeam, channels };
+      const adopted = (yield context.df.callActivityWithRetry(
+        Activity.adoptTeam,
         activityRetry(),
-        ensureTeam,
-      )) as EnsureTeamResult;
-      if (ensured.kind !== 'unconfirmed') break;
-      status.lastError = `The team's creation (asked for at ${ensured.requestedAt}) got no answer; waiting for the team list to show it before asking again.`;
-      context.df.setCustomStatus({ ...status });
-      yield context.df.createTimer(pollDelay());
-    }
-    if (ensured.kind === 'refused') yield* refuse('failed', ensured.error);
-    const team = ensured as Extract<EnsureTeamResult, { kind: 'team' }>;
-    delete status.lastError;
-    let operationUrl = team.operationUrl;
-    let pollNow = team.found;
-    let waits = 0;
-    while (operationUrl) {
-      if (!pollNow) {
-        const seconds = operationPollDelaySeconds(waits++, options.operationPollSeconds);
-        yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + seconds * 1000));
+        adopt,
+      )) as AdoptTeamResult;
+      if (!adopted.ok) yield* refuse('failed', adopted.error);
+      teamId = existingTeam;
+    } else {
+      const pollDelay = (): Date =>
+        new Date(context.df.currentUtcDateTime.getTime() + options.operationPollSeconds * 1000);
+      const ensureTeam: EnsureTeamInput = {
+        migrationId,
+        ...(staged.ok
+          ? staged.team
+          : { displayName: '', description: '', createdDateTime: '', visibility: 'private' }),
+        listWaitSeconds: options.operationPollSeconds * TEAM_LIST_LOOKS,
+      };
+      let ensured: EnsureTeamResult;
+      for (;;) {
+        ensured = (yield context.df.callActivityWithRetry(
+          Activity.ensureTeam,
+          activityRetry(),
+          ensureTeam,
+        )) as EnsureTeamResult;
+        if (ensured.kind !== 'unconfirmed') break;
+        status.lastError = `The team's creation (asked for at ${ensured.requestedAt}) got no answer; waiting for the team list to show it before asking again.`;
+        context.df.setCustomStatus({ ...status });
+        yield context.df.createTimer(pollDelay());
       }
-      pollNow = false;
-      const check: CheckTeamOperationInput = { migrationId, teamId: team.teamId, operationUrl };
-      const op = (yield context.df.callActivityWithRetry(
-        Activity.checkTeamOperation,
-        activityRetry(),
-        check,
-      )) as CheckTeamOperationResult;
-      if (op.status === 'failed')
-        yield* refuse('failed', `Teams could not create the team: ${op.error ?? 'no reason given'}`);
-      if (op.status === 'succeeded') operationUrl = undefined;
+      if (ensured.kind === 'refused') yield* refuse('failed', ensured.error);
+      const team = ensured as Extract<EnsureTeamResult, { kind: 'team' }>;
+      delete status.lastError;
+      let operationUrl = team.operationUrl;
+      let pollNow = team.found;
+      let waits = 0;
+      while (operationUrl) {
+        if (!pollNow) {
+          const seconds = operationPollDelaySeconds(waits++, options.operationPollSeconds);
+          yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + seconds * 1000));
+        }
+        pollNow = false;
+        const check: CheckTeamOperationInput = { migrationId, teamId: team.teamId, operationUrl };
+        const op = (yield context.df.callActivityWithRetry(
+          Activity.checkTeamOperation,
+          activityRetry(),
+          check,
+        )) as CheckTeamOperationResult;
+        if (op.status === 'failed')
+          yield* refuse('failed', `Teams could not create the team: ${op.error ?? 'no reason given'}`);
+        if (op.status === 'succeeded') operationUrl = undefined;
+      }
+      teamId = team.teamId;
     }
-    teamId = team.teamId;
   } else {
     const stage: StageDeltaInput = {
       migrationId,
@@ -256,9 +277,11 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
     yield* resolve(`Users of the snapshot cannot be resolved; nothing was posted.`);
     teamId = begun.teamId!;
   }
-  status.channelsTotal = channels.length;
-  status.messagesTotal = channels.reduce((n, c) => n + c.messages, 0);
   const complete = kind === 'cutover' || live || (kind === 'initial' && options.prestage !== true);
+  const privates = complete ? channels.filter((c) => c.private) : [];
+  channels = channels.filter((c) => !c.private);
+  status.channelsTotal = channels.length + privates.length;
+  status.messagesTotal = [...channels, ...privates].reduce((n, c) => n + c.messages, 0);
 
   enter('creating-channels');
   const channelIds = new Map<string, string>();
@@ -282,52 +305,61 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
   enter('importing');
   const results: MigrateChannelResult[] = [];
   const channelErrors: { key: string; error: string }[] = [];
-  const running = new Map<Task, ChannelWork>();
-  const settle = (task: Task, channel: ChannelWork): void => {
-    running.delete(task);
-    status.channelsDone += 1;
-    if (task.isFaulted) {
-      const reason = task.result instanceof Error ? task.result.message : String(task.result);
-      channelErrors.push({ key: channel.key, error: reason });
-      status.lastError = `${channel.teamsName}: ${reason}`;
-    } else {
-      const result = task.result as MigrateChannelResult;
-      results.push(result);
-      status.messagesPosted += result.posted;
-      status.failed += result.failed;
-      status.missing += result.missing;
-      status.throttled += result.throttled;
-    }
-    context.df.setCustomStatus({ ...status });
-  };
-  for (const channel of channelOrder(channels)) {
-    const child: MigrateChannelInput = {
-      migrationId,
-      teamId,
-      channel,
-      channelId: channelIds.get(channel.key),
-      pass,
-      batchSeconds: options.batchSeconds,
-      batchesPerExecution: options.batchesPerExecution,
-      execution: 0,
-      throttled: 0,
-      completeOnErrors: options.completeOnErrors,
-      complete,
+  yield* importChannels(channels, channelIds, complete);
+
+  /** Runs the channels' sub-orchestrations, at most `width` at a time, largest first. */
+  function* importChannels(
+    work: ChannelWork[],
+    ids: Map<string, string>,
+    completing: boolean,
+  ): Generator<Task, void, unknown> {
+    const running = new Map<Task, ChannelWork>();
+    const settle = (task: Task, channel: ChannelWork): void => {
+      running.delete(task);
+      status.channelsDone += 1;
+      if (task.isFaulted) {
+        const reason = task.result instanceof Error ? task.result.message : String(task.result);
+        channelErrors.push({ key: channel.key, error: reason });
+        status.lastError = `${channel.teamsName}: ${reason}`;
+      } else {
+        const result = task.result as MigrateChannelResult;
+        results.push(result);
+        status.messagesPosted += result.posted;
+        status.failed += result.failed;
+        status.missing += result.missing;
+        status.throttled += result.throttled;
+      }
+      context.df.setCustomStatus({ ...status });
     };
-    const task = context.df.callSubOrchestrator(
-      Orchestrator.migrateChannel,
-      child,
-      channelInstanceId(context.df.instanceId, channel.key),
-    );
-    running.set(task, channel);
-    if (running.size >= width) {
+    for (const channel of channelOrder(work)) {
+      const child: MigrateChannelInput = {
+        migrationId,
+        teamId,
+        channel,
+        channelId: ids.get(channel.key),
+        pass,
+        batchSeconds: options.batchSeconds,
+        batchesPerExecution: options.batchesPerExecution,
+        execution: 0,
+        throttled: 0,
+        completeOnErrors: options.completeOnErrors,
+        complete: completing,
+      };
+      const task = context.df.callSubOrchestrator(
+        Orchestrator.migrateChannel,
+        child,
+        channelInstanceId(context.df.instanceId, channel.key),
+      );
+      running.set(task, channel);
+      if (running.size >= width) {
+        const done = (yield context.df.Task.any([...running.keys()])) as Task;
+        settle(done, running.get(done)!);
+      }
+    }
+    while (running.size > 0) {
       const done = (yield context.df.Task.any([...running.keys()])) as Task;
       settle(done, running.get(done)!);
     }
-  }
-  while (running.size > 0) {
-    const done = (yield context.df.Task.any([...running.keys()])) as Task;
-    settle(done, running.get(done)!);
   }
 
   let chats: MigrateChatResult[] | undefined;
@@ -400,9 +432,43 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
     yield context.df.callActivityWithRetry(Activity.completeTeam, activityRetry(), completeTeam);
   }
 
-  enter('adding-members');
-  const members: AddMembersInput = { migrationId, teamId };
-  yield context.df.callActivityWithRetry(Activity.addMembers, activityRetry(), members);
+  if (!existingTeam) {
+    enter('adding-members');
+    const members: AddMembersInput = { migrationId, teamId };
+    yield context.df.callActivityWithRetry(Activity.addMembers, activityRetry(), members);
+  }
+
+  if (privates.length > 0) {
+    enter('private-channels');
+    const privateIds = new Map<string, string>();
+    const ready: ChannelWork[] = [];
+    for (let at = 0; at < privates.length; at += width) {
+      const batch = privates.slice(at, at + width);
+      const ensured = (yield context.df.Task.all(
+        batch.map((channel) => {
+          const ensure: EnsurePrivateChannelInput = { migrationId, teamId, channel };
+          return context.df.callActivityWithRetry(Activity.ensurePrivateChannel, activityRetry(), ensure);
+        }),
+      )) as EnsurePrivateChannelResult[];
+      batch.forEach((c, i) => {
+        const result = ensured[i];
+        if (result.kind === 'ready') {
+          privateIds.set(c.key, result.channelId);
+          ready.push(c);
+        } else {
+          status.channelsDone += 1;
+          status.lastError = `${c.teamsName}: ${result.reason}`;
+        }
+      });
+    }
+    context.df.setCustomStatus({ ...status });
+    yield* importChannels(ready, privateIds, true);
+    if ((status.failed > 0 || channelErrors.length > 0) && !options.completeOnErrors) {
+      status.lastError ??= `${status.failed} message(s) failed`;
+      enter('needs-attention');
+      return yield* ended('needs-attention', 'completed');
+    }
+  }
   return yield* ended('completed', 'completed');
 
   function* resolve(what: string): Generator<Task, void, unknown> {

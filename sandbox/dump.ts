@@ -24,6 +24,8 @@ export interface DumpChannel {
   createdDateTime: string;
   migrationMode: string | null;
   isGeneral: boolean;
+  /** A private channel's members as `userId` and roles; absent for standard channels. */
+  members?: { userId: string; roles: string[] }[];
   deleted: boolean;
   messages: DumpMessage[];
 }
@@ -93,6 +95,7 @@ export function dumpState(store: SandboxStore): SandboxDump {
           createdDateTime: c.createdDateTime,
           migrationMode: c.migrationMode,
           isGeneral: c.isGeneral,
+          ...(c.members ? { members: c.members.map((m) => ({ userId: m.userId, roles: m.roles })) } : {}),
           deleted: c.deletedAt !== null,
           messages: c.messages.map(dumpMessage),
         })),

@@ -260,7 +260,7 @@ ${m.replies.length > 0 ? `<div class="replies">${m.replies.map((r) => renderMess
     .join('\n');
   const mode = channel.migrationMode ?? 'not migrated';
   return `<section class="channel" id="${escapeHtml(channel.id)}">
-<h2># ${escapeHtml(channel.displayName)} <span class="badge ${channel.migrationMode ?? 'none'}">${escapeHtml(mode)}</span></h2>
+<h2>${channel.membershipType === 'private' ? '<span class="lock" role="img" aria-label="private channel" title="private channel">🔒</span>' : '#'} ${escapeHtml(channel.displayName)} <span class="badge ${channel.migrationMode ?? 'none'}">${escapeHtml(mode)}</span></h2>
 <p class="channel-meta">created ${formatTime(channel.createdDateTime)}${channel.description ? ` · ${escapeHtml(channel.description)}` : ''}</p>
 ${threads || '<p class="empty">No messages.</p>'}
 </section>`;

@@ -61,6 +61,8 @@ export interface ChannelRecord {
    * while the channel's import session is the team's.
    */
   initiator?: string | null;
+  /** A private or shared channel's own members (each must be a member of the team); absent for standard ones. */
+  members?: MemberRecord[];
 }
 
 /** A team member (`aadUserConversationMember`). */

@@ -234,6 +234,67 @@ export class TeamsImportClient {
   }
 
   /**
+   * `POST /teams/{id}/channels` of a private channel, created normally (only standard channels can be created in
+   * migration mode) with its owner in `members` (an application creates it on nobody's behalf); the owner must
+   * be a member of the team. `startChannelMigration` then opens it for import.
+   */
+  async createPrivateChannel(
+    teamId: string,
+    channel: Omit<NewChannel, 'createdDateTime'> & { ownerId: string },
+  ): Promise<WithId<Channel>> {
+    const body = {
+      displayName: channel.displayName,
+      description: channel.description,
+      membershipType: 'private',
+      members: [
+        {
+          '@odata.type': '#microsoft.graph.aadUserConversationMember',
+          roles: ['owner'],
+          'user@odata.bind': this.userBind(channel.ownerId),
+        },
+      ],
+    };
+    await this.options.creations?.admit('channel');
+    return (
+      await this.caller.call<WithId<Channel>>('createPrivateChannel', 'POST', `/teams/${seg(teamId)}/channels`, {
+        body,
+      })
+    ).body;
+  }
+
+  /** A private channel's members (`GET /teams/{id}/channels/{id}/members`, every page). */
+  async listChannelMembers(teamId: string, channelId: string): Promise<TeamMember[]> {
+    const members = await this.all<AadUserConversationMember>(
+      'listChannelMembers',
+      `/teams/${seg(teamId)}/channels/${seg(channelId)}/members`,
+    );
+    return members
+      .filter((m) => m.userId)
+      .map((m) => ({ userId: m.userId!, owner: (m.roles ?? []).includes('owner') }));
+  }
+
+  /** Adds one member to a private channel (`POST /teams/{id}/channels/{id}/members`); they must be in the team. */
+  async addChannelMember(teamId: string, channelId: string, member: NewMember): Promise<void> {
+    await this.caller.call(
+      'addChannelMember',
+      'POST',
+      `/teams/${seg(teamId)}/channels/${seg(channelId)}/members`,
+      {
+        body: {
+          '@odata.type': '#microsoft.graph.aadUserConversationMember',
+          roles: member.owner ? ['owner'] : [],
+          'user@odata.bind': this.userBind(member.userId),
+        },
+        idempotent: true,
+      },
+    );
+  }
+
+  private userBind(userId: string): string {
+    return `${this.caller.handle.baseUrl}/${this.caller.handle.version}/users('${userId}')`;
+  }
+
+  /**
    * `POST /teams/{id}/channels/{id}/startMigration` (Graph v1.0): opens an existing channel for import again;
    * `conversationCreationDateTime` (only earlier than the channel's `createdDateTime`) moves its creation back.
    * A channel already in migration is reported as `alreadyInMigration`.

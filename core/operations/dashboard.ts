@@ -106,6 +106,7 @@ export function buildDashboard(input: DashboardInput): MigrationDashboard {
       failures: r?.lastError ? [{ key: '', error: r.lastError }] : [],
       missingMessages: [],
       ...(r?.error ? { error: r.error } : {}),
+      ...(r?.notCreated ? { notCreated: r.notCreated } : {}),
     };
     return {
       key: c.key,

@@ -62,8 +62,8 @@ function renderChangedInSlack(channels: readonly ChannelReport[]): Html | string
 function channelRow(c: ChannelReport): Html {
   return html`<tr class="${c.why.length > 0 ? 'bad' : ''}">
     <th scope="row" class="text">${c.source}</th>
-    <td class="text">${c.teamsName}</td>
-    <td class="text">${c.state}</td>
+    <td class="text">${c.teamsName}${c.membershipType === 'private' ? ' (private)' : ''}</td>
+    <td class="text">${c.notCreated ? 'not created' : c.state}</td>
     <td>${c.sourceMessages}</td>
     <td>${c.planned}</td>
     <td>${c.posted}</td>

@@ -70,6 +70,11 @@ export interface MigrationOptions {
   dms?: DmTarget;
   /** Chats imported at once under `--dms chats` (the chat posting slots; 4 by default). */
   chatConcurrency?: number;
+  /**
+   * Slack private channels become Teams private channels of the team, created once the team is completed, with
+   * their mapped members (`run --private-channels`).
+   */
+  privateChannels?: boolean;
 }
 
 /** A migration's passes: its first import, a delta from a newer snapshot, the cutover. */
@@ -100,7 +105,12 @@ export interface MigrateTeamInput {
   migrationId: string;
   /** The export: the first pass's, a delta's newer snapshot, or a cutover's final one (absent: none). */
   source?: SourceRef;
-  team: { displayName?: string; description?: string; visibility: 'private' | 'public' };
+  /**
+   * The team to create, or (`id`) an existing, completed team to import into: nothing is created or completed
+   * for the team, members are not added (but those of private channels), and channels are created normally and
+   * filled through startMigration.
+   */
+  team: { displayName?: string; description?: string; visibility: 'private' | 'public'; id?: string };
   options: MigrationOptions;
   /** The pass to run; absent: the first (`initial`). */
   pass?: PassRequest;
@@ -115,6 +125,8 @@ export interface ChannelWork {
   isGeneral: boolean;
   createdDateTime: string;
   messages: number;
+  /** A private channel: created normally once the team is completed, then opened with startMigration. */
+  private?: boolean;
 }
 
 /** beginPass: checks that the pass may run now, then opens its record in the ledger (or resumes it). */
@@ -237,6 +249,14 @@ export type EnsureTeamResult =
   | { kind: 'unconfirmed'; requestedAt: string }
   | { kind: 'refused'; error: string };
 
+/** adoptTeam: checks an existing team for `--team-id` (ordinary, no channel name of the plan taken) and records it. */
+export interface AdoptTeamInput {
+  migrationId: string;
+  teamId: string;
+  channels: ChannelWork[];
+}
+export type AdoptTeamResult = { ok: true } | { ok: false; error: string };
+
 /** checkTeamOperation: one poll of the team creation operation. */
 export interface CheckTeamOperationInput {
   migrationId: string;
@@ -292,6 +312,18 @@ export interface EnsureChannelInput {
 export interface EnsureChannelResult {
   channelId: string;
 }
+
+/** ensurePrivateChannel: adds a private channel's mapped members to the team, creates it with them, opens it. */
+export interface EnsurePrivateChannelInput {
+  migrationId: string;
+  teamId: string;
+  channel: ChannelWork;
+}
+export type EnsurePrivateChannelResult =
+  /** Created (or found), with its members, and open for import; `unmapped`: Slack members left out. */
+  | { kind: 'ready'; channelId: string; unmapped: string[] }
+  /** Not created: no member maps to an Entra user (the ledger keeps the reason for the report). */
+  | { kind: 'not-created'; reason: string; unmapped: string[] };
 
 /** postMessages: posts the channel's plan from the pass's cursor for at most `timeBudgetMs`. */
 export interface PostMessagesInput {
@@ -390,6 +422,7 @@ export type MigrationPhase =
   | 'completing'
   | 'adding-members'
   | 'importing-chats'
+  | 'private-channels'
   | 'reporting'
   | 'completed'
   | 'prestaged'

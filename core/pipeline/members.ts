@@ -5,8 +5,9 @@ import { readManifest } from './runStore';
 import { FALLBACK_USER_KEY } from './users';
 
 /**
- * Adds the members of the imported channels to the team (after its migration is complete, as the service
- * requires): workspace admins and the creators of imported channels as owners, everyone else as members.
+ * Adds the members of the imported standard channels to the team (after its migration is complete, as the
+ * service requires): workspace admins and the creators of imported channels as owners, everyone else as
+ * members. Members of private channels are added as members when their channel is created.
  * Users without an Entra match are left out. The team's members are listed first and only those missing (or
  * lacking the owner role) are added, so a resumed run adds nobody twice; "already a member" counts as done.
  * The ledger records the outcome before the step reports it done.
@@ -17,6 +18,7 @@ export async function addMembers(deps: PipelineDeps, input: AddMembersInput): Pr
   const owners = new Set<string>(manifest.users.filter((u) => u.isAdmin).map((u) => u.sourceId));
   const sourceMembers = new Set<string>();
   for (const channel of manifest.channels) {
+    if (channel.membershipType === 'private') continue;
     channel.members.forEach((m) => sourceMembers.add(m));
     if (channel.creatorId) {
       sourceMembers.add(channel.creatorId);

@@ -359,6 +359,7 @@ export function channelWork(c: PlannedChannel): ChannelWork {
     isGeneral: c.isGeneral,
     createdDateTime: c.createdDateTime,
     messages: c.messages,
+    ...(c.membershipType === 'private' ? { private: true } : {}),
   };
 }
 

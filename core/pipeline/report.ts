@@ -32,6 +32,14 @@ const FAILURES_QUOTED = 2;
 export interface ChannelReport {
   source: string;
   teamsName: string;
+  /** `private`: a Teams private channel (from a Slack private channel); absent: a standard channel. */
+  membershipType?: 'private';
+  /** A private channel's Slack members who map to no Entra user: they are not members of it in Teams. */
+  unmappedMembers?: string[];
+  /** A private channel that was not created in Teams, and why. */
+  notCreated?: string;
+  /** A private channel of a pre-staged migration: it is created at the cutover, once the team is completed. */
+  awaitsCutover?: boolean;
   state: string;
   /** Messages of the Slack channel, imported or not. */
   sourceMessages: number;
@@ -224,11 +232,20 @@ export function explainChannel(
   c: Pick<
     ChannelReport,
     'state' | 'planned' | 'posted' | 'failed' | 'missing' | 'failures' | 'missingMessages' | 'error'
-  >,
+  > &
+    Pick<ChannelReport, 'notCreated' | 'awaitsCutover'>,
   ended = true,
 ): string[] {
   const why: string[] = [];
   const n = (count: number, what: string): string => `${count} ${what}${count === 1 ? '' : 's'}`;
+  if (c.awaitsCutover && c.posted === 0)
+    return [
+      `The private channel and its ${n(c.planned, 'message')} wait for the cutover: a private channel is created once the team is completed.`,
+    ];
+  if (c.notCreated && c.posted === 0)
+    return [
+      `The private channel was not created, so its ${n(c.planned, 'message')} were not imported: ${c.notCreated}`,
+    ];
   if (c.failed > 0) {
     const quoted = c.failures
       .slice(0, FAILURES_QUOTED)
@@ -290,10 +307,15 @@ export async function buildReport(
       failures: failures.slice(0, MAX_FAILURES_LISTED),
       missingMessages: missing.slice(0, MAX_FAILURES_LISTED),
       ...(record?.error ? { error: record.error } : {}),
+      ...(record?.notCreated ? { notCreated: record.notCreated } : {}),
+      ...(phase === 'prestaged' && planned.membershipType === 'private' ? { awaitsCutover: true } : {}),
     };
+    const unmapped = record?.unmappedMembers ? (JSON.parse(record.unmappedMembers) as string[]) : [];
     channels.push({
       source: planned.sourceName,
       teamsName: planned.teamsName,
+      ...(planned.membershipType ? { membershipType: planned.membershipType } : {}),
+      ...(unmapped.length > 0 ? { unmappedMembers: unmapped } : {}),
       sourceMessages: planned.sourceMessages,
       posts: planned.posts,
       replies: planned.replies,
@@ -472,8 +494,13 @@ export function summarize(report: Omit<MigrationReport, 'summary'>): MigrationRe
           : '') +
         '.',
     );
-  for (const channel of report.channels)
+  for (const channel of report.channels) {
     for (const why of channel.why) notMoved.push(`${channel.teamsName}: ${why}`);
+    if (channel.unmappedMembers?.length)
+      notMoved.push(
+        `${channel.teamsName} (private): ${plural(channel.unmappedMembers.length, 'Slack member maps', 'Slack members map')} to no Entra user and ${channel.unmappedMembers.length === 1 ? 'is' : 'are'} not a member of it in Teams: ${channel.unmappedMembers.join(', ')}.`,
+      );
+  }
   if (t.skipped > 0) {
     const skipped: Partial<Record<string, number>> = {};
     for (const ch of report.channels) addCounts(skipped, ch.skipped);

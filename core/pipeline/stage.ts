@@ -3,6 +3,7 @@ import { ExportReadError } from '../sources/archive';
 import { planExport, type PlanOptions } from '../transform/plan';
 import type { StageSourceInput, StageSourceResult } from './contracts';
 import type { PipelineDeps, SourceScope } from './deps';
+import { channelWork } from './passes';
 import { PrefixedStore, readManifest, runPaths } from './runStore';
 
 const hasErrors = (problems: Problem[]): boolean => problems.some((p) => p.severity === 'error');
@@ -59,15 +60,7 @@ export async function stageSource(deps: PipelineDeps, input: StageSourceInput): 
   return {
     ok: true,
     team: { ...manifest.team, visibility: input.team.visibility },
-    channels: manifest.channels.map((c) => ({
-      key: c.key,
-      sourceName: c.sourceName,
-      teamsName: c.teamsName,
-      description: c.description,
-      isGeneral: c.isGeneral,
-      createdDateTime: c.createdDateTime,
-      messages: c.messages,
-    })),
+    channels: manifest.channels.map(channelWork),
     totalMessages: manifest.totals.messages,
     problems: manifest.problems.filter((p) => p.severity !== 'info').slice(0, 50),
   };
@@ -123,6 +116,7 @@ export function planOptions(
     reactions: input.options.reactions,
     ...(input.options.dms ? { dms: input.options.dms } : {}),
     ...(input.options.channelNames ? { channelNames: input.options.channelNames } : {}),
+    ...(input.options.privateChannels ? { privateChannels: true } : {}),
   };
 }
 

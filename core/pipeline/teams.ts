@@ -8,8 +8,10 @@ import type {
   EnsureChannelResult,
   EnsureTeamInput,
   EnsureTeamResult,
+  AdoptTeamInput,
+  AdoptTeamResult,
 } from './contracts';
-import { MaybeCommittedError } from '../graph/errors';
+import { GraphError, MaybeCommittedError } from '../graph/errors';
 import type { PipelineDeps } from './deps';
 
 /** The last line of the description of a team a run creates: how the run finds its own team in the team list. */
@@ -117,8 +119,9 @@ export async function checkTeamOperation(
  * Finds the channel (ledger, then the team's channels by name: the team is the run's own, so a channel of
  * that name is one it created) or creates it: in migration mode, or (`reopen`, a completed team) normally.
  * General is the team's primary channel. With `reopen` the channel is then opened for import with
- * startMigration unless Teams shows it in migration already (a resumed pass), its creation moved back to the
- * planned time when that is earlier, and the ledger row set to `posting` before the step reports it open.
+ * startMigration unless Teams shows it in migration already (a resumed pass), or completed with every planned
+ * message of the ledger done (a resumed pass that completed it), its creation moved back to the planned time
+ * when that is earlier, and the ledger row set to `posting` before the step reports it open.
  */
 export async function ensureChannel(
   deps: PipelineDeps,
@@ -129,7 +132,8 @@ export async function ensureChannel(
   const channelId = record.teamsChannelId ?? (await findOrCreateChannel(deps, input));
   if (input.reopen) {
     const current = await deps.graph.getChannel(teamId, channelId);
-    if (current.migrationMode !== 'inProgress') {
+    const behind = record.posted + record.missing < channel.messages;
+    if (current.migrationMode !== 'inProgress' && (current.migrationMode !== 'completed' || behind)) {
       const planned = Date.parse(channel.createdDateTime);
       const back = planned < Date.parse(current.createdDateTime ?? '') ? channel.createdDateTime : undefined;
       await deps.graph.startChannelMigration(teamId, channelId, back);
@@ -189,4 +193,49 @@ export async function completeTeam(deps: PipelineDeps, input: CompleteTeamInput)
     migrationMode === 'completed' ? { alreadyCompleted: true } : await deps.graph.completeTeam(input.teamId);
   await deps.ledger.updateMigration(input.migrationId, { phase: 'team-completed' });
   return { alreadyCompleted: result.alreadyCompleted };
+}
+
+/**
+ * Takes an existing team for the migration (`--team-id`): it must exist and be an ordinary team, not one in
+ * migration mode, and none of the plan's channels (General aside: the Slack general channel goes into the
+ * team's General) may have a name one of its channels has, since the import never posts into a channel it did
+ * not create. The team is recorded once checked, so a resumed run finds its own channels by name and is not
+ * refused for them.
+ */
+export async function adoptTeam(deps: PipelineDeps, input: AdoptTeamInput): Promise<AdoptTeamResult> {
+  const runId = input.migrationId;
+  const run = (await deps.ledger.getMigration(runId))?.value;
+  if (run?.teamId === input.teamId) return { ok: true };
+  if (run?.teamId)
+    return {
+      ok: false,
+      error: `Migration '${runId}' imports into team ${run.teamId}, not ${input.teamId}: give the same --team-id, or another --run-id for another team.`,
+    };
+  let team;
+  try {
+    team = await deps.graph.getTeam(input.teamId);
+  } catch (err) {
+    if (err instanceof GraphError && err.status === 404)
+      return {
+        ok: false,
+        error: `There is no team with id '${input.teamId}' in the tenant (or the app cannot see it): check --team-id; nothing was created.`,
+      };
+    throw err;
+  }
+  if (team.migrationMode === 'inProgress')
+    return {
+      ok: false,
+      error: `Team '${team.displayName ?? input.teamId}' is in migration mode: --team-id imports into a completed, ordinary team; nothing was created.`,
+    };
+  const taken = new Map(
+    (await deps.graph.listChannels(input.teamId)).map((c) => [(c.displayName ?? '').toLowerCase(), c]),
+  );
+  const clashes = input.channels.filter((c) => !c.isGeneral && taken.has(c.teamsName.toLowerCase()));
+  if (clashes.length > 0)
+    return {
+      ok: false,
+      error: `Team '${team.displayName ?? input.teamId}' already has ${clashes.length === 1 ? 'a channel' : 'channels'} named ${clashes.map((c) => `'${c.teamsName}'`).join(', ')}: the import creates its own channels and never posts into one it did not create. Rename ${clashes.length === 1 ? 'it' : 'them'} in Teams, or leave the Slack ${clashes.length === 1 ? 'channel' : 'channels'} out with --exclude-channels ${clashes.map((c) => c.sourceName).join(',')}; nothing was created.`,
+    };
+  await deps.ledger.updateMigration(runId, { teamId: input.teamId });
+  return { ok: true };
 }

@@ -112,6 +112,10 @@ export interface ChannelRecord {
   requestedAt?: string;
   /** Why a conversation planned as a chat went to the OneDrive way instead (the service refused it, ...). */
   diverted?: string;
+  /** A private channel that is not created in Teams, and why (no member mapped to an Entra user). */
+  notCreated?: string;
+  /** A private channel's Slack members who map to no Entra user (not added to it), as a JSON list of names. */
+  unmappedMembers?: string;
   updatedAt: string;
 }
 
@@ -242,6 +246,8 @@ export const channelRows = {
       throughput: r.throughput,
       requestedAt: r.requestedAt,
       diverted: clip(r.diverted),
+      notCreated: clip(r.notCreated),
+      unmappedMembers: r.unmappedMembers,
       updatedAt: r.updatedAt,
     }),
   }),
@@ -260,6 +266,8 @@ export const channelRows = {
       throughput: str(e.throughput),
       requestedAt: str(e.requestedAt),
       diverted: str(e.diverted),
+      notCreated: str(e.notCreated),
+      unmappedMembers: str(e.unmappedMembers),
     }),
     state: e.state as ChannelState,
     cursor: num(e.cursor),

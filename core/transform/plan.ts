@@ -64,6 +64,11 @@ export interface PlanOptions {
   userGroups?: { text: string; source: string };
   /** Reactions as native Teams reactions where the reactor maps (default), or all as the text line. */
   reactions?: 'native' | 'text';
+  /**
+   * Plan Slack private channels too (`groups.json`), as Teams private channels; one with no member who can map
+   * to an Entra user (by the user map or an e-mail; not a bot or deleted) is not imported, with the reason.
+   */
+  privateChannels?: boolean;
   limits?: ArchiveLimits;
   bodyBudgetBytes?: number;
   /**
@@ -130,7 +135,11 @@ interface Context {
   spill: SpillFile;
   /** Why a source user cannot be mentioned or react natively (undefined: the tenant may have them). */
   textReason(id: string): MentionTextReason | undefined;
-  /** The source ids of the channels this plan imports (a channel's plan key is its source id). */
+  /**
+   * The source ids of the standard channels this plan imports (a channel's plan key is its source id): the ones
+   * a mention can name natively. A private channel is created after the others have posted, and only its
+   * members could open it, so a mention of it stays text.
+   */
   imported: Set<string>;
   userGroups: Map<string, string>;
   teamName: string;
@@ -162,13 +171,40 @@ async function planOpened(
     !!list?.some((x) => x === c.name || x === c.sourceId || x === `#${c.name}`);
   const selected: SlackConversation[] = [];
   const chatConvs: SlackConversation[] = [];
-  const notImported: Array<{ conv: SlackConversation; reason: string }> = [];
+  const notImported: Array<{
+    conv: SlackConversation;
+    reason: string;
+    code?: NotImportedConversation['code'];
+  }> = [];
+  const userMap = options.userMap ? parseUserMap(options.userMap.text, options.userMap.source) : undefined;
+  const resolution = new Map(
+    planUsers(exp.users, userMap?.map ?? new Map()).users.map((u) => [u.sourceId, u.resolution]),
+  );
+  const privateImported = (c: SlackConversation): boolean =>
+    c.kind === 'private' && !c.unlisted && options.privateChannels === true;
   for (const c of exp.conversations) {
+    const listedPrivate = c.kind === 'private' && !c.unlisted;
+    const mappable = listedPrivate && hasMappableMember(c, resolution);
+    const noMappedMember = {
+      conv: c,
+      reason: noMappedMemberReason(c, users),
+      code: 'no-mapped-member' as const,
+    };
     if (isDirect(c) && options.dms && options.dms !== 'skip') chatConvs.push(c);
-    else if (c.kind !== 'channel') notImported.push({ conv: c, reason: notImportedReason(c) });
+    else if (c.kind !== 'channel' && !privateImported(c))
+      notImported.push(
+        listedPrivate && !mappable
+          ? noMappedMember
+          : {
+              conv: c,
+              reason: notImportedReason(c),
+              ...(mappable ? { code: 'private-channels-off' as const } : {}),
+            },
+      );
     else if (options.channels?.length && !wanted(c, options.channels))
       notImported.push({ conv: c, reason: 'not among the channels selected for import' });
     else if (wanted(c, options.excludeChannels)) notImported.push({ conv: c, reason: 'excluded by option' });
+    else if (listedPrivate && !mappable) notImported.push(noMappedMember);
     else selected.push(c);
   }
   for (const name of [...(options.channels ?? []), ...(options.excludeChannels ?? [])]) {
@@ -180,8 +216,10 @@ async function planOpened(
       });
   }
   const general =
-    selected.filter((c) => c.isGeneral).sort((a, b) => byString(a.sourceId, b.sourceId))[0] ??
-    selected.find((c) => c.name.toLowerCase() === 'general');
+    selected
+      .filter((c) => c.isGeneral && c.kind === 'channel')
+      .sort((a, b) => byString(a.sourceId, b.sourceId))[0] ??
+    selected.find((c) => c.kind === 'channel' && c.name.toLowerCase() === 'general');
   const naming = [...selected].sort(
     (a, b) => (a.createdMs ?? Infinity) - (b.createdMs ?? Infinity) || byString(a.sourceId, b.sourceId),
   );
@@ -195,10 +233,6 @@ async function planOpened(
   log.add(...nameProblems);
   const slackNames = new Map(exp.conversations.map((c) => [c.sourceId, c.name]));
   const profileNames = new Map<string, string>();
-  const userMap = options.userMap ? parseUserMap(options.userMap.text, options.userMap.source) : undefined;
-  const resolution = new Map(
-    planUsers(exp.users, userMap?.map ?? new Map()).users.map((u) => [u.sourceId, u.resolution]),
-  );
   const userGroups = options.userGroups
     ? parseUserGroups(options.userGroups.text, options.userGroups.source)
     : undefined;
@@ -226,7 +260,7 @@ async function planOpened(
       if (resolution.get(id) !== 'fallback') return undefined;
       return user.isBot ? 'bot' : user.isDeleted ? 'deleted-user' : 'no-email';
     },
-    imported: new Set(selected.map((c) => c.sourceId)),
+    imported: new Set(selected.filter((c) => c.kind === 'channel').map((c) => c.sourceId)),
     userGroups: userGroups?.groups ?? new Map(),
     teamName,
     newest: { micros: -Infinity },
@@ -261,16 +295,25 @@ async function planOpened(
     ctx.spill.close();
   }
   const skippedConvs: NotImportedConversation[] = [];
-  for (const { conv, reason } of notImported) {
+  for (const { conv, reason, code } of notImported) {
     let messages = 0;
     for await (const day of exp.days(conv)) messages += day.messages.length + day.unreadable;
-    skippedConvs.push({ sourceId: conv.sourceId, name: conv.name, kind: conv.kind, reason, messages });
+    skippedConvs.push({
+      sourceId: conv.sourceId,
+      name: conv.name,
+      kind: conv.kind,
+      reason,
+      messages,
+      ...(code ? { code } : {}),
+    });
   }
   if (channels.length === 0)
     log.add({
       severity: 'error',
       code: 'nothing-to-import',
-      message: 'the export has no public channel to import (check channels.json and the channel options).',
+      message: options.privateChannels
+        ? 'the export has no channel to import (check channels.json, groups.json and the channel options).'
+        : 'the export has no public channel to import (check channels.json and the channel options).',
     });
   const unknown: SourceUser[] = [...ctx.unknownAuthors].map(([id, name]) => ({
     sourceId: id,
@@ -320,10 +363,28 @@ function isDirect(c: SlackConversation): boolean {
   return c.kind === 'dm' || c.kind === 'groupDm';
 }
 
+/** Whether some member (or the creator) of a conversation can map to an Entra user: by the user map or an e-mail. */
+function hasMappableMember(c: SlackConversation, resolution: Map<string, string>): boolean {
+  return [...c.members, ...(c.creatorId ? [c.creatorId] : [])].some((id) => {
+    const how = resolution.get(id);
+    return how === 'map' || how === 'email';
+  });
+}
+
+/** Why a private channel is not created: none of its members can map to an Entra user; names them. */
+function noMappedMemberReason(c: SlackConversation, users: Map<string, SourceUser>): string {
+  const names = c.members.map((id) => users.get(id)?.displayName ?? id);
+  const listed = names.length
+    ? `its members (${names.slice(0, 10).join(', ')}${names.length > 10 ? ', …' : ''}) are bots, deleted or have no e-mail and no user-map line`
+    : 'the export lists no member for it';
+  return `private channel with no member mapped to an Entra user: ${listed}; a Teams private channel needs an owner among its members. Map a member with --user-map to import it.`;
+}
+
 function notImportedReason(c: SlackConversation): string {
+  if (c.unlisted) return 'folder listed by no channels/groups/dms/mpims entry';
   switch (c.kind) {
     case 'private':
-      return 'private channel: not imported by default (only standard channels can be created in migration mode)';
+      return 'private channel: not imported without --private-channels (they are created as Teams private channels once the team is completed)';
     case 'dm':
       return 'direct message: not imported by default (run --dms chats or --dms onedrive to move it)';
     case 'groupDm':
@@ -877,6 +938,7 @@ async function planChannel(
     fidelity,
     members: conv.members,
     ...(conv.creatorId ? { creatorId: conv.creatorId } : {}),
+    ...(conv.kind === 'private' ? { membershipType: 'private' as const } : {}),
   };
 }
 

@@ -9,7 +9,8 @@ import {
   parseInput,
 } from '../rules';
 import type { Route, RouteContext, RouteResponse } from '../router';
-import { newChannelId, type ChannelRecord, type TeamRecord } from '../state';
+import { newChannelId, type ChannelRecord, type MemberRecord, type TeamRecord } from '../state';
+import { memberId, memberJson, memberSchema, resolveMember } from './members';
 import {
   assertChannelInitiator,
   assertInitiator,
@@ -27,6 +28,7 @@ const createChannelSchema = z.object({
   displayName: z.string(),
   description: z.string().max(1024).nullable().optional(),
   membershipType: z.enum(['standard', 'private', 'shared']).optional(),
+  members: z.array(memberSchema).optional(),
   createdDateTime: z.unknown().optional(),
   '@microsoft.graph.channelCreationMode': z.unknown().optional(),
 });
@@ -66,6 +68,9 @@ function createChannel(ctx: RouteContext): RouteResponse {
       ? parseGraphTime(new Date(now).toISOString(), 'createdDateTime')
       : parseGraphTime(input.createdDateTime, 'createdDateTime');
   assertNotFuture(created, now, 'channel');
+  const members = membershipType === 'standard' ? undefined : channelMembers(ctx, team, input.members ?? []);
+  if (membershipType === 'standard' && input.members?.length)
+    throw badRequest('members can only be given when creating a private or shared channel');
   if (created.ms < Date.parse(team.createdDateTime)) {
     throw badRequest(
       `channel createdDateTime ${created.iso} is earlier than the team's createdDateTime ${team.createdDateTime}`,
@@ -100,6 +105,7 @@ function createChannel(ctx: RouteContext): RouteResponse {
     deletedAt: null,
     folderId: newDriveItemId(),
     messages: [],
+    ...(members ? { members } : {}),
   };
   drive?.items.push({
     id: channel.folderId,
@@ -115,6 +121,67 @@ function createChannel(ctx: RouteContext): RouteResponse {
     body: {
       '@odata.context': `https://graph.microsoft.com/v1.0/$metadata#teams('${team.id}')/channels/$entity`,
       ...channelJson(ctx, team, channel),
+    },
+  };
+}
+
+/**
+ * The members a private or shared channel is created with: at least one owner (an application creates it on
+ * nobody's behalf, so the service needs an owner in `members`), each of them a member of the team already.
+ */
+function channelMembers(
+  ctx: RouteContext,
+  team: TeamRecord,
+  input: z.infer<typeof memberSchema>[],
+): MemberRecord[] {
+  if (!input.some((m) => m.roles.includes('owner')))
+    throw badRequest(
+      'A private channel created with an application token needs an owner: give one member with roles ["owner"] in members',
+    );
+  const members: MemberRecord[] = [];
+  for (const value of input) {
+    const user = resolveMember(ctx, value);
+    assertTeamMember(team, user.id);
+    if (!members.some((m) => m.userId === user.id))
+      members.push({ id: memberId(team.id, user.id), userId: user.id, roles: value.roles });
+  }
+  return members;
+}
+
+function assertTeamMember(team: TeamRecord, userId: string): void {
+  if (!team.members.some((m) => m.userId === userId))
+    throw badRequest(
+      `User '${userId}' is not a member of team '${team.displayName}': add them to the team before adding them to one of its private channels`,
+    );
+}
+
+function requirePrivateChannel(ctx: RouteContext): { team: TeamRecord; channel: ChannelRecord } {
+  const team = requireTeam(ctx);
+  const channel = requireChannel(ctx, team);
+  if (channel.membershipType === 'standard' || !channel.members)
+    throw badRequest(
+      `Channel '${channel.displayName}' is a standard channel: its members are the team's (GET /teams/{id}/members)`,
+    );
+  return { team, channel };
+}
+
+function addChannelMember(ctx: RouteContext): RouteResponse {
+  const { team, channel } = requirePrivateChannel(ctx);
+  const input = parseInput(memberSchema, ctx.body, 'member');
+  const user = resolveMember(ctx, input);
+  assertTeamMember(team, user.id);
+  const members = channel.members!;
+  let member = members.find((m) => m.userId === user.id);
+  if (member) member.roles = input.roles;
+  else {
+    member = { id: memberId(channel.id, user.id), userId: user.id, roles: input.roles };
+    members.push(member);
+  }
+  return {
+    status: 201,
+    body: {
+      '@odata.context': `https://graph.microsoft.com/v1.0/$metadata#teams('${team.id}')/channels('${channel.id}')/members/$entity`,
+      ...memberJson(ctx, member),
     },
   };
 }
@@ -195,7 +262,11 @@ function primary(team: TeamRecord): ChannelRecord {
   return channel;
 }
 
-/** Channels: create (in migration mode or not; name rules), get, list, primary, delete, files folder, start and complete migration. */
+/**
+ * Channels: create (in migration mode or not; name rules; a private one only outside migration mode, with an owner
+ * and team members), get, list, primary, delete, a private channel's members, files folder, start and complete
+ * migration.
+ */
 export const channelRoutes: Route[] = [
   {
     method: 'POST',
@@ -233,6 +304,28 @@ export const channelRoutes: Route[] = [
       channel.deletedAt = Date.now();
       return { status: 204 };
     },
+  },
+  {
+    method: 'GET',
+    path: '/teams/{teamId}/channels/{channelId}/members',
+    handler: (ctx) => {
+      const { team, channel } = requirePrivateChannel(ctx);
+      return {
+        status: 200,
+        body: page(
+          ctx,
+          channel.members!.map((m) => memberJson(ctx, m)),
+          `/teams/${team.id}/channels/${channel.id}/members`,
+          { maxTop: 999, defaultTop: 999 },
+        ),
+      };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/teams/{teamId}/channels/{channelId}/members',
+    mutates: true,
+    handler: addChannelMember,
   },
   {
     method: 'POST',

@@ -5,7 +5,8 @@ import type { Route, RouteContext, RouteResponse } from '../router';
 import type { MemberRecord, SandboxUser, TeamRecord } from '../state';
 import { SANDBOX_TENANT_ID, page, requireTeam } from './common';
 
-const memberSchema = z.object({
+/** An `aadUserConversationMember` in a request body. */
+export const memberSchema = z.object({
   '@odata.type': z.literal('#microsoft.graph.aadUserConversationMember'),
   roles: z.array(z.enum(['owner', 'guest'])),
   'user@odata.bind': z.string(),
@@ -13,7 +14,8 @@ const memberSchema = z.object({
 
 type MemberInput = z.infer<typeof memberSchema>;
 
-function memberId(teamId: string, userId: string): string {
+/** A membership id, stable for a container (team or channel) and a user. */
+export function memberId(teamId: string, userId: string): string {
   return Buffer.from(`1#${teamId}#${userId}`, 'utf8').toString('base64');
 }
 
@@ -31,7 +33,8 @@ function assertMembersAllowed(team: TeamRecord): void {
   }
 }
 
-function resolveMember(ctx: RouteContext, input: MemberInput): SandboxUser {
+/** The tenant user a member body binds (`user@odata.bind`); 400 when it addresses none, 404 when unknown. */
+export function resolveMember(ctx: RouteContext, input: MemberInput): SandboxUser {
   const id = boundUserId(input['user@odata.bind']);
   if (id === undefined) {
     throw badRequest(
@@ -54,7 +57,8 @@ function upsert(team: TeamRecord, user: SandboxUser, roles: string[]): MemberRec
   return member;
 }
 
-function memberJson(ctx: RouteContext, member: MemberRecord): Record<string, unknown> {
+/** A member as Graph shows it. */
+export function memberJson(ctx: RouteContext, member: MemberRecord): Record<string, unknown> {
   const user = ctx.store.user(member.userId);
   return {
     '@odata.type': '#microsoft.graph.aadUserConversationMember',

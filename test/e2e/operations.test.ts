@@ -178,6 +178,8 @@ describe('operating migrations over the HTTP API', () => {
         `<b>initial</b> from .*: started .*, finished .* · completed · ${known.length} new, ${known.length} posted, 0 failed`,
       ),
     );
+    expect(report.passes.map((p) => [p.pass, p.kind, p.outcome])).toEqual([[1, 'initial', 'completed']]);
+    expect(html).toMatch(/<b>initial<\/b>[^<]*started[\s\S]*· completed ·/);
   });
 
   it('pages through the migrations with top and continuationToken, and refuses a bad page (400); an uninterrupted run measures every message it posted', async () => {

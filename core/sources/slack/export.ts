@@ -29,6 +29,8 @@ export interface SlackConversation extends SourceConversation {
   folder: string;
   /** Day file paths in date order. */
   dayFiles: string[];
+  /** A folder no channels/groups/dms/mpims entry lists: never imported, whatever the options. */
+  unlisted?: boolean;
 }
 
 /**
@@ -206,6 +208,7 @@ async function readMetadata(archive: ExportArchive): Promise<SlackExport> {
       members: [],
       folder,
       dayFiles: files,
+      unlisted: true,
     });
   }
 
