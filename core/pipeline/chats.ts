@@ -231,7 +231,8 @@ async function postHolding(
       return result(await readBack(deps, progress, input.chatId, deadline));
     }
     if (state.migrationMode !== 'inProgress') {
-      if (progress.counts.posted === 0 && !(await poster.stageFiles(progress, deadline))) return result(false);
+      if (progress.counts.posted === 0 && !(await poster.stageFiles(progress, deadline)))
+        return result(false);
       try {
         const older =
           state.createdDateTime && Date.parse(state.createdDateTime) <= Date.parse(planned.createdDateTime);

@@ -639,7 +639,14 @@ export async function finishPass(deps: PipelineDeps, input: FinishPassInput): Pr
   const runId = input.migrationId;
   const channels = await deps.ledger.listChannels(runId);
   const pass = (await deps.ledger.listPasses(runId)).find((p) => p.pass === input.pass);
-  const postedNow = channels.reduce((n, c) => n + c.posted, 0);
+  // Counted from the message rows, as the report counts them (a channel row may lag: see recountMessages).
+  let postedNow = 0;
+  for (const c of channels) {
+    const counts = await deps.ledger.recountMessages(runId, c.channelKey);
+    postedNow += counts?.posted ?? c.posted;
+    if (counts && (counts.posted !== c.posted || counts.missing !== c.missing))
+      await deps.ledger.updateChannel(runId, c.channelKey, counts);
+  }
   const posted = Math.max(0, postedNow - (pass?.postedBefore ?? 0));
   const failed = channels.reduce((n, c) => n + c.failed, 0);
   if (input.processed) await moveToProcessed(deps, runId, input.processed);

@@ -167,10 +167,10 @@ async function postFromCursor(
       progress.advance(msg);
       progress.maybeCheckpoint();
     }
+    done = true;
   } catch (err) {
     await checkpoint().catch(() => undefined);
     throw err;
-    done = true;
   } finally {
     await poster.close(done && progress.failed.size === 0);
   }

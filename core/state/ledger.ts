@@ -257,6 +257,30 @@ export class Ledger {
     return row?.value;
   }
 
+  /**
+   * Counts a channel's plan-ordered message rows and writes the counts row from them. Steps keep the counts row
+   * incrementally; one that overlapped another on the same channel (an activity still running when its
+   * orchestration was cancelled and resumed) can leave it behind, so each pass ends by counting (finishPass).
+   */
+  async recountMessages(runId: string, channelKey: string): Promise<MessageCounts | undefined> {
+    // A partition without its counts row is in the key-ordered layout (or empty): it is moved, and counted, when
+    // a step first loads it.
+    if (!(await this.getMessageCounts(runId, channelKey))) return undefined;
+    const partitionKey = messageRows.partition(runId, channelKey);
+    const range = planRows.messagesFrom(0);
+    const filter = odata`PartitionKey eq ${partitionKey} and RowKey ge ${range.ge} and RowKey lt ${range.lt}`;
+    const counts: MessageCounts = { posted: 0, missing: 0 };
+    for await (const e of this.tables.messages.listEntities({
+      queryOptions: { filter, select: ['state'] },
+    })) {
+      this.onRowsRead('messages', 1);
+      if (e.state === 'posted') counts.posted++;
+      else if (e.state === 'missing') counts.missing++;
+    }
+    await this.tables.messages.upsertEntity({ partitionKey, rowKey: planRows.summary, ...counts }, 'Replace');
+    return counts;
+  }
+
   /** True when the channel's partition holds any row (one row read at most). */
   async hasMessageRows(runId: string, channelKey: string): Promise<boolean> {
     const filter = odata`PartitionKey eq ${messageRows.partition(runId, channelKey)}`;
