@@ -139,7 +139,7 @@ export class ChannelProgress {
     if (!planned)
       throw new Error(`Run '${address.runId}' has no channel '${address.channelKey}' in its plan.`);
     const { runId, channelKey } = address;
-    const { value: record } = await deps.ledger.ensureChannel(runId, channelKey, {
+    const { value: record } = await deps.ledger.ensureChannelRow(runId, channelKey, {
       teamsChannelId: address.channelId,
     });
     let counts = await deps.ledger.getMessageCounts(runId, channelKey);

@@ -125,7 +125,7 @@ function chatWork(
 export async function ensureChat(deps: PipelineDeps, input: EnsureChatInput): Promise<EnsureChatResult> {
   const runId = chatLedgerRun(input.migrationId);
   const { chat } = input;
-  const { value: row } = await deps.ledger.ensureChannel(runId, chat.key);
+  const { value: row } = await deps.ledger.ensureChannelRow(runId, chat.key);
   if (row.teamsChannelId) return { chatId: row.teamsChannelId };
   const chats = deps.graph.chats;
   if (chat.memberIds.length === 2 && chat.kind === 'dm') {

@@ -67,7 +67,7 @@ export async function ensurePrivateChannel(
     },
     (id) => names.get(id) ?? id,
   );
-  const { value: record } = await deps.ledger.ensureChannel(runId, channel.key);
+  const { value: record } = await deps.ledger.ensureChannelRow(runId, channel.key);
   if (!membership.owner) {
     const reason = `no member of the Slack private channel maps to an Entra user (${membership.unmapped.join(', ') || 'it lists no member'}): a Teams private channel needs an owner among its members, so it was not created. Map a member with the user map and run again.`;
     await deps.ledger.updateChannel(runId, channel.key, {

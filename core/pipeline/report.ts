@@ -200,7 +200,7 @@ export function passReports(passes: PassRecord[]): PassReport[] {
  */
 export async function writeReport(deps: PipelineDeps, input: WriteReportInput): Promise<WriteReportResult> {
   for (const { key, error } of input.channelErrors ?? []) {
-    await deps.ledger.ensureChannel(input.migrationId, key);
+    await deps.ledger.ensureChannelRow(input.migrationId, key);
     await deps.ledger.updateChannel(input.migrationId, key, { error });
   }
   const report = await buildReport(deps, input.migrationId, input.phase);

@@ -128,7 +128,7 @@ export async function ensureChannel(
   input: EnsureChannelInput,
 ): Promise<EnsureChannelResult> {
   const { migrationId: runId, teamId, channel } = input;
-  const { value: record } = await deps.ledger.ensureChannel(runId, channel.key);
+  const { value: record } = await deps.ledger.ensureChannelRow(runId, channel.key);
   const channelId = record.teamsChannelId ?? (await findOrCreateChannel(deps, input));
   if (input.reopen) {
     const current = await deps.graph.getChannel(teamId, channelId);
@@ -177,7 +177,9 @@ export async function completeChannel(
   input: CompleteChannelInput,
 ): Promise<CompleteResult> {
   const result = await deps.graph.completeChannel(input.teamId, input.channelId);
-  await deps.ledger.ensureChannel(input.migrationId, input.channelKey, { teamsChannelId: input.channelId });
+  await deps.ledger.ensureChannelRow(input.migrationId, input.channelKey, {
+    teamsChannelId: input.channelId,
+  });
   await deps.ledger.updateChannel(input.migrationId, input.channelKey, { state: 'completed' });
   return { alreadyCompleted: result.alreadyCompleted };
 }

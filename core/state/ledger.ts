@@ -37,7 +37,7 @@ export class LedgerConflictError extends Error {
 /** An update addressed a row that does not exist. */
 export class LedgerMissingRowError extends Error {
   constructor(what: string) {
-    super(`${what} is not in the ledger: create it (putMigration / ensureChannel) before updating it.`);
+    super(`${what} is not in the ledger: create it (putMigration / ensureChannelRow) before updating it.`);
     this.name = 'LedgerMissingRowError';
   }
 }
@@ -188,7 +188,7 @@ export class Ledger {
   }
 
   /** A channel row; created as `pending` at cursor 0 when absent (an existing row is returned unchanged). */
-  async ensureChannel(
+  async ensureChannelRow(
     runId: string,
     channelKey: string,
     init: Partial<Omit<ChannelRecord, 'runId' | 'channelKey' | 'updatedAt'>> = {},

@@ -112,7 +112,7 @@ describe('Ledger on Azurite', () => {
   });
 
   it('keeps channel rows per run with optimistic concurrency, and clears an error with an empty string', async () => {
-    const created = await ledger.ensureChannel('run-2', 'C01');
+    const created = await ledger.ensureChannelRow('run-2', 'C01');
     expect(created.value).toMatchObject({ state: 'pending', cursor: 0, posted: 0, failed: 0, throttled: 0 });
     const etag = await ledger.updateChannel(
       'run-2',
@@ -126,8 +126,8 @@ describe('Ledger on Azurite', () => {
     expect(conflict).toBeInstanceOf(LedgerConflictError);
     expect((conflict as Error).message).toMatch(/changed since it was read.*re-read it and retry/);
     await ledger.updateChannel('run-2', 'C01', { lastError: '', throttled: 2 }, etag);
-    await ledger.ensureChannel('run-2', 'C02', { state: 'created', teamsChannelId: '19:y' });
-    await ledger.ensureChannel('run-3', 'C01');
+    await ledger.ensureChannelRow('run-2', 'C02', { state: 'created', teamsChannelId: '19:y' });
+    await ledger.ensureChannelRow('run-3', 'C01');
     const channels = await ledger.listChannels('run-2');
     expect(channels.map((c) => c.channelKey).sort()).toEqual(['C01', 'C02']);
     const c01 = channels.find((c) => c.channelKey === 'C01')!;
@@ -174,7 +174,7 @@ describe('Ledger on Azurite', () => {
   it('round-trips odd run ids, channel keys, message keys and user ids', async () => {
     const runId = 'run/odd#1?';
     const channelKey = 'chan\\nel|x';
-    await ledger.ensureChannel(runId, channelKey);
+    await ledger.ensureChannelRow(runId, channelKey);
     await ledger.recordMessages(
       runId,
       channelKey,

@@ -66,7 +66,7 @@ describe('ensureChat: the chat of a conversation, recorded and never made twice'
   it("a group chat whose creation got no answer is found among the first member's chats, not created again", async () => {
     const runId = 'chats-2';
     const members = [ADA.id, BO.id, CY.id];
-    await deps.ledger.ensureChannel(chatLedgerRun(runId), 'G1');
+    await deps.ledger.ensureChannelRow(chatLedgerRun(runId), 'G1');
     await deps.ledger.updateChannel(chatLedgerRun(runId), 'G1', {
       requestedAt: new Date(Date.now() - 1000).toISOString(),
     });
