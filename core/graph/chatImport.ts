@@ -3,7 +3,7 @@ import { GraphError } from './errors';
 import { uploadToPath, type UploadedFile } from './files';
 import type { ImportMessageBody } from './messageBody';
 import type { Pacer } from './pacing';
-import { seg, type GraphCaller } from './request';
+import { seg, startMigration, type GraphCaller } from './request';
 
 /** A chat as the import needs it: its id, kind, members' user ids (when asked for) and migration mode. */
 export interface ChatState {
@@ -20,7 +20,6 @@ export function chatPacingKey(chatId: string): string {
 }
 
 const ALREADY_DONE = /already (been )?(finali[sz]ed|completed)/i;
-const ALREADY_MIGRATING = /already (in|under) migration/i;
 
 /**
  * The Graph calls that import a Slack conversation into a Teams chat: `POST /chats` (a 1:1 answers the chat
@@ -92,17 +91,12 @@ export class ChatImportClient {
     chatId: string,
     conversationCreationDateTime?: string,
   ): Promise<{ alreadyInMigration: boolean }> {
-    try {
-      await this.caller.call('startChatMigration', 'POST', `/chats/${seg(chatId)}/startMigration`, {
-        body: conversationCreationDateTime ? { conversationCreationDateTime } : {},
-        idempotent: true,
-      });
-      return { alreadyInMigration: false };
-    } catch (err) {
-      if (err instanceof GraphError && err.status === 400 && ALREADY_MIGRATING.test(err.serviceMessage))
-        return { alreadyInMigration: true };
-      throw err;
-    }
+    return startMigration(
+      this.caller,
+      'startChatMigration',
+      `/chats/${seg(chatId)}`,
+      conversationCreationDateTime,
+    );
   }
 
   /** Imports one message (paced per chat). A 409 means its millisecond is taken: look it up. */

@@ -111,3 +111,29 @@ export function seg(value: string): string {
 export function odataString(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
+
+const ALREADY_MIGRATING = /already (in|under) migration/i;
+
+/**
+ * `POST <path>/startMigration` of a channel or a chat, with the conversation's creation moved back to
+ * `conversationCreationDateTime` when given; one already in migration answers 400, reported as
+ * `alreadyInMigration`.
+ */
+export async function startMigration(
+  caller: GraphCaller,
+  operation: string,
+  path: string,
+  conversationCreationDateTime?: string,
+): Promise<{ alreadyInMigration: boolean }> {
+  try {
+    await caller.call(operation, 'POST', `${path}/startMigration`, {
+      body: conversationCreationDateTime ? { conversationCreationDateTime } : {},
+      idempotent: true,
+    });
+    return { alreadyInMigration: false };
+  } catch (err) {
+    if (err instanceof GraphError && err.status === 400 && ALREADY_MIGRATING.test(err.serviceMessage))
+      return { alreadyInMigration: true };
+    throw err;
+  }
+}

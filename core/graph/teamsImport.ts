@@ -15,7 +15,7 @@ import { GraphError } from './errors';
 import { getFilesFolder, uploadFile, type FilesFolder, type UploadOptions, type UploadedFile } from './files';
 import type { ImportMessageBody } from './messageBody';
 import { channelPacingKey, type Pacer } from './pacing';
-import { GraphCaller, odataString, seg } from './request';
+import { GraphCaller, odataString, seg, startMigration } from './request';
 import { resolveUsers, type ResolvedUser } from './users';
 
 /** A Graph entity whose id the service always returns. */
@@ -94,7 +94,6 @@ export interface TeamsImportClientOptions {
 const MEMBERS_PER_REQUEST = 200;
 const ALREADY_DONE = /already (been )?(finali[sz]ed|completed)/i;
 const ALREADY_MEMBER = /already (a )?(member|exists)/i;
-const ALREADY_MIGRATING = /already (in|under) migration/i;
 
 /**
  * The Graph calls of a Teams import, typed and thin. Every method maps to one documented request (paging
@@ -256,9 +255,14 @@ export class TeamsImportClient {
     };
     await this.options.creations?.admit('channel');
     return (
-      await this.caller.call<WithId<Channel>>('createPrivateChannel', 'POST', `/teams/${seg(teamId)}/channels`, {
-        body,
-      })
+      await this.caller.call<WithId<Channel>>(
+        'createPrivateChannel',
+        'POST',
+        `/teams/${seg(teamId)}/channels`,
+        {
+          body,
+        },
+      )
     ).body;
   }
 
@@ -304,22 +308,12 @@ export class TeamsImportClient {
     channelId: string,
     conversationCreationDateTime?: string,
   ): Promise<{ alreadyInMigration: boolean }> {
-    try {
-      await this.caller.call(
-        'startChannelMigration',
-        'POST',
-        `/teams/${seg(teamId)}/channels/${seg(channelId)}/startMigration`,
-        {
-          body: conversationCreationDateTime ? { conversationCreationDateTime } : {},
-          idempotent: true,
-        },
-      );
-      return { alreadyInMigration: false };
-    } catch (err) {
-      if (err instanceof GraphError && err.status === 400 && ALREADY_MIGRATING.test(err.serviceMessage))
-        return { alreadyInMigration: true };
-      throw err;
-    }
+    return startMigration(
+      this.caller,
+      'startChannelMigration',
+      `/teams/${seg(teamId)}/channels/${seg(channelId)}`,
+      conversationCreationDateTime,
+    );
   }
 
   /** Imports a top-level message (paced when the client has a Pacer). 409 means the millisecond is taken: look it up. */

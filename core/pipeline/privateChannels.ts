@@ -2,6 +2,7 @@ import type { PlannedChannel } from '../model';
 import type { EnsurePrivateChannelInput, EnsurePrivateChannelResult } from './contracts';
 import type { PipelineDeps } from './deps';
 import { readManifest } from './runStore';
+import { openForImport } from './teams';
 import { FALLBACK_USER_KEY } from './users';
 
 /** A private channel's Slack people as the tenant knows them: the owner, the other members, and the unmapped. */
@@ -121,13 +122,10 @@ export async function ensurePrivateChannel(
     if (!inChannel.has(userId))
       await deps.graph.addChannelMember(teamId, channelId, { userId, owner: userId === owner });
 
-  const current = await deps.graph.getChannel(teamId, channelId);
-  const behind = record.posted + record.missing < channel.messages;
-  if (current.migrationMode !== 'inProgress' && (current.migrationMode !== 'completed' || behind)) {
-    const planned = Date.parse(channel.createdDateTime);
-    const back = planned < Date.parse(current.createdDateTime ?? '') ? channel.createdDateTime : undefined;
-    await deps.graph.startChannelMigration(teamId, channelId, back);
-    await deps.ledger.updateChannel(runId, channel.key, { state: 'posting', unmappedMembers });
-  } else await deps.ledger.updateChannel(runId, channel.key, { unmappedMembers });
+  const opened = await openForImport(deps, teamId, channelId, channel, record);
+  await deps.ledger.updateChannel(runId, channel.key, {
+    ...(opened ? { state: 'posting' } : {}),
+    unmappedMembers,
+  });
   return { kind: 'ready', channelId, unmapped: membership.unmapped };
 }

@@ -1,4 +1,5 @@
 import type {
+  ChannelWork,
   CheckTeamOperationInput,
   CheckTeamOperationResult,
   CompleteChannelInput,
@@ -12,6 +13,7 @@ import type {
   AdoptTeamResult,
 } from './contracts';
 import { GraphError, MaybeCommittedError } from '../graph/errors';
+import type { ChannelRecord } from '../state/ledgerRecords';
 import type { PipelineDeps } from './deps';
 
 /** The last line of the description of a team a run creates: how the run finds its own team in the team list. */
@@ -116,6 +118,28 @@ export async function checkTeamOperation(
 }
 
 /**
+ * Opens a channel created normally (or completed earlier) for import with startMigration, its creation moved
+ * back to the Slack channel's when that is earlier; a channel already in migration, or completed with nothing
+ * left to post, is left as it is. Answers whether it was opened.
+ */
+export async function openForImport(
+  deps: PipelineDeps,
+  teamId: string,
+  channelId: string,
+  channel: Pick<ChannelWork, 'createdDateTime' | 'messages'>,
+  record: Pick<ChannelRecord, 'posted' | 'missing'>,
+): Promise<boolean> {
+  const current = await deps.graph.getChannel(teamId, channelId);
+  const behind = record.posted + record.missing < channel.messages;
+  if (current.migrationMode === 'inProgress' || (current.migrationMode === 'completed' && !behind))
+    return false;
+  const planned = Date.parse(channel.createdDateTime);
+  const back = planned < Date.parse(current.createdDateTime ?? '') ? channel.createdDateTime : undefined;
+  await deps.graph.startChannelMigration(teamId, channelId, back);
+  return true;
+}
+
+/**
  * Finds the channel (ledger, then the team's channels by name: the team is the run's own, so a channel of
  * that name is one it created) or creates it: in migration mode, or (`reopen`, a completed team) normally.
  * General is the team's primary channel. With `reopen` the channel is then opened for import with
@@ -131,13 +155,7 @@ export async function ensureChannel(
   const { value: record } = await deps.ledger.ensureChannelRow(runId, channel.key);
   const channelId = record.teamsChannelId ?? (await findOrCreateChannel(deps, input));
   if (input.reopen) {
-    const current = await deps.graph.getChannel(teamId, channelId);
-    const behind = record.posted + record.missing < channel.messages;
-    if (current.migrationMode !== 'inProgress' && (current.migrationMode !== 'completed' || behind)) {
-      const planned = Date.parse(channel.createdDateTime);
-      const back = planned < Date.parse(current.createdDateTime ?? '') ? channel.createdDateTime : undefined;
-      await deps.graph.startChannelMigration(teamId, channelId, back);
-    }
+    await openForImport(deps, teamId, channelId, channel, record);
     await deps.ledger.updateChannel(runId, channel.key, { state: 'posting' });
   }
   return { channelId };
