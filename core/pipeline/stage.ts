@@ -295,9 +295,9 @@ function indexProblems(index: PlanIndex): Problem[] {
   return [...kept, ...cut];
 }
 
-/** Whether two requests are the same, whatever the order of their keys. */
-function sameRequest(a: unknown, b: unknown): boolean {
-  return canonical(a) === canonical(b);
+/** Whether two requests ask for the same plan: the same but for their time, whatever the order of their keys. */
+function sameRequest(a: StagedIndex['request'], b: StagedIndex['request']): boolean {
+  return canonical({ ...a, now: undefined }) === canonical({ ...b, now: undefined });
 }
 
 function canonical(value: unknown): string {
