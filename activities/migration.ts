@@ -6,7 +6,7 @@ import { postMessages } from '../core/pipeline/poster';
 import { ensurePrivateChannel } from '../core/pipeline/privateChannels';
 import { writeReport } from '../core/pipeline/report';
 import { beginPass, finishPass, stageDelta } from '../core/pipeline/passes';
-import { stageSource } from '../core/pipeline/stage';
+import { assembleStagedPlan, stageIndex, stageItem } from '../core/pipeline/stage';
 import {
   adoptTeam,
   checkTeamOperation,
@@ -30,7 +30,10 @@ export function createMigrationActivities(
   deps: PipelineDeps,
 ): Record<(typeof Activity)[keyof typeof Activity], ActivityHandler> {
   return {
-    [Activity.stageSource]: (input: Parameters<typeof stageSource>[1]) => stageSource(deps, input),
+    [Activity.stageIndex]: (input: Parameters<typeof stageIndex>[1]) => stageIndex(deps, input),
+    [Activity.stageItem]: (input: Parameters<typeof stageItem>[1]) => stageItem(deps, input),
+    [Activity.assemblePlan]: (input: Parameters<typeof assembleStagedPlan>[1]) =>
+      assembleStagedPlan(deps, input),
     [Activity.resolveUsers]: (input: Parameters<typeof resolveUsers>[1]) => resolveUsers(deps, input),
     [Activity.ensureTeam]: (input: Parameters<typeof ensureTeam>[1]) => ensureTeam(deps, input),
     [Activity.adoptTeam]: (input: Parameters<typeof adoptTeam>[1]) => adoptTeam(deps, input),

@@ -5,7 +5,9 @@
 
 /** Registered activity names. */
 export const Activity = {
-  stageSource: 'stageSource',
+  stageIndex: 'stageIndex',
+  stageItem: 'stageItem',
+  assemblePlan: 'assemblePlan',
   resolveUsers: 'resolveUsers',
   ensureTeam: 'ensureTeam',
   adoptTeam: 'adoptTeam',

@@ -80,6 +80,7 @@ export async function createPipelineDeps(settings: AppSettings): Promise<Pipelin
     ledger,
     store,
     openSource: (source, scope) => openSource(source, scope, settings, blobService),
+    stageConcurrency: settings.stageConcurrency,
     files: {
       download: (url, mimeType) => downloader.download(url, mimeType),
       ledger: fileLedger,

@@ -9,6 +9,7 @@ import {
 } from '../core/graph/auth';
 import { DEFAULT_SLACK_API_URL, isSafeSlackApiUrl } from '../core/sources/slack/webApi';
 import { slotCount, tenantBudgetKey } from '../core/graph/budget';
+import { DEFAULT_STAGE_CONCURRENCY } from '../core/pipeline/deps';
 import { devStorageConnectionString } from '../core/state/devStorage';
 import type { StorageSettings } from '../core/state/storageAccount';
 
@@ -32,6 +33,8 @@ export interface AppSettings {
   pacingMarginMs: number;
   /** The longest Retry-After waited inside a request; a longer one is waited on a durable timer, in s. */
   maxRetryAfterSeconds: number;
+  /** Channels and conversations a migration's staging plans at once, one activity each (`TEAMS_IMPORT_STAGE_CONCURRENCY`). */
+  stageConcurrency: number;
   /** The tenant budget every migration and process of the app shares, held in its storage. */
   budget: BudgetSettings;
   /** Whether POST /api/migrations may name a path on the host (local runs only). */
@@ -158,6 +161,12 @@ const schema = z.object({
   TEAMS_IMPORT_BUDGET_RETRY_SECONDS: positive('TEAMS_IMPORT_BUDGET_RETRY_SECONDS', 2),
   TEAMS_IMPORT_TEAM_CREATIONS_PER_SECOND: positive('TEAMS_IMPORT_TEAM_CREATIONS_PER_SECOND', 10),
   TEAMS_IMPORT_CHANNEL_CREATIONS_PER_10S: positive('TEAMS_IMPORT_CHANNEL_CREATIONS_PER_10S', 20),
+  TEAMS_IMPORT_STAGE_CONCURRENCY: z.coerce
+    .number({ error: 'TEAMS_IMPORT_STAGE_CONCURRENCY must be a whole number from 1 to 100' })
+    .int({ error: 'TEAMS_IMPORT_STAGE_CONCURRENCY must be a whole number from 1 to 100' })
+    .min(1, { error: 'TEAMS_IMPORT_STAGE_CONCURRENCY must be at least 1' })
+    .max(100, { error: 'TEAMS_IMPORT_STAGE_CONCURRENCY must be at most 100' })
+    .default(DEFAULT_STAGE_CONCURRENCY),
   TEAMS_IMPORT_ALLOW_LOCAL_PATHS: z.enum(['true', 'false', '1', '0', '']).optional(),
   TEAMS_IMPORT_FALLBACK_USER: z.string().optional(),
   MIGRATION_DELTA_SCHEDULE: z.string().optional(),
@@ -230,6 +239,7 @@ export function readSettings(env: NodeJS.ProcessEnv): AppSettings {
     rateGlobal: s.TEAMS_IMPORT_RATE_GLOBAL,
     pacingMarginMs: s.TEAMS_IMPORT_PACING_MARGIN_MS,
     maxRetryAfterSeconds: s.TEAMS_IMPORT_MAX_RETRY_AFTER_SECONDS,
+    stageConcurrency: s.TEAMS_IMPORT_STAGE_CONCURRENCY,
     budget: {
       key: tenantBudgetKey(graphUrl, appTenant(s, graphAuth), appClient(graphAuth)),
       slots: slotCount(s.TEAMS_IMPORT_RATE_GLOBAL, s.TEAMS_IMPORT_RATE_PER_CHANNEL),

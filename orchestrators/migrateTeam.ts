@@ -32,6 +32,10 @@ import {
   type PassKind,
   type ResolveUsersInput,
   type ResolveUsersResult,
+  type AssemblePlanInput,
+  type StageIndexResult,
+  type StageItemInput,
+  type StageItemResult,
   type StageSourceInput,
   type StageSourceResult,
   type StageDeltaInput,
@@ -91,7 +95,8 @@ function problemsText(problems: Problem[]): string {
 }
 
 /**
- * Runs one pass of a migration (one execution of its instance): `initial` stages the export, resolves users,
+ * Runs one pass of a migration (one execution of its instance): `initial` stages the export (an index, then
+ * its channels and conversations planned apart, a bounded number at once, then the manifest), resolves users,
  * ensures the team (polling its creation soon after the POST and then less often, at once when a resume finds
  * it recorded, and the team list after a lost answer, with durable timers);
  * `delta` and `cutover` add a newer snapshot's messages to the plan (`stageDelta`; a cutover's is optional)
@@ -186,11 +191,7 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
       now,
       pass: passNumber,
     };
-    const staged = (yield context.df.callActivityWithRetry(
-      Activity.stageSource,
-      activityRetry(),
-      stage,
-    )) as StageSourceResult;
+    const staged = yield* stageSource(stage);
     if (!staged.ok)
       yield* refuse(
         'failed',
@@ -470,6 +471,49 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
     }
   }
   return yield* ended('completed', 'completed');
+
+  /**
+   * Stages the export: indexes it, plans its items at most `concurrency` at a time (the stageIndex answer,
+   * from TEAMS_IMPORT_STAGE_CONCURRENCY), then assembles the manifest. An item that cannot be planned stops
+   * the planning of more: the ones in flight end, and the assembly removes the plan area and refuses.
+   */
+  function* stageSource(stage: StageSourceInput): Generator<Task, StageSourceResult, unknown> {
+    const indexed = (yield context.df.callActivityWithRetry(
+      Activity.stageIndex,
+      activityRetry(),
+      stage,
+    )) as StageIndexResult;
+    if (!indexed.ok) return indexed;
+    const failed: Problem[] = [];
+    const running = new Set<Task>();
+    const settle = (task: Task): void => {
+      running.delete(task);
+      if (task.isFaulted) {
+        const reason = task.result instanceof Error ? task.result.message : String(task.result);
+        failed.push({ severity: 'error', code: 'staging-failed', message: `planning failed: ${reason}` });
+      } else {
+        const result = task.result as StageItemResult;
+        if (!result.ok) failed.push(...result.problems);
+      }
+    };
+    for (let item = 0; item < indexed.items && failed.length === 0; item++) {
+      const plan: StageItemInput = { migrationId, item };
+      running.add(context.df.callActivityWithRetry(Activity.stageItem, activityRetry(), plan));
+      if (running.size >= indexed.concurrency) settle((yield context.df.Task.any([...running])) as Task);
+    }
+    while (running.size > 0) settle((yield context.df.Task.any([...running])) as Task);
+    const assemble: AssemblePlanInput = {
+      migrationId,
+      team: stage.team,
+      ...(stage.pass !== undefined ? { pass: stage.pass } : {}),
+      ...(failed.length > 0 ? { failed } : {}),
+    };
+    return (yield context.df.callActivityWithRetry(
+      Activity.assemblePlan,
+      activityRetry(),
+      assemble,
+    )) as StageSourceResult;
+  }
 
   function* resolve(what: string): Generator<Task, void, unknown> {
     enter('resolving-users');

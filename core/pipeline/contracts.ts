@@ -211,6 +211,44 @@ export type StageSourceResult =
     }
   | { ok: false; problems: Problem[] };
 
+/**
+ * stageIndex: indexes the export into the run's plan area (`plan/index.json`, with the request and the time it
+ * plans up to), or finds a staged plan or index to reuse. Small: the count of items to plan, never the plan.
+ */
+export type StageIndexInput = StageSourceInput;
+export type StageIndexResult =
+  | {
+      ok: true;
+      /** Items to plan with stageItem, numbered from 0 (0 when a staged manifest is reused). */
+      items: number;
+      /** A staged, importable manifest is reused: nothing is planned again. */
+      reused: boolean;
+      /** Items planned at once (TEAMS_IMPORT_STAGE_CONCURRENCY). */
+      concurrency: number;
+    }
+  | { ok: false; problems: Problem[] };
+
+/** stageItem: plans one item of the staged index (its NDJSON, then its summary `plan/items/<n>.json`). */
+export interface StageItemInput {
+  migrationId: string;
+  item: number;
+}
+/** An acknowledgement: `planned` false when the item's summary was there already (a resumed staging). */
+export type StageItemResult =
+  { ok: true; item: number; planned: boolean } | { ok: false; problems: Problem[] };
+
+/**
+ * assemblePlan: merges the items' summaries into `manifest.json`, then refuses the plan (removing the plan area)
+ * or records the run's source and request; `failed`: an item could not be planned, so the plan area is removed
+ * and the staging refused with these problems.
+ */
+export interface AssemblePlanInput {
+  migrationId: string;
+  team: MigrateTeamInput['team'];
+  pass?: number;
+  failed?: Problem[];
+}
+
 /** resolveUsers: maps every planned author and member to an Entra user, recorded in the ledger. */
 export interface ResolveUsersInput {
   migrationId: string;

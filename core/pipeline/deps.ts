@@ -31,13 +31,20 @@ export interface ThrottleCounter {
   count(channelKey: string): number;
 }
 
+/** Items a staging plans at once unless the settings say otherwise. */
+export const DEFAULT_STAGE_CONCURRENCY = 8;
+
 /** Everything the migration's steps need from the outside world, injected so tests can pass real local services. */
 export interface PipelineDeps {
   graph: TeamsImportClient;
   ledger: Ledger;
   /** The run's staging area: plans, source references, reports. */
   store: ObjectStore;
-  openSource(source: SourceRef, scope?: SourceScope): Promise<OpenedSource>;
+  /**
+   * Opens a source; `directory`, when given, is what an earlier opening of the same source exposed as
+   * `slack.directory` (a Web API workspace's users and conversations), so reopening need not list them again.
+   */
+  openSource(source: SourceRef, scope?: SourceScope, directory?: unknown): Promise<OpenedSource>;
   /** Source files: the downloader (Slack's file hosts only), the file ledger and the size limit. */
   files: SourceFiles;
   throttles: ThrottleCounter;
@@ -47,5 +54,7 @@ export interface PipelineDeps {
   budget: PostingBudget;
   /** The tenant's chat posting slots (`--dms chats`: the service's own 20/s budget); absent: chats post unslotted. */
   chatBudget?: PostingBudget;
+  /** Items a staging plans at once (`TEAMS_IMPORT_STAGE_CONCURRENCY`); absent: {@link DEFAULT_STAGE_CONCURRENCY}. */
+  stageConcurrency?: number;
   now(): number;
 }

@@ -8,6 +8,11 @@ export const runPaths = {
   plan: (runId: string): string => `runs/${runId}/plan/`,
   manifest: (runId: string): string => `runs/${runId}/plan/manifest.json`,
   channelPlan: (runId: string, planPath: string): string => `runs/${runId}/plan/${planPath}`,
+  /** A staging's index (with its request) and the source's directory, while the plan's items are planned. */
+  planIndex: (runId: string): string => `runs/${runId}/plan/index.json`,
+  planDirectory: (runId: string): string => `runs/${runId}/plan/directory.json`,
+  /** One planned item's summary, written once its plan is: its presence means the item is done. */
+  planItem: (runId: string, item: number): string => `runs/${runId}/plan/items/${item}.json`,
   /** A plan file named relative to the run's root (a segment of a channel's plan). */
   inRun: (runId: string, path: string): string => `runs/${runId}/${path}`,
   /** Where a later pass stages what it adds: its snapshot's own plan, and its segments. */

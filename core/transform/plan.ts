@@ -11,6 +11,7 @@ import type {
   PlannedHostedContent,
   PlannedMention,
   PlannedMessage,
+  Problem,
   SkipReason,
   SourceMessage,
   SourceUser,
@@ -20,7 +21,7 @@ import { openSlackExport, type SlackConversation, type SlackSource } from '../so
 import type { ObjectStore } from '../state/objectStore';
 import { assignTeamsNames } from './channelNames';
 import type { RenderNames } from './mrkdwn';
-import { ProblemLog } from './problems';
+import { ProblemLog, type ProblemLogState } from './problems';
 import { FileNamer } from '../files/names';
 import { reactionEntryBytes } from '../graph/messageSize';
 import type { MentionDirectory, MentionTextReason } from './mentions';
@@ -103,7 +104,9 @@ const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 /**
  * Plans the import of a Slack export (ZIP or folder path) or an opened source (an export, Slack's Web API):
  * reads each public channel once, streaming, and writes `channels/<id>.ndjson` (one PlannedMessage per line,
- * posting order) and `manifest.json` to `store` when one is given. Same input and options give byte-identical output.
+ * posting order) and `manifest.json` to `store` when one is given. Same input and options give byte-identical
+ * output. It is {@link indexPlan}, {@link planItem} for each item in turn and {@link assemblePlan}: the steps a
+ * staging runs apart, one item per activity.
  */
 export async function planExport(
   input: string | SlackSource,
@@ -112,11 +115,73 @@ export async function planExport(
 ): Promise<PlanManifest> {
   const exp = typeof input === 'string' ? await openSlackExport(input, { limits: options.limits }) : input;
   try {
-    return await planOpened(exp, options, store);
+    const index = indexPlan(exp, options);
+    const summaries: ItemSummary[] = [];
+    for (let item = 0; item < index.items.length; item++)
+      summaries.push(await planItem(exp, options, index, item, store));
+    return await assemblePlan(exp, options, index, summaries, store);
   } finally {
     if (typeof input === 'string') await exp.close();
   }
 }
+
+/**
+ * One work item of a plan: an imported channel, a DM or group DM planned as a chat, or a conversation not
+ * imported (its messages only counted). `conversation` is its position in the source's `conversations`.
+ */
+export type PlanItemRef =
+  | { kind: 'channel'; conversation: number; sourceId: string; teamsName: string; isGeneral: boolean }
+  | { kind: 'chat'; conversation: number; sourceId: string }
+  | {
+      kind: 'not-imported';
+      conversation: number;
+      sourceId: string;
+      reason: string;
+      code?: NotImportedConversation['code'];
+    };
+
+/**
+ * What a plan decides before it reads any message: the selection, General, the Teams names, the items in
+ * planning order (channels, then chats, then the conversations not imported), the team's name and the
+ * problems found so far. JSON-serializable, with nothing per message.
+ */
+export interface PlanIndex {
+  formatVersion: 1;
+  teamName: string;
+  items: PlanItemRef[];
+  problems: ProblemLogState;
+}
+
+/** An author missing from users.json, as one item first saw them: the name and message, and where its warning falls. */
+export interface UnknownAuthor {
+  id: string;
+  name: string;
+  ts: string;
+  where?: string;
+  /** The item's kept problems before the warning: the `user-missing` warning goes before `problems.kept[at]`. */
+  at: number;
+}
+
+/**
+ * What planning one item found, JSON-serializable and small: its planned channel or chat (or the conversation
+ * not imported), its problems (capped per code as the manifest's are), the authors missing from users.json it
+ * met (their `user-missing` warnings are given once per author when the items are assembled), the newest
+ * message it read and the workspace's address when its files gave it.
+ */
+export type ItemSummary = {
+  item: number;
+  problems: ProblemLogState;
+  unknownAuthors: UnknownAuthor[];
+  newest?: { micros: number; ts: string };
+  workspaceUrl?: string;
+} & (
+  | { kind: 'channel'; channel: PlannedChannel }
+  | { kind: 'chat'; chat: PlannedChat }
+  | { kind: 'not-imported'; notImported: NotImportedConversation }
+);
+
+/** What {@link assemblePlan} needs of the source besides the items: its name, ids, address and users. */
+export type PlanSourceMeta = Pick<SlackSource, 'name' | 'teamId' | 'workspaceUrl' | 'users'>;
 
 interface Context {
   exp: SlackSource;
@@ -127,11 +192,13 @@ interface Context {
   log: ProblemLog;
   names: RenderNames;
   users: Map<string, SourceUser>;
-  unknownAuthors: Map<string, string>;
+  /** Authors missing from users.json, by id, as this item first met them. */
+  unknownAuthors: Map<string, UnknownAuthor>;
+  /** Bot names from this item's `bot_add` messages. */
   learnedBots: Map<string, string>;
-  /** Names that messages carry (`user_profile`) for authors missing from users.json. */
+  /** Names this item's messages carry (`user_profile`) for authors missing from users.json. */
   profileNames: Map<string, string>;
-  /** Rendered messages of the channel being planned, between reading and writing in posting order. */
+  /** Rendered messages of the item being planned, between reading and writing in posting order. */
   spill: SpillFile;
   /** Why a source user cannot be mentioned or react natively (undefined: the tenant may have them). */
   textReason(id: string): MentionTextReason | undefined;
@@ -143,7 +210,7 @@ interface Context {
   imported: Set<string>;
   userGroups: Map<string, string>;
   teamName: string;
-  /** The newest message read from the imported channels: its microseconds and ts. */
+  /** The newest message read from the item: its microseconds and ts. */
   newest: { micros: number; ts?: string };
   /** The workspace's address, as the export or its files' permalinks give it. */
   workspaceUrl?: string;
@@ -157,16 +224,48 @@ function mappedName(names: Record<string, string> | undefined, c: SlackConversat
     .find((n) => n !== undefined);
 }
 
-async function planOpened(
-  exp: SlackSource,
-  options: PlanOptions,
-  store?: ObjectStore,
-): Promise<PlanManifest> {
+/** What every step derives from the source's users and the options alone, computed once per source and options. */
+interface Prepared {
+  now: number;
+  users: Map<string, SourceUser>;
+  userMap?: ReturnType<typeof parseUserMap>;
+  userGroups?: ReturnType<typeof parseUserGroups>;
+  resolution: Map<string, string>;
+  slackNames: Map<string, string>;
+}
+
+const preparedCache = new WeakMap<SlackSource, { options: PlanOptions; prepared: Prepared }>();
+
+function prepare(exp: SlackSource, options: PlanOptions): Prepared {
+  const cached = preparedCache.get(exp);
+  if (cached?.options === options) return cached.prepared;
   const now = toMs(options.now);
   if (!Number.isFinite(now)) throw new Error('planExport: options.now must be a valid time');
+  const userMap = options.userMap ? parseUserMap(options.userMap.text, options.userMap.source) : undefined;
+  const prepared: Prepared = {
+    now,
+    users: new Map(exp.users.map((u) => [u.sourceId, u])),
+    ...(userMap ? { userMap } : {}),
+    ...(options.userGroups
+      ? { userGroups: parseUserGroups(options.userGroups.text, options.userGroups.source) }
+      : {}),
+    resolution: new Map(
+      planUsers(exp.users, userMap?.map ?? new Map()).users.map((u) => [u.sourceId, u.resolution]),
+    ),
+    slackNames: new Map(exp.conversations.map((c) => [c.sourceId, c.name])),
+  };
+  preparedCache.set(exp, { options, prepared });
+  return prepared;
+}
+
+/**
+ * The first step of a plan: selects the conversations, finds General, names the channels in Teams and lists
+ * the items in planning order, without reading a message.
+ */
+export function indexPlan(exp: SlackSource, options: PlanOptions): PlanIndex {
+  const { users, resolution, userGroups } = prepare(exp, options);
   const log = new ProblemLog();
   log.add(...exp.problems);
-  const users = new Map(exp.users.map((u) => [u.sourceId, u]));
   const wanted = (c: SlackConversation, list?: string[]): boolean =>
     !!list?.some((x) => x === c.name || x === c.sourceId || x === `#${c.name}`);
   const selected: SlackConversation[] = [];
@@ -176,10 +275,6 @@ async function planOpened(
     reason: string;
     code?: NotImportedConversation['code'];
   }> = [];
-  const userMap = options.userMap ? parseUserMap(options.userMap.text, options.userMap.source) : undefined;
-  const resolution = new Map(
-    planUsers(exp.users, userMap?.map ?? new Map()).users.map((u) => [u.sourceId, u.resolution]),
-  );
   const privateImported = (c: SlackConversation): boolean =>
     c.kind === 'private' && !c.unlisted && options.privateChannels === true;
   for (const c of exp.conversations) {
@@ -231,18 +326,116 @@ async function planOpened(
     })),
   );
   log.add(...nameProblems);
-  const slackNames = new Map(exp.conversations.map((c) => [c.sourceId, c.name]));
-  const profileNames = new Map<string, string>();
-  const userGroups = options.userGroups
-    ? parseUserGroups(options.userGroups.text, options.userGroups.source)
-    : undefined;
   if (userGroups) log.add(...userGroups.problems);
-  const teamName = options.teamName ?? exp.teamName ?? exp.name.replace(/\.zip$/i, '');
+  const ordered = [...selected].sort((a, b) =>
+    a === general
+      ? -1
+      : b === general
+        ? 1
+        : byString(teamsNames.get(a.sourceId)!.toLowerCase(), teamsNames.get(b.sourceId)!.toLowerCase()) ||
+          byString(a.sourceId, b.sourceId),
+  );
+  const position = new Map(exp.conversations.map((c, i) => [c, i]));
+  const items: PlanItemRef[] = [
+    ...ordered.map((c) => ({
+      kind: 'channel' as const,
+      conversation: position.get(c)!,
+      sourceId: c.sourceId,
+      teamsName: teamsNames.get(c.sourceId)!,
+      isGeneral: c === general,
+    })),
+    ...[...chatConvs]
+      .sort((a, b) => byString(a.sourceId, b.sourceId))
+      .map((c) => ({ kind: 'chat' as const, conversation: position.get(c)!, sourceId: c.sourceId })),
+    ...notImported.map(({ conv, reason, code }) => ({
+      kind: 'not-imported' as const,
+      conversation: position.get(conv)!,
+      sourceId: conv.sourceId,
+      reason,
+      ...(code ? { code } : {}),
+    })),
+  ];
+  return {
+    formatVersion: 1,
+    teamName: options.teamName ?? exp.teamName ?? exp.name.replace(/\.zip$/i, ''),
+    items,
+    problems: log.state(),
+  };
+}
+
+/** What planning an item needs of the index, derived once per index. */
+interface IndexNames {
+  teamsNames: Map<string, string>;
+  imported: Set<string>;
+}
+
+const indexCache = new WeakMap<PlanIndex, { exp: SlackSource; names: IndexNames }>();
+
+function indexNames(exp: SlackSource, index: PlanIndex): IndexNames {
+  const cached = indexCache.get(index);
+  if (cached?.exp === exp) return cached.names;
+  const teamsNames = new Map<string, string>();
+  const imported = new Set<string>();
+  for (const item of index.items) {
+    if (item.kind !== 'channel') continue;
+    teamsNames.set(item.sourceId, item.teamsName);
+    if (exp.conversations[item.conversation]?.kind === 'channel') imported.add(item.sourceId);
+  }
+  const names = { teamsNames, imported };
+  indexCache.set(index, { exp, names });
+  return names;
+}
+
+/**
+ * Plans one item of the index: writes its NDJSON (a channel's or a chat's) to `store` when one is given, and
+ * returns its summary. An item's plan depends only on the index, the options and its own messages, so items
+ * can be planned in any order, apart, in different processes; {@link assemblePlan} merges them in item order.
+ */
+export async function planItem(
+  exp: SlackSource,
+  options: PlanOptions,
+  index: PlanIndex,
+  itemNumber: number,
+  store?: ObjectStore,
+): Promise<ItemSummary> {
+  const item = index.items[itemNumber];
+  if (!item)
+    throw new Error(
+      `planItem: the plan's index has no item ${itemNumber} (it has ${index.items.length}): index the source again.`,
+    );
+  const conv = exp.conversations[item.conversation];
+  if (conv?.sourceId !== item.sourceId)
+    throw new Error(
+      `planItem: conversation ${item.conversation} of '${exp.name}' is '${conv?.sourceId ?? 'missing'}', the index says '${item.sourceId}': the source changed since it was indexed; stage it again.`,
+    );
+  const prepared = prepare(exp, options);
+  const { users, userMap, userGroups, resolution, slackNames } = prepared;
+  const log = new ProblemLog();
+  if (item.kind === 'not-imported') {
+    let messages = 0;
+    for await (const day of exp.days(conv)) messages += day.messages.length + day.unreadable;
+    return {
+      item: itemNumber,
+      kind: 'not-imported',
+      notImported: {
+        sourceId: conv.sourceId,
+        name: conv.name,
+        kind: conv.kind,
+        reason: item.reason,
+        messages,
+        ...(item.code ? { code: item.code } : {}),
+      },
+      problems: log.state(),
+      unknownAuthors: [],
+    };
+  }
+  const { teamsNames, imported } = indexNames(exp, index);
+  const profileNames = new Map<string, string>();
   const ctx: Context = {
     exp,
     spill: new SpillFile(),
     options,
-    now,
+    now: prepared.now,
     ...(options.since !== undefined ? { since: toMs(options.since) } : {}),
     ...(options.until !== undefined ? { until: toMs(options.until) } : {}),
     log,
@@ -260,52 +453,94 @@ async function planOpened(
       if (resolution.get(id) !== 'fallback') return undefined;
       return user.isBot ? 'bot' : user.isDeleted ? 'deleted-user' : 'no-email';
     },
-    imported: new Set(selected.filter((c) => c.kind === 'channel').map((c) => c.sourceId)),
+    imported,
     userGroups: userGroups?.groups ?? new Map(),
-    teamName,
+    teamName: index.teamName,
     newest: { micros: -Infinity },
     ...(exp.workspaceUrl ? { workspaceUrl: exp.workspaceUrl } : {}),
   };
-  const ordered = [...selected].sort((a, b) =>
-    a === general
-      ? -1
-      : b === general
-        ? 1
-        : byString(teamsNames.get(a.sourceId)!.toLowerCase(), teamsNames.get(b.sourceId)!.toLowerCase()) ||
-          byString(a.sourceId, b.sourceId),
-  );
-  const channels: PlannedChannel[] = [];
-  const chats: PlannedChat[] = [];
+  const learned = (): Pick<ItemSummary, 'problems' | 'unknownAuthors' | 'newest' | 'workspaceUrl'> => ({
+    problems: log.state(),
+    unknownAuthors: [...ctx.unknownAuthors.values()],
+    ...(ctx.newest.ts ? { newest: { micros: ctx.newest.micros, ts: ctx.newest.ts } } : {}),
+    ...(ctx.workspaceUrl && !exp.workspaceUrl ? { workspaceUrl: ctx.workspaceUrl } : {}),
+  });
   try {
-    for (const conv of ordered)
-      channels.push(await planChannel(ctx, conv, teamsNames.get(conv.sourceId)!, conv === general, store));
-    for (const conv of [...chatConvs].sort((a, b) => byString(a.sourceId, b.sourceId))) {
-      for (const id of conv.members.filter((m) => !users.has(m)))
-        log.add({
-          severity: 'warning',
-          code: 'dm-member-unknown',
-          message: `member '${id}' of ${conv.kind === 'dm' ? 'direct message' : 'group direct message'} '${conv.name}' is not in users.json, so it cannot be matched to an Entra user: the conversation cannot become a Teams chat and goes to the OneDrive of its matched members instead (add the person to users.json or the user map to import it as a chat).`,
-          where: conv.name,
-        });
-      const label = conv.members.map((m) => users.get(m)?.displayName ?? m).join(', ');
-      const planned = await planChannel(ctx, conv, label, false, store, 'chats');
-      chats.push({ ...planned, kind: conv.kind as PlannedChat['kind'] });
+    if (item.kind === 'channel') {
+      const channel = await planChannel(ctx, conv, item.teamsName, item.isGeneral, store);
+      return { item: itemNumber, kind: 'channel', channel, ...learned() };
     }
+    for (const id of conv.members.filter((m) => !users.has(m)))
+      log.add({
+        severity: 'warning',
+        code: 'dm-member-unknown',
+        message: `member '${id}' of ${conv.kind === 'dm' ? 'direct message' : 'group direct message'} '${conv.name}' is not in users.json, so it cannot be matched to an Entra user: the conversation cannot become a Teams chat and goes to the OneDrive of its matched members instead (add the person to users.json or the user map to import it as a chat).`,
+        where: conv.name,
+      });
+    const label = conv.members.map((m) => users.get(m)?.displayName ?? m).join(', ');
+    const planned = await planChannel(ctx, conv, label, false, store, 'chats');
+    return {
+      item: itemNumber,
+      kind: 'chat',
+      chat: { ...planned, kind: conv.kind as PlannedChat['kind'] },
+      ...learned(),
+    };
   } finally {
     ctx.spill.close();
   }
+}
+
+/** The warning an author missing from users.json gets, once, for the first message the plan met them in. */
+function userMissing(author: UnknownAuthor): Problem {
+  return {
+    severity: 'warning',
+    code: 'user-missing',
+    message: `author '${author.id}' of message ${author.ts} is not in users.json; their posts go to the fallback user under the name '${author.name}'.`,
+    where: author.where,
+  };
+}
+
+/**
+ * The last step of a plan: merges the items' summaries in item order (an author missing from users.json
+ * takes the first name an item saw, and gets one `user-missing` warning, the first item's), plans the users
+ * and writes `manifest.json` to `store` when one is given. Needs one summary per item of the index.
+ */
+export async function assemblePlan(
+  exp: PlanSourceMeta,
+  options: PlanOptions,
+  index: PlanIndex,
+  summaries: ItemSummary[],
+  store?: ObjectStore,
+): Promise<PlanManifest> {
+  const now = toMs(options.now);
+  if (!Number.isFinite(now)) throw new Error('planExport: options.now must be a valid time');
+  const byItem = new Map(summaries.map((s) => [s.item, s]));
+  const missing = index.items.map((_, i) => i).filter((i) => !byItem.has(i));
+  if (missing.length > 0 || byItem.size !== summaries.length || summaries.length !== index.items.length)
+    throw new Error(
+      `assemblePlan: the index has ${index.items.length} item(s) and ${summaries.length} summaries were given${missing.length ? ` (missing item(s) ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''})` : ''}: plan every item once, then assemble.`,
+    );
+  const log = new ProblemLog(index.problems.perCode);
+  log.merge(index.problems);
+  const unknownAuthors = new Map<string, string>();
+  const newest: { micros: number; ts?: string } = { micros: -Infinity };
+  let workspaceUrl = exp.workspaceUrl;
+  const channels: PlannedChannel[] = [];
+  const chats: PlannedChat[] = [];
   const skippedConvs: NotImportedConversation[] = [];
-  for (const { conv, reason, code } of notImported) {
-    let messages = 0;
-    for await (const day of exp.days(conv)) messages += day.messages.length + day.unreadable;
-    skippedConvs.push({
-      sourceId: conv.sourceId,
-      name: conv.name,
-      kind: conv.kind,
-      reason,
-      messages,
-      ...(code ? { code } : {}),
-    });
+  for (let i = 0; i < index.items.length; i++) {
+    const s = byItem.get(i)!;
+    const fresh = s.unknownAuthors.filter((a) => !unknownAuthors.has(a.id));
+    for (const a of fresh) unknownAuthors.set(a.id, a.name);
+    log.merge(
+      s.problems,
+      fresh.map((a) => ({ at: a.at, problem: userMissing(a) })),
+    );
+    if (s.newest && s.newest.micros > newest.micros) Object.assign(newest, s.newest);
+    workspaceUrl ??= s.workspaceUrl;
+    if (s.kind === 'channel') channels.push(s.channel);
+    else if (s.kind === 'chat') chats.push(s.chat);
+    else skippedConvs.push(s.notImported);
   }
   if (channels.length === 0)
     log.add({
@@ -315,7 +550,7 @@ async function planOpened(
         ? 'the export has no channel to import (check channels.json, groups.json and the channel options).'
         : 'the export has no public channel to import (check channels.json and the channel options).',
     });
-  const unknown: SourceUser[] = [...ctx.unknownAuthors].map(([id, name]) => ({
+  const unknown: SourceUser[] = [...unknownAuthors].map(([id, name]) => ({
     sourceId: id,
     name: id,
     displayName: name,
@@ -323,6 +558,7 @@ async function planOpened(
     isDeleted: false,
     isAdmin: false,
   }));
+  const userMap = options.userMap ? parseUserMap(options.userMap.text, options.userMap.source) : undefined;
   if (userMap) log.add(...userMap.problems);
   const plannedUsers = planUsers(
     [...exp.users, ...unknown],
@@ -338,12 +574,12 @@ async function planOpened(
       kind: 'slack',
       name: exp.name,
       ...(exp.teamId ? { teamId: exp.teamId } : {}),
-      ...(ctx.workspaceUrl ? { workspaceUrl: ctx.workspaceUrl } : {}),
-      ...(ctx.newest.ts ? { newestMessage: ctx.newest.ts } : {}),
+      ...(workspaceUrl ? { workspaceUrl } : {}),
+      ...(newest.ts ? { newestMessage: newest.ts } : {}),
     },
     team: {
-      displayName: teamName,
-      description: options.teamDescription ?? `Imported from the Slack workspace ${teamName}`,
+      displayName: index.teamName,
+      description: options.teamDescription ?? `Imported from the Slack workspace ${index.teamName}`,
       createdDateTime: iso(earliest - 1),
     },
     channels,
@@ -1031,18 +1267,17 @@ function authorOf(ctx: Context, msg: AuthorSource): PlannedMessage['author'] {
   }
   if (!id) return { displayName: msg.authorName ?? 'Unknown author', kind: msg.kind };
   const user = ctx.users.get(id);
-  if (!user && !ctx.unknownAuthors.has(id)) {
-    ctx.unknownAuthors.set(id, msg.authorName ?? id);
-    ctx.log.add({
-      severity: 'warning',
-      code: 'user-missing',
-      message: `author '${id}' of message ${msg.ts} is not in users.json; their posts go to the fallback user under the name '${msg.authorName ?? id}'.`,
+  if (!user && !ctx.unknownAuthors.has(id))
+    ctx.unknownAuthors.set(id, {
+      id,
+      name: msg.authorName ?? id,
+      ts: msg.ts,
       where: msg.conversationId,
+      at: ctx.log.size,
     });
-  }
   return {
     sourceUserId: id,
-    displayName: user?.displayName ?? ctx.unknownAuthors.get(id) ?? id,
+    displayName: user?.displayName ?? ctx.unknownAuthors.get(id)?.name ?? id,
     kind: msg.kind,
   };
 }

@@ -119,7 +119,11 @@ describe("a migration from Slack's Web API (the sandbox's stand-in) equals the s
     for (const method of ['conversations.history', 'conversations.replies']) {
       const ofMethod = calls.filter((c) => c.method === method);
       expect(ofMethod[0]).toMatchObject({ status: 429, error: 'ratelimited' });
-      expect(ofMethod[1]).toMatchObject({ status: 200, params: ofMethod[0]!.params });
+      // Channels are staged several at once, so the same page's next call need not be the method's next one.
+      const again = ofMethod
+        .slice(1)
+        .find((c) => JSON.stringify(c.params) === JSON.stringify(ofMethod[0]!.params));
+      expect(again).toMatchObject({ status: 200 });
     }
   });
 

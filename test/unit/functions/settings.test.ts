@@ -91,6 +91,20 @@ describe('readSettings: the tenant budget', () => {
     expect(lease('90')).toThrow(/TEAMS_IMPORT_BUDGET_LEASE_SECONDS must be at most 60/);
     expect(lease('20')).not.toThrow();
   });
+
+  it('plans 8 items of a staging at once unless TEAMS_IMPORT_STAGE_CONCURRENCY says otherwise, and names it when wrong', () => {
+    const stage = (value?: string) =>
+      readSettings({
+        ...app,
+        AZURE_TENANT_ID: 't',
+        ...(value !== undefined ? { TEAMS_IMPORT_STAGE_CONCURRENCY: value } : {}),
+      }).stageConcurrency;
+    expect(stage()).toBe(8);
+    expect(stage('3')).toBe(3);
+    expect(() => stage('0')).toThrow(/TEAMS_IMPORT_STAGE_CONCURRENCY must be at least 1/);
+    expect(() => stage('2.5')).toThrow(/TEAMS_IMPORT_STAGE_CONCURRENCY must be a whole number/);
+    expect(() => stage('many')).toThrow(/TEAMS_IMPORT_STAGE_CONCURRENCY must be a whole number/);
+  });
 });
 
 describe('readSettings: the two identities', () => {
