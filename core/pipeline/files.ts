@@ -66,7 +66,8 @@ const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).dig
  * (`id` = the GUID of the item's eTag, `contentUrl` = the folder's webUrl + `/` + the item's name). Every
  * outcome is in the ledger before the message is posted, so a resume never downloads or uploads a file
  * again; a file's row is read by its id when a message that carries it is prepared, so a step reads the
- * rows of its own messages' files, whatever the channel holds before them. Notices replace files that are gone, empty or over the size limit; other failures fail the message.
+ * rows of its own messages' files, whatever the channel holds before them. Notices replace files that are
+ * gone, empty or over the size limit; other failures fail the message.
  */
 export class MessageFiles {
   /** File rows read or written by this instance, by file id (a read that found none: undefined). */
@@ -389,8 +390,7 @@ export class MessageFiles {
   private async archive(): Promise<ExportArchive> {
     this.source ??= (async () => {
       const ref = await readSourceRef(this.deps.store, this.runId);
-      if (!ref)
-        throw new FileFailure(`run '${this.runId}' has no staged source (${runPaths.source(this.runId)})`);
+      if (!ref) throw new FileFailure(`run '${this.runId}' has no staged source (${runPaths.source(this.runId)})`);
       const opened = await this.deps.openSource(ref);
       if (!('path' in opened)) {
         await opened.release();
