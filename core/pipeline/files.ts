@@ -65,10 +65,15 @@ const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).dig
  * carries more) or an upload to the channel's files folder attached as a reference
  * (`id` = the GUID of the item's eTag, `contentUrl` = the folder's webUrl + `/` + the item's name). Every
  * outcome is in the ledger before the message is posted, so a resume never downloads or uploads a file
- * again. Notices replace files that are gone, empty or over the size limit; other failures fail the message.
+ * again; a file's row is read by its id when a message that carries it is prepared, so a step reads the
+ * rows of its own messages' files, whatever the channel holds before them. Notices replace files that are
+ * gone, empty or over the size limit; other failures fail the message.
  */
 export class MessageFiles {
-  private rows?: Promise<Map<string, FileRecord>>;
+  /** File rows read or written by this instance, by file id (a read that found none: undefined). */
+  private readonly rows = new Map<string, FileRecord | undefined>();
+  /** Rows of inline images of the messages posted through this instance whose staged bytes are still kept. */
+  private readonly postedImages = new Map<string, FileRecord>();
   private folder?: Promise<FilesFolder>;
   private source?: Promise<{ opened: OpenedSource; archive: ExportArchive }>;
   private readonly days = new Map<string, Map<string, unknown[]>>();
@@ -96,10 +101,9 @@ export class MessageFiles {
     const replace = (file: PlannedFileLink, with_: string): void => {
       html = html.replace(`<attachment id="${file.attachmentId}"></attachment>`, with_);
     };
-    const rows = await this.loadRows();
-    for (const file of msg.files) {
-      const key = file.sourceId ?? file.attachmentId;
-      let row = rows.get(key);
+    const rows = await Promise.all(msg.files.map((file) => this.row(file)));
+    for (const [at, file] of msg.files.entries()) {
+      let row = rows[at];
       if (file.earlier && row?.target !== 'drive') {
         replace(file, fileNoticeHtml(file.name, file.permalink, 'shared earlier'));
         continue;
@@ -145,42 +149,64 @@ export class MessageFiles {
     return { message: { ...msg, html, hostedContents, files }, hostedBytes, fileUrls };
   }
 
-  /** After a message is posted: drops the staged bytes of its files that now live in SharePoint or as notices. */
+  /**
+   * After a message is posted: drops the staged bytes of its files that now live in SharePoint or as notices.
+   * Those of its inline images are kept until its outcome is in the ledger (a resume that posts it again
+   * needs them): `close` drops them.
+   */
   async posted(msg: PlannedMessage): Promise<void> {
-    const rows = await this.loadRows();
     for (const file of msg.files) {
-      const row = rows.get(file.sourceId ?? file.attachmentId);
-      if (!row?.staged || row.target === 'hosted') continue;
-      await this.deps.store.delete(row.staged);
-      await this.record({ ...row, staged: undefined });
+      const row = await this.row(file);
+      if (!row?.staged) continue;
+      if (row.target === 'hosted') {
+        this.postedImages.set(row.fileId, row);
+        continue;
+      }
+      await this.dropStaged(row);
     }
   }
 
-  /** Releases the export; when the channel is fully posted, drops every staged byte left (inline images). */
-  async close(channelDone: boolean): Promise<void> {
-    if (channelDone) {
-      const rows = await this.loadRows();
-      for (const row of rows.values()) {
-        if (!row.staged) continue;
-        await this.deps.store.delete(row.staged);
-        await this.record({ ...row, staged: undefined });
-      }
+  /**
+   * Releases the export. `postedRecorded` (the outcomes of the messages posted through this instance are in
+   * the ledger) drops the staged bytes of their inline images, known without a read, as far as the store
+   * lets it; `channelDone` (every planned message posted) drops those too, then every staged byte an earlier
+   * step left (one that died or could not delete them), found by the rows that still name staged bytes.
+   */
+  async close(channelDone: boolean, postedRecorded = false): Promise<void> {
+    if (channelDone || postedRecorded) {
+      for (const row of this.postedImages.values()) await this.dropStaged(row).catch(() => undefined);
+      this.postedImages.clear();
     }
+    if (channelDone)
+      for (const row of await this.deps.files.ledger.staged(this.runId, this.channelKey))
+        await this.dropStaged(row);
     if (!this.source) return;
     const { opened, archive } = await this.source;
     await archive.close();
     await opened.release();
   }
 
-  private loadRows(): Promise<Map<string, FileRecord>> {
-    this.rows ??= this.deps.files.ledger.list(this.runId, this.channelKey);
-    return this.rows;
+  /** A file's row, read by its file id once (a point read: a batch reads the rows of its own files only). */
+  private async row(file: PlannedFileLink): Promise<FileRecord | undefined> {
+    const fileId = file.sourceId ?? file.attachmentId;
+    if (this.rows.has(fileId)) return this.rows.get(fileId);
+    const row = await this.deps.files.ledger.get(this.runId, this.channelKey, fileId);
+    this.rows.set(fileId, row);
+    return row;
+  }
+
+  /** Deletes a file's staged bytes, then says so in its row. */
+  private async dropStaged(read: FileRecord): Promise<void> {
+    const row = this.rows.get(read.fileId) ?? read;
+    if (!row.staged) return;
+    await this.deps.store.delete(row.staged);
+    await this.record({ ...row, staged: undefined });
   }
 
   private async record(row: FileRecord): Promise<void> {
     const clean = Object.fromEntries(Object.entries(row).filter(([, v]) => v !== undefined)) as FileRecord;
     await this.deps.files.ledger.put(this.runId, this.channelKey, clean);
-    (await this.loadRows()).set(clean.fileId, clean);
+    this.rows.set(clean.fileId, clean);
   }
 
   /**

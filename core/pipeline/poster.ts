@@ -132,8 +132,11 @@ async function postFromCursor(
     new MessageFiles(deps, runId, teamId, channelId, channelKey),
   );
   let done = false;
-  const checkpoint = (waitUntil?: string): Promise<void> =>
-    progress.checkpoint({ state: 'posting', ...(waitUntil ? { waitUntil } : {}) });
+  let recorded = false;
+  const checkpoint = async (waitUntil?: string): Promise<void> => {
+    await progress.checkpoint({ state: 'posting', ...(waitUntil ? { waitUntil } : {}) });
+    recorded = true;
+  };
   try {
     for await (const msg of progress.plan()) {
       if (progress.outcomeOf(msg) === 'posted') {
@@ -172,7 +175,7 @@ async function postFromCursor(
     await checkpoint().catch(() => undefined);
     throw err;
   } finally {
-    await poster.close(done && progress.failed.size === 0);
+    await poster.close(done && progress.failed.size === 0, recorded);
   }
   await progress.checkpoint({
     state: progress.failed.size === 0 ? 'posted' : 'posting',
@@ -252,9 +255,12 @@ class MessagePoster {
     }
   }
 
-  /** Releases the export; `channelDone` (every planned message posted) also drops the staged file bytes. */
-  async close(channelDone: boolean): Promise<void> {
-    await this.files.close(channelDone);
+  /**
+   * Releases the export; `channelDone` (every planned message posted) also drops the staged file bytes,
+   * `postedRecorded` (the step's outcomes are in the ledger) those of the inline images it posted.
+   */
+  async close(channelDone: boolean, postedRecorded: boolean): Promise<void> {
+    await this.files.close(channelDone, postedRecorded);
   }
 
   private author(msg: PlannedMessage): MessageAuthor {

@@ -1,4 +1,4 @@
-import type { TableClient } from '@azure/data-tables';
+import { odata, type TableClient } from '@azure/data-tables';
 import { defined } from './ledgerRecords';
 import {
   compositeKey,
@@ -41,6 +41,12 @@ export interface FileRecord {
 type Entity = Record<string, unknown> & { partitionKey: string; rowKey: string };
 const str = (value: unknown): string | undefined =>
   typeof value === 'string' && value !== '' ? value : undefined;
+
+/** Options of FileLedger.create. */
+export interface FileLedgerOptions {
+  /** Told how many rows each read returned (table `files`), as the message ledger's hook is: what a step costs. */
+  onRowsRead?: (table: string, rows: number) => void;
+}
 
 /** Table row <-> FileRecord; the partition is the run and channel, the row the file id. */
 export const fileRows = {
@@ -85,15 +91,19 @@ export const fileRows = {
 
 /**
  * The run's file checkpoints in Azure Table Storage (`${prefix}files`), beside the ledger's tables: one row
- * per source file per channel, so each file is downloaded once and uploaded once, across crashes and resumes.
- * Writes are whole-row upserts, so repeating one after a crash leaves the same state.
+ * per source file per channel, keyed by the file id the plan line carries, so each file is downloaded once and
+ * uploaded once, across crashes and resumes, and a step reads the rows of its own files only. Writes are
+ * whole-row upserts, so repeating one after a crash leaves the same state.
  */
 export class FileLedger {
-  private constructor(private readonly table: TableClient) {}
+  private constructor(
+    private readonly table: TableClient,
+    private readonly onRowsRead: (table: string, rows: number) => void = () => undefined,
+  ) {}
 
   /** Binds the table `${prefix}files` of a storage account. */
-  static create(connection: LedgerConnection, prefix = 'ti'): FileLedger {
-    return new FileLedger(tableClient(connection, tableName(prefix, 'files')));
+  static create(connection: LedgerConnection, prefix = 'ti', options: FileLedgerOptions = {}): FileLedger {
+    return new FileLedger(tableClient(connection, tableName(prefix, 'files')), options.onRowsRead);
   }
 
   /** Creates the table when it is missing; harmless when it exists. */
@@ -110,15 +120,25 @@ export class FileLedger {
     await this.table.upsertEntity(fileRows.toEntity(runId, channelKey, record), 'Replace');
   }
 
-  /** Every file row of a channel, by file id. */
-  async list(runId: string, channelKey: string): Promise<Map<string, FileRecord>> {
-    const partition = fileRows.partition(runId, channelKey);
-    const rows = new Map<string, FileRecord>();
-    const filter = `PartitionKey eq '${partition.replace(/'/g, "''")}'`;
-    for await (const entity of this.table.listEntities({ queryOptions: { filter } })) {
-      const record = fileRows.fromEntity(entity);
-      rows.set(record.fileId, record);
+  /** One file's row by its file id (a point read), or undefined when the file has none yet. */
+  async get(runId: string, channelKey: string, fileId: string): Promise<FileRecord | undefined> {
+    try {
+      const entity = await this.table.getEntity(fileRows.partition(runId, channelKey), encodeKey(fileId));
+      this.onRowsRead('files', 1);
+      return fileRows.fromEntity(entity);
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
     }
+  }
+
+  /** The file rows of a channel that still name staged bytes, and only those (the service filters the rest). */
+  async staged(runId: string, channelKey: string): Promise<FileRecord[]> {
+    const filter = odata`PartitionKey eq ${fileRows.partition(runId, channelKey)} and staged gt ${''}`;
+    const rows: FileRecord[] = [];
+    for await (const entity of this.table.listEntities({ queryOptions: { filter } }))
+      rows.push(fileRows.fromEntity(entity));
+    this.onRowsRead('files', rows.length);
     return rows;
   }
 }

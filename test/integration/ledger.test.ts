@@ -7,6 +7,7 @@ import {
   LedgerMissingRowError,
   type MessageRecord,
 } from '../../core/state/ledger';
+import { FileLedger } from '../../core/state/fileLedger';
 import { compositeKey, decodeKey, encodeKey } from '../../core/state/tables';
 
 const ODD_KEYS = [
@@ -216,6 +217,51 @@ describe('Ledger on Azurite', () => {
     ]);
     expect((await ledger.getPostedMessages('a|b', 'c')).get('k')).toBe('1');
     expect((await ledger.getPostedMessages('a', 'b|c')).get('k')).toBe('2');
+  });
+
+  it("reads a file row by its id, rows written before point reads included, and lists only a channel's staged ones", async () => {
+    const read: number[] = [];
+    const files = FileLedger.create(azurite.connectionString, 'ti', {
+      onRowsRead: (table, rows) => {
+        if (table === 'files') read.push(rows);
+      },
+    });
+    await files.ensureTable();
+    const table = TableClient.fromConnectionString(azurite.connectionString, 'tifiles', {
+      allowInsecureConnection: true,
+    });
+    const uploaded = {
+      size: 10,
+      target: 'drive',
+      driveItemId: 'item-1',
+      eTag: '"{0D0A1C2E-0000-4000-8000-000000000001},1"',
+      name: 'plan (2).pdf',
+      contentUrl: 'https://contoso.sharepoint.com/sites/t/Shared%20Documents/general/plan%20(2).pdf',
+    };
+    const image = {
+      size: 5,
+      sha256: 'ab'.repeat(32),
+      staged: 'runs/files-run/files/general/F!IMG',
+      target: 'hosted',
+      contentType: 'image/png',
+    };
+    await table.upsertEntity({ partitionKey: 'files-run|general', rowKey: 'FDOC1', ...uploaded });
+    await table.upsertEntity({ partitionKey: 'files-run|general', rowKey: 'F!21IMG', ...image });
+    await table.upsertEntity({
+      partitionKey: 'files-run|general',
+      rowKey: 'FTXT1',
+      size: 3,
+      target: 'notice',
+      notice: 'empty file: 0 bytes',
+    });
+    await table.upsertEntity({ partitionKey: 'files-run|random', rowKey: 'FIMG2', ...image });
+
+    expect(await files.get('files-run', 'general', 'FDOC1')).toEqual({ fileId: 'FDOC1', ...uploaded });
+    expect(await files.get('files-run', 'general', 'F!IMG')).toEqual({ fileId: 'F!IMG', ...image });
+    expect(await files.get('files-run', 'general', 'FIMG2')).toBeUndefined();
+    expect(read).toEqual([1, 1]);
+    expect(await files.staged('files-run', 'general')).toEqual([{ fileId: 'F!IMG', ...image }]);
+    expect(read).toEqual([1, 1, 1]);
   });
 
   it('rejects a table prefix Table Storage would refuse', () => {
