@@ -12,6 +12,7 @@ import {
   newDriveItemId,
   page,
   requireTeam,
+  select,
   teamJson,
 } from './common';
 
@@ -207,7 +208,8 @@ export const teamRoutes: Route[] = [
       const groups = ctx.store.data.teams
         .filter((t) => (t.listedFrom ?? 0) <= ctx.now)
         .map(groupJson)
-        .filter(predicate);
+        .filter(predicate)
+        .map((g) => select(ctx, g));
       return {
         status: 200,
         body: page(ctx, groups, '/groups', { maxTop: 999, defaultTop: 100, context: 'groups' }),
