@@ -16,7 +16,8 @@ import { activityRetry } from './retry';
 
 /** What a workspace migration shows while it runs: its phase, its pass and its teams with their migration ids. */
 export interface WorkspaceStatus {
-  phase: 'checking-map' | 'importing' | 'reporting' | MigrateWorkspaceResult['phase'];
+  /** `pending` until the orchestration has set its status. */
+  phase: 'pending' | 'checking-map' | 'importing' | 'reporting' | MigrateWorkspaceResult['phase'];
   /** The pass every team runs: `initial`, or a delta or cutover of the workspace. */
   pass: PassKind;
   teams: { key: string; name: string; migrationId: string }[];
