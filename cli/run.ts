@@ -415,7 +415,7 @@ async function followWorkspace(
     view = (await (await fetchOk(statusUrl(migrationId))).json()) as WorkspaceView;
     if (TERMINAL.has(view.runtimeStatus)) break;
     if (!pass && view.phase !== 'checking-map' && view.phase !== 'pending' && view.teams?.length) break;
-    for (const team of view.teams ?? []) {
+    for (const team of pass ? (view.teams ?? []) : []) {
       const phase = team.progress?.phase ?? team.runtimeStatus ?? 'pending';
       if (seen.get(team.migrationId) !== phase) progress(`Team '${team.name}' (${team.migrationId}): ${phase}`);
       seen.set(team.migrationId, phase);
