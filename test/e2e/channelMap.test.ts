@@ -11,25 +11,11 @@ import {
   messageCount,
   SAMPLE_EXPORT,
   seenTeams,
+  SLACK_EVENTS,
   testRunOptions,
   type SeenTeam,
 } from '../support/migration';
 import { snapshotAt } from '../support/snapshots';
-
-/** Slack subtypes the planner leaves out by default (events, not messages). */
-const SLACK_EVENTS = new Set([
-  'channel_join',
-  'channel_leave',
-  'channel_topic',
-  'channel_purpose',
-  'channel_name',
-  'channel_archive',
-  'channel_unarchive',
-  'bot_add',
-  'bot_remove',
-  'pinned_item',
-  'unpinned_item',
-]);
 
 /**
  * Messages of a channel of the sample (written before `before`, epoch seconds, when given), counted from its

@@ -25,6 +25,21 @@ export const FAST_RATES = {
   TEAMS_IMPORT_MAX_RETRY_AFTER_SECONDS: '6',
 };
 
+/** Slack subtypes the planner leaves out by default (events, not messages). */
+export const SLACK_EVENTS = new Set([
+  'channel_join',
+  'channel_leave',
+  'channel_topic',
+  'channel_purpose',
+  'channel_name',
+  'channel_archive',
+  'channel_unarchive',
+  'bot_add',
+  'bot_remove',
+  'pinned_item',
+  'unpinned_item',
+]);
+
 /** A message as a Teams user would see it: time, author, body, inline images and its replies. */
 export interface SeenMessage {
   createdDateTime: string;
