@@ -22,6 +22,7 @@ import type {
   WriteWorkspaceReportInput,
 } from './contracts';
 import type { PipelineDeps } from './deps';
+import { moveToProcessed } from './passes';
 import { runPaths } from './runStore';
 import { carriesRunMark } from './teams';
 
@@ -232,7 +233,8 @@ export async function writeWorkspaceReport(
       report: { json: runPaths.reportJson(t.migrationId), html: runPaths.reportHtml(t.migrationId) },
     })),
   };
-  if (input.processed) await processedEverywhere(deps, input.migrationId, teams, input.processed);
+  if (input.processed)
+    await moveToProcessed(deps, [input.migrationId, ...teams.map((t) => t.migrationId)], input.processed);
   await deps.store.put(jsonName, JSON.stringify(report, null, 2), 'application/json');
   await deps.store.put(htmlName, workspaceHtml(report), 'text/html; charset=utf-8');
   const rows = await Promise.all(
@@ -276,23 +278,6 @@ async function carriedOutcome(deps: PipelineDeps, t: WorkspaceTeamOutcome): Prom
     failed: own.totals.failed,
     missing: own.totals.missing,
   };
-}
-
-/** Moves an applied inbox snapshot to `processed/`; each team whose current source it was follows it. */
-async function processedEverywhere(
-  deps: PipelineDeps,
-  migrationId: string,
-  teams: WorkspaceTeamOutcome[],
-  source: SourceRef,
-): Promise<void> {
-  const moved = await deps.inbox.markProcessed(source);
-  if (!moved) return;
-  for (const id of [migrationId, ...teams.map((t) => t.migrationId)]) {
-    const name = runPaths.source(id);
-    if (!(await deps.store.exists(name))) continue;
-    if ((await deps.store.get(name)).toString('utf8') === JSON.stringify(source))
-      await deps.store.put(name, JSON.stringify(moved), 'application/json');
-  }
 }
 
 /** The workspace's phase: failed when a team failed, else the least finished of its teams' phases. */
