@@ -381,14 +381,22 @@ interface WorkspaceView {
   runtimeStatus: string;
   phase: string;
   output?: unknown;
-  teams?: { key: string; name: string; migrationId: string }[];
+  teams?: {
+    key: string;
+    name: string;
+    migrationId: string;
+    runtimeStatus?: string;
+    progress?: { phase?: string };
+  }[];
   progress?: { lastError?: string };
 }
 
 /**
  * Follows a workspace migration: waits for the channel map's check, then follows each team's migration to its
- * end in turn (they run at once), then prints the workspace's summary and saves its report. Exit code 0 only
- * when every team's exit code is.
+ * end in turn (they run at once), then prints the workspace's summary and saves its report. A later pass of
+ * the workspace (`pass`) is followed to its end first, with a line each time a team's phase changes, since its
+ * teams' instances start again only as the workspace reaches them. Exit code 0 only when every team's exit
+ * code is.
  */
 async function followWorkspace(
   app: LocalApp,
@@ -396,14 +404,22 @@ async function followWorkspace(
   opts: LocalHostOptions,
   io: RunIo,
   progress: (text: string) => void,
+  pass = false,
 ): Promise<number> {
   const statusUrl = (id: string): string => `${app.host.url}/api/migrations/${encodeURIComponent(id)}`;
   let view: WorkspaceView;
+  const seen = new Map<string, string>();
   for (;;) {
     if (io.signal?.aborted)
       throw new Error('Stopped: the migration resumes when run again with the same run id.');
     view = (await (await fetchOk(statusUrl(migrationId))).json()) as WorkspaceView;
-    if (TERMINAL.has(view.runtimeStatus) || (view.phase !== 'checking-map' && view.teams?.length)) break;
+    if (TERMINAL.has(view.runtimeStatus)) break;
+    if (!pass && view.phase !== 'checking-map' && view.phase !== 'pending' && view.teams?.length) break;
+    for (const team of pass ? (view.teams ?? []) : []) {
+      const phase = team.progress?.phase ?? team.runtimeStatus ?? 'pending';
+      if (seen.get(team.migrationId) !== phase) progress(`Team '${team.name}' (${team.migrationId}): ${phase}`);
+      seen.set(team.migrationId, phase);
+    }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   if (view.runtimeStatus !== 'Completed' && TERMINAL.has(view.runtimeStatus)) {
@@ -517,6 +533,10 @@ export async function runPass(
       return 2;
     }
     progress(`The ${kind} of migration ${opts.runId} started (local host ${app.host.url}).`);
+    const view = (await (
+      await fetchOk(`${app.host.url}/api/migrations/${encodeURIComponent(opts.runId)}`)
+    ).json()) as WorkspaceView;
+    if (Array.isArray(view.teams)) return followWorkspace(app, opts.runId, opts, io, progress, true);
     return followPass(app, opts.runId, opts, io, progress);
   });
 }

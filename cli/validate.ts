@@ -80,8 +80,16 @@ export interface ValidateReport {
   users: { total: number; matched: number; unmatched: number; unmatchedNames: string[] };
   problems: Array<{ severity: 'error' | 'warning' | 'info'; code: string; message: string; where?: string }>;
   totals: PlanManifest['totals'];
-  /** With a channel map: the teams it makes, each with its Slack channels and their Teams names. */
-  teams?: Array<{ key: string; name: string; channels: Array<{ source: string; teamsName: string }> }>;
+  /**
+   * With a channel map: the teams it makes, each with its Slack channels and their Teams names; a team the map
+   * names by id (`existingTeamId`) is an existing team the channels are imported into.
+   */
+  teams?: Array<{
+    key: string;
+    name: string;
+    existingTeamId?: string;
+    channels: Array<{ source: string; teamsName: string }>;
+  }>;
   /**
    * Slack private channels: those `--private-channels` moves (planned when it is given; else as Slack counts
    * their messages), each with its members who map to no Entra user, and those it cannot move, with the reason.
@@ -177,6 +185,7 @@ function withChannelMap(
   const teams = mappedTeams(parsed.entries).map((t) => ({
     key: t.key,
     name: t.name,
+    ...(t.existingTeamId ? { existingTeamId: t.existingTeamId } : {}),
     channels: t.channels.map((c) => {
       const slack = channels.find((ch) => namesChannel(c.slackChannel, ch));
       return { source: slack?.name ?? c.slackChannel, teamsName: slack?.isGeneral ? 'General' : c.teamsName };
@@ -341,7 +350,9 @@ export function formatReport(r: ValidateReport): string {
     ? [`Export ${r.source} -> ${r.teams.length} teams by the channel map`, '']
     : [`Export ${r.source} -> team "${r.team}"`, ''];
   for (const team of r.teams ?? [])
-    out.push(`Team "${team.name}": ${team.channels.map((c) => `#${c.source} -> ${c.teamsName}`).join(', ')}`);
+    out.push(
+      `${team.existingTeamId ? `Existing team ${team.existingTeamId} (its channels are checked when the migration starts)` : `Team "${team.name}"`}: ${team.channels.map((c) => `#${c.source} -> ${c.teamsName}`).join(', ')}`,
+    );
   if (r.teams) out.push('');
   out.push('Channels to import:');
   for (const c of r.channels) {

@@ -9,8 +9,8 @@ import {
   type MigrationStatus,
   type SourceRef,
 } from '../activities/names';
-import { workspaceTeams } from '../core/pipeline/workspace';
-import { parseChannelMap } from '../core/transform/channelMap';
+import { readWorkspace, recordWorkspace, workspaceTeams } from '../core/pipeline/workspace';
+import { mappedTeams, parseChannelMap } from '../core/transform/channelMap';
 import type { WorkspaceStatus } from '../orchestrators/migrateWorkspace';
 import { explainChannel, passReports } from '../core/pipeline/report';
 import { readManifest, runPaths } from '../core/pipeline/runStore';
@@ -238,6 +238,14 @@ export function parseStartRequest(
   const map = parseChannelMap(b.channelMap);
   const errors = map.problems.filter((p) => p.severity === 'error').map((p) => `channelMap: ${p.message}`);
   if (errors.length > 0) return { ok: false, errors };
+  const existing = mappedTeams(map.entries).filter((t) => t.existingTeamId);
+  if (b.prestage && existing.length > 0)
+    return {
+      ok: false,
+      errors: [
+        `prestage cannot be used with a channel map that names an existing team (${existing.map((t) => t.name).join(', ')}): an existing team is not in migration mode, so its channels would show the import banner until the cutover; import into it in a run of its own, without prestage`,
+      ],
+    };
   return {
     ok: true,
     input,
@@ -347,8 +355,10 @@ df.app.client.http('startMigration', {
     }
     try {
       await recordStart(parsed.input.migrationId);
-      if (parsed.workspace)
+      if (parsed.workspace) {
+        await recordWorkspace(await runtime().pipelineDeps(), parsed.workspace);
         await client.startNew(Orchestrator.migrateWorkspace, { instanceId, input: parsed.workspace });
+      }
       else await client.startNew(Orchestrator.migrateTeam, { instanceId, input: parsed.input });
     } catch (err) {
       // A concurrent start of the same migration won the race (the client's 409): answer its status.
@@ -392,7 +402,16 @@ df.app.client.http('getMigration', {
     const deps = await runtime().pipelineDeps();
     const ended = !ACTIVE.has(status.runtimeStatus);
     const { staged, channels } = await channelViews(deps, migrationId, ended);
-    const workspace = status.customStatus as WorkspaceStatus | undefined;
+    const custom = status.customStatus as WorkspaceStatus | undefined;
+    const record = custom && Array.isArray(custom.teams) ? undefined : await readWorkspace(deps, migrationId);
+    const workspace: WorkspaceStatus | undefined = record
+      ? {
+          phase: 'pending',
+          pass: 'initial',
+          teams: record.teams.map((t) => ({ key: t.key, name: t.name, migrationId: t.migrationId })),
+          teamsDone: 0,
+        }
+      : custom;
     if (workspace && Array.isArray(workspace.teams)) {
       const teams = [];
       for (const team of workspace.teams) {
@@ -405,12 +424,16 @@ df.app.client.http('getMigration', {
           channels: (await channelViews(deps, team.migrationId, teamEnded)).channels,
         });
       }
+      const row = (await deps.ledger.getMigration(migrationId))?.value;
       return {
         status: 200,
         jsonBody: {
           migrationId,
+          ...(row?.stage ? { stage: row.stage } : {}),
+          ...(row?.deltaSync !== undefined ? { deltaSync: row.deltaSync } : {}),
           runtimeStatus: status.runtimeStatus,
           phase: workspace.phase,
+          pass: workspace.pass ?? 'initial',
           progress: workspace,
           createdTime: status.createdTime,
           lastUpdatedTime: status.lastUpdatedTime,
@@ -420,7 +443,7 @@ df.app.client.http('getMigration', {
         },
       };
     }
-    const custom = (status.customStatus ?? undefined) as MigrationStatus | undefined;
+    const progress = (status.customStatus ?? undefined) as MigrationStatus | undefined;
     const migration = (await deps.ledger.getMigration(migrationId))?.value;
     return {
       status: 200,
@@ -430,9 +453,9 @@ df.app.client.http('getMigration', {
         ...(migration?.deltaSync !== undefined ? { deltaSync: migration.deltaSync } : {}),
         runtimeStatus: status.runtimeStatus,
         phase:
-          custom?.phase ??
+          progress?.phase ??
           (status.runtimeStatus === df.OrchestrationRuntimeStatus.Failed ? 'failed' : 'pending'),
-        progress: custom,
+        progress,
         createdTime: status.createdTime,
         lastUpdatedTime: status.lastUpdatedTime,
         output: status.output,

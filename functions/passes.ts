@@ -4,14 +4,23 @@ import { z } from 'zod';
 import {
   Orchestrator,
   type MigrateTeamInput,
+  type MigrateWorkspaceInput,
   type MigrationStatus,
   type PassKind,
   type SourceRef,
+  type WorkspaceTeam,
 } from '../activities/names';
+import { readWorkspace } from '../core/pipeline/workspace';
 import { describeSource } from '../core/pipeline/passes';
 import { readSourceRef } from '../core/pipeline/runStore';
 import { readRequest } from '../core/pipeline/stage';
-import { ACTIVE, findStatus, migrationInstanceId, requestedIds } from './migrationLookup';
+import {
+  ACTIVE,
+  TEAM_MIGRATION_ID,
+  findStatus,
+  migrationInstanceId,
+  requestedIds,
+} from './migrationLookup';
 import { sourceRef, sourceSchema } from './migrations';
 import { runtime } from './runtime';
 import { scheduleProblem } from './settings';
@@ -125,6 +134,82 @@ export async function passStart(
   };
 }
 
+/**
+ * Checks that a delta or a cutover of a workspace migration may start now and builds its orchestration input:
+ * 409 while the workspace runs, else each team's pass as {@link passStart} builds it for the team's own id (a
+ * team that refuses refuses the workspace's pass, naming the team). A cutover run again after some teams' cutover
+ * ended leaves those teams out (they are reported as they are); a delta from the workspace's inbox moves the
+ * snapshot to `processed/` once every team applied it.
+ */
+export async function workspacePassStart(
+  client: df.DurableClient,
+  migrationId: string,
+  kind: Exclude<PassKind, 'initial'>,
+  source: SourceRef | undefined,
+  extra: { deltaSync?: boolean; fromInbox?: boolean } = {},
+): Promise<{ ok: true; input: MigrateWorkspaceInput } | PassRefusal | undefined> {
+  const deps = await runtime().pipelineDeps();
+  const workspace = await readWorkspace(deps, migrationId);
+  if (!workspace) return undefined;
+  const status = await findStatus(client, migrationInstanceId(migrationId));
+  if (status && ACTIVE.has(status.runtimeStatus)) {
+    const phase = (status.customStatus as { phase?: string } | null)?.phase ?? 'pending';
+    return {
+      ok: false,
+      status: 409,
+      phase,
+      error: `Workspace migration '${migrationId}' is running (phase ${phase}): wait for it to end, then start the ${kind}.`,
+    };
+  }
+  const stages = await Promise.all(
+    workspace.teams.map(async (t) => (await deps.ledger.getMigration(t.migrationId))?.value?.stage),
+  );
+  const resumingCutover =
+    kind === 'cutover' &&
+    stages.some((st) => st === 'completed') &&
+    stages.some((st) => st === 'prestaged' || st === 'cutting-over');
+  const teams: WorkspaceTeam[] = [];
+  for (const [i, team] of workspace.teams.entries()) {
+    const base = {
+      key: team.key,
+      name: team.name,
+      ...(team.existingTeamId ? { existingTeamId: team.existingTeamId } : {}),
+    };
+    if (resumingCutover && stages[i] === 'completed') {
+      const request = await readRequest(deps, team.migrationId);
+      teams.push({
+        ...base,
+        done: true,
+        input: {
+          migrationId: team.migrationId,
+          team: request?.team ?? { visibility: 'private' },
+          options: request!.options,
+        },
+      });
+      continue;
+    }
+    const start = await passStart(client, team.migrationId, kind, source, {
+      ...(extra.deltaSync !== undefined ? { deltaSync: extra.deltaSync } : {}),
+    });
+    if (!start.ok)
+      return {
+        ...start,
+        error: `Team '${team.name}' (${team.migrationId}) of workspace migration '${migrationId}': ${start.error}`,
+      };
+    teams.push({ ...base, input: start.input });
+  }
+  return {
+    ok: true,
+    input: {
+      migrationId,
+      ...(source ? { source } : {}),
+      channelMapCsv: workspace.channelMapCsv,
+      teams,
+      pass: { kind, ...(extra.fromInbox ? { fromInbox: true } : {}) },
+    },
+  };
+}
+
 /** Starts a pass as an execution of the migration's own instance; a start that loses a race answers 409. */
 async function startPass(
   request: HttpRequest,
@@ -157,7 +242,8 @@ async function startPass(
     };
   const source = parsed.data.source ? sourceRef(parsed.data.source) : undefined;
   const deltaSync = kind === 'cutover' ? (parsed.data as z.infer<typeof cutoverSchema>).deltaSync : undefined;
-  const start = await passStart(client, migrationId, kind, source, { deltaSync });
+  const workspace = await workspacePassStart(client, migrationId, kind, source, { deltaSync });
+  const start = workspace ?? (await passStart(client, migrationId, kind, source, { deltaSync }));
   if (!start.ok)
     return {
       status: start.status,
@@ -165,7 +251,9 @@ async function startPass(
     };
   const instanceId = migrationInstanceId(migrationId);
   try {
-    await client.startNew(Orchestrator.migrateTeam, { instanceId, input: start.input });
+    if (workspace?.ok)
+      await client.startNew(Orchestrator.migrateWorkspace, { instanceId, input: workspace.input });
+    else await client.startNew(Orchestrator.migrateTeam, { instanceId, input: start.input });
   } catch (err) {
     const now = await findStatus(client, instanceId);
     if (!now || !ACTIVE.has(now.runtimeStatus)) throw err;
@@ -203,7 +291,9 @@ df.app.client.http('startMigrationCutover', {
 /**
  * One firing of the delta-sync timer: for each migration with delta sync on (prestaged, or opted in for after
  * its cutover) whose instance is not running, starts one delta with the oldest snapshot of its inbox, or, when
- * the inbox is empty and the migration reads Slack's Web API, one delta reading what is new there. The pass
+ * the inbox is empty and the migration reads Slack's Web API, one delta reading what is new there. A workspace
+ * migration is one migration here: its delta runs on every team, from the workspace's inbox; its teams are
+ * not synced on their own. The pass
  * moves an inbox snapshot to `processed/` when it ends, so the next firing applies the next one; a firing that
  * overlaps a running pass leaves that migration alone.
  */
@@ -213,19 +303,32 @@ export async function migrationDeltaSync(
 ): Promise<void> {
   const deps = await runtime().pipelineDeps();
   for (const migration of await deps.ledger.allMigrations()) {
+    // A team of a workspace migration is synced with its workspace, from the workspace's inbox.
+    if (TEAM_MIGRATION_ID.test(migration.runId)) continue;
     const on =
       migration.stage === 'prestaged' || (migration.stage === 'completed' && migration.deltaSync === true);
     if (!on) continue;
     const [next] = await deps.inbox.list(migration.runId);
-    const live = next ? undefined : await readSourceRef(deps.store, migration.runId);
+    const workspace = await readWorkspace(deps, migration.runId);
+    const live = next
+      ? undefined
+      : workspace
+        ? workspace.source
+        : await readSourceRef(deps.store, migration.runId);
     if (!next && live?.kind !== 'slack-api') continue;
-    const start = await passStart(client, migration.runId, 'delta', next, next ? { fromInbox: true } : {});
+    const extra = next ? { fromInbox: true } : {};
+    const start = workspace
+      ? ((await workspacePassStart(client, migration.runId, 'delta', next, extra)) ?? {
+          ok: false as const,
+          error: 'its workspace record is gone',
+        })
+      : await passStart(client, migration.runId, 'delta', next, extra);
     if (!start.ok) {
       context.log(`Delta sync of migration ${migration.runId} waits: ${start.error}`);
       continue;
     }
     try {
-      await client.startNew(Orchestrator.migrateTeam, {
+      await client.startNew(workspace ? Orchestrator.migrateWorkspace : Orchestrator.migrateTeam, {
         instanceId: migrationInstanceId(migration.runId),
         input: start.input,
       });

@@ -150,6 +150,26 @@ export class TeamsImportClient {
     return teams.filter((t) => (t.displayName ?? '').toLowerCase() === name.toLowerCase());
   }
 
+  /**
+   * The tenant's teams of this name, as the directory has them: `GET /groups?$filter=resourceProvisioningOptions/
+   * Any(x:x eq 'Team') and displayName eq '<name>'` (a quote written twice), every page; the directory compares
+   * names regardless of case, and so does the check. Needs `Group.Read.All` (or `Directory.Read.All`).
+   */
+  async findTeamGroupsByName(
+    name: string,
+  ): Promise<{ id: string; displayName: string; description: string | null }[]> {
+    const filter = encodeURIComponent(
+      `resourceProvisioningOptions/Any(x:x eq 'Team') and displayName eq ${odataString(name)}`,
+    );
+    const groups = await this.all<{ id: string; displayName?: string | null; description?: string | null }>(
+      'findTeamGroupsByName',
+      `/groups?$filter=${filter}&$select=id,displayName,description`,
+    );
+    return groups
+      .filter((g) => (g.displayName ?? '').toLowerCase() === name.toLowerCase())
+      .map((g) => ({ id: g.id, displayName: g.displayName ?? '', description: g.description ?? null }));
+  }
+
   /** `GET /teams/{id}`, with the team's `migrationMode` when the service gives one. */
   async getTeam(teamId: string): Promise<TeamState> {
     return (await this.caller.call<TeamState>('getTeam', 'GET', `/teams/${seg(teamId)}`)).body;

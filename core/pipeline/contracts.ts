@@ -610,18 +610,36 @@ export interface ExportChatResult {
 /** One team of a workspace migration: its key in the channel map (`t1`, ...), name and team migration. */
 export interface WorkspaceTeam {
   key: string;
+  /** The new team's name, or the existing team's id as the map names it. */
   name: string;
-  /** The team's migration: its id is `<workspace migration id>.<key>`, its channels those the map gives it. */
+  /** The existing team the map names by id, imported into as `--team-id` does. */
+  existingTeamId?: string;
+  /**
+   * The team's migration (its pass, for a later pass): its id is `<workspace migration id>.<key>`, its
+   * channels those the map gives it.
+   */
   input: MigrateTeamInput;
+  /** A workspace cutover run again: this team's cutover ended already, so it is reported, not run. */
+  done?: boolean;
+}
+
+/** A later pass of a workspace migration: the same pass of every team of it. */
+export interface WorkspacePass {
+  kind: 'delta' | 'cutover';
+  /** The snapshot came from the workspace's inbox: moved to `processed/` once every team's pass ended. */
+  fromInbox?: boolean;
 }
 
 /** The migrateWorkspace orchestrator's input: a workspace split across teams by a channel map. */
 export interface MigrateWorkspaceInput {
   migrationId: string;
-  source: SourceRef;
+  /** The export (the first pass), or the pass's snapshot when it has one. */
+  source?: SourceRef;
   /** The channel map's CSV text, checked against the export before any team is created. */
   channelMapCsv: string;
   teams: WorkspaceTeam[];
+  /** A delta or cutover of every team; absent: the first pass. */
+  pass?: WorkspacePass;
 }
 
 /** How one team of a workspace migration ended. */
@@ -629,6 +647,8 @@ export interface WorkspaceTeamOutcome {
   key: string;
   name: string;
   migrationId: string;
+  /** Not run by this pass (its cutover ended before): its figures are read from its own report. */
+  carried?: boolean;
   phase: MigrateTeamResult['phase'] | 'failed';
   teamId?: string;
   planned: number;
@@ -664,4 +684,8 @@ export interface CheckChannelMapResult {
 export interface WriteWorkspaceReportInput {
   migrationId: string;
   teams: WorkspaceTeamOutcome[];
+  /** The pass that ends (absent: the first). */
+  pass?: PassKind;
+  /** An inbox snapshot every team applied: moved to the workspace's `processed/` folder. */
+  processed?: SourceRef;
 }

@@ -649,7 +649,7 @@ export async function finishPass(deps: PipelineDeps, input: FinishPassInput): Pr
   }
   const posted = Math.max(0, postedNow - (pass?.postedBefore ?? 0));
   const failed = channels.reduce((n, c) => n + c.failed, 0);
-  if (input.processed) await moveToProcessed(deps, runId, input.processed);
+  if (input.processed) await moveToProcessed(deps, [runId], input.processed);
   await deps.ledger.updatePass(runId, input.pass, {
     outcome: input.outcome,
     finishedAt: new Date(deps.now()).toISOString(),
@@ -662,14 +662,20 @@ export async function finishPass(deps: PipelineDeps, input: FinishPassInput): Pr
 }
 
 /**
- * Moves a snapshot of a migration's inbox to its `processed/` folder; when it is the migration's current
- * source (where files of planned messages are read), the source follows it.
+ * Moves a snapshot of a migration's inbox to its `processed/` folder; each of the migrations (a workspace's
+ * teams share its snapshot) whose current source it is (where files of planned messages are read) follows it.
  */
-async function moveToProcessed(deps: PipelineDeps, runId: string, source: SourceRef): Promise<void> {
+export async function moveToProcessed(
+  deps: PipelineDeps,
+  runIds: string[],
+  source: SourceRef,
+): Promise<void> {
   const moved = await deps.inbox.markProcessed(source);
   if (!moved) return;
-  const name = runPaths.source(runId);
-  const current = (await deps.store.exists(name)) ? (await deps.store.get(name)).toString('utf8') : '';
-  if (current === JSON.stringify(source))
-    await deps.store.put(name, JSON.stringify(moved), 'application/json');
+  for (const runId of runIds) {
+    const name = runPaths.source(runId);
+    const current = (await deps.store.exists(name)) ? (await deps.store.get(name)).toString('utf8') : '';
+    if (current === JSON.stringify(source))
+      await deps.store.put(name, JSON.stringify(moved), 'application/json');
+  }
 }

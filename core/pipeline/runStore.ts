@@ -20,6 +20,8 @@ export const runPaths = {
   /** The first pass's request (options, user map), for the passes after it. */
   request: (runId: string): string => `runs/${runId}/request.json`,
   source: (runId: string): string => `runs/${runId}/source.json`,
+  /** A workspace migration's channel map and teams (see `recordWorkspace`). */
+  workspace: (runId: string): string => `runs/${runId}/workspace.json`,
   reportJson: (runId: string): string => `runs/${runId}/report.json`,
   reportHtml: (runId: string): string => `runs/${runId}/report.html`,
 };

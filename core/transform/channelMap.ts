@@ -13,10 +13,20 @@ export interface ChannelMapEntry {
   channel: string;
 }
 
+/**
+ * How the team column names an existing team: its id, a GUID (`8-4-4-4-12` hexadecimal digits, the id of the
+ * team's Microsoft 365 group, as Teams' "Get link to team" and `GET /teams` show it). Anything else is the name
+ * of a new team.
+ */
+export const TEAM_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** One team of a channel map: its key in the migration (`t1`, `t2`, ... in order of first mention). */
 export interface MappedTeam {
   key: string;
+  /** The new team's name, or the existing team's id as the map gives it. */
   name: string;
+  /** Set when the map names an existing team by its id ({@link TEAM_ID}): the channels are imported into it. */
+  existingTeamId?: string;
   /** The team's Slack channels as the map names them, with the Teams name each gets. */
   channels: { slackChannel: string; teamsName: string }[];
 }
@@ -96,7 +106,12 @@ export function mappedTeams(entries: ChannelMapEntry[]): MappedTeam[] {
     const id = e.team.toLowerCase();
     let team = teams.get(id);
     if (!team) {
-      team = { key: `t${teams.size + 1}`, name: e.team, channels: [] };
+      team = {
+        key: `t${teams.size + 1}`,
+        name: e.team,
+        ...(TEAM_ID.test(e.team) ? { existingTeamId: e.team.toLowerCase() } : {}),
+        channels: [],
+      };
       teams.set(id, team);
     }
     team.channels.push({ slackChannel: e.slackChannel, teamsName: e.channel });
@@ -109,16 +124,35 @@ export function namesChannel(field: string, channel: ExportChannel): boolean {
   return field === channel.sourceId || field === channel.name || field === `#${channel.name}`;
 }
 
+/** An existing team a map names by id, as the tenant shows it. */
+export interface ExistingTeam {
+  displayName: string;
+  /** `inProgress` for a team in migration mode: the map imports only into completed, ordinary teams. */
+  migrationMode?: string | null;
+  /** Names of its channels the migration did not create itself (General included). */
+  channels: string[];
+}
+
+/** What the tenant says about a map's teams, when the check can ask it (see `lookUpMapTeams`). */
+export interface MapTenant {
+  /** Names of the map's new teams that a team of the tenant already has (other than the run's own). */
+  takenTeamNames: string[];
+  /** Each existing team the map names, by its id (lower case): null when the tenant has no such team. */
+  existingTeams: Record<string, ExistingTeam | null>;
+}
+
 /**
  * Checks a channel map against the export's channels: unknown Slack channels, a Slack channel mapped twice,
  * two Slack channels onto one Teams channel of a team (names compare case-insensitively, as Teams does), more
- * than 200 channels in a team (General counted), team names `takenTeamNames` holds (the tenant's, when the
- * caller could ask), and the export's channels the map leaves out (reported; they are not imported).
+ * than 200 channels in a team (General counted, and an existing team's own channels), and the export's
+ * channels the map leaves out (reported; they are not imported). With `tenant` (the tenant's answers, when the
+ * caller could ask): a new team whose name the tenant has, an existing team that is missing or in migration
+ * mode, and a channel whose name the existing team has already.
  */
 export function checkChannelMap(
   entries: ChannelMapEntry[],
   channels: ExportChannel[],
-  options: { source?: string; takenTeamNames?: string[] } = {},
+  options: { source?: string; tenant?: MapTenant } = {},
 ): Problem[] {
   const source = options.source ?? 'channel map';
   const problems: Problem[] = [];
@@ -167,16 +201,44 @@ export function checkChannelMap(
         );
       } else byName.set(name, slack.sourceId);
     }
-    const count = byName.size + (byName.has('general') ? 0 : 1);
+    const existing = team.existingTeamId ? options.tenant?.existingTeams[team.existingTeamId] : undefined;
+    const label = existing ? `team '${existing.displayName}' (${team.name})` : `team '${team.name}'`;
+    if (team.existingTeamId && existing === null) {
+      error(
+        'channel-map-team-missing',
+        `${source}: there is no team with id '${team.name}' in the tenant (or the app cannot see it): check the id, or give a name in the team column to create a new team; nothing was created.`,
+      );
+      continue;
+    }
+    if (existing?.migrationMode === 'inProgress')
+      error(
+        'channel-map-team-migrating',
+        `${source}: ${label} is in migration mode: a map imports into a completed, ordinary team; complete its migration first, or name a new team.`,
+      );
+    const theirs = new Set((existing?.channels ?? []).map((n) => n.toLowerCase()));
+    const clashes = team.channels.filter((c) => {
+      const slack = channels.find((ch) => namesChannel(c.slackChannel, ch));
+      return slack && !slack.isGeneral && theirs.has(c.teamsName.toLowerCase());
+    });
+    if (clashes.length > 0)
+      error(
+        'channel-map-channel-taken',
+        `${source}: ${label} already has ${clashes.length === 1 ? 'a channel' : 'channels'} named ${clashes.map((c) => `'${c.teamsName}'`).join(', ')}: the import creates its own channels and never posts into one it did not create. Give ${clashes.length === 1 ? 'that Slack channel' : 'those Slack channels'} (${clashes.map((c) => c.slackChannel).join(', ')}) another name in the map's channel column, or rename the team's ${clashes.length === 1 ? 'channel' : 'channels'} in Teams; nothing was created.`,
+      );
+    const own = existing ? existing.channels.length : 1;
+    const count = own + [...byName.keys()].filter((n) => n !== 'general' && !theirs.has(n)).length;
     if (count > MAX_CHANNELS_PER_TEAM)
       error(
         'channel-map-team-too-large',
-        `${source}: team '${team.name}' would have ${count} channels (General included); Teams allows ${MAX_CHANNELS_PER_TEAM}: move some of its channels to another team.`,
+        `${source}: ${label} would have ${count} channels (General included${existing ? `, and the ${existing.channels.length} it has` : ''}); Teams allows ${MAX_CHANNELS_PER_TEAM}: move some of its channels to another team.`,
       );
-    if (options.takenTeamNames?.some((n) => n.toLowerCase() === team.name.toLowerCase()))
+    if (
+      !team.existingTeamId &&
+      options.tenant?.takenTeamNames.some((n) => n.toLowerCase() === team.name.toLowerCase())
+    )
       error(
         'channel-map-team-taken',
-        `${source}: a team named '${team.name}' already exists in the tenant: choose another name for it.`,
+        `${source}: a team named '${team.name}' already exists in the tenant: rename the team in the map, or put that team's id in the team column to import these channels into it; nothing was created.`,
       );
   }
   const left = channels.filter((c) => !mapped.has(c.sourceId));

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { badRequest, forbidden, notFound } from '../errors';
+import { badRequest, forbidden, GraphError, notFound } from '../errors';
 import { INITIATOR_MESSAGE } from '../rules';
 import type { RouteContext } from '../router';
 import type {
@@ -110,7 +110,7 @@ export function page<T>(
 
 type Token = { t: 'id' | 'str' | 'punct'; v: string };
 
-function tokenize(filter: string): Token[] {
+function tokenize(filter: string, errors: FilterErrors): Token[] {
   const tokens: Token[] = [];
   let i = 0;
   while (i < filter.length) {
@@ -120,7 +120,7 @@ function tokenize(filter: string): Token[] {
       let value = '';
       i++;
       for (;;) {
-        if (i >= filter.length) throw badRequest(`Invalid $filter '${filter}': unterminated string`);
+        if (i >= filter.length) throw errors.syntax('unterminated string');
         if (filter[i] === "'" && filter[i + 1] === "'") {
           value += "'";
           i += 2;
@@ -130,12 +130,12 @@ function tokenize(filter: string): Token[] {
         } else value += filter[i++];
       }
       tokens.push({ t: 'str', v: value });
-    } else if ('(),'.includes(c)) {
+    } else if ('(),:'.includes(c)) {
       tokens.push({ t: 'punct', v: c });
       i++;
     } else {
       const m = /^[A-Za-z_][\w/.@]*/.exec(filter.slice(i));
-      if (!m) throw badRequest(`Invalid $filter '${filter}': unexpected '${c}'`);
+      if (!m) throw errors.syntax(`unexpected '${c}'`);
       tokens.push({ t: 'id', v: m[0] });
       i += m[0].length;
     }
@@ -143,18 +143,70 @@ function tokenize(filter: string): Token[] {
   return tokens;
 }
 
+/** How a `$filter` the sandbox cannot use is refused: Graph's answers differ between resource families. */
+export interface FilterErrors {
+  /** A filter that does not parse. */
+  syntax: (why: string) => GraphError;
+  /** A property the resource does not have. */
+  unknownProperty: (name: string) => GraphError;
+  /** A known property with an operator or function the service does not support on it. */
+  unsupported: (name: string, what: string) => GraphError;
+}
+
+/** Teams and chats: every refusal a 400 `BadRequest` naming the filter. */
+function teamFilterErrors(filter: string, fields: readonly string[]): FilterErrors {
+  return {
+    syntax: (why) => badRequest(`Invalid $filter '${filter}': ${why}`),
+    unknownProperty: (name) =>
+      badRequest(
+        `Invalid $filter '${filter}': unsupported property '${name}' (supported: ${fields.join(', ')})`,
+      ),
+    unsupported: (_name, what) =>
+      badRequest(
+        `Invalid $filter '${filter}': unsupported operator '${what}' (supported: eq, in, startswith)`,
+      ),
+  };
+}
+
+/**
+ * Directory objects (`/groups`): Graph answers `Request_BadRequest` for a property the resource lacks,
+ * `Request_UnsupportedQuery` for a clause it does not support on a property, and `BadRequest` "Invalid filter
+ * clause" for a filter that does not parse.
+ */
+export function directoryFilterErrors(resource: string): FilterErrors {
+  return {
+    syntax: (why) => new GraphError(400, 'BadRequest', `Invalid filter clause: ${why}`),
+    unknownProperty: (name) =>
+      new GraphError(
+        400,
+        'Request_BadRequest',
+        `Property '${name}' does not exist as a declared property or extension property.`,
+      ),
+    unsupported: (name) =>
+      new GraphError(
+        400,
+        'Request_UnsupportedQuery',
+        `Unsupported or invalid query filter clause specified for property '${name}' of resource '${resource}'.`,
+      ),
+  };
+}
+
 /**
  * Compiles the `$filter` subset the product uses into a predicate: `field eq 'v'`, `field in ('a','b')`,
- * `startswith(field,'v')`, joined with `and` / `or` and parentheses; string comparison ignores case.
+ * `startswith(field,'v')`, and over a string collection `field/any(x:x eq 'v')`, joined with `and` / `or` and
+ * parentheses; a quote inside a string is written twice (`'O''Neil'`); string comparison ignores case.
  */
 export function compileFilter(
   filter: string,
   fields: readonly string[],
+  options: { collections?: readonly string[]; errors?: FilterErrors } = {},
 ): (item: Record<string, unknown>) => boolean {
-  const tokens = tokenize(filter);
+  const collections = options.collections ?? [];
+  const errors = options.errors ?? teamFilterErrors(filter, fields);
+  const tokens = tokenize(filter, errors);
   let pos = 0;
   const fail = (why: string): never => {
-    throw badRequest(`Invalid $filter '${filter}': ${why}`);
+    throw errors.syntax(why);
   };
   const peek = (): Token | undefined => tokens[pos];
   const take = (t?: Token['t'], v?: string): Token => {
@@ -165,14 +217,40 @@ export function compileFilter(
     pos++;
     return token;
   };
+  const known = (name: string): string | undefined =>
+    [...fields, ...collections].find((f) => f.toLowerCase() === name.toLowerCase());
   const field = (): string => {
     const name = take('id').v;
-    const known = fields.find((f) => f.toLowerCase() === name.toLowerCase());
-    return known ?? fail(`unsupported property '${name}' (supported: ${fields.join(', ')})`);
+    const found = fields.find((f) => f.toLowerCase() === name.toLowerCase());
+    if (found) return found;
+    throw known(name)
+      ? errors.unsupported(known(name)!, 'a collection compared as one value')
+      : errors.unknownProperty(name);
   };
   const text = (item: Record<string, unknown>, name: string): string =>
     String(item[name] ?? '').toLowerCase();
   type Pred = (item: Record<string, unknown>) => boolean;
+  const lambda = (token: Token): Pred | undefined => {
+    const m = /^([A-Za-z_]\w*)\/(any|all)$/i.exec(token.v);
+    if (!m) return undefined;
+    const name = known(m[1] ?? '');
+    if (!name) throw errors.unknownProperty(m[1] ?? '');
+    if (!collections.includes(name) || m[2]!.toLowerCase() !== 'any')
+      throw errors.unsupported(name, `${m[2]}()`);
+    take();
+    take('punct', '(');
+    const variable = take('id').v;
+    take('punct', ':');
+    if (take('id').v !== variable) fail(`the lambda compares '${variable}' only`);
+    const op = take('id').v.toLowerCase();
+    if (op !== 'eq') throw errors.unsupported(name, op);
+    const value = take('str').v.toLowerCase();
+    take('punct', ')');
+    return (item) => {
+      const values = item[name];
+      return Array.isArray(values) && values.some((v) => String(v).toLowerCase() === value);
+    };
+  };
   const primary = (): Pred => {
     const token = peek();
     if (token?.t === 'punct' && token.v === '(') {
@@ -190,6 +268,8 @@ export function compileFilter(
       take('punct', ')');
       return (item) => text(item, name).startsWith(prefix);
     }
+    const any = token?.t === 'id' ? lambda(token) : undefined;
+    if (any) return any;
     const name = field();
     const op = take('id').v.toLowerCase();
     if (op === 'eq') {
@@ -206,7 +286,7 @@ export function compileFilter(
       take('punct', ')');
       return (item) => values.includes(text(item, name));
     }
-    return fail(`unsupported operator '${op}' (supported: eq, in, startswith)`);
+    throw errors.unsupported(name, op);
   };
   const andExpr = (): Pred => {
     let left = primary();

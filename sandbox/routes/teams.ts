@@ -6,11 +6,13 @@ import { newChannelId, newId, type ChannelRecord, type DriveRecord, type TeamRec
 import {
   assertInitiator,
   compileFilter,
+  directoryFilterErrors,
   liveChannels,
   newDriveId,
   newDriveItemId,
   page,
   requireTeam,
+  select,
   teamJson,
 } from './common';
 
@@ -147,9 +149,32 @@ function completeTeam(ctx: RouteContext): { status: number } {
   return { status: 204 };
 }
 
+/** A team as `GET /groups` lists it: the Microsoft 365 group behind it, marked as a team. */
+export function groupJson(team: TeamRecord): Record<string, unknown> {
+  return {
+    id: team.id,
+    createdDateTime: team.createdDateTime,
+    displayName: team.displayName,
+    description: team.description,
+    groupTypes: ['Unified'],
+    mailEnabled: true,
+    mailNickname: team.displayName.replace(/[^A-Za-z0-9]/g, '') || team.id.slice(0, 8),
+    securityEnabled: false,
+    visibility: 'Private',
+    resourceBehaviorOptions: [],
+    resourceProvisioningOptions: ['Team'],
+  };
+}
+
+/** Properties of a group `GET /groups` filters on, and its string collections (for `any`). */
+const GROUP_FILTER_FIELDS = ['displayName', 'id', 'mailNickname', 'description'] as const;
+const GROUP_FILTER_COLLECTIONS = ['resourceProvisioningOptions', 'groupTypes'] as const;
+
 /**
  * Teams: create in migration mode (202 + operation), poll the operation, get, list/filter (eventually
- * consistent under the `teamlistlag` fault: a new team is listed only after the lag), complete, delete.
+ * consistent under the `teamlistlag` fault: a new team is listed only after the lag), complete, delete; and
+ * each team as the Microsoft 365 group behind it (`GET /groups`, filtered as Graph parses `$filter`, under
+ * the same lag).
  */
 export const teamRoutes: Route[] = [
   { method: 'POST', path: '/teams', mutates: true, throttle: 'team-creation', handler: createTeam },
@@ -166,6 +191,28 @@ export const teamRoutes: Route[] = [
       return {
         status: 200,
         body: page(ctx, teams, '/teams', { maxTop: 999, defaultTop: 100, context: 'teams' }),
+      };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/groups',
+    handler: (ctx) => {
+      const filter = ctx.query.get('$filter');
+      const predicate = filter
+        ? compileFilter(filter, GROUP_FILTER_FIELDS, {
+            collections: GROUP_FILTER_COLLECTIONS,
+            errors: directoryFilterErrors('Group'),
+          })
+        : () => true;
+      const groups = ctx.store.data.teams
+        .filter((t) => (t.listedFrom ?? 0) <= ctx.now)
+        .map(groupJson)
+        .filter(predicate)
+        .map((g) => select(ctx, g));
+      return {
+        status: 200,
+        body: page(ctx, groups, '/groups', { maxTop: 999, defaultTop: 100, context: 'groups' }),
       };
     },
   },

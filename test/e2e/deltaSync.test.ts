@@ -5,7 +5,7 @@ import { startHost, type LocalHost } from '../../devhost/host';
 import { startSandbox, type RequestLogEntry, type SandboxHandle } from '../../sandbox';
 import { tempDir } from '../support/fixtures';
 import { hostApi } from '../support/hostApi';
-import { FAST_RATES, SAMPLE_EXPORT } from '../support/migration';
+import { FAST_RATES, SAMPLE_EXPORT, SLACK_EVENTS } from '../support/migration';
 import { messagesBefore, snapshotAt } from '../support/snapshots';
 
 const AT = [1434149103, 1452988800, 1459300000] as const;
@@ -153,5 +153,106 @@ describe('the delta-sync timer applies the snapshots dropped in the inbox, oldes
     expect(second.body).toMatchObject({ phase: 'completed', error: expect.stringMatching(/not prestaged/) });
     const unknown = await api('POST', '/migrations/nobody/delta', { source: { path: again } });
     expect(unknown.status).toBe(404);
+  }, 300_000);
+});
+
+describe('the delta-sync timer syncs a pre-staged workspace as one migration', () => {
+  const WS = 'timed-ws';
+  const dirs: string[] = [];
+  let sandbox: SandboxHandle;
+  let host: LocalHost;
+  let inbox: string;
+  const dir = (prefix: string): string => {
+    const d = tempDir(prefix);
+    dirs.push(d);
+    return d;
+  };
+  interface WorkspaceView {
+    stage?: string;
+    pass?: string;
+    teams: { migrationId: string; name: string }[];
+  }
+  const { api, settled } = hostApi<WorkspaceView>(() => host);
+  const passesOf = async (id: string): Promise<PassView[]> =>
+    ((await api('GET', `/migrations/${id}`)).body as unknown as MigrationView).passes;
+  /** Messages of a team in the sandbox, replies counted. */
+  const teamMessages = (name: string): number =>
+    sandbox
+      .dump()
+      .teams.find((t) => t.displayName === name)!
+      .channels.reduce((n, c) => n + c.messages.reduce((k, m) => k + 1 + m.replies.length, 0), 0);
+
+  beforeAll(async () => {
+    const first = snapshotAt(SAMPLE_EXPORT, AT[1], {}, dir('ws-inbox-snapshot-1-'));
+    const rehearsal = await sandboxRehearsal(SAMPLE_EXPORT);
+    sandbox = await startSandbox({
+      users: rehearsal.users,
+      timeScale: 10,
+      slackFiles: { export: SAMPLE_EXPORT },
+    });
+    inbox = dir('ws-inbox-');
+    host = await startHost({
+      port: 0,
+      stateDir: dir('ws-delta-sync-host-'),
+      timerTriggers: false,
+      values: {
+        ...FAST_RATES,
+        GRAPH_URL: sandbox.url,
+        TEAMS_IMPORT_ALLOW_LOCAL_PATHS: 'true',
+        TEAMS_IMPORT_INBOX_DIR: inbox,
+        SLACK_FILES_URL: sandbox.slackFilesUrl,
+        MIGRATION_DELTA_SCHEDULE: '0 0 3 1 1 *',
+      },
+    });
+    const started = await api('POST', '/migrations', {
+      migrationId: WS,
+      source: { path: first },
+      channelMap: 'enrique,Timed One,Enrique\nthreads,Timed Two,Threads\n',
+      fallbackUser: SANDBOX_FALLBACK.userPrincipalName,
+      userMap: rehearsal.userMap,
+      prestage: true,
+      options: { batchSeconds: 1, operationPollSeconds: 1 },
+    });
+    expect(started.status).toBe(202);
+    expect((await settled(WS, 120_000)).stage).toBe('prestaged');
+  }, 180_000);
+  afterAll(async () => {
+    await host?.stop();
+    await sandbox?.stop();
+    dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+  });
+
+  it("applies the workspace's inbox snapshot to every team in one delta, once, and moves it to processed/", async () => {
+    const expected = (channel: string, at: number) =>
+      messagesBefore(SAMPLE_EXPORT, at).filter(
+        (m) => m.channel === channel && !SLACK_EVENTS.has(m.subtype ?? ''),
+      ).length;
+    const before = { one: teamMessages('Timed One'), two: teamMessages('Timed Two') };
+    const box = path.join(inbox, WS);
+    mkdirSync(box, { recursive: true });
+    const newer = path.join(box, 'newer');
+    snapshotAt(SAMPLE_EXPORT, AT[2], {}, (mkdirSync(newer), newer));
+
+    await host.invoke('migrationDeltaSync');
+    const view = await settled(WS, 180_000);
+    expect(view.pass).toBe('delta');
+    expect(view.stage).toBe('prestaged');
+    const after = { one: teamMessages('Timed One'), two: teamMessages('Timed Two') };
+    expect(after.one - before.one).toBe(expected('enrique', AT[2]) - expected('enrique', AT[1]));
+    expect(after.two - before.two).toBe(expected('threads', AT[2]) - expected('threads', AT[1]));
+    expect(after.one - before.one).toBeGreaterThan(0);
+    for (const team of view.teams)
+      expect((await passesOf(team.migrationId)).map((p) => [p.kind, p.source, p.outcome])).toEqual([
+        ['initial', expect.any(String), 'prestaged'],
+        ['delta', 'newer', 'prestaged'],
+      ]);
+    expect(readdirSync(box).sort()).toEqual(['processed']);
+    expect(readdirSync(path.join(box, 'processed'))).toEqual(['newer']);
+
+    const posts = sandbox.requestLog().filter(isMessagePost).length;
+    await host.invoke('migrationDeltaSync');
+    await settled(WS, 60_000);
+    for (const team of view.teams) expect(await passesOf(team.migrationId)).toHaveLength(2);
+    expect(sandbox.requestLog().filter(isMessagePost).length).toBe(posts);
   }, 300_000);
 });

@@ -25,6 +25,21 @@ export const FAST_RATES = {
   TEAMS_IMPORT_MAX_RETRY_AFTER_SECONDS: '6',
 };
 
+/** Slack subtypes the planner leaves out by default (events, not messages). */
+export const SLACK_EVENTS = new Set([
+  'channel_join',
+  'channel_leave',
+  'channel_topic',
+  'channel_purpose',
+  'channel_name',
+  'channel_archive',
+  'channel_unarchive',
+  'bot_add',
+  'bot_remove',
+  'pinned_item',
+  'unpinned_item',
+]);
+
 /** A message as a Teams user would see it: time, author, body, inline images and its replies. */
 export interface SeenMessage {
   createdDateTime: string;
@@ -216,4 +231,39 @@ export function refusals(
   const waiting = known.filter((k) => k.parentKey !== undefined && refusedKeys.has(k.parentKey));
   const refused = known.filter((k) => refusedKeys.has(k.key) && !waiting.includes(k));
   return { refused, waiting };
+}
+
+/**
+ * Creates an ordinary team (not in migration mode) in a sandbox as a tenant admin would, with these standard
+ * channels besides General, and answers its id.
+ */
+export async function createOrdinaryTeam(
+  sandboxUrl: string,
+  displayName: string,
+  channels: string[] = [],
+): Promise<string> {
+  const request = async (method: string, at: string, body?: unknown): Promise<Response> =>
+    fetch(at.startsWith('http') ? at : `${sandboxUrl}/v1.0${at}`, {
+      method,
+      headers: { authorization: 'Bearer tenant-admin', 'content-type': 'application/json' },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+  const created = await request('POST', '/teams', {
+    'template@odata.bind': "https://graph.microsoft.com/v1.0/teamsTemplates('standard')",
+    displayName,
+  });
+  if (created.status !== 202) throw new Error(`team creation answered ${created.status}`);
+  const location = created.headers.get('location')!;
+  for (;;) {
+    const op = (await (await request('GET', location)).json()) as {
+      status: string;
+      targetResourceId: string;
+    };
+    if (op.status !== 'succeeded') continue;
+    for (const name of channels) {
+      const made = await request('POST', `/teams/${op.targetResourceId}/channels`, { displayName: name });
+      if (made.status !== 201) throw new Error(`channel creation answered ${made.status}`);
+    }
+    return op.targetResourceId;
+  }
 }

@@ -31,4 +31,21 @@ describe('the start request: private channels and an existing team', () => {
     expect(parsed.ok).toBe(false);
     expect(!parsed.ok && parsed.errors.join('\n')).toMatch(/prestage cannot be used with team\.id/);
   });
+
+  it('splits a channel map naming an existing team by id into a migration into that team, and refuses prestage with it', () => {
+    const id = '0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0';
+    const channelMap = `general,${id},General\nrandom,New Team,Random\n`;
+    const parsed = parseStartRequest({ ...SOURCE, migrationId: 'ws', channelMap });
+    expect(parsed.ok && parsed.workspace!.teams.map((t) => [t.input.migrationId, t.input.team])).toEqual([
+      ['ws.t1', { visibility: 'private', id: id.toLowerCase() }],
+      ['ws.t2', { visibility: 'private', displayName: 'New Team' }],
+    ]);
+    const prestaged = parseStartRequest({ ...SOURCE, channelMap, prestage: true });
+    expect(!prestaged.ok && prestaged.errors.join('\n')).toMatch(
+      new RegExp(`prestage cannot be used with a channel map that names an existing team \\(${id}\\)`),
+    );
+    expect(parseStartRequest({ ...SOURCE, channelMap: 'random,New Team,Random\n', prestage: true }).ok).toBe(
+      true,
+    );
+  });
 });

@@ -67,6 +67,28 @@ describe('TeamsImportClient against canned answers', () => {
     expect(server.requests[1].url).toBe('/v1.0/teams?$filter=x&$skiptoken=abc%3D%3D');
   });
 
+  it("finds the tenant's teams of a name among its groups, with the quote escaped, over every page", async () => {
+    handler = (req) =>
+      req.url.includes('skiptoken')
+        ? { body: { value: [{ id: 'g2', displayName: "O'BRIEN & CO #1" }] } }
+        : {
+            body: {
+              value: [
+                { id: 'g1', displayName: "O'Brien & Co #1" },
+                { id: 'gx', displayName: "O'Brien & Co #1 (old)" },
+              ],
+              '@odata.nextLink': `${server.url}/v1.0/groups?$filter=x&$skiptoken=abc%3D%3D`,
+            },
+          };
+    const teams = await client.findTeamGroupsByName("O'Brien & Co #1");
+    expect(teams.map((t) => t.id)).toEqual(['g1', 'g2']);
+    const first = new URL(server.requests[0].url, server.url);
+    expect(first.pathname).toBe('/v1.0/groups');
+    expect(first.searchParams.get('$filter')).toBe(
+      "resourceProvisioningOptions/Any(x:x eq 'Team') and displayName eq 'O''Brien & Co #1'",
+    );
+  });
+
   it('creates channels in migration mode as standard channels and encodes ids in paths', async () => {
     handler = () => ({ status: 201, body: { id: '19:c@thread.tacv2', displayName: 'random' } });
     const channel = await client.createChannelInMigration('t/1', {

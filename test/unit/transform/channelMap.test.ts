@@ -47,7 +47,9 @@ describe('channel map', () => {
 
   it('finds unknown channels, a channel mapped twice, two channels onto one, a taken team name and channels left out', () => {
     const { entries } = parseChannelMap('random,A,Talk\nrandom,B,Other\nnope,A,X\ndev,A,talk\n');
-    const problems = checkChannelMap(entries, CHANNELS, { takenTeamNames: ['b'] });
+    const problems = checkChannelMap(entries, CHANNELS, {
+      tenant: { takenTeamNames: ['b'], existingTeams: {} },
+    });
     expect(problems.map((p) => [p.severity, p.code])).toEqual([
       ['error', 'channel-map-twice'],
       ['error', 'channel-map-unknown'],
@@ -56,6 +58,53 @@ describe('channel map', () => {
       ['warning', 'channel-map-left-out'],
     ]);
     expect(problems[4]!.message).toContain('#general');
+  });
+
+  it('takes a GUID in the team column as an existing team, and checks it against what the tenant has', () => {
+    const id = '0B0F6E1C-8C47-4F1A-9F6A-2D1C3E4F5A6B';
+    const { entries } = parseChannelMap(
+      `general,${id},General\nrandom,${id},Announcements\ndev,Dev team,Dev\n`,
+    );
+    expect(mappedTeams(entries).map((t) => [t.key, t.name, t.existingTeamId])).toEqual([
+      ['t1', id, id.toLowerCase()],
+      ['t2', 'Dev team', undefined],
+    ]);
+    const offline = checkChannelMap(entries, CHANNELS);
+    expect(offline.filter((p) => p.severity === 'error')).toEqual([]);
+
+    const existing = { displayName: 'Existing', migrationMode: null, channels: ['General', 'announcements'] };
+    const clash = checkChannelMap(entries, CHANNELS, {
+      tenant: { takenTeamNames: [], existingTeams: { [id.toLowerCase()]: existing } },
+    });
+    expect(clash.map((p) => p.code)).toEqual(['channel-map-channel-taken']);
+    expect(clash[0]!.message).toContain("team 'Existing'");
+    expect(clash[0]!.message).toContain("'Announcements'");
+
+    const missing = checkChannelMap(entries, CHANNELS, {
+      tenant: { takenTeamNames: [], existingTeams: { [id.toLowerCase()]: null } },
+    });
+    expect(missing.map((p) => p.code)).toEqual(['channel-map-team-missing']);
+    const migrating = checkChannelMap(entries, CHANNELS, {
+      tenant: {
+        takenTeamNames: [],
+        existingTeams: {
+          [id.toLowerCase()]: { ...existing, migrationMode: 'inProgress', channels: ['General'] },
+        },
+      },
+    });
+    expect(migrating.map((p) => p.code)).toEqual(['channel-map-team-migrating']);
+  });
+
+  it("counts an existing team's own channels toward its 200", () => {
+    const id = '0b0f6e1c-8c47-4f1a-9f6a-2d1c3e4f5a6b';
+    const { entries } = parseChannelMap(`random,${id},Talk\ndev,${id},Dev\n`);
+    const own = (n: number) => ['General', ...Array.from({ length: n - 1 }, (_, i) => `own ${i}`)];
+    const check = (n: number) =>
+      checkChannelMap(entries, CHANNELS, {
+        tenant: { takenTeamNames: [], existingTeams: { [id]: { displayName: 'Big', channels: own(n) } } },
+      }).filter((p) => p.severity === 'error');
+    expect(check(MAX_CHANNELS_PER_TEAM - 2)).toEqual([]);
+    expect(check(MAX_CHANNELS_PER_TEAM - 1).map((p) => p.code)).toEqual(['channel-map-team-too-large']);
   });
 
   it('refuses more than 200 channels in one team, General counted', () => {
