@@ -533,10 +533,11 @@ export async function runPass(
       return 2;
     }
     progress(`The ${kind} of migration ${opts.runId} started (local host ${app.host.url}).`);
-    const view = (await (
-      await fetchOk(`${app.host.url}/api/migrations/${encodeURIComponent(opts.runId)}`)
-    ).json()) as WorkspaceView;
-    if (Array.isArray(view.teams)) return followWorkspace(app, opts.runId, opts, io, progress, true);
+    // A workspace answers its status from its record at once; a team's instance that is just starting again
+    // may not answer yet, and its own dashboard is followed then.
+    const status = await fetch(`${app.host.url}/api/migrations/${encodeURIComponent(opts.runId)}`);
+    const view = status.ok ? ((await status.json()) as WorkspaceView) : undefined;
+    if (Array.isArray(view?.teams)) return followWorkspace(app, opts.runId, opts, io, progress, true);
     return followPass(app, opts.runId, opts, io, progress);
   });
 }
