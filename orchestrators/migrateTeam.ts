@@ -486,8 +486,12 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
     if (!indexed.ok) return indexed;
     const failed: Problem[] = [];
     const running = new Set<Task>();
+    status.staging = { items: indexed.items, planned: 0 };
+    enter('staging');
     const settle = (task: Task): void => {
       running.delete(task);
+      status.staging!.planned++;
+      enter('staging');
       if (task.isFaulted) {
         const reason = task.result instanceof Error ? task.result.message : String(task.result);
         failed.push({ severity: 'error', code: 'staging-failed', message: `planning failed: ${reason}` });
@@ -502,6 +506,7 @@ export const migrateTeam: OrchestrationHandler = function* (context: Orchestrati
       if (running.size >= indexed.concurrency) settle((yield context.df.Task.any([...running])) as Task);
     }
     while (running.size > 0) settle((yield context.df.Task.any([...running])) as Task);
+    delete status.staging;
     const assemble: AssemblePlanInput = {
       migrationId,
       team: stage.team,

@@ -57,6 +57,8 @@ export interface MigrationDashboard {
   team: string;
   runtimeStatus: string;
   phase: string;
+  /** While the export is staged: its channels and conversations, and how many are planned so far. */
+  staging?: { items: number; planned: number };
   /** The orchestration has ended (completed, failed or cancelled): the page stops polling. */
   ended: boolean;
   createdTime?: string;
@@ -141,6 +143,7 @@ export function buildDashboard(input: DashboardInput): MigrationDashboard {
     team: input.team,
     runtimeStatus,
     phase: effectivePhase(input.runtimeStatus, input.customStatus?.phase, input.output),
+    ...(input.customStatus?.staging && !ended ? { staging: input.customStatus.staging } : {}),
     ended,
     ...(input.createdTime ? { createdTime: input.createdTime } : {}),
     ...(input.lastUpdatedTime ? { lastUpdatedTime: input.lastUpdatedTime } : {}),

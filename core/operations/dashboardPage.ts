@@ -57,7 +57,12 @@ function summarySection(d: MigrationDashboard): Html {
       ? `about ${formatDuration(d.eta.seconds)} (around ${d.eta.at.slice(11, 16)} UTC), from the measured rate and the ${t.notTried} messages left`
       : 'not known yet: no messages posted in the last 5 minutes';
   return html`<p>
-      Phase <b id="phase">${d.phase}</b> · orchestration
+      Phase <b id="phase">${d.phase}</b>${
+        d.staging
+          ? html` (${d.staging.planned} of ${d.staging.items} channels and conversations planned)`
+          : ''
+      }
+      · orchestration
       ${d.runtimeStatus}${d.lastError ? html` · <span class="error">${d.lastError}</span>` : ''}
     </p>
     <p>

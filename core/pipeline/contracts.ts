@@ -480,6 +480,8 @@ export interface MigrationStatus {
   failed: number;
   /** Planned messages their channel, completed first, can no longer take. */
   missing: number;
+  /** While the export is staged: its channels and conversations, and how many of them are planned. */
+  staging?: { items: number; planned: number };
   lastError?: string;
 }
 
