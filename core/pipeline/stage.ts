@@ -29,7 +29,7 @@ export async function stageSource(deps: PipelineDeps, input: StageSourceInput): 
     if (opened instanceof Error) return unreadable(opened);
     try {
       manifest = await planExport(
-        'slack' in opened ? opened.slack : opened.path,
+        opened.slack,
         planOptions(deps, input),
         new PrefixedStore(deps.store, runPaths.plan(runId)),
       );

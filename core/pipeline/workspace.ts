@@ -1,5 +1,4 @@
 import { html } from '../operations/html';
-import { openSlackExport, type SlackConversation } from '../sources/slack/export';
 import {
   checkChannelMap as checkMap,
   mappedTeams,
@@ -66,24 +65,13 @@ export async function checkChannelMap(
     };
   }
   try {
-    const conversations =
-      'slack' in opened ? opened.slack.conversations : await exportConversations(opened.path);
-    const channels = conversations
+    const channels = opened.slack.conversations
       .filter((c) => c.kind === 'channel')
       .map((c) => ({ sourceId: c.sourceId, name: c.name, isGeneral: c.isGeneral }));
     const problems = [...parsed.problems, ...checkMap(parsed.entries, channels)];
     return { ok: !problems.some((p) => p.severity === 'error'), problems };
   } finally {
     await opened.release();
-  }
-}
-
-async function exportConversations(path: string): Promise<SlackConversation[]> {
-  const exp = await openSlackExport(path);
-  try {
-    return exp.conversations;
-  } finally {
-    await exp.close();
   }
 }
 
