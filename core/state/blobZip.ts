@@ -18,6 +18,12 @@ export const BLOB_READ_WINDOW_BYTES = 4 * 1024 * 1024;
 /** Windows kept for reads that fall inside them again: at most this many times the window in memory. */
 const WINDOWS_KEPT = 4;
 
+/**
+ * A window starts at a multiple of this below the read that opens it, so entries next to each other read out
+ * of order (users.json before channels.json) share it.
+ */
+const WINDOW_ALIGN_BYTES = 64 * 1024;
+
 /** What the reader needs of a blob: its ranged download (one request per call). */
 export type RangedBlob = Pick<BlobClient, 'download'>;
 
@@ -28,7 +34,7 @@ interface Window {
 }
 
 /**
- * yauzl's random-access reader over a blob, through the Azure SDK's ranged download: a range no larger than the
+ * yauzl's random-access reader over a blob, through the Azure SDK's ranged download: a range smaller than the
  * window is served from a window of {@link BLOB_READ_WINDOW_BYTES} read in one request (kept for the reads
  * after it, reads in flight shared), a larger range (a big file's bytes) is streamed in one request of its
  * own. Every request names the blob's ETag, so a blob replaced while it is read fails rather than mixing two
@@ -44,11 +50,13 @@ export class BlobRangeReader extends yauzl.RandomAccessReader {
     private readonly windowBytes = BLOB_READ_WINDOW_BYTES,
   ) {
     super();
+    if (windowBytes < 2 * WINDOW_ALIGN_BYTES)
+      throw new Error(`BlobRangeReader: a window of ${windowBytes} bytes is under ${2 * WINDOW_ALIGN_BYTES}`);
   }
 
   override _readStreamForRange(start: number, end: number): Readable {
     const out = new PassThrough();
-    if (end - start > this.windowBytes) {
+    if (end - start > this.windowBytes - WINDOW_ALIGN_BYTES) {
       this.download(start, end - start).then(
         (body) => {
           body.on('error', (err) => out.destroy(err));
@@ -67,7 +75,7 @@ export class BlobRangeReader extends yauzl.RandomAccessReader {
     return out;
   }
 
-  /** The kept or pending window holding [start, end), or a new one starting there (ending at the blob's end). */
+  /** The kept or pending window holding [start, end), or a new one from just below it (or the blob's last). */
   private window(start: number, end: number): Window {
     const at = this.windows.findIndex((w) => w.start <= start && end <= w.end);
     if (at >= 0) {
@@ -75,7 +83,8 @@ export class BlobRangeReader extends yauzl.RandomAccessReader {
       this.windows.push(hit);
       return hit;
     }
-    const from = Math.max(0, Math.min(start, this.size - this.windowBytes));
+    const aligned = start - (start % WINDOW_ALIGN_BYTES);
+    const from = Math.max(0, Math.min(aligned, this.size - this.windowBytes));
     const to = Math.min(this.size, from + this.windowBytes);
     const window: Window = { start: from, end: to, bytes: this.fetch(from, to - from) };
     window.bytes.catch(() => {
