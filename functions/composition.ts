@@ -1,19 +1,17 @@
 import type { BlobServiceClient } from '@azure/storage-blob';
-import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { stat } from 'node:fs/promises';
 import { tokenProviderFor } from '../core/graph/auth';
 import { createGraphClient } from '../core/graph/client';
 import { CHANNEL_CREATION_LIMIT, CREATION_MARGIN_MS, TEAM_CREATION_LIMIT } from '../core/graph/budget';
 import { channelKeyOfUrl, MESSAGE_READS_PER_SECOND, Pacer, TokenBucket } from '../core/graph/pacing';
 import { TeamsImportClient } from '../core/graph/teamsImport';
 import type { SourceRef } from '../core/pipeline/contracts';
-import type { OpenedSource, PipelineDeps, SourceScope } from '../core/pipeline/deps';
+import type { OpenedSource, PipelineDeps, SourceDirectory, SourceScope } from '../core/pipeline/deps';
 import { BlobInbox, FolderInbox } from '../core/pipeline/inbox';
 import { SlackFileDownloader } from '../core/files/download';
+import { openSlackExport } from '../core/sources/slack/export';
 import { openSlackApi, slackApiScope } from '../core/sources/slack/webApi';
+import { openBlobZip } from '../core/state/blobZip';
 import { BlobObjectStore } from '../core/state/blobStore';
 import { CreationRecord } from '../core/state/creationRecord';
 import { FileLedger } from '../core/state/fileLedger';
@@ -79,7 +77,7 @@ export async function createPipelineDeps(settings: AppSettings): Promise<Pipelin
     graph,
     ledger,
     store,
-    openSource: (source, scope) => openSource(source, scope, settings, blobService),
+    openSource: (source, scope, directory) => openSource(source, scope, directory, settings, blobService),
     stageConcurrency: settings.stageConcurrency,
     files: {
       download: (url, mimeType) => downloader.download(url, mimeType),
@@ -113,9 +111,15 @@ export async function createPipelineDeps(settings: AppSettings): Promise<Pipelin
   };
 }
 
+/**
+ * Opens a migration's source as a Slack source: an export path (local hosts only), a ZIP blob read by range
+ * (never downloaded whole, so opening it again per channel or per posting batch costs its index and what is
+ * read), or Slack's Web API (reusing an earlier opening's `directory` when given).
+ */
 async function openSource(
   source: SourceRef,
   scope: SourceScope | undefined,
+  directory: SourceDirectory | undefined,
   settings: AppSettings,
   blobs: BlobServiceClient,
 ): Promise<OpenedSource> {
@@ -128,6 +132,7 @@ async function openSource(
       token: settings.slackToken,
       apiUrl: settings.slackApiUrl,
       ...slackApiScope(source, scope),
+      ...(directory ? { directory } : {}),
     });
     return { slack, release: () => slack.close() };
   }
@@ -139,18 +144,10 @@ async function openSource(
     await stat(source.path).catch(() => {
       throw new Error(`The export '${source.path}' does not exist on the host running the app.`);
     });
-    return { path: source.path, release: async () => undefined };
+    const slack = await openSlackExport(source.path);
+    return { slack, release: () => slack.close() };
   }
-  const dir = await mkdtemp(path.join(tmpdir(), 'teams-import-source-'));
-  const file = path.join(dir, path.basename(source.name) || 'export.zip');
-  try {
-    const download = await blobs.getContainerClient(source.container).getBlobClient(source.name).download();
-    await pipeline(download.readableStreamBody!, createWriteStream(file));
-  } catch (err) {
-    await rm(dir, { recursive: true, force: true });
-    throw new Error(
-      `The export blob '${source.container}/${source.name}' cannot be read: ${err instanceof Error ? err.message : String(err)}`,
-    );
-  }
-  return { path: file, release: () => rm(dir, { recursive: true, force: true }) };
+  const archive = await openBlobZip(blobs.getContainerClient(source.container).getBlobClient(source.name));
+  const slack = await openSlackExport(archive);
+  return { slack, release: () => slack.close() };
 }

@@ -1,4 +1,5 @@
 import type { SlackSource } from '../sources/slack/export';
+import type { SourceDirectory } from '../sources/slack/webApi';
 import type { SourceRef } from './contracts';
 import type { SourceFiles } from './files';
 import type { SnapshotInbox } from './inbox';
@@ -7,12 +8,17 @@ import type { TeamsImportClient } from '../graph/teamsImport';
 import type { Ledger } from '../state/ledger';
 import type { ObjectStore } from '../state/objectStore';
 
+export type { SourceDirectory };
+
 /**
- * A source made available: an export as a local path (a blob is downloaded first), or an opened workspace
- * (Slack's Web API); `release` removes any copy and closes what was opened.
+ * A source opened for reading, whatever its kind: an export (a path, or a ZIP blob read by range, never
+ * downloaded whole) as a `SlackExport` with its archive, or a workspace read through Slack's Web API (with its
+ * `directory`, to open it again cheaply). `release` closes what was opened.
  */
-export type OpenedSource =
-  { path: string; release(): Promise<void> } | { slack: SlackSource; release(): Promise<void> };
+export interface OpenedSource {
+  slack: SlackSource;
+  release(): Promise<void>;
+}
 
 /** What a migration reads of its source: lets a source that is read call by call skip the rest. */
 export interface SourceScope {
@@ -41,10 +47,10 @@ export interface PipelineDeps {
   /** The run's staging area: plans, source references, reports. */
   store: ObjectStore;
   /**
-   * Opens a source; `directory`, when given, is what an earlier opening of the same source exposed as
-   * `slack.directory` (a Web API workspace's users and conversations), so reopening need not list them again.
+   * Opens the source; cheap to call again (an export's ZIP in a blob is read by range, and a Web API source
+   * given the `directory` of an earlier opening skips listing users, channels and members).
    */
-  openSource(source: SourceRef, scope?: SourceScope, directory?: unknown): Promise<OpenedSource>;
+  openSource(source: SourceRef, scope?: SourceScope, directory?: SourceDirectory): Promise<OpenedSource>;
   /** Source files: the downloader (Slack's file hosts only), the file ledger and the size limit. */
   files: SourceFiles;
   throttles: ThrottleCounter;

@@ -4,7 +4,8 @@ import { guidOfETag, inlineImageType } from '../files/image';
 import { sharePointName } from '../files/names';
 import type { FilesFolder, UploadedFile } from '../graph/files';
 import type { PlannedFileLink, PlannedHostedContent, PlannedMessage } from '../model';
-import { openExportArchive, type ExportArchive } from '../sources/archive';
+import type { ExportArchive } from '../sources/archive';
+import type { SlackExport } from '../sources/slack/export';
 import { parseJsonFile } from '../sources/slack/json';
 import { stripUrlToken } from '../sources/slack/messages';
 import type { FileLedger, FileRecord } from '../state/fileLedger';
@@ -181,8 +182,7 @@ export class MessageFiles {
       for (const row of await this.deps.files.ledger.staged(this.runId, this.channelKey))
         await this.dropStaged(row);
     if (!this.source) return;
-    const { opened, archive } = await this.source;
-    await archive.close();
+    const { opened } = await this.source;
     await opened.release();
   }
 
@@ -390,13 +390,14 @@ export class MessageFiles {
   private async archive(): Promise<ExportArchive> {
     this.source ??= (async () => {
       const ref = await readSourceRef(this.deps.store, this.runId);
-      if (!ref) throw new FileFailure(`run '${this.runId}' has no staged source (${runPaths.source(this.runId)})`);
+      if (!ref)
+        throw new FileFailure(`run '${this.runId}' has no staged source (${runPaths.source(this.runId)})`);
       const opened = await this.deps.openSource(ref);
-      if (!('path' in opened)) {
+      if (!('archive' in opened.slack)) {
         await opened.release();
         throw new FileFailure(`the run's source (${ref.kind}) is not an export: it holds no file bytes`);
       }
-      return { opened, archive: await openExportArchive(opened.path) };
+      return { opened, archive: (opened.slack as SlackExport).archive };
     })();
     return (await this.source).archive;
   }

@@ -296,7 +296,7 @@ export async function stageDelta(deps: PipelineDeps, input: StageDeltaInput): Pr
       return refused([{ severity: 'error', code: 'export-unreadable', message: opened.message }]);
     try {
       snapshot = await planExport(
-        'slack' in opened ? opened.slack : opened.path,
+        opened.slack,
         planOptions(deps, { ...request, now: input.now }),
         snapshotStore,
       );

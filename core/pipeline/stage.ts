@@ -1,6 +1,5 @@
 import type { PlanManifest, Problem } from '../model';
 import { ExportReadError } from '../sources/archive';
-import { openSlackExport, type SlackSource } from '../sources/slack/export';
 import {
   assemblePlan as assembleManifest,
   indexPlan,
@@ -18,7 +17,12 @@ import type {
   StageSourceInput,
   StageSourceResult,
 } from './contracts';
-import { DEFAULT_STAGE_CONCURRENCY, type OpenedSource, type PipelineDeps, type SourceScope } from './deps';
+import {
+  DEFAULT_STAGE_CONCURRENCY,
+  type PipelineDeps,
+  type SourceDirectory,
+  type SourceScope,
+} from './deps';
 import { channelWork } from './passes';
 import { PrefixedStore, readManifest, runPaths } from './runStore';
 
@@ -90,10 +94,8 @@ export async function stageIndex(deps: PipelineDeps, input: StageIndexInput): Pr
   if (opened instanceof Error) return unreadable(opened);
   try {
     const options = planOptions(deps, input);
-    const { index, directory } = await withSlackSource(opened, options, async (exp) => ({
-      index: indexPlan(exp, options),
-      directory: 'slack' in opened ? (opened.slack as { directory?: unknown }).directory : undefined,
-    }));
+    const index = indexPlan(opened.slack, options);
+    const { directory } = opened.slack;
     const problems = indexProblems(index);
     if (hasErrors(problems)) return { ok: false, problems };
     if (directory !== undefined)
@@ -132,8 +134,12 @@ export async function stageItem(deps: PipelineDeps, input: StageItemInput): Prom
   if (opened instanceof Error) return unreadable(opened);
   try {
     const options = planOptions(deps, request);
-    const summary = await withSlackSource(opened, options, (exp) =>
-      planItem(exp, options, staged.index, item, new PrefixedStore(deps.store, runPaths.plan(runId))),
+    const summary = await planItem(
+      opened.slack,
+      options,
+      staged.index,
+      item,
+      new PrefixedStore(deps.store, runPaths.plan(runId)),
     );
     await deps.store.put(summaryName, JSON.stringify(summary), 'application/json');
     return { ok: true, item, planned: true };
@@ -187,9 +193,7 @@ export async function assembleStagedPlan(
     }
     try {
       const options = planOptions(deps, request);
-      manifest = await withSlackSource(opened, options, (exp) =>
-        assembleManifest(exp, options, staged.index, summaries),
-      );
+      manifest = await assembleManifest(opened.slack, options, staged.index, summaries);
     } catch (err) {
       await removePlan(deps, runId);
       if (err instanceof ExportReadError) return unreadable(err);
@@ -228,20 +232,6 @@ export async function assembleStagedPlan(
   };
 }
 
-/** Runs `fn` over the opened source as the planner reads it (an export path is opened, and closed after). */
-async function withSlackSource<T>(
-  opened: OpenedSource,
-  options: PlanOptions,
-  fn: (exp: SlackSource) => Promise<T>,
-): Promise<T> {
-  if ('slack' in opened) return fn(opened.slack);
-  const exp = await openSlackExport(opened.path, { limits: options.limits });
-  try {
-    return await fn(exp);
-  } finally {
-    await exp.close();
-  }
-}
 
 async function readStagedIndex(
   deps: Pick<PipelineDeps, 'store'>,
@@ -252,10 +242,13 @@ async function readStagedIndex(
   return JSON.parse((await deps.store.get(name)).toString('utf8')) as StagedIndex;
 }
 
-async function readDirectory(deps: Pick<PipelineDeps, 'store'>, runId: string): Promise<unknown> {
+async function readDirectory(
+  deps: Pick<PipelineDeps, 'store'>,
+  runId: string,
+): Promise<SourceDirectory | undefined> {
   const name = runPaths.planDirectory(runId);
   if (!(await deps.store.exists(name))) return undefined;
-  return JSON.parse((await deps.store.get(name)).toString('utf8')) as unknown;
+  return JSON.parse((await deps.store.get(name)).toString('utf8')) as SourceDirectory;
 }
 
 /** Reads every item's summary, a few at a time; a missing one is an error naming it. */

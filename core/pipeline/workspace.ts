@@ -1,5 +1,4 @@
 import { html } from '../operations/html';
-import { openSlackExport, type SlackConversation } from '../sources/slack/export';
 import { GraphError } from '../graph/errors';
 import type { TeamsImportClient } from '../graph/teamsImport';
 import {
@@ -168,9 +167,7 @@ export async function checkChannelMap(
     };
   }
   try {
-    const conversations =
-      'slack' in opened ? opened.slack.conversations : await exportConversations(opened.path);
-    const channels = conversations
+    const channels = opened.slack.conversations
       .filter((c) => c.kind === 'channel')
       .map((c) => ({ sourceId: c.sourceId, name: c.name, isGeneral: c.isGeneral }));
     const offline = [...parsed.problems, ...checkMap(parsed.entries, channels)];
@@ -187,15 +184,6 @@ export async function checkChannelMap(
     return { ok: !problems.some((p) => p.severity === 'error'), problems };
   } finally {
     await opened.release();
-  }
-}
-
-async function exportConversations(path: string): Promise<SlackConversation[]> {
-  const exp = await openSlackExport(path);
-  try {
-    return exp.conversations;
-  } finally {
-    await exp.close();
   }
 }
 

@@ -1,7 +1,8 @@
-import { createReadStream } from 'node:fs';
+import { close as closeFd, createReadStream, fstat, open, read as readFd } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { basename, join, sep } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import * as yauzl from 'yauzl';
 import type { Problem } from '../model';
 
@@ -88,7 +89,7 @@ export async function openExportArchive(
   const info = await stat(path).catch(() => {
     throw new ExportReadError(`'${path}' does not exist: pass a Slack export ZIP or its extracted folder.`);
   });
-  return info.isDirectory() ? openFolder(path, limits) : openZip(path, limits);
+  return info.isDirectory() ? openFolder(path, limits) : openZipFile(path, limits);
 }
 
 async function openFolder(root: string, limits: ArchiveLimits): Promise<ExportArchive> {
@@ -142,17 +143,90 @@ export function checkEntrySize(path: string, size: number, limits: ArchiveLimits
     );
 }
 
-async function openZip(path: string, limits: ArchiveLimits): Promise<ExportArchive> {
+/**
+ * A ZIP to read by position: yauzl's random-access reader over its bytes (a local file, a blob read by range),
+ * its size in bytes, its file name (`ExportArchive.name`) and how messages name it (a path, `container/blob`).
+ */
+export interface ZipSource {
+  reader: yauzl.RandomAccessReader;
+  size: number;
+  name: string;
+  label: string;
+}
+
+/** Bytes asked of the file per positioned read. */
+const FILE_READ_BYTES = 64 * 1024;
+
+/** yauzl's reader over an open file descriptor: positioned reads (streams never close it), closed when yauzl is done. */
+class FileRangeReader extends yauzl.RandomAccessReader {
+  constructor(private readonly fd: number) {
+    super();
+  }
+
+  override _readStreamForRange(start: number, end: number): Readable {
+    const { fd } = this;
+    let at = start;
+    return new Readable({
+      highWaterMark: FILE_READ_BYTES,
+      read(size) {
+        const want = Math.min(size, end - at);
+        if (want <= 0) {
+          this.push(null);
+          return;
+        }
+        const bytes = Buffer.allocUnsafe(want);
+        readFd(fd, bytes, 0, want, at, (err, got) => {
+          if (err) this.destroy(err);
+          else if (got === 0) this.push(null);
+          else {
+            at += got;
+            this.push(got < want ? bytes.subarray(0, got) : bytes);
+          }
+        });
+      },
+    });
+  }
+
+  override close(callback: (err: Error | null) => void): void {
+    closeFd(this.fd, (err) => callback(err));
+  }
+}
+
+/** Opens a ZIP file on disk through {@link openZip}. */
+async function openZipFile(path: string, limits: ArchiveLimits): Promise<ExportArchive> {
+  const fd = await promisify(open)(path, 'r');
+  let size: number;
+  try {
+    size = (await promisify(fstat)(fd)).size;
+  } catch (err) {
+    closeFd(fd, () => undefined);
+    throw err;
+  }
+  return openZip({ reader: new FileRangeReader(fd), size, name: basename(path), label: path }, limits);
+}
+
+/**
+ * Opens a ZIP export over any random-access reader: reads its central directory (entry names and sizes),
+ * leaves out unsafe names as problems, refuses a ZIP bomb by the expanded total, and reads entries on demand
+ * with yauzl's size checks (`validateEntrySizes`). The reader is closed by `close()`, or at once when the
+ * bytes are not a readable ZIP.
+ */
+export async function openZip(
+  source: ZipSource,
+  limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
+): Promise<ExportArchive> {
+  const { label } = source;
   const zip = await yauzl
-    .openPromise(path, {
+    .fromRandomAccessReaderPromise(source.reader, source.size, {
       lazyEntries: true,
       decodeStrings: false,
       autoClose: false,
       validateEntrySizes: true,
     })
-    .catch((err: Error) => {
+    .catch(async (err: Error) => {
+      await new Promise<void>((resolve) => source.reader.close(() => resolve()));
       throw new ExportReadError(
-        `'${path}' is not a readable ZIP file (${err.message}): it may be truncated or not a ZIP; download the export again.`,
+        `'${label}' is not a readable ZIP file (${err.message}): it may be truncated or not a ZIP; download the export again.`,
       );
     });
   const entries = new Map<string, yauzl.Entry>();
@@ -182,7 +256,7 @@ async function openZip(path: string, limits: ArchiveLimits): Promise<ExportArchi
           if (expanded > limits.maxExpandedBytes) {
             reject(
               new ExportReadError(
-                `'${path}' expands to more than ${bytesText(limits.maxExpandedBytes)} in all (the ZIP bomb ` +
+                `'${label}' expands to more than ${bytesText(limits.maxExpandedBytes)} in all (the ZIP bomb ` +
                   'limit for a whole export): check where the file came from and export it again.',
               ),
             );
@@ -198,24 +272,24 @@ async function openZip(path: string, limits: ArchiveLimits): Promise<ExportArchi
     zip.close();
     if (err instanceof ExportReadError) throw err;
     throw new ExportReadError(
-      `'${path}' has a damaged ZIP directory (${(err as Error).message}): download the export again.`,
+      `'${label}' has a damaged ZIP directory (${(err as Error).message}): download the export again.`,
     );
   }
   const sorted = [...entries.keys()].sort();
   const entryOf = (p: string): yauzl.Entry => {
     const e = entries.get(p);
-    if (!e) throw new ExportReadError(`'${p}' is not in the ZIP '${path}'.`);
+    if (!e) throw new ExportReadError(`'${p}' is not in the ZIP '${label}'.`);
     return e;
   };
   const openStream = async (p: string): Promise<Readable> => {
     try {
       return await zip.openReadStreamPromise(entryOf(p));
     } catch (err) {
-      throw damaged(path, p, err as Error);
+      throw damaged(label, p, err as Error);
     }
   };
   return {
-    name: basename(path),
+    name: source.name,
     paths: () => sorted,
     has: (p) => entries.has(p),
     size: (p) => entries.get(p)?.uncompressedSize ?? 0,
@@ -225,7 +299,7 @@ async function openZip(path: string, limits: ArchiveLimits): Promise<ExportArchi
       try {
         return await readWhole(await zip.openReadStreamPromise(entry), entry.uncompressedSize);
       } catch (err) {
-        throw damaged(path, p, err as Error);
+        throw damaged(label, p, err as Error);
       }
     },
     stream: openStream,
@@ -257,8 +331,8 @@ async function readWhole(stream: Readable, size: number): Promise<Buffer> {
   return bytes;
 }
 
-function damaged(zipPath: string, entry: string, err: Error): ExportReadError {
+function damaged(zipLabel: string, entry: string, err: Error): ExportReadError {
   return new ExportReadError(
-    `'${entry}' in '${zipPath}' cannot be read (${err.message}): the ZIP is corrupt or truncated; download the export again.`,
+    `'${entry}' in '${zipLabel}' cannot be read (${err.message}): the ZIP is corrupt or truncated; download the export again.`,
   );
 }

@@ -22,6 +22,7 @@ import {
   type JsonElementLimits,
 } from './json';
 import { readSlackMessage, type AuthorDirectory } from './messages';
+import type { SourceDirectory } from './webApi';
 
 /** A conversation of the export with where its day files are. */
 export interface SlackConversation extends SourceConversation {
@@ -67,6 +68,11 @@ export interface SlackSource {
   readonly problems: Problem[];
   /** Bot ids -> names, from bot users' profiles. */
   readonly botNames: ReadonlyMap<string, string>;
+  /**
+   * What opening read of a workspace read call by call (Slack's Web API), to open it again without those calls
+   * (`openSlackApi`'s `directory`); undefined for an export, whose index is cheap to read again.
+   */
+  readonly directory?: SourceDirectory;
   /** The conversation's messages in parts (an export's day files in date order, streamed). */
   days(conversation: SlackConversation): AsyncIterable<SlackDay>;
   close(): Promise<void>;
@@ -110,14 +116,19 @@ const ELEMENT_LIMITS: JsonElementLimits = {
 };
 
 /**
- * Opens a Slack export (ZIP or folder) and reads its metadata files; day files are read later, lazily.
- * Throws {@link ExportReadError} when the input is unusable (not a ZIP, no `channels.json`, broken metadata).
+ * Opens a Slack export (a ZIP or folder by its path, or an archive already opened, e.g. a ZIP read from a blob
+ * by range) and reads its metadata files; day files are read later, lazily. The export owns the archive: its
+ * `close` closes it, and so does a failure to open. Throws {@link ExportReadError} when the input is unusable
+ * (not a ZIP, no `channels.json`, broken metadata).
  */
 export async function openSlackExport(
-  path: string,
+  input: string | ExportArchive,
   options: OpenSlackExportOptions = {},
 ): Promise<SlackExport> {
-  const archive = await openExportArchive(path, options.limits ?? DEFAULT_ARCHIVE_LIMITS);
+  const archive =
+    typeof input === 'string'
+      ? await openExportArchive(input, options.limits ?? DEFAULT_ARCHIVE_LIMITS)
+      : input;
   try {
     return await readMetadata(archive);
   } catch (err) {

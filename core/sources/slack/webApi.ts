@@ -7,7 +7,7 @@ import {
   type WebAPICallResult,
 } from '@slack/web-api';
 import { isLoopbackUrl } from '../../graph/auth';
-import type { ConversationKind, Problem, SourceUser } from '../../model';
+import type { ConversationKind, Problem, SourceConversation, SourceUser } from '../../model';
 import type { SlackApiSourceRef } from '../../pipeline/contracts';
 import type { SourceScope } from '../../pipeline/deps';
 import {
@@ -76,6 +76,35 @@ export interface SlackApiOptions {
   retryConfig?: RetryOptions;
   /** Messages per page; default {@link PAGE_SIZE}. */
   pageSize?: number;
+  /**
+   * What an earlier opening of the same workspace read (its `directory`): users, channels and members are
+   * taken from it instead of `users.list`, `conversations.list` and `conversations.members`. One of another
+   * workspace, or without the private channels asked for, is not used; a selected channel it has no members
+   * for has them read.
+   */
+  directory?: SourceDirectory;
+}
+
+/**
+ * What opening a workspace through the Web API read, JSON-serializable, so the workspace can be opened again
+ * (by each channel's step of a migration) without reading it again: `auth.test` and its scope checks still run
+ * every time.
+ */
+export interface SourceDirectory {
+  /** The workspace's Slack team id (`auth.test`): the directory is used only for the same workspace. */
+  teamId: string;
+  /** Whether private channels were listed. */
+  includePrivate: boolean;
+  /** The workspace's users (`users.list`). */
+  users: SourceUser[];
+  /** Bot ids -> names, from bot users' profiles. */
+  botNames: Record<string, string>;
+  /** The workspace's channels (`conversations.list`), members as the list gave them. */
+  conversations: SourceConversation[];
+  /** Channel id -> its members (`conversations.members`), for the channels whose members were read. */
+  members: Record<string, string[]>;
+  /** What the list answered that could not be used (ids that are not Slack ids). */
+  problems: Problem[];
 }
 
 /** Slack refused the token or the workspace: nothing can be read, and the message says what to do. */
@@ -130,7 +159,7 @@ function laterTs(a: string | undefined, b: string | undefined): string | undefin
 export function slackApiScope(
   source: SlackApiSourceRef,
   scope: SourceScope = {},
-): Omit<SlackApiOptions, 'token' | 'apiUrl' | 'retryConfig' | 'pageSize'> {
+): Omit<SlackApiOptions, 'token' | 'apiUrl' | 'retryConfig' | 'pageSize' | 'directory'> {
   const ms = (iso: string | undefined): number | undefined => (iso ? Date.parse(iso) : undefined);
   const until = [ms(scope.until), ms(scope.now)].filter((v): v is number => v !== undefined && !isNaN(v));
   const since = ms(scope.since);
@@ -294,39 +323,43 @@ export async function openSlackApi(options: SlackApiOptions): Promise<SlackSourc
     return items;
   };
 
-  const { users, botNames } = readUsers((await all('users.list', {}, 'members')).filter(isObj));
+  const listed = usableDirectory(options.directory, workspace, options) ?? {
+    ...(await readDirectory(all, workspace, !!options.includePrivate)),
+    members: {},
+  };
+  const { users } = listed;
+  const botNames = new Map(Object.entries(listed.botNames));
   const botUsers = new Set(users.filter((u) => u.isBot).map((u) => u.sourceId));
   const authors = { isBotUser: (id: string) => botUsers.has(id) };
-  const problems: Problem[] = [];
-  const types = options.includePrivate ? 'public_channel,private_channel' : 'public_channel';
+  const problems: Problem[] = [...listed.problems];
+  const members: Record<string, string[]> = { ...listed.members };
   const conversations: SlackConversation[] = [];
   const selected = new Set<string>();
   const unread: string[] = [];
-  for (const raw of (await all('conversations.list', { types, exclude_archived: false }, 'channels')).filter(
-    isObj,
-  )) {
-    const id = str(raw.id);
-    if (!id) continue;
-    const name = str(raw.name) ?? id;
-    if (!SLACK_ID.test(id)) {
-      problems.push(
-        invalidConversationId('conversations.list', name, id, 'Slack answered an id it never makes.'),
-      );
-      continue;
-    }
-    const kind: ConversationKind = raw.is_private === true ? 'private' : 'channel';
-    const conv: SlackConversation = { ...readConversation(raw, id, name, kind), folder: name, dayFiles: [] };
+  for (const listedConv of listed.conversations) {
+    const id = listedConv.sourceId;
+    const conv: SlackConversation = { ...listedConv, folder: listedConv.name, dayFiles: [] };
     if (
       (!options.channels?.length || names(options.channels, conv)) &&
       !names(options.excludeChannels, conv)
     ) {
       selected.add(id);
-      conv.members = (await all('conversations.members', { channel: id }, 'members')).filter(
+      members[id] ??= (await all('conversations.members', { channel: id }, 'members')).filter(
         (m): m is string => typeof m === 'string',
       );
+      conv.members = [...members[id]];
     } else unread.push(conv.name);
     conversations.push(conv);
   }
+  const directory: SourceDirectory = {
+    teamId: listed.teamId,
+    includePrivate: listed.includePrivate,
+    users: listed.users,
+    botNames: listed.botNames,
+    conversations: listed.conversations,
+    members,
+    problems: listed.problems,
+  };
   if (unread.length)
     problems.push({
       severity: 'info',
@@ -411,8 +444,72 @@ export async function openSlackApi(options: SlackApiOptions): Promise<SlackSourc
     conversations,
     problems,
     botNames,
+    directory,
     days,
     close: () => Promise.resolve(),
+  };
+}
+
+/** The workspace's users and channels as `users.list` and `conversations.list` answer them. */
+async function readDirectory(
+  all: (method: string, args: Json, field: string) => Promise<unknown[]>,
+  workspace: Workspace,
+  includePrivate: boolean,
+): Promise<Omit<SourceDirectory, 'members'>> {
+  const { users, botNames } = readUsers((await all('users.list', {}, 'members')).filter(isObj));
+  const problems: Problem[] = [];
+  const conversations: SourceConversation[] = [];
+  const types = includePrivate ? 'public_channel,private_channel' : 'public_channel';
+  for (const raw of (await all('conversations.list', { types, exclude_archived: false }, 'channels')).filter(
+    isObj,
+  )) {
+    const id = str(raw.id);
+    if (!id) continue;
+    const name = str(raw.name) ?? id;
+    if (!SLACK_ID.test(id)) {
+      problems.push(
+        invalidConversationId('conversations.list', name, id, 'Slack answered an id it never makes.'),
+      );
+      continue;
+    }
+    const kind: ConversationKind = raw.is_private === true ? 'private' : 'channel';
+    conversations.push(readConversation(raw, id, name, kind));
+  }
+  return {
+    teamId: workspace.teamId,
+    includePrivate,
+    users,
+    botNames: Object.fromEntries(botNames),
+    conversations,
+    problems,
+  };
+}
+
+/**
+ * The directory to open from, when it fits: made by {@link openSlackApi} (its shape), of the workspace the token
+ * belongs to, and listing private channels when they are asked for (those it lists are left out when not).
+ */
+function usableDirectory(
+  directory: SourceDirectory | undefined,
+  workspace: Workspace,
+  options: SlackApiOptions,
+): SourceDirectory | undefined {
+  if (
+    !isObj(directory) ||
+    directory.teamId !== workspace.teamId ||
+    !Array.isArray(directory.users) ||
+    !Array.isArray(directory.conversations) ||
+    !Array.isArray(directory.problems) ||
+    !isObj(directory.botNames) ||
+    !isObj(directory.members)
+  )
+    return undefined;
+  if (options.includePrivate && !directory.includePrivate) return undefined;
+  if (options.includePrivate || !directory.includePrivate) return directory;
+  return {
+    ...directory,
+    includePrivate: false,
+    conversations: directory.conversations.filter((c) => c.kind !== 'private'),
   };
 }
 

@@ -189,7 +189,10 @@ describe('hostile exports: memory and time bounded by design, refusals that name
     const store = new LocalFolderStore(tempDir());
     const deps = {
       store,
-      openSource: async (s: { kind: string; path?: string }) => ({ path: s.path!, release: async () => {} }),
+      openSource: async (s: { path?: string }) => {
+        const slack = await openSlackExport(s.path!);
+        return { slack, release: () => slack.close() };
+      },
       files: { botToken: false, maxFileBytes: 250 * 1024 * 1024 },
     } as unknown as PipelineDeps;
     const staged = await stageSource(deps, {
@@ -224,7 +227,10 @@ describe('a staging that fails part way', () => {
     });
     const deps = {
       store,
-      openSource: async (s: { path?: string }) => ({ path: s.path!, release: async () => {} }),
+      openSource: async (s: { path?: string }) => {
+        const slack = await openSlackExport(s.path!);
+        return { slack, release: () => slack.close() };
+      },
       files: { botToken: false, maxFileBytes: 250 * 1024 * 1024 },
     } as unknown as PipelineDeps;
     const input = {

@@ -150,6 +150,53 @@ describe("a workspace read through Slack's Web API (against the sandbox's stand-
     ]);
   });
 
+  it('opens again from its directory with auth.test alone, and gives the same users, conversations and messages', async () => {
+    const first = await open();
+    const directory = JSON.parse(JSON.stringify(first.directory)) as typeof first.directory;
+    expect(directory).toEqual(first.directory);
+    const before = sandbox.slackApiCalls().length;
+    const again = await open({ directory });
+    expect(
+      sandbox
+        .slackApiCalls()
+        .slice(before)
+        .map((c) => c.method),
+    ).toEqual(['auth.test']);
+    expect(again.users).toEqual(first.users);
+    expect(again.conversations).toEqual(first.conversations);
+    expect([...again.botNames]).toEqual([...first.botNames]);
+    expect(again.problems).toEqual(first.problems);
+    expect(again.directory).toEqual(first.directory);
+    for (const c of first.conversations)
+      expect(comparable(await messagesOf(again, c.sourceId))).toEqual(
+        comparable(await messagesOf(first, c.sourceId)),
+      );
+  });
+
+  it("reads from a directory only the members of a selected channel it lacks, and a whole directory of another workspace's again", async () => {
+    const exp = await openSlackExport(zulip);
+    await exp.close();
+    const [one, other] = exp.conversations.filter((c) => c.kind === 'channel');
+    const narrow = await open({ channels: [one.name] });
+    const calls = (from: number): string[] =>
+      sandbox
+        .slackApiCalls()
+        .slice(from)
+        .map((c) => `${c.method}${c.params.channel ? ` ${String(c.params.channel)}` : ''}`);
+    let before = sandbox.slackApiCalls().length;
+    const wider = await open({ channels: [one.name, other.name], directory: narrow.directory });
+    // Two members a page: the stand-in pages them as Slack does.
+    expect(new Set(calls(before))).toEqual(new Set(['auth.test', `conversations.members ${other.sourceId}`]));
+    const fresh = await open({ channels: [one.name, other.name] });
+    expect(wider.conversations).toEqual(fresh.conversations);
+
+    before = sandbox.slackApiCalls().length;
+    const foreign = await open({ directory: { ...narrow.directory!, teamId: 'T0ELSEWHERE', users: [] } });
+    expect(calls(before)).toContain('users.list');
+    expect(calls(before)).toContain('conversations.list');
+    expect(foreign.users).toEqual(exp.users);
+  });
+
   it('waits out a ratelimited answer (HTTP 429, Retry-After) and then reads the same page', async () => {
     await start({ rateLimits: [{ method: 'conversations.history', count: 2, retryAfterSeconds: 1 }] });
     const exp = await openSlackExport(zulip);
