@@ -265,6 +265,11 @@ async function main(): Promise<void> {
         ...startAndEnd(batchStarts(log, busiest.channelId, postingBatches)),
       },
       peakRssMb: watched.peakRssMb,
+      cpuSeconds: watched.cpuSeconds,
+      cpuSecondsPer1000Messages: round(
+        ((watched.cpuSeconds.process + watched.cpuSeconds.children) * 1000) / figures.requests.admittedPosts,
+        2,
+      ),
       loadAverage: { ...watched.loadAverage, atEnd: loadavg().map((l) => round(l, 2)) },
       eventLoopDelayMs: watched.eventLoopDelayMs,
     })}\n`,

@@ -31,29 +31,42 @@ export interface InstrumentedRun {
   loadAverage: { min: number; max: number; mean: number };
   /** Peak resident set of this process (host, sandbox, CLI) and of its child processes (Azurite), in MB. */
   peakRssMb: { process: number; children: number };
+  /**
+   * CPU time (user + system) of this process during the run, and of its child processes as last sampled
+   * (every 5 s, so up to 5 s of a child's last work may be missing).
+   */
+  cpuSeconds: { process: number; children: number };
 }
 
 const POST_MESSAGES = 'postMessages';
 
-/** Peak resident set (VmHWM, kB) of each live child process of this one, read from /proc (Linux). */
-function childPeaks(): Map<number, number> {
-  const peaks = new Map<number, number>();
+/** Clock ticks a second of /proc/<pid>/stat's CPU times (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/** Peak resident set (VmHWM, kB) and CPU seconds so far of each live child process of this one, from /proc (Linux). */
+function childUsage(): Map<number, { peakKb: number; cpuSeconds: number }> {
+  const usage = new Map<number, { peakKb: number; cpuSeconds: number }>();
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
   } catch {
-    return peaks;
+    return usage;
   }
   for (const pid of pids) {
     try {
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');
       if (Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]) !== process.pid) continue;
-      peaks.set(Number(pid), Number(/^VmHWM:\s+(\d+)/m.exec(status)?.[1] ?? 0));
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      usage.set(Number(pid), {
+        peakKb: Number(/^VmHWM:\s+(\d+)/m.exec(status)?.[1] ?? 0),
+        cpuSeconds: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND,
+      });
     } catch {
       // the process ended between the listing and the read
     }
   }
-  return peaks;
+  return usage;
 }
 
 /**
@@ -124,15 +137,23 @@ export async function runInstrumented(
   };
 
   const loads: number[] = [loadavg()[0]];
-  const children = new Map<number, number>();
+  const children = new Map<number, { peakKb: number; cpuSeconds: number }>();
   const sample = (): void => {
     loads.push(loadavg()[0]);
-    for (const [pid, kb] of childPeaks()) children.set(pid, Math.max(kb, children.get(pid) ?? 0));
+    for (const [pid, now] of childUsage()) {
+      const before = children.get(pid);
+      children.set(pid, {
+        peakKb: Math.max(now.peakKb, before?.peakKb ?? 0),
+        cpuSeconds: Math.max(now.cpuSeconds, before?.cpuSeconds ?? 0),
+      });
+    }
   };
+  const cpuBefore = process.cpuUsage();
   const sampler = setInterval(sample, 5000);
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   let exitCode: number;
+  let cpu: NodeJS.CpuUsage | undefined;
   try {
     exitCode = await runMigration(exportDir, options, {
       out: () => undefined,
@@ -145,6 +166,7 @@ export async function runInstrumented(
     watch.onStopped?.(err);
     exitCode = -1;
   } finally {
+    cpu = process.cpuUsage(cpuBefore);
     (hostModule as { startHost: typeof realStartHost }).startHost = realStartHost;
     clearInterval(sampler);
     loop.disable();
@@ -169,7 +191,14 @@ export async function runInstrumented(
     },
     peakRssMb: {
       process: Math.round(process.resourceUsage().maxRSS / 1024),
-      children: Math.round([...children.values()].reduce((a, b) => a + b, 0) / 1024),
+      children: Math.round([...children.values()].reduce((a, b) => a + b.peakKb, 0) / 1024),
+    },
+    cpuSeconds: {
+      process: round((cpu.user + cpu.system) / 1e6, 1),
+      children: round(
+        [...children.values()].reduce((a, b) => a + b.cpuSeconds, 0),
+        1,
+      ),
     },
   };
 }
