@@ -2,11 +2,8 @@ import '../devhost/register';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { runMigration, sandboxUsersFromExport, SANDBOX_FALLBACK, type RunOptions } from '../cli/run';
+import { sandboxUsersFromExport, SANDBOX_FALLBACK, type RunOptions } from '../cli/run';
 import type { MigrationReport } from '../core/pipeline/report';
-import * as hostModule from '../devhost/host';
-import type { HostClient, LocalHost } from '../devhost/host';
 import { Pacer } from '../core/graph/pacing';
 import { startSandbox } from '../sandbox';
 import {
@@ -14,10 +11,11 @@ import {
   classify,
   globalPerSecond,
   median,
+  postingFigures,
   round,
-  throttleCauses,
   type ChannelPace,
 } from './pipeline/metrics';
+import { runInstrumented } from './pipeline/instrumented';
 import { probePacing, productPacer } from './pipeline/pacingProbe';
 import { writeSkewedExport } from './pipeline/skewedExport';
 
@@ -51,75 +49,6 @@ function parseArgs(argv: string[]): Args {
     workDir: value('work-dir') ?? path.join(tmpdir(), `pipeline-bench-${process.pid}`),
     keep: argv.includes('--keep'),
   };
-}
-
-/** Durable history events of one instance, per execution (continueAsNew starts a new one). */
-interface InstanceHistory {
-  /** Execution number -> events seen in it (the most seen by any poll) and the last event's type. */
-  executions: Map<number, { events: number; lastType: string }>;
-}
-
-/** Events of the episode that ends an execution by continueAsNew, when the last poll came before it. */
-const CONTINUE_AS_NEW_EPISODE = [
-  'OrchestratorStarted',
-  'TaskCompleted',
-  'OrchestratorCompleted',
-  'ContinueAsNew',
-];
-
-/**
- * Counts Durable history events across executions by polling every instance's history: the local host
- * keeps only the current execution's history, so each execution's count is its largest observed length,
- * completed by the closing continueAsNew episode when the last poll preceded it.
- */
-class HistoryCounter {
-  readonly instances = new Map<string, InstanceHistory>();
-  polls = 0;
-
-  async poll(client: HostClient): Promise<void> {
-    this.polls++;
-    for (const listed of await client.list()) {
-      const status = await client.status(listed.instanceId, { showHistory: true });
-      const history = status?.history ?? [];
-      if (history.length === 0) continue;
-      const started = history.find((e) => e.EventType === 'ExecutionStarted') as
-        { EventType?: string; Input?: string } | undefined;
-      let execution = 0;
-      if (started?.Input) {
-        const input = JSON.parse(started.Input) as { execution?: number };
-        execution = input.execution ?? 0;
-      }
-      const inst = this.instances.get(listed.instanceId) ?? { executions: new Map() };
-      this.instances.set(listed.instanceId, inst);
-      const seen = inst.executions.get(execution);
-      if (!seen || history.length >= seen.events)
-        inst.executions.set(execution, {
-          events: history.length,
-          lastType: String((history.at(-1) as { EventType?: string }).EventType),
-        });
-    }
-  }
-
-  /** Total events; `estimated` counts the closing episodes added for executions whose end no poll saw. */
-  total(): { events: number; executions: number; closingEpisodesAdded: number; missingExecutions: number } {
-    let events = 0;
-    let executions = 0;
-    let closingEpisodesAdded = 0;
-    let missingExecutions = 0;
-    for (const inst of this.instances.values()) {
-      const last = Math.max(...inst.executions.keys());
-      missingExecutions += last + 1 - inst.executions.size;
-      for (const [n, e] of inst.executions) {
-        executions++;
-        events += e.events;
-        if (n < last && e.lastType !== 'ContinueAsNew') {
-          events += CONTINUE_AS_NEW_EPISODE.length;
-          closingEpisodesAdded++;
-        }
-      }
-    }
-    return { events, executions, closingEpisodesAdded, missingExecutions };
-  }
 }
 
 interface RunResult {
@@ -187,36 +116,6 @@ async function runOnce(args: Args, exportDir: string, run: number): Promise<RunR
   });
 
   const runId = `bench-${run}`;
-  const teamInstance = `migration-${runId}`;
-  const histories = new HistoryCounter();
-  let teamTimes: { created: number; done: number } | undefined;
-  const realStartHost = hostModule.startHost;
-  let poller: NodeJS.Timeout | undefined;
-  let polling: Promise<void> = Promise.resolve();
-  (hostModule as { startHost: typeof realStartHost }).startHost = async (options) => {
-    const host: LocalHost = await realStartHost(options);
-    poller = setInterval(() => {
-      polling = polling.then(() => histories.poll(host.client)).catch(() => undefined);
-    }, 500);
-    return {
-      ...host,
-      stop: async () => {
-        clearInterval(poller);
-        await polling;
-        await histories.poll(host.client);
-        const status = await host.client.status(teamInstance);
-        if (status)
-          teamTimes = { created: Date.parse(status.createdTime), done: Date.parse(status.lastUpdatedTime) };
-        await host.stop();
-      },
-    };
-  };
-
-  const loads: number[] = [];
-  const loadTimer = setInterval(() => loads.push(loadavg()[0]), 5000);
-  loads.push(loadavg()[0]);
-  const loop = monitorEventLoopDelay({ resolution: 10 });
-  loop.enable();
   const options: RunOptions = {
     stateDir,
     graphUrl: sandbox.url,
@@ -229,27 +128,15 @@ async function runOnce(args: Args, exportDir: string, run: number): Promise<RunR
     fallbackUser: SANDBOX_FALLBACK.userPrincipalName,
     runId,
   };
-  const progress: string[] = [];
-  let exitCode: number;
-  try {
-    exitCode = await runMigration(exportDir, options, {
-      out: () => undefined,
-      err: (t) => {
-        progress.push(t);
-        process.stderr.write(`  ${t.slice(0, 160)}\n`);
-      },
-      isTty: false,
-    });
-  } finally {
-    (hostModule as { startHost: typeof realStartHost }).startHost = realStartHost;
-    clearInterval(loadTimer);
-    loop.disable();
-  }
+  const watched = await runInstrumented(exportDir, options, {
+    teamInstance: `migration-${runId}`,
+    historyPollMs: 500,
+    progress: (t) => process.stderr.write(`  ${t.slice(0, 160)}\n`),
+  });
   const log = sandbox.requestLog();
   const dump = sandbox.dump();
   await sandbox.stop();
   if (args.keep) writeFileSync(path.join(stateDir, 'requests.json'), JSON.stringify(log));
-  if (!teamTimes) throw new Error(`Run ${run}: the team orchestration '${teamInstance}' was not found.`);
   const report = JSON.parse(
     readFileSync(path.join(stateDir, 'reports', `${runId}.json`), 'utf8'),
   ) as MigrationReport;
@@ -257,24 +144,12 @@ async function runOnce(args: Args, exportDir: string, run: number): Promise<RunR
   const names = new Map(dump.teams.flatMap((t) => t.channels.map((c) => [c.id, c.displayName])));
   const planned = report.totals.planned;
   const largest = Math.max(...report.channels.map((c) => c.planned));
-  const roles = log.map((e) => ({ e, ...classify(e) }));
-  const posts = roles.filter((r) => r.role === 'post');
-  const lookups = roles.filter((r) => r.role === 'lookup').length;
-  const firstRequest = Math.min(...log.map((e) => e.t));
-  const firstPost = Math.min(...posts.map((r) => r.e.t));
-  const lastPost = Math.max(...posts.map((r) => r.e.t));
-  const throttledPosts = posts.filter((r) => r.e.status === 429);
-  const steady = throttledPosts.filter((r) => r.e.t >= firstPost && r.e.t <= lastPost).length;
-  const allThrottled = log.filter((e) => e.status === 429).length;
-  const causes = throttleCauses(log, RATE_PER_CHANNEL);
-
-  const staging = (firstRequest - teamTimes.created) / 1000;
-  const teamSetUp = (firstPost - firstRequest) / 1000;
-  const posting = (lastPost - firstPost) / 1000;
-  const completion = (teamTimes.done - lastPost) / 1000;
-  const wall = (teamTimes.done - teamTimes.created) / 1000;
-  const postingBound = Math.max(planned / RATE_GLOBAL, largest / RATE_PER_CHANNEL);
-  const bound = postingBound + teamSetUp;
+  const figures = postingFigures(
+    log,
+    { planned, largest, teamTimes: watched.teamTimes },
+    { ratePerChannel: RATE_PER_CHANNEL, rateGlobal: RATE_GLOBAL },
+  );
+  const { firstPost, lastPost } = figures;
 
   const paces = channelPaces(log, RATE_PER_CHANNEL).map((p) => ({
     ...p,
@@ -290,50 +165,31 @@ async function runOnce(args: Args, exportDir: string, run: number): Promise<RunR
     .map((e) => e.t);
   const rateBetween = (from: number, to: number): number =>
     to > from ? round(criticalTimes.filter((t) => t >= from && t < to).length / ((to - from) / 1000), 2) : 0;
-  const h = histories.total();
+  const h = watched.histories.total();
   return {
     run,
-    exitCode,
+    exitCode: watched.exitCode,
     planned,
     posted: report.totals.posted,
     largestChannel: largest,
-    seconds: {
-      wall: round(wall, 1),
-      staging: round(staging, 2),
-      teamSetUp: round(teamSetUp, 2),
-      posting: round(posting, 1),
-      completion: round(completion, 2),
-      bound: round(bound, 1),
-      postingBound: round(postingBound, 1),
-    },
-    wallOverBound: round(wall / bound),
-    postingOverPostingBound: round(posting / postingBound),
+    seconds: figures.seconds,
+    wallOverBound: figures.wallOverBound,
+    postingOverPostingBound: figures.postingOverPostingBound,
     throttled: {
-      total: allThrottled,
-      steadyState: steady,
-      channelScope: causes.channel,
-      globalScope: causes.global,
+      total: figures.throttled.total,
+      steadyState: figures.throttled.steadyState,
+      channelScope: figures.throttled.channelScope,
+      globalScope: figures.throttled.globalScope,
     },
-    windowGapsMs: {
-      min: causes.windowGapsMs.length ? Math.min(...causes.windowGapsMs) : 0,
-      p50: median(causes.windowGapsMs),
-      max: causes.windowGapsMs.length ? Math.max(...causes.windowGapsMs) : 0,
-      under990: causes.windowGapsMs.filter((g) => g < 990).length,
-    },
-    requests: {
-      posts: posts.length,
-      admittedPosts: posts.length - throttledPosts.length,
-      lookups,
-      perMessage: round((posts.length + lookups) / planned, 4),
-      admittedPerMessage: round((posts.length - throttledPosts.length + lookups) / planned, 4),
-    },
+    windowGapsMs: figures.windowGapsMs,
+    requests: figures.requests,
     history: {
       events: h.events,
       perThousandMessages: round((h.events * 1000) / planned, 1),
       executions: h.executions,
       closingEpisodesAdded: h.closingEpisodesAdded,
       missingExecutions: h.missingExecutions,
-      polls: histories.polls,
+      polls: watched.histories.polls,
     },
     globalPerSecond: {
       median: median(perSecond),
@@ -343,7 +199,7 @@ async function runOnce(args: Args, exportDir: string, run: number): Promise<RunR
     critical,
     tail: {
       largestChannelEndToLastPost: round((lastPost - critical.last) / 1000, 2),
-      lastPostToDone: round(completion, 2),
+      lastPostToDone: figures.seconds.completion,
     },
     criticalRate: {
       fullFanOut: rateBetween(critical.first, fanOutEnd),
@@ -352,16 +208,8 @@ async function runOnce(args: Args, exportDir: string, run: number): Promise<RunR
       afterSeconds: round((critical.last - fanOutEnd) / 1000, 1),
     },
     channels: paces,
-    eventLoopDelayMs: {
-      p50: round(loop.percentile(50) / 1e6, 1),
-      p99: round(loop.percentile(99) / 1e6, 1),
-      max: round(loop.max / 1e6, 1),
-    },
-    loadAverage: {
-      min: round(Math.min(...loads), 2),
-      max: round(Math.max(...loads), 2),
-      mean: round(loads.reduce((a, b) => a + b, 0) / loads.length, 2),
-    },
+    eventLoopDelayMs: watched.eventLoopDelayMs,
+    loadAverage: watched.loadAverage,
   };
 }
 

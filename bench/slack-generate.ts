@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ZipWriter } from './zipWriter';
+import { skewedSizes } from './pipeline/skewedExport';
 import { rng } from './rng';
 
 /** Options of the synthetic export generator. */
@@ -11,6 +12,8 @@ export interface GenerateOptions {
   days: number;
   users: number;
   seed: number;
+  /** Zipf exponent of the channel sizes (`skewedSizes`); without it every channel gets the same share. */
+  skew?: number;
 }
 
 const EMOJI = [
@@ -71,8 +74,12 @@ export function generateExport(o: GenerateOptions): { messages: number; dayFiles
   let total = 0;
   let dayFiles = 0;
   const perChannel = Math.floor(o.messages / o.channels);
+  const sizes =
+    o.skew === undefined
+      ? channels.map((_, ci) => perChannel + (ci < o.messages % o.channels ? 1 : 0))
+      : skewedSizes(o.messages, o.channels, o.skew);
   for (const [ci, ch] of channels.entries()) {
-    const count = perChannel + (ci < o.messages % o.channels ? 1 : 0);
+    const count = sizes[ci];
     const perDay = Math.max(1, Math.ceil(count / o.days));
     let written = 0;
     let recentParents: string[] = [];
@@ -140,7 +147,7 @@ if (require.main === module) {
   const outIndex = process.argv.indexOf('--out');
   if (outIndex === -1) {
     process.stderr.write(
-      'usage: node dist/bench/slack-generate.js --out DIR|FILE.zip [--messages N] [--channels C] [--days D] [--users U] [--seed S]\n',
+      'usage: node dist/bench/slack-generate.js --out DIR|FILE.zip [--messages N] [--channels C] [--skew Z] [--days D] [--users U] [--seed S]\n',
     );
     process.exit(2);
   }
@@ -151,6 +158,7 @@ if (require.main === module) {
     days: arg('days', 730),
     users: arg('users', 500),
     seed: arg('seed', 1),
+    ...(process.argv.includes('--skew') ? { skew: arg('skew', 1) } : {}),
   });
   process.stdout.write(JSON.stringify(result) + '\n');
 }

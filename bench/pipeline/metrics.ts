@@ -66,7 +66,9 @@ export function channelPaces(log: RequestLogEntry[], ratePerChannel: number, lon
   for (const e of log) {
     const c = classify(e);
     if (c.role !== 'post' || !c.channel) continue;
-    byChannel.set(c.channel, [...(byChannel.get(c.channel) ?? []), e]);
+    const entries = byChannel.get(c.channel) ?? [];
+    entries.push(e);
+    byChannel.set(c.channel, entries);
   }
   const paces: ChannelPace[] = [];
   for (const [channel, entries] of byChannel) {
@@ -76,11 +78,14 @@ export function channelPaces(log: RequestLogEntry[], ratePerChannel: number, lon
     const longGaps: number[] = [];
     const gaps: number[] = [];
     const turnarounds: number[] = [];
+    const refusals = entries.filter((e) => e.status === 429).map((e) => e.t);
+    let nextRefusal = 0;
     for (let i = 1; i < admitted.length; i++) {
       const gap = admitted[i].t - admitted[i - 1].t;
       gaps.push(gap);
       const excess = Math.max(0, gap - ideal) / 1000;
-      const refused = entries.some((e) => e.status === 429 && e.t > admitted[i - 1].t && e.t < admitted[i].t);
+      while (nextRefusal < refusals.length && refusals[nextRefusal] <= admitted[i - 1].t) nextRefusal++;
+      const refused = nextRefusal < refusals.length && refusals[nextRefusal] < admitted[i].t;
       if (refused) lost.after429 += excess;
       else if (gap >= longGapMs) {
         lost.longGaps += excess;
@@ -201,3 +206,167 @@ export function round(x: number, digits = 3): number {
 
 /** The median of a list of numbers (the mean of the middle two for an even count), and nearest-rank percentiles. */
 export { median, percentile };
+
+/** The least and the greatest of a list of numbers, without spreading it into arguments (lists of millions). */
+export function extent(xs: Iterable<number>): { min: number; max: number } {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const x of xs) {
+    if (x < min) min = x;
+    if (x > max) max = x;
+  }
+  return { min, max };
+}
+
+/** The run's rates as the sandbox enforced them (the real limits times the time scale). */
+export interface EnforcedRates {
+  ratePerChannel: number;
+  rateGlobal: number;
+  /** Admissions per channel in one of the sandbox's windows (its window is 1000 / time scale ms); default ratePerChannel. */
+  perChannelWindowLimit?: number;
+}
+
+/** Wall time against the bound, 429s and requests per message of one migration, from the sandbox's request log. */
+export interface PostingFigures {
+  seconds: {
+    wall: number;
+    staging: number;
+    teamSetUp: number;
+    posting: number;
+    completion: number;
+    bound: number;
+    postingBound: number;
+  };
+  wallOverBound: number;
+  postingOverPostingBound: number;
+  throttled: {
+    total: number;
+    steadyState: number;
+    channelScope: number;
+    globalScope: number;
+    /** Every 429 by the scope that refused it (`channel`, `global`, creations...). */
+    byScope: Record<string, number>;
+  };
+  /** For the 429s, ms since the POST `perChannelWindowLimit` admissions earlier in their channel. */
+  windowGapsMs: { min: number; p50: number; max: number; under990: number };
+  requests: {
+    posts: number;
+    admittedPosts: number;
+    lookups: number;
+    perMessage: number;
+    admittedPerMessage: number;
+  };
+  /** First and last message POST (epoch ms). */
+  firstPost: number;
+  lastPost: number;
+}
+
+/**
+ * The figures of one migration: wall = the team orchestration's creation to its last update; staging = to
+ * the sandbox's first request; team set-up = to the first message POST; posting = to the last one;
+ * completion = from there to the end. Bound = max(planned / rateGlobal, largest / ratePerChannel) + team
+ * set-up. Requests per message = message and reply POSTs (refused ones included) and look-ups per planned message.
+ */
+export function postingFigures(
+  log: RequestLogEntry[],
+  run: { planned: number; largest: number; teamTimes: { created: number; done: number } },
+  rates: EnforcedRates,
+): PostingFigures {
+  const posts = log.filter((e) => classify(e).role === 'post');
+  const lookups = log.filter((e) => classify(e).role === 'lookup').length;
+  const firstRequest = extent(log.map((e) => e.t)).min;
+  const { min: firstPost, max: lastPost } = extent(posts.map((e) => e.t));
+  const throttledPosts = posts.filter((e) => e.status === 429);
+  const steady = throttledPosts.filter((e) => e.t >= firstPost && e.t <= lastPost).length;
+  const refused = log.filter((e) => e.status === 429);
+  const byScope: Record<string, number> = {};
+  for (const e of refused) byScope[e.throttled ?? 'fault'] = (byScope[e.throttled ?? 'fault'] ?? 0) + 1;
+  const causes = throttleCauses(log, rates.perChannelWindowLimit ?? rates.ratePerChannel);
+  const { teamTimes, planned, largest } = run;
+  const teamSetUp = (firstPost - firstRequest) / 1000;
+  const posting = (lastPost - firstPost) / 1000;
+  const completion = (teamTimes.done - lastPost) / 1000;
+  const wall = (teamTimes.done - teamTimes.created) / 1000;
+  const postingBound = Math.max(planned / rates.rateGlobal, largest / rates.ratePerChannel);
+  const bound = postingBound + teamSetUp;
+  const gaps = extent(causes.windowGapsMs);
+  return {
+    seconds: {
+      wall: round(wall, 1),
+      staging: round((firstRequest - teamTimes.created) / 1000, 2),
+      teamSetUp: round(teamSetUp, 2),
+      posting: round(posting, 1),
+      completion: round(completion, 2),
+      bound: round(bound, 1),
+      postingBound: round(postingBound, 1),
+    },
+    wallOverBound: round(wall / bound),
+    postingOverPostingBound: round(posting / postingBound),
+    throttled: {
+      total: refused.length,
+      steadyState: steady,
+      channelScope: causes.channel,
+      globalScope: causes.global,
+      byScope,
+    },
+    windowGapsMs: {
+      min: causes.windowGapsMs.length ? gaps.min : 0,
+      p50: median(causes.windowGapsMs),
+      max: causes.windowGapsMs.length ? gaps.max : 0,
+      under990: causes.windowGapsMs.filter((g) => g < 990).length,
+    },
+    requests: {
+      posts: posts.length,
+      admittedPosts: posts.length - throttledPosts.length,
+      lookups,
+      perMessage: round((posts.length + lookups) / planned, 4),
+      admittedPerMessage: round((posts.length - throttledPosts.length + lookups) / planned, 4),
+    },
+    firstPost,
+    lastPost,
+  };
+}
+
+/** One `postMessages` batch of a channel that posted: where in the channel it started and how long before its first POST. */
+export interface BatchStart {
+  /** Admitted POSTs into the channel before the batch started (its cursor, without failures). */
+  atMessage: number;
+  /** Ms from the activity's start to its first message POST. */
+  msToFirstPost: number;
+  /** Message POSTs the batch sent (refused ones included). */
+  posts: number;
+}
+
+/**
+ * The batches of one channel that sent at least one POST, in order, from their activity spans and the
+ * request log: the time from each batch's start to its first POST and the channel's admitted POSTs before it.
+ */
+export function batchStarts(
+  log: RequestLogEntry[],
+  channelId: string,
+  spans: { channelId: string; start: number; end: number }[],
+): BatchStart[] {
+  const posts = log
+    .filter((e) => {
+      const c = classify(e);
+      return c.role === 'post' && c.channel === channelId;
+    })
+    .sort((a, b) => a.t - b.t);
+  const starts: BatchStart[] = [];
+  let i = 0;
+  let admitted = 0;
+  for (const span of spans.filter((s) => s.channelId === channelId).sort((a, b) => a.start - b.start)) {
+    for (; i < posts.length && posts[i].t < span.start; i++) if (posts[i].status !== 429) admitted++;
+    const atMessage = admitted;
+    let sent = 0;
+    let first: number | undefined;
+    for (; i < posts.length && posts[i].t <= span.end; i++) {
+      first ??= posts[i].t;
+      sent++;
+      if (posts[i].status !== 429) admitted++;
+    }
+    if (first !== undefined)
+      starts.push({ atMessage, msToFirstPost: Math.round(first - span.start), posts: sent });
+  }
+  return starts;
+}

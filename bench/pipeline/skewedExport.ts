@@ -15,6 +15,8 @@ export interface SkewedExportOptions {
   replyShare: number;
   users: number;
   seed: number;
+  /** Most messages in one day file: a channel spreads over more days than 30 when it needs to. Default: no limit. */
+  maxPerDay?: number;
 }
 
 /** The channel sizes of a skewed export: Zipf shares rounded so that they add up to `messages` exactly. */
@@ -69,9 +71,9 @@ export function writeSkewedExport(o: SkewedExportOptions): { name: string; messa
   write('users.json', users);
   write('channels.json', channels);
 
-  const days = 30;
   for (const [ci, ch] of channels.entries()) {
     const count = sizes[ci];
+    const days = Math.max(30, Math.ceil(count / (o.maxPerDay ?? Infinity)));
     const perDay = Math.ceil(count / days);
     let written = 0;
     let parents: string[] = [];
