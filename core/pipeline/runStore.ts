@@ -72,13 +72,17 @@ export function channelSegments(
 export async function readManifest(store: ObjectStore, runId: string): Promise<PlanManifest> {
   const name = runPaths.manifest(runId);
   if (!(await store.exists(name)))
-    throw new Error(`Run '${runId}' has no staged plan (${name}): its stageSource step has not run.`);
+    throw new Error(`Run '${runId}' has no staged plan (${name}): its staging has not run.`);
   return JSON.parse((await store.get(name)).toString('utf8')) as PlanManifest;
+}
+
+/** A JSON blob of the run's staging area, or undefined when it has not been written. */
+export async function readJson<T>(store: ObjectStore, name: string): Promise<T | undefined> {
+  if (!(await store.exists(name))) return undefined;
+  return JSON.parse((await store.get(name)).toString('utf8')) as T;
 }
 
 /** The source the run's latest pass read (what its files are fetched from), or undefined before staging. */
 export async function readSourceRef(store: ObjectStore, runId: string): Promise<SourceRef | undefined> {
-  const name = runPaths.source(runId);
-  if (!(await store.exists(name))) return undefined;
-  return JSON.parse((await store.get(name)).toString('utf8')) as SourceRef;
+  return readJson<SourceRef>(store, runPaths.source(runId));
 }

@@ -17,14 +17,9 @@ import type {
   StageSourceInput,
   StageSourceResult,
 } from './contracts';
-import {
-  DEFAULT_STAGE_CONCURRENCY,
-  type PipelineDeps,
-  type SourceDirectory,
-  type SourceScope,
-} from './deps';
+import { DEFAULT_STAGE_CONCURRENCY, type PipelineDeps, type SourceDirectory, type SourceScope } from './deps';
 import { channelWork } from './passes';
-import { PrefixedStore, readManifest, runPaths } from './runStore';
+import { PrefixedStore, readJson, readManifest, runPaths } from './runStore';
 
 const hasErrors = (problems: Problem[]): boolean => problems.some((p) => p.severity === 'error');
 
@@ -232,23 +227,18 @@ export async function assembleStagedPlan(
   };
 }
 
-
 async function readStagedIndex(
   deps: Pick<PipelineDeps, 'store'>,
   runId: string,
 ): Promise<StagedIndex | undefined> {
-  const name = runPaths.planIndex(runId);
-  if (!(await deps.store.exists(name))) return undefined;
-  return JSON.parse((await deps.store.get(name)).toString('utf8')) as StagedIndex;
+  return readJson<StagedIndex>(deps.store, runPaths.planIndex(runId));
 }
 
 async function readDirectory(
   deps: Pick<PipelineDeps, 'store'>,
   runId: string,
 ): Promise<SourceDirectory | undefined> {
-  const name = runPaths.planDirectory(runId);
-  if (!(await deps.store.exists(name))) return undefined;
-  return JSON.parse((await deps.store.get(name)).toString('utf8')) as SourceDirectory;
+  return readJson<SourceDirectory>(deps.store, runPaths.planDirectory(runId));
 }
 
 /** Reads every item's summary, a few at a time; a missing one is an error naming it. */
@@ -312,9 +302,7 @@ export async function readRequest(
   deps: Pick<PipelineDeps, 'store'>,
   runId: string,
 ): Promise<StoredRequest | undefined> {
-  const name = runPaths.request(runId);
-  if (!(await deps.store.exists(name))) return undefined;
-  return JSON.parse((await deps.store.get(name)).toString('utf8')) as StoredRequest;
+  return readJson<StoredRequest>(deps.store, runPaths.request(runId));
 }
 
 /** What a pass reads of its source: the migration's channel choice and time bounds, up to the pass's start. */

@@ -22,7 +22,7 @@ import type {
 } from './contracts';
 import type { PipelineDeps } from './deps';
 import { moveToProcessed } from './passes';
-import { runPaths } from './runStore';
+import { readJson, runPaths } from './runStore';
 import { carriesRunMark } from './teams';
 
 /** The id of one team's migration within a workspace migration: `<workspace id>.<team key>` (`m-1a2b.t2`). */
@@ -89,9 +89,7 @@ export async function readWorkspace(
   deps: Pick<PipelineDeps, 'store'>,
   migrationId: string,
 ): Promise<WorkspaceRecord | undefined> {
-  const name = runPaths.workspace(migrationId);
-  if (!(await deps.store.exists(name))) return undefined;
-  return JSON.parse((await deps.store.get(name)).toString('utf8')) as WorkspaceRecord;
+  return readJson<WorkspaceRecord>(deps.store, runPaths.workspace(migrationId));
 }
 
 /** What the run already made of a map's team: its team's id, and the channels it created there. */
