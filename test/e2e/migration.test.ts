@@ -10,6 +10,7 @@ import {
   messageCount,
   SAMPLE_EXPORT,
   seenTeams,
+  SLACK_EVENTS,
   testRunOptions,
 } from '../support/migration';
 
@@ -146,21 +147,6 @@ describe('migrating the bundled sample into the sandbox', () => {
     expect(postsAfter).toBe(postsBefore);
   });
 });
-
-/** Slack's event subtypes: joins, topic changes and the like, which a migration without system events skips. */
-const SLACK_EVENTS = new Set([
-  'channel_join',
-  'channel_leave',
-  'channel_topic',
-  'channel_purpose',
-  'channel_name',
-  'channel_archive',
-  'channel_unarchive',
-  'bot_add',
-  'bot_remove',
-  'pinned_item',
-  'unpinned_item',
-]);
 
 interface ExpectedMessage {
   ts: string;
