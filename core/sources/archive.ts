@@ -189,6 +189,23 @@ class FileRangeReader extends yauzl.RandomAccessReader {
     });
   }
 
+  /** One positioned read (or a few, when the system answers short) instead of yauzl's stream per read. */
+  override read(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+    callback: (err: Error | null) => void,
+  ): void {
+    if (length === 0) return void setImmediate(() => callback(null));
+    readFd(this.fd, buffer, offset, length, position, (err, got) => {
+      if (err) callback(err);
+      else if (got === 0) callback(new Error(`unexpected end of file at byte ${position}`));
+      else if (got < length) this.read(buffer, offset + got, length - got, position + got, callback);
+      else callback(null);
+    });
+  }
+
   override close(callback: (err: Error | null) => void): void {
     closeFd(this.fd, (err) => callback(err));
   }
@@ -299,7 +316,7 @@ export async function openZip(
       const entry = entryOf(p);
       checkEntrySize(p, entry.uncompressedSize, limits);
       try {
-        return await readEntry(zip, entry);
+        return await readEntry(zip, source.reader, entry);
       } catch (err) {
         throw damaged(label, p, err as Error);
       }
@@ -322,16 +339,22 @@ export async function openZip(
 const WHOLE_INFLATE_BYTES = 1024 * 1024;
 
 /**
- * An entry's bytes: a small deflated one (every day file of an export) is read raw through yauzl and inflated
- * by one asynchronous zlib call, off the event loop and without the three streams a piped inflate costs per
- * entry; a larger one streams through yauzl's inflating stream. Either way the size is checked.
+ * An entry's bytes. A small deflated one (every day file of an export) costs two positioned reads (yauzl reads
+ * its local header, then its data is read in one piece) and one asynchronous zlib call, off the event loop and
+ * without the streams a piped inflate sets up per entry; anything else streams through yauzl's inflating stream
+ * (which also refuses encrypted entries). Either way the size is checked.
  */
-async function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Buffer> {
-  if (entry.compressionMethod !== 8 || entry.compressedSize > WHOLE_INFLATE_BYTES)
+async function readEntry(
+  zip: yauzl.ZipFile,
+  reader: yauzl.RandomAccessReader,
+  entry: yauzl.Entry,
+): Promise<Buffer> {
+  if (entry.compressionMethod !== 8 || entry.isEncrypted() || entry.compressedSize > WHOLE_INFLATE_BYTES)
     return readWhole(await zip.openReadStreamPromise(entry), entry.uncompressedSize);
-  const raw = await readWhole(
-    await zip.openReadStreamPromise(entry, { decompress: false }),
-    entry.compressedSize,
+  const { fileDataStart } = await zip.readLocalFileHeaderPromise(entry, { minimal: true });
+  const raw = Buffer.allocUnsafe(entry.compressedSize);
+  await new Promise<void>((resolve, reject) =>
+    reader.read(raw, 0, raw.length, fileDataStart, (err) => (err ? reject(err) : resolve())),
   );
   // A lying directory cannot make it expand past the size checked against the limits.
   const bytes = await inflateRawAsync(raw, { maxOutputLength: Math.max(1, entry.uncompressedSize) });

@@ -75,6 +75,28 @@ export class BlobRangeReader extends yauzl.RandomAccessReader {
     return out;
   }
 
+  /** A read that fits a window is copied out of it; a larger one goes through yauzl's stream of the range. */
+  override read(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+    callback: (err: Error | null) => void,
+  ): void {
+    if (position + length > this.size)
+      return void setImmediate(() => callback(new Error(`unexpected end of the blob at byte ${this.size}`)));
+    if (length > this.windowBytes - WINDOW_ALIGN_BYTES)
+      return super.read(buffer, offset, length, position, callback);
+    const window = this.window(position, position + length);
+    window.bytes.then(
+      (bytes) => {
+        bytes.copy(buffer, offset, position - window.start, position - window.start + length);
+        callback(null);
+      },
+      (err: Error) => callback(err),
+    );
+  }
+
   /** The kept or pending window holding [start, end), or a new one from just below it (or the blob's last). */
   private window(start: number, end: number): Window {
     const at = this.windows.findIndex((w) => w.start <= start && end <= w.end);
