@@ -14,6 +14,7 @@ import {
   postingFigures,
   round,
   type ChannelPace,
+  type PostingFigures,
 } from './pipeline/metrics';
 import { runInstrumented } from './pipeline/instrumented';
 import { probePacing, productPacer } from './pipeline/pacingProbe';
@@ -57,27 +58,12 @@ interface RunResult {
   planned: number;
   posted: number;
   largestChannel: number;
-  seconds: {
-    wall: number;
-    staging: number;
-    teamSetUp: number;
-    posting: number;
-    completion: number;
-    bound: number;
-    postingBound: number;
-  };
+  seconds: PostingFigures['seconds'];
   wallOverBound: number;
   postingOverPostingBound: number;
-  throttled: { total: number; steadyState: number; channelScope: number; globalScope: number };
-  /** For the 429s, ms since the POST `RATE_PER_CHANNEL` admissions earlier in their channel (over 1000 is never refused). */
-  windowGapsMs: { min: number; p50: number; max: number; under990: number };
-  requests: {
-    posts: number;
-    admittedPosts: number;
-    lookups: number;
-    perMessage: number;
-    admittedPerMessage: number;
-  };
+  throttled: Omit<PostingFigures['throttled'], 'byScope'>;
+  windowGapsMs: PostingFigures['windowGapsMs'];
+  requests: PostingFigures['requests'];
   history: {
     events: number;
     perThousandMessages: number;

@@ -185,7 +185,7 @@ export interface FinishPassResult {
   failed: number;
 }
 
-/** stageSource: plans the export once into the run's staging area. */
+/** stageIndex (and stageSource, the same steps in one process): what a staging plans, and for which pass. */
 export interface StageSourceInput {
   migrationId: string;
   source: SourceRef;
